@@ -1,0 +1,158 @@
+package wallet
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Chain ids of the TIP-712 cheque domain. The TRON ids are the low 32
+// bits of each network's genesis block hash, as TronWeb uses them.
+const (
+	ChainIDMainnet uint64 = 728126428  // 0x2b6653dc
+	ChainIDNile    uint64 = 3448148188 // 0xcd8690dc
+	ChainIDShasta  uint64 = 2494104990 // 0x94a9059e
+	// ChainIDLocal is the embedded local ledger's chain id: ASCII "bttl"
+	// (0x6274746c). It is no TRON network's id, so a cheque signed for the
+	// local ledger can never be cashed on TRON and vice versa.
+	ChainIDLocal uint64 = 1651799148
+)
+
+// ChequeDomainName and ChequeDomainVersion are the TIP-712 domain fields.
+const (
+	ChequeDomainName    = "BTTCheque"
+	ChequeDomainVersion = "1"
+)
+
+var (
+	domainTypeHash = keccak([]byte("EIP712Domain(string name,string version,uint256 chainId)"))
+	chequeTypeHash = keccak([]byte("Cheque(address token,address payer,address beneficiary,uint256 cumulativePayout)"))
+	domainNameHash = keccak([]byte(ChequeDomainName))
+	domainVerHash  = keccak([]byte(ChequeDomainVersion))
+)
+
+// Cheque is a signed promise: Payer owes Beneficiary a cumulative total of
+// Cumulative base units of Token on chain ChainID. Each new cheque for
+// the same (chain, token, payer, beneficiary) replaces the previous one
+// with a higher total, so replays are worthless and no nonce is needed.
+//
+// The signature is secp256k1 over the TIP-712 digest (see Digest), 65
+// bytes r‖s‖v, v ∈ {27, 28}, low s: TronWeb's
+// signTypedData over the same domain and value yields the same bytes.
+type Cheque struct {
+	ChainID     uint64
+	Token       Address
+	Payer       Address
+	Beneficiary Address
+	Cumulative  Amount
+	Signature   Signature
+}
+
+// ChequeDomainSeparator returns the TIP-712 domain separator:
+// keccak256(typeHash(EIP712Domain(string name,string version,uint256 chainId))
+// ‖ keccak256("BTTCheque") ‖ keccak256("1") ‖ uint256(chainID)).
+func ChequeDomainSeparator(chainID uint64) [32]byte {
+	var id [32]byte
+	binary.BigEndian.PutUint64(id[24:], chainID)
+	return keccak(domainTypeHash[:], domainNameHash[:], domainVerHash[:], id[:])
+}
+
+// StructHash returns the TIP-712 hashStruct of the cheque's value.
+// Addresses are ABI-encoded as their 20-byte account id (the 0x41 prefix
+// dropped), left-padded to 32 bytes, as TronWeb does.
+func (c Cheque) StructHash() [32]byte {
+	var tok, pay, ben [32]byte
+	copy(tok[12:], c.Token[1:])
+	copy(pay[12:], c.Payer[1:])
+	copy(ben[12:], c.Beneficiary[1:])
+	cum := c.Cumulative.Bytes32()
+	return keccak(chequeTypeHash[:], tok[:], pay[:], ben[:], cum[:])
+}
+
+// Digest returns keccak256(0x19 0x01 ‖ domainSeparator ‖ structHash), the
+// 32 bytes that are signed.
+func (c Cheque) Digest() [32]byte {
+	d := ChequeDomainSeparator(c.ChainID)
+	s := c.StructHash()
+	return keccak([]byte{0x19, 0x01}, d[:], s[:])
+}
+
+// SignCheque fills in the payer (the key's address) and signs the cheque.
+func SignCheque(k *Key, chainID uint64, token, beneficiary Address, cumulative Amount) (Cheque, error) {
+	c := Cheque{ChainID: chainID, Token: token, Payer: k.Address(), Beneficiary: beneficiary, Cumulative: cumulative}
+	if err := c.checkFields(); err != nil {
+		return Cheque{}, err
+	}
+	sig, err := k.SignHash(c.Digest())
+	if err != nil {
+		return Cheque{}, fmt.Errorf("cannot sign cheque: %w", err)
+	}
+	c.Signature = sig
+	return c, nil
+}
+
+// Verify checks the signature: well formed, low s, v ∈ {27, 28}, and the
+// recovered signer is c.Payer. It does not check who the beneficiary is
+// or whether the amount is new: see Wallet.AcceptCheque.
+func (c Cheque) Verify() error {
+	if err := c.checkFields(); err != nil {
+		return err
+	}
+	signer, err := Recover(c.Digest(), c.Signature)
+	if err != nil {
+		return fmt.Errorf("cheque from %s: %w", c.Payer, err)
+	}
+	if signer != c.Payer {
+		return fmt.Errorf("cheque claims payer %s but was signed by %s: %w", c.Payer, signer, ErrBadSignature)
+	}
+	return nil
+}
+
+func (c Cheque) checkFields() error {
+	for _, f := range []struct {
+		name string
+		a    Address
+	}{{"token", c.Token}, {"payer", c.Payer}, {"beneficiary", c.Beneficiary}} {
+		if f.a[0] != AddressPrefix {
+			return fmt.Errorf("cheque %s %s lacks the 0x41 prefix: %w", f.name, f.a.Hex(), ErrBadAddress)
+		}
+	}
+	if c.Payer == c.Beneficiary {
+		return fmt.Errorf("cheque payer and beneficiary are both %s: %w", c.Payer, ErrMisaddressed)
+	}
+	return nil
+}
+
+// ChequeSize is the length of a cheque's binary encoding.
+const ChequeSize = 8 + 3*21 + 32 + 65
+
+// MarshalBinary encodes the cheque in ChequeSize bytes: chain id (8,
+// big-endian) ‖ token ‖ payer ‖ beneficiary (21 each) ‖ cumulative (32,
+// big-endian) ‖ signature (65).
+func (c Cheque) MarshalBinary() ([]byte, error) {
+	b := make([]byte, 0, ChequeSize)
+	b = binary.BigEndian.AppendUint64(b, c.ChainID)
+	b = append(b, c.Token[:]...)
+	b = append(b, c.Payer[:]...)
+	b = append(b, c.Beneficiary[:]...)
+	cum := c.Cumulative.Bytes32()
+	b = append(b, cum[:]...)
+	b = append(b, c.Signature[:]...)
+	return b, nil
+}
+
+// UnmarshalBinary decodes MarshalBinary's encoding.
+func (c *Cheque) UnmarshalBinary(b []byte) error {
+	if len(b) != ChequeSize {
+		return fmt.Errorf("cheque is %d bytes, want %d", len(b), ChequeSize)
+	}
+	var d Cheque
+	d.ChainID = binary.BigEndian.Uint64(b)
+	b = b[8:]
+	copy(d.Token[:], b[:21])
+	copy(d.Payer[:], b[21:42])
+	copy(d.Beneficiary[:], b[42:63])
+	d.Cumulative, _ = AmountFromBytes(b[63:95])
+	copy(d.Signature[:], b[95:])
+	*c = d
+	return nil
+}
