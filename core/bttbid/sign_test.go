@@ -1,0 +1,103 @@
+package bttbid
+
+import (
+	"encoding/hex"
+	"strconv"
+	"testing"
+
+	"github.com/bidtorrent/bidtorrent/wallet"
+	"golang.org/x/crypto/sha3"
+)
+
+// tip191 is the TronWeb signMessageV2 hash; the wallet owns signing, this
+// only pins the example in docs/PROTOCOL.md.
+func tip191(msg []byte) string {
+	h := sha3.NewLegacyKeccak256()
+	h.Write([]byte("\x19TRON Signed Message:\n" + strconv.Itoa(len(msg))))
+	h.Write(msg)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func TestTIP191MatchesTronWeb(t *testing.T) {
+	// ../shared/testdata/tron-vectors.json, message "hello".
+	if got, want := tip191([]byte("hello")), "a07d8e5b946cc0416662f5420751673680809e5f10313e20c7c5badb0ef4226d"; got != want {
+		t.Fatalf("TIP-191 hash of hello = %s, want %s", got, want)
+	}
+}
+
+func mustHex20(t *testing.T, s string) (b [20]byte) {
+	t.Helper()
+	if n, err := hex.Decode(b[:], []byte(s)); err != nil || n != 20 {
+		t.Fatalf("bad hex %q", s)
+	}
+	return b
+}
+
+func mustAddr(t *testing.T, s string) Address {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := AddressFromBytes(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// The example of docs/PROTOCOL.md §7.1: keep them in step.
+func TestHelloSigningBytes(t *testing.T) {
+	h := &Hello{
+		Version: 1,
+		ChainID: ChainNile,
+		Token:   mustAddr(t, "41032017411f4663b317fe77c257d28d5cd1b26e3d"),
+		Address: mustAddr(t, "414799a56c0d4cd33838c1f002e2ab73b8dda0c774"),
+		Time:    1764000000,
+	}
+	infoHash := mustHex20(t, "c9e15763f722f23e98a29decdfae341b98d53056")
+	sender := mustHex20(t, "2d4254303030312d000102030405060708090a0b")
+	receiver := mustHex20(t, "2d7142343532302d6162636465666768696a6b6c")
+	got := string(HelloSigningBytes(h, infoHash, sender, receiver))
+	want := "btt_bid HELLO\n" +
+		"version: 1\n" +
+		"infohash: c9e15763f722f23e98a29decdfae341b98d53056\n" +
+		"sender: 2d4254303030312d000102030405060708090a0b\n" +
+		"receiver: 2d7142343532302d6162636465666768696a6b6c\n" +
+		"chain: 3448148188\n" +
+		"token: 41032017411f4663b317fe77c257d28d5cd1b26e3d\n" +
+		"address: 414799a56c0d4cd33838c1f002e2ab73b8dda0c774\n" +
+		"time: 1764000000\n"
+	if got != want {
+		t.Fatalf("HelloSigningBytes:\n%s\nwant\n%s", got, want)
+	}
+	if got, want := tip191([]byte(got)), "SEE_PROTOCOL"; want != "SEE_PROTOCOL" && got != want {
+		t.Fatalf("TIP-191 hash %s, want %s", got, want)
+	}
+	// Swapping the peer IDs (the other direction) must change what is signed.
+	if string(HelloSigningBytes(h, infoHash, receiver, sender)) == want {
+		t.Fatal("sender and receiver are not bound in order")
+	}
+}
+
+func TestReceiptSigningBytes(t *testing.T) {
+	c := &Cheque{
+		ChainID:     ChainLocal,
+		Token:       mustAddr(t, "41032017411f4663b317fe77c257d28d5cd1b26e3d"),
+		Payer:       mustAddr(t, "414799a56c0d4cd33838c1f002e2ab73b8dda0c774"),
+		Beneficiary: mustAddr(t, "4101ce61b038c4ba3a48ac4f3bd5ba9940be42432c"),
+	}
+	r := &Receipt{Payout: wallet.NewAmount(1048576000000000000), Owed: wallet.NewAmount(1100000000000000000)}
+	got := string(ReceiptSigningBytes(c.Account(), r))
+	want := "btt_bid RECEIPT\n" +
+		"version: 1\n" +
+		"chain: 1337000001\n" +
+		"token: 41032017411f4663b317fe77c257d28d5cd1b26e3d\n" +
+		"payer: 414799a56c0d4cd33838c1f002e2ab73b8dda0c774\n" +
+		"beneficiary: 4101ce61b038c4ba3a48ac4f3bd5ba9940be42432c\n" +
+		"payout: 1048576000000000000\n" +
+		"owed: 1100000000000000000\n"
+	if got != want {
+		t.Fatalf("ReceiptSigningBytes:\n%s\nwant\n%s", got, want)
+	}
+}
