@@ -102,6 +102,9 @@ func ParseAddress(s string) (Address, error) {
 			return Address{}, fmt.Errorf("address %q has a character %q at %d that is not base58: %w", s, c, i, ErrBadAddress)
 		}
 	}
+	if len(s) != 34 {
+		return Address{}, fmt.Errorf("address %q has %d characters, want 34 (T…) or 42 hex digits (41…): %w", s, len(s), ErrBadAddress)
+	}
 	raw, err := common.Decode(s)
 	if err != nil {
 		return Address{}, fmt.Errorf("address %q is not base58: %w", s, ErrBadAddress)

@@ -1,0 +1,59 @@
+package wallet
+
+import "context"
+
+// Balance is an account's holdings on a chain. On the local ledger only
+// Token is used.
+type Balance struct {
+	Token Amount // the cheque token: TRC-20 BTT (18 decimals), or the local ledger's
+	TRX   Amount // TRX in sun (6 decimals)
+	BTT10 Amount // legacy TRC-10 BTT, token id 1002000 (6 decimals)
+}
+
+// Receipt describes a confirmed transfer.
+type Receipt struct {
+	TxID   string // hex transaction id (a ledger sequence number on local)
+	From   Address
+	To     Address
+	Amount Amount
+	Block  int64 // block number; zero on local
+}
+
+// Redemption is the outcome of cashing a cheque.
+type Redemption struct {
+	Cheque    Cheque
+	Paid      Amount // moved from payer to beneficiary by this redemption
+	Settled   Amount // total ever paid for the cheque's pair
+	Shortfall Amount // Cumulative − Settled: owed but not covered by the payer's balance
+	TxID      string
+}
+
+// Chain is a settlement backend: the embedded local ledger
+// (wallet/local) or the TRON network (wallet/tron). Methods may block on
+// I/O for up to the backend's configured timeouts and honour ctx. All
+// amounts are in the chain's token (Token()) unless a Balance field says
+// otherwise.
+type Chain interface {
+	// Name is "local", "mainnet", "nile" or "shasta".
+	Name() string
+	// ChainID is the TIP-712 chain id cheques for this chain carry.
+	ChainID() uint64
+	// Token is the cheque token's address (the BTT TRC-20 contract).
+	Token() Address
+	// Balance returns addr's holdings; an unknown account has zero.
+	Balance(ctx context.Context, addr Address) (Balance, error)
+	// Send transfers amount of the token from from's account to to and
+	// waits until it is confirmed.
+	Send(ctx context.Context, from *Key, to Address, amount Amount) (Receipt, error)
+	// Redeem cashes a cheque for its beneficiary: it moves
+	// cumulative − already settled from payer to beneficiary, at most the
+	// payer's balance. Forged cheques are ErrBadSignature, cheques for
+	// another chain or token ErrMisaddressed, and cheques at or below the
+	// settled total ErrStale. Backends without cheque redemption (TRON
+	// without a vault contract) return ErrNotSupported: there the payer
+	// settles with Send.
+	Redeem(ctx context.Context, c Cheque) (Redemption, error)
+	// Faucet credits amount to addr. Only the local ledger has one;
+	// others return ErrNotSupported.
+	Faucet(ctx context.Context, addr Address, amount Amount) error
+}

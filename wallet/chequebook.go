@@ -1,0 +1,269 @@
+package wallet
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/bidtorrent/bidtorrent/wallet/internal/boltfile"
+)
+
+// Direction says whether we wrote a cheque or were paid with it.
+type Direction uint8
+
+// Directions of a cheque book entry.
+const (
+	Issued   Direction = 1 // we are the payer
+	Received Direction = 2 // we are the beneficiary
+)
+
+// String returns "issued" or "received".
+func (d Direction) String() string {
+	switch d {
+	case Issued:
+		return "issued"
+	case Received:
+		return "received"
+	}
+	return fmt.Sprintf("direction(%d)", uint8(d))
+}
+
+// Record is the cheque book's entry for one (direction, chain, token,
+// counterparty): the highest cheque seen and what has been settled of it.
+type Record struct {
+	Direction    Direction
+	Counterparty Address // the beneficiary of issued cheques, the payer of received ones
+	Cheque       Cheque  // the highest cumulative cheque
+	Settled      Amount  // cumulative amount settled on chain so far
+	Updated      time.Time
+}
+
+// Unsettled returns what the cheque promises beyond what was settled.
+func (r Record) Unsettled() Amount { return r.Cheque.Cumulative.SubFloor(r.Settled) }
+
+// ChequeBook is the persistent record of the highest cumulative cheque
+// issued to and received from each counterparty, and of what has been
+// settled. It is a bbolt file opened per operation (see OpenChequeBook),
+// so the engine and CLI processes can share it. Every update is one
+// fsynced transaction: when a Record… method returns nil, the cheque
+// survives a crash or power loss.
+//
+// A ChequeBook is safe for concurrent use; bbolt's file lock serialises
+// writers, across processes too.
+type ChequeBook struct {
+	path        string
+	lockTimeout time.Duration
+}
+
+var bucketCheques = []byte("cheques")
+
+// OpenChequeBook opens (creating if needed) the cheque book at path.
+// lockTimeout bounds how long an operation waits for another process
+// holding the file (zero means 5s).
+func OpenChequeBook(path string, lockTimeout time.Duration) (*ChequeBook, error) {
+	b := &ChequeBook{path: path, lockTimeout: lockTimeout}
+	err := boltfile.Update(path, lockTimeout, func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketCheques)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot open cheque book: %w", err)
+	}
+	return b, nil
+}
+
+// Path returns the file's path.
+func (b *ChequeBook) Path() string { return b.path }
+
+// RecordIssued stores c, a cheque we signed, as the highest issued to its
+// beneficiary. It returns the increase over the previous highest. A lower
+// cumulative than recorded is ErrStale; the same cumulative is a no-op
+// (zero increase).
+func (b *ChequeBook) RecordIssued(c Cheque) (Amount, error) {
+	return b.record(Issued, c.Beneficiary, c)
+}
+
+// RecordReceived stores c, a cheque paid to us, as the highest received
+// from its payer, and returns the increase (see RecordIssued). The
+// signature is verified first; the write is fsynced before it returns,
+// so a RECEIPT may be sent as soon as it does.
+func (b *ChequeBook) RecordReceived(c Cheque) (Amount, error) {
+	return b.record(Received, c.Payer, c)
+}
+
+func (b *ChequeBook) record(dir Direction, counterparty Address, c Cheque) (Amount, error) {
+	if err := c.Verify(); err != nil {
+		return Amount{}, fmt.Errorf("cannot record %s cheque: %w", dir, err)
+	}
+	var delta Amount
+	key := recordKey(dir, c.ChainID, c.Token, counterparty)
+	err := boltfile.Update(b.path, b.lockTimeout, func(tx *bolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists(bucketCheques)
+		if err != nil {
+			return err
+		}
+		r := Record{Direction: dir, Counterparty: counterparty}
+		if v := bk.Get(key); v != nil {
+			if r, err = decodeRecord(key, v); err != nil {
+				return err
+			}
+			switch r.Cheque.Cumulative.Cmp(c.Cumulative) {
+			case 0:
+				return nil
+			case 1:
+				return fmt.Errorf("cumulative %s is below the recorded %s: %w", c.Cumulative, r.Cheque.Cumulative, ErrStale)
+			}
+		}
+		delta = c.Cumulative.SubFloor(r.Cheque.Cumulative)
+		r.Cheque, r.Updated = c, time.Now()
+		return bk.Put(key, encodeRecord(r))
+	})
+	if err != nil {
+		return Amount{}, fmt.Errorf("cannot record %s cheque for %s: %w", dir, counterparty, err)
+	}
+	return delta, nil
+}
+
+// Highest returns the record for (dir, chainID, token, counterparty) and
+// whether there is one.
+func (b *ChequeBook) Highest(dir Direction, chainID uint64, token, counterparty Address) (Record, bool, error) {
+	var r Record
+	var ok bool
+	key := recordKey(dir, chainID, token, counterparty)
+	err := boltfile.View(b.path, b.lockTimeout, func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketCheques)
+		if bk == nil {
+			return nil
+		}
+		v := bk.Get(key)
+		if v == nil {
+			return nil
+		}
+		var err error
+		r, err = decodeRecord(key, v)
+		ok = err == nil
+		return err
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		err = nil
+	}
+	if err != nil {
+		return Record{}, false, fmt.Errorf("cannot read cheque book: %w", err)
+	}
+	return r, ok, nil
+}
+
+// Records returns every record, issued first, in key order.
+func (b *ChequeBook) Records() ([]Record, error) {
+	var out []Record
+	err := boltfile.View(b.path, b.lockTimeout, func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketCheques)
+		if bk == nil {
+			return nil
+		}
+		return bk.ForEach(func(k, v []byte) error {
+			r, err := decodeRecord(k, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+			return nil
+		})
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		err = nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot read cheque book: %w", err)
+	}
+	return out, nil
+}
+
+// SetSettled records that settled (a cumulative total, never more than
+// the recorded cheque) has been settled for the record's pair. Settled
+// amounts only grow: a lower value is ignored.
+func (b *ChequeBook) SetSettled(dir Direction, chainID uint64, token, counterparty Address, settled Amount) error {
+	key := recordKey(dir, chainID, token, counterparty)
+	err := boltfile.Update(b.path, b.lockTimeout, func(tx *bolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists(bucketCheques)
+		if err != nil {
+			return err
+		}
+		v := bk.Get(key)
+		if v == nil {
+			return fmt.Errorf("no %s cheque recorded", dir)
+		}
+		r, err := decodeRecord(key, v)
+		if err != nil {
+			return err
+		}
+		if settled.Cmp(r.Cheque.Cumulative) > 0 {
+			return fmt.Errorf("settled %s exceeds the cheque's %s", settled, r.Cheque.Cumulative)
+		}
+		if settled.Cmp(r.Settled) <= 0 {
+			return nil
+		}
+		r.Settled, r.Updated = settled, time.Now()
+		return bk.Put(key, encodeRecord(r))
+	})
+	if err != nil {
+		return fmt.Errorf("cannot record settlement with %s: %w", counterparty, err)
+	}
+	return nil
+}
+
+// Check verifies the file's integrity (bbolt page consistency and every
+// record decodable with a valid signature).
+func (b *ChequeBook) Check() error {
+	if err := boltfile.Check(b.path, b.lockTimeout); err != nil {
+		return err
+	}
+	rs, err := b.Records()
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if err := r.Cheque.Verify(); err != nil {
+			return fmt.Errorf("cheque book %s holds a bad cheque: %w", b.path, err)
+		}
+	}
+	return nil
+}
+
+// Key layout: direction (1) ‖ chain id (8) ‖ token (21) ‖ counterparty (21).
+func recordKey(dir Direction, chainID uint64, token, counterparty Address) []byte {
+	k := make([]byte, 0, 51)
+	k = append(k, byte(dir))
+	k = binary.BigEndian.AppendUint64(k, chainID)
+	k = append(k, token[:]...)
+	return append(k, counterparty[:]...)
+}
+
+// Value layout: cheque (ChequeSize) ‖ settled (32) ‖ updated unix ns (8).
+const recordSize = ChequeSize + 32 + 8
+
+func encodeRecord(r Record) []byte {
+	v, _ := r.Cheque.MarshalBinary()
+	s := r.Settled.Bytes32()
+	v = append(v, s[:]...)
+	return binary.BigEndian.AppendUint64(v, uint64(r.Updated.UnixNano()))
+}
+
+func decodeRecord(k, v []byte) (Record, error) {
+	if len(k) != 51 || len(v) != recordSize {
+		return Record{}, fmt.Errorf("cheque book entry has a bad size (%d, %d)", len(k), len(v))
+	}
+	var r Record
+	r.Direction = Direction(k[0])
+	copy(r.Counterparty[:], k[30:])
+	if err := r.Cheque.UnmarshalBinary(v[:ChequeSize]); err != nil {
+		return Record{}, err
+	}
+	r.Settled, _ = AmountFromBytes(v[ChequeSize : ChequeSize+32])
+	r.Updated = time.Unix(0, int64(binary.BigEndian.Uint64(v[ChequeSize+32:])))
+	return r, nil
+}

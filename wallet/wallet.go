@@ -1,0 +1,236 @@
+// Package wallet is keys and money for bidtorrent: key generation and
+// import (BIP-39 mnemonic on m/44'/195'/0'/0/i, hex, v3 keystore JSON), an
+// encrypted keystore, TRON addresses, TIP-191 message signing, TIP-712
+// cheque signing and verification, the persistent cheque book, and the
+// Chain interface its settlement backends implement (wallet/local, the
+// embedded ledger; wallet/tron, the TRON network over gRPC).
+//
+// Cheques are signed over the TIP-712 digest of
+// Cheque(address token,address payer,address beneficiary,uint256 cumulativePayout)
+// in the domain EIP712Domain(string name,string version,uint256 chainId)
+// with name "BTTCheque" and version "1"; see Cheque.Digest. The values
+// reproduce TronWeb's (the tests check its reference vectors).
+//
+// Wallet is the entry type. The engine uses it through a small interface
+// of its own: Address, SignCheque, AcceptCheque (verify + fsynced record
+// before a RECEIPT), VerifyCheque, SignMessage/VerifyMessage (HELLO),
+// Highest, Balance, Settle.
+package wallet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Wallet binds one key (or, watch-only, one address), a cheque book and a
+// chain backend. It is safe for concurrent use: it holds no mutable state
+// of its own (the cheque book serialises writes through its file lock).
+type Wallet struct {
+	key   *Key // nil when watch-only
+	addr  Address
+	book  *ChequeBook
+	chain Chain
+}
+
+// New returns a wallet that can sign with key.
+func New(key *Key, book *ChequeBook, chain Chain) *Wallet {
+	return &Wallet{key: key, addr: key.Address(), book: book, chain: chain}
+}
+
+// NewWatchOnly returns a wallet for addr without its key: it can show
+// balances and cheques, verify, accept cheques and redeem them on the
+// local ledger, but not sign or send.
+func NewWatchOnly(addr Address, book *ChequeBook, chain Chain) *Wallet {
+	return &Wallet{addr: addr, book: book, chain: chain}
+}
+
+// ErrLocked is returned by operations that need the key on a watch-only
+// wallet.
+var ErrLocked = errors.New("wallet is locked (no key)")
+
+// Address returns the wallet's TRON address.
+func (w *Wallet) Address() Address { return w.addr }
+
+// Chain returns the settlement backend.
+func (w *Wallet) Chain() Chain { return w.chain }
+
+// ChainID returns the chain id of the wallet's cheques.
+func (w *Wallet) ChainID() uint64 { return w.chain.ChainID() }
+
+// Token returns the address of the wallet's cheque token.
+func (w *Wallet) Token() Address { return w.chain.Token() }
+
+// ChequeBook returns the wallet's cheque book.
+func (w *Wallet) ChequeBook() *ChequeBook { return w.book }
+
+// SignCheque signs a cheque promising beneficiary a cumulative total of
+// cumulative base units of token on chainID, and records it (fsynced) as
+// issued before returning it. A cumulative below the highest already
+// issued to beneficiary is ErrStale; an equal one returns the same cheque
+// again (signatures are deterministic, RFC 6979).
+func (w *Wallet) SignCheque(token, beneficiary Address, cumulative Amount, chainID uint64) (Cheque, error) {
+	if w.key == nil {
+		return Cheque{}, ErrLocked
+	}
+	c, err := SignCheque(w.key, chainID, token, beneficiary, cumulative)
+	if err != nil {
+		return Cheque{}, fmt.Errorf("cannot sign cheque to %s: %w", beneficiary, err)
+	}
+	if _, err := w.book.RecordIssued(c); err != nil {
+		return Cheque{}, err
+	}
+	return c, nil
+}
+
+// VerifyCheque checks c's signature (signer recovered = c.Payer, low s,
+// v ∈ {27,28}). It does not look at beneficiary or amounts.
+func (w *Wallet) VerifyCheque(c Cheque) error { return c.Verify() }
+
+// AcceptCheque is how a seller takes a payment: it verifies c, checks it
+// is addressed to this wallet, on this chain, in this token, and records
+// it as received, fsynced, before returning the increase over the
+// previous cheque from the same payer. Errors: ErrBadSignature (forged),
+// ErrMisaddressed, ErrStale (below the recorded total).
+func (w *Wallet) AcceptCheque(c Cheque) (Amount, error) {
+	if err := c.Verify(); err != nil {
+		return Amount{}, err
+	}
+	switch {
+	case c.Beneficiary != w.addr:
+		return Amount{}, fmt.Errorf("cheque pays %s, not us (%s): %w", c.Beneficiary, w.addr, ErrMisaddressed)
+	case c.ChainID != w.chain.ChainID():
+		return Amount{}, fmt.Errorf("cheque is for chain %d, not %d: %w", c.ChainID, w.chain.ChainID(), ErrMisaddressed)
+	case c.Token != w.chain.Token():
+		return Amount{}, fmt.Errorf("cheque is in token %s, not %s: %w", c.Token, w.chain.Token(), ErrMisaddressed)
+	}
+	return w.book.RecordReceived(c)
+}
+
+// Highest returns the highest cheque of direction dir exchanged with
+// counterparty on the wallet's chain and token, and whether there is one.
+func (w *Wallet) Highest(dir Direction, counterparty Address) (Record, bool, error) {
+	return w.book.Highest(dir, w.chain.ChainID(), w.chain.Token(), counterparty)
+}
+
+// Cheques returns every cheque book record.
+func (w *Wallet) Cheques() ([]Record, error) { return w.book.Records() }
+
+// SignMessage signs msg as TIP-191 (TronWeb signMessageV2).
+func (w *Wallet) SignMessage(msg []byte) (Signature, error) {
+	if w.key == nil {
+		return Signature{}, ErrLocked
+	}
+	return w.key.SignMessage(msg)
+}
+
+// VerifyMessage checks that sig is signer's TIP-191 signature of msg.
+func (w *Wallet) VerifyMessage(signer Address, msg []byte, sig Signature) error {
+	return VerifyMessage(signer, msg, sig)
+}
+
+// Balance returns the wallet's holdings on its chain.
+func (w *Wallet) Balance(ctx context.Context) (Balance, error) {
+	b, err := w.chain.Balance(ctx, w.addr)
+	if err != nil {
+		return Balance{}, fmt.Errorf("cannot get the balance of %s on %s: %w", w.addr, w.chain.Name(), err)
+	}
+	return b, nil
+}
+
+// Send transfers amount of the token to to and waits for confirmation.
+func (w *Wallet) Send(ctx context.Context, to Address, amount Amount) (Receipt, error) {
+	if w.key == nil {
+		return Receipt{}, ErrLocked
+	}
+	r, err := w.chain.Send(ctx, w.key, to, amount)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("cannot send %s to %s on %s: %w", amount, to, w.chain.Name(), err)
+	}
+	return r, nil
+}
+
+// Faucet credits amount to the wallet (local ledger only).
+func (w *Wallet) Faucet(ctx context.Context, amount Amount) error {
+	if err := w.chain.Faucet(ctx, w.addr, amount); err != nil {
+		return fmt.Errorf("cannot credit %s on %s: %w", w.addr, w.chain.Name(), err)
+	}
+	return nil
+}
+
+// Settlement is what Settle did for one cheque book record.
+type Settlement struct {
+	Record    Record // the record after settlement
+	Paid      Amount // moved by this settlement
+	Shortfall Amount // still owed after it (payer's balance too low)
+	TxID      string
+	Err       error // why this record was not (fully) settled, or nil
+}
+
+// Settle settles every record of the wallet's chain and token with an
+// unsettled amount:
+//
+//   - where the chain redeems cheques (local), issued and received cheques
+//     alike are redeemed: the ledger pays the beneficiary what the payer
+//     can cover;
+//   - otherwise (TRON) issued cheques are paid by a token transfer of
+//     cumulative − settled, and received cheques wait for their payer
+//     (their Err is ErrNotSupported).
+//
+// The settled total is recorded after each confirmed payment. A failure
+// on one record does not stop the others; Settle returns an error only
+// when the cheque book cannot be read.
+func (w *Wallet) Settle(ctx context.Context) ([]Settlement, error) {
+	rs, err := w.book.Records()
+	if err != nil {
+		return nil, err
+	}
+	var out []Settlement
+	for _, r := range rs {
+		if r.Cheque.ChainID != w.chain.ChainID() || r.Cheque.Token != w.chain.Token() || r.Unsettled().IsZero() {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		out = append(out, w.settle(ctx, r))
+	}
+	return out, nil
+}
+
+func (w *Wallet) settle(ctx context.Context, r Record) Settlement {
+	s := Settlement{Record: r}
+	red, err := w.chain.Redeem(ctx, r.Cheque)
+	switch {
+	case err == nil:
+		s.Paid, s.Shortfall, s.TxID = red.Paid, red.Shortfall, red.TxID
+		s.Record.Settled = red.Settled
+		if red.Settled.Cmp(r.Cheque.Cumulative) > 0 {
+			s.Record.Settled = r.Cheque.Cumulative
+		}
+	case errors.Is(err, ErrStale):
+		// The chain has already paid this cheque in full.
+		s.Record.Settled = r.Cheque.Cumulative
+	case errors.Is(err, ErrNotSupported) && r.Direction == Issued:
+		if w.key == nil {
+			s.Err = ErrLocked
+			return s
+		}
+		amt := r.Unsettled()
+		rc, err := w.chain.Send(ctx, w.key, r.Counterparty, amt)
+		if err != nil {
+			s.Err = fmt.Errorf("cannot pay %s to %s: %w", amt, r.Counterparty, err)
+			return s
+		}
+		s.Paid, s.TxID = amt, rc.TxID
+		s.Record.Settled = r.Cheque.Cumulative
+	default:
+		s.Err = err
+		s.Shortfall = r.Unsettled()
+		return s
+	}
+	if err := w.book.SetSettled(r.Direction, r.Cheque.ChainID, r.Cheque.Token, r.Counterparty, s.Record.Settled); err != nil {
+		s.Err = err
+	}
+	return s
+}
