@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -65,24 +64,32 @@ func watch(t *testing.T, p *Proc) {
 	})
 }
 
-// ourConfig switches off everything that could leave loopback or add peers
-// we did not ask for: DHT, LSD, PEX, UPnP/NAT-PMP, uTP.
-const ourConfig = ``
-
-// bt runs our binary with its own data dir and config.
+// bt runs our binary with its own data dir and config, on its own
+// loopback address.
 type bt struct {
+	ip      netip.Addr
+	listen  netip.AddrPort
 	dataDir string
 	config  string
 	dir     string // logs
 }
 
+// newBT prepares one of our peers on a fresh 127.x.y.z. Its config turns
+// off everything that could leave loopback or bring peers we did not ask
+// for (DHT, LSD, PEX, UPnP/NAT-PMP, uTP) and dials from its own address.
 func newBT(t *testing.T, dir, label string) *bt {
 	t.Helper()
-	b := &bt{dataDir: filepath.Join(dir, label+".data"), config: filepath.Join(dir, label+".toml"), dir: dir}
+	ip := NewLoopbackIP()
+	listen, err := FreeAddr(ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bt{ip: ip, listen: listen, dataDir: filepath.Join(dir, label+".data"),
+		config: filepath.Join(dir, label+".toml"), dir: dir}
 	if err := os.MkdirAll(b.dataDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(b.config, []byte(ourConfig), 0o644); err != nil {
+	if err := os.WriteFile(b.config, []byte(OurConfig(listen)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return b
@@ -189,6 +196,9 @@ func TestHarnessAria2ToAria2(t *testing.T) {
 	dir := t.TempDir()
 	tr := startTracker(t)
 	seed, tor, ti, sum := seedAria2(t, dir, 3<<20, 15, tr.URL)
+	if err := WaitHasAll(NewLoopbackIP(), seed.Addr, ti.InfoHash, ti.Pieces, 10*time.Second); err != nil {
+		t.Fatalf("readiness probe: %v", err)
+	}
 	tr.AddPeer(ti.InfoHash, seed.Addr)
 
 	out := filepath.Join(dir, "get")
@@ -199,8 +209,6 @@ func TestHarnessAria2ToAria2(t *testing.T) {
 	checkFile(t, filepath.Join(out, "payload.bin"), sum)
 	t.Logf("aria2 -> aria2: %d bytes in %v", ti.Length, leech.Elapsed())
 }
-
-var _ = errors.Is
 
 // seedTransmission makes a mktorrent torrent of a size-byte payload and
 // seeds it with transmission-daemon.
@@ -232,6 +240,9 @@ func TestHarnessTransmissionToAria2(t *testing.T) {
 	dir := t.TempDir()
 	trk := startTracker(t)
 	seed, tor, ti, sum := seedTransmission(t, dir, 3<<20, 15, trk.URL)
+	if err := WaitHasAll(NewLoopbackIP(), seed.Addr, ti.InfoHash, ti.Pieces, 10*time.Second); err != nil {
+		t.Fatalf("readiness probe: %v", err)
+	}
 	trk.AddPeer(ti.InfoHash, seed.Addr)
 	out := filepath.Join(dir, "get")
 	leech := startAria2(t, dir, "aria2-get", NewLoopbackIP(), tor, out, false)
@@ -240,5 +251,4 @@ func TestHarnessTransmissionToAria2(t *testing.T) {
 	}
 	checkFile(t, filepath.Join(out, "payload.bin"), sum)
 	t.Logf("transmission -> aria2: %d bytes in %v", ti.Length, leech.Elapsed())
-	t.Log(seed.Remote("-t", "1", "-i"))
 }

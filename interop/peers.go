@@ -219,7 +219,7 @@ func StartTransmission(dir, label string, ip netip.Addr, downloadDir string) (*T
 		"download-dir": downloadDir, "incomplete-dir-enabled": false, "watch-dir-enabled": false,
 		"ratio-limit-enabled": false, "idle-seeding-limit-enabled": false,
 		"speed-limit-up-enabled": false, "speed-limit-down-enabled": false, "alt-speed-enabled": false,
-		"start-added-torrents": true, "message-level": 2,
+		"start-added-torrents": true, "message-level": 2, "rename-partial-files": false,
 	}
 	b, _ := json.MarshalIndent(settings, "", "  ")
 	if err := os.WriteFile(filepath.Join(conf, "settings.json"), b, 0o644); err != nil {
@@ -312,4 +312,19 @@ func Need(programs ...string) error {
 			ErrMissing, strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// OurConfig is a bidtorrent config file for a loopback test peer listening
+// on listen and dialing from its address: DHT, PEX, LSD, uTP and port
+// forwarding off.
+func OurConfig(listen netip.AddrPort) string {
+	return fmt.Sprintf(`[engine]
+listen_addr = %q
+dial_addr = %q
+dht = false
+pex = false
+lsd = false
+utp = false
+port_forwarding = false
+`, listen.String(), listen.Addr().String())
 }
