@@ -81,6 +81,13 @@ func (t *Tracker) addLocked(ih InfoHash, addr netip.AddrPort, peerID string) {
 	m[addr] = peerID
 }
 
+// Forget drops every peer of ih, so the next swarm starts clean.
+func (t *Tracker) Forget(ih InfoHash) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.peers, ih)
+}
+
 // Announces returns every announce received so far, oldest first.
 func (t *Tracker) Announces() []Announce {
 	t.mu.Lock()

@@ -1,0 +1,307 @@
+// Command transfer benchmarks loopback TCP transfers of one large
+// single-file torrent between bidtorrent and aria2, in one run, and prints a
+// table of throughput and the downloader's peak RSS:
+//
+//	go run ./bench/transfer [-size 256MiB] [-piece 256KiB] [-runs 1]
+//
+// Each scenario starts a seeder, waits until it announces every piece (a
+// plain handshake probe), then times the downloader from its start to its
+// verified completion (our get exits 0 only when every piece is verified;
+// aria2c --seed-time=0 exits 0 when complete). MiB/s is payload bytes over
+// that wall time; peak RSS is the downloader's, from wait4's rusage. Every
+// download is checked by SHA-256 afterwards (not timed). Peers run on their
+// own 127.x.y.z addresses with DHT, LSD, PEX, uTP and port mapping off;
+// aria2 learns of its seeder from an in-process tracker.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/bidtorrent/bidtorrent/interop"
+)
+
+type side int
+
+const (
+	ours side = iota
+	aria2
+)
+
+func (s side) String() string {
+	if s == ours {
+		return "bidtorrent"
+	}
+	return "aria2"
+}
+
+type scenario struct{ seed, get side }
+
+func (sc scenario) String() string { return sc.seed.String() + " → " + sc.get.String() }
+
+type result struct {
+	sc      scenario
+	elapsed []time.Duration
+	rss     []int64
+	err     error
+}
+
+func main() {
+	size := flag.String("size", "256MiB", "payload size")
+	piece := flag.String("piece", "256KiB", "piece length (a power of two)")
+	runs := flag.Int("runs", 1, "runs per scenario (the table shows the best)")
+	bin := flag.String("bin", "", "bidtorrent binary (default: go build the module)")
+	keep := flag.Bool("keep", false, "keep the work dir (logs) after the run")
+	only := flag.String("only", "", "comma-separated scenarios to run, e.g. ours-ours,aria2-ours,ours-aria2,aria2-aria2")
+	timeout := flag.Duration("timeout", 5*time.Minute, "per-transfer limit")
+	flag.Parse()
+	if err := run(*size, *piece, *runs, *bin, *keep, *only, *timeout); err != nil {
+		fmt.Fprintln(os.Stderr, "transfer:", err)
+		os.Exit(1)
+	}
+}
+
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	t := strings.TrimSpace(s)
+	for _, u := range []struct {
+		suf string
+		m   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
+		if strings.HasSuffix(t, u.suf) {
+			t, mult = strings.TrimSuffix(t, u.suf), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return n * mult, nil
+}
+
+func run(sizeS, pieceS string, runs int, bin string, keep bool, only string, timeout time.Duration) error {
+	size, err := parseSize(sizeS)
+	if err != nil {
+		return err
+	}
+	pieceLen, err := parseSize(pieceS)
+	if err != nil {
+		return err
+	}
+	log2 := 0
+	for 1<<log2 < pieceLen {
+		log2++
+	}
+	if 1<<log2 != pieceLen {
+		return fmt.Errorf("piece length %d is not a power of two", pieceLen)
+	}
+	if err := interop.Need("aria2c", "mktorrent"); err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "bidtorrent-bench-")
+	if err != nil {
+		return fmt.Errorf("cannot make work dir: %w", err)
+	}
+	if keep {
+		fmt.Fprintln(os.Stderr, "work dir (kept):", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
+	if bin == "" {
+		bin = filepath.Join(work, "bidtorrent")
+		fmt.Fprintln(os.Stderr, "building bidtorrent…")
+		if out, err := exec.Command("go", "build", "-o", bin, "github.com/bidtorrent/bidtorrent").CombinedOutput(); err != nil {
+			return fmt.Errorf("cannot build bidtorrent: %w\n%s", err, out)
+		}
+	}
+
+	fmt.Fprintf(os.Stderr, "writing a %d-byte payload…\n", size)
+	seedDir := filepath.Join(work, "seed")
+	src := filepath.Join(seedDir, "payload.bin")
+	sum, err := interop.WritePayload(src, size, 1)
+	if err != nil {
+		return err
+	}
+	trk, err := interop.StartTracker(netip.AddrPortFrom(interop.NewLoopbackIP(), 0).String())
+	if err != nil {
+		return err
+	}
+	defer trk.Close()
+	tor := filepath.Join(work, "payload.torrent")
+	ti, err := interop.Mktorrent(work, src, tor, log2, trk.URL)
+	if err != nil {
+		return err
+	}
+
+	all := []scenario{{ours, ours}, {aria2, ours}, {ours, aria2}, {aria2, aria2}}
+	var results []result
+	for _, sc := range all {
+		name := map[side]string{ours: "ours", aria2: "aria2"}
+		if only != "" && !strings.Contains(","+only+",", ","+name[sc.seed]+"-"+name[sc.get]+",") {
+			continue
+		}
+		r := result{sc: sc}
+		for i := 0; i < runs && r.err == nil; i++ {
+			dir := filepath.Join(work, fmt.Sprintf("%s-%s-%d", name[sc.seed], name[sc.get], i))
+			fmt.Fprintf(os.Stderr, "%s (run %d)… ", sc, i+1)
+			el, rss, err := transfer(dir, bin, sc, tor, ti, seedDir, sum, trk, timeout)
+			if err != nil {
+				r.err = err
+				fmt.Fprintf(os.Stderr, "FAILED: %v\n", err)
+				break
+			}
+			fmt.Fprintf(os.Stderr, "%.1f s, %.1f MiB/s, RSS %.0f MiB\n", el.Seconds(), mibps(size, el), float64(rss)/(1<<20))
+			r.elapsed = append(r.elapsed, el)
+			r.rss = append(r.rss, rss)
+			if !keep {
+				os.RemoveAll(filepath.Join(dir, "out"))
+			}
+		}
+		results = append(results, r)
+	}
+	printTable(results, size, pieceLen, runs)
+	for _, r := range results {
+		if r.err != nil {
+			return fmt.Errorf("some transfers failed")
+		}
+	}
+	return nil
+}
+
+func mibps(size int64, d time.Duration) float64 { return float64(size) / (1 << 20) / d.Seconds() }
+
+// transfer runs one seeder and one downloader and returns the downloader's
+// wall time and peak RSS.
+func transfer(dir, bin string, sc scenario, tor string, ti interop.TorrentInfo, seedDir, sum string,
+	trk *interop.Tracker, timeout time.Duration) (time.Duration, int64, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, 0, err
+	}
+	trk.Forget(ti.InfoHash)
+	var seedAddr netip.AddrPort
+	var seeder *interop.Proc
+	switch sc.seed {
+	case ours:
+		listen, err := interop.FreeAddr(interop.NewLoopbackIP())
+		if err != nil {
+			return 0, 0, err
+		}
+		args, err := ourArgs(dir, "seed", listen)
+		if err != nil {
+			return 0, 0, err
+		}
+		args = append(args, "--listen", listen.String(), "--torrent", tor, filepath.Join(seedDir, ti.Name))
+		seeder, err = interop.StartProc(dir, "ours-seed", bin, args...)
+		if err != nil {
+			return 0, 0, err
+		}
+		seedAddr = listen
+	case aria2:
+		a, err := interop.StartAria2(dir, "aria2-seed", interop.NewLoopbackIP(), tor, seedDir, true)
+		if err != nil {
+			return 0, 0, err
+		}
+		seeder, seedAddr = a.Proc, a.Addr
+	}
+	defer seeder.Stop(10 * time.Second)
+	if err := interop.WaitHasAll(interop.NewLoopbackIP(), seedAddr, ti.InfoHash, ti.Pieces, 3*time.Minute); err != nil {
+		return 0, 0, fmt.Errorf("%w\n%s", err, seeder.Logs(2000))
+	}
+	trk.AddPeer(ti.InfoHash, seedAddr)
+
+	out := filepath.Join(dir, "out")
+	var getter *interop.Proc
+	switch sc.get {
+	case ours:
+		listen, err := interop.FreeAddr(interop.NewLoopbackIP())
+		if err != nil {
+			return 0, 0, err
+		}
+		args, err := ourArgs(dir, "get", listen)
+		if err != nil {
+			return 0, 0, err
+		}
+		args = append(args, "--listen", listen.String(), "--peer", seedAddr.String(), "--out", out, tor)
+		getter, err = interop.StartProc(dir, "ours-get", bin, args...)
+		if err != nil {
+			return 0, 0, err
+		}
+	case aria2:
+		a, err := interop.StartAria2(dir, "aria2-get", interop.NewLoopbackIP(), tor, out, false)
+		if err != nil {
+			return 0, 0, err
+		}
+		getter = a.Proc
+	}
+	defer getter.Stop(10 * time.Second)
+	if err := getter.Wait(timeout); err != nil {
+		return 0, 0, fmt.Errorf("downloader: %w\n%s", err, getter.Logs(2000))
+	}
+	el, rss := getter.Elapsed(), getter.MaxRSS()
+	got, err := interop.SHA256File(filepath.Join(out, ti.Name))
+	if err != nil {
+		return 0, 0, err
+	}
+	if got != sum {
+		return 0, 0, fmt.Errorf("downloaded payload has sha256 %s, want %s", got, sum)
+	}
+	return el, rss, nil
+}
+
+// ourArgs writes a config for one of our peers and returns the global
+// flags and verb.
+func ourArgs(dir, verb string, listen netip.AddrPort) ([]string, error) {
+	cfg := filepath.Join(dir, "ours-"+verb+".toml")
+	if err := os.WriteFile(cfg, []byte(interop.OurConfig(listen)), 0o644); err != nil {
+		return nil, fmt.Errorf("cannot write config: %w", err)
+	}
+	data := filepath.Join(dir, "ours-"+verb+".data")
+	return []string{"--data-dir", data, "--config", cfg, verb}, nil
+}
+
+func printTable(results []result, size, pieceLen int64, runs int) {
+	var base time.Duration
+	for _, r := range results {
+		if r.sc == (scenario{aria2, aria2}) && r.err == nil {
+			base = best(r.elapsed)
+		}
+	}
+	fmt.Printf("\n%d MiB single-file torrent, %d KiB pieces, loopback TCP, best of %d run(s)\n\n",
+		size>>20, pieceLen>>10, runs)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "seed → get\twall s\tMiB/s\tvs aria2→aria2\tdownloader peak RSS MiB\t")
+	for _, r := range results {
+		if r.err != nil {
+			fmt.Fprintf(tw, "%s\tfailed\t\t\t\t\n", r.sc)
+			continue
+		}
+		el := best(r.elapsed)
+		ratio := "—"
+		if base > 0 {
+			ratio = fmt.Sprintf("%.2f×", base.Seconds()/el.Seconds())
+		}
+		var rss int64
+		for _, x := range r.rss {
+			rss = max(rss, x)
+		}
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%s\t%.0f\t\n", r.sc, el.Seconds(), mibps(size, el), ratio, float64(rss)/(1<<20))
+	}
+	tw.Flush()
+}
+
+func best(ds []time.Duration) time.Duration {
+	b := ds[0]
+	for _, d := range ds[1:] {
+		b = min(b, d)
+	}
+	return b
+}
