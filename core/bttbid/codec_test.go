@@ -266,3 +266,16 @@ func TestErrorMessage(t *testing.T) {
 		t.Fatalf("unknown code renders as %q", got)
 	}
 }
+
+func TestChainIDsAgreeWithWallet(t *testing.T) {
+	for _, c := range []struct{ ours, wallet uint64 }{
+		{ChainMainnet, wallet.ChainIDMainnet},
+		{ChainNile, wallet.ChainIDNile},
+		{ChainShasta, wallet.ChainIDShasta},
+		{ChainLocal, wallet.ChainIDLocal},
+	} {
+		if c.ours != c.wallet {
+			t.Errorf("chain id %d here, %d in wallet", c.ours, c.wallet)
+		}
+	}
+}

@@ -38,12 +38,14 @@ const (
 const HelloMaxSkew = 10 * time.Minute
 
 // Chain ids: the TIP-712 chainId of the cheque domain and the `chain` of
-// HELLO and CHEQUE. The local ledger's id is ours; wallets must use it.
+// HELLO and CHEQUE. The TRON ids are the low 32 bits of each network's
+// genesis block hash. ChainLocal, the embedded local ledger, is ours
+// (ASCII "bttl"); it must equal wallet.ChainIDLocal.
 const (
 	ChainMainnet uint64 = 728126428
 	ChainNile    uint64 = 3448148188
 	ChainShasta  uint64 = 2494104990
-	ChainLocal   uint64 = 1337000001
+	ChainLocal   uint64 = 1651799148
 )
 
 // Type is a message's `t` key.

@@ -91,7 +91,7 @@ func TestReceiptSigningBytes(t *testing.T) {
 	got := string(ReceiptSigningBytes(c.Account(), r))
 	want := "btt_bid RECEIPT\n" +
 		"version: 1\n" +
-		"chain: 1337000001\n" +
+		"chain: 1651799148\n" +
 		"token: 41032017411f4663b317fe77c257d28d5cd1b26e3d\n" +
 		"payer: 414799a56c0d4cd33838c1f002e2ab73b8dda0c774\n" +
 		"beneficiary: 4101ce61b038c4ba3a48ac4f3bd5ba9940be42432c\n" +
