@@ -1,0 +1,197 @@
+package tui
+
+import (
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/bidtorrent/bidtorrent/core"
+)
+
+// tab is one tab of the details page.
+type tab int
+
+const (
+	tabGeneral tab = iota
+	tabFiles
+	tabPeers
+	tabTrackers
+	tabPieces
+	tabMarket
+	numTabs
+)
+
+var tabNames = [numTabs]string{"General", "Files", "Peers", "Trackers", "Pieces", "Market"}
+
+// detailsPane shows one torrent in tabs. Each tab keeps its own cursor and
+// scroll offset.
+type detailsPane struct {
+	sh     *shared
+	hash   core.InfoHash
+	tab    tab
+	cursor [numTabs]int
+	offset [numTabs]int
+	files  []fileRow // the Files tab's tree, rebuilt when a snapshot arrives
+	peers  []int     // the Peers tab's order, rebuilt when a snapshot arrives
+	// setPrio returns the command that sets the priority of files.
+	setPrio func(ih core.InfoHash, what string, files []int, p core.Priority) tea.Cmd
+
+	width, height int
+}
+
+func newDetailsPane(sh *shared) *detailsPane { return &detailsPane{sh: sh} }
+
+func (d *detailsPane) setSize(w, h int) { d.width, d.height = w, h }
+
+// show switches to torrent ih, on the General tab.
+func (d *detailsPane) show(ih core.InfoHash) {
+	if ih != d.hash {
+		d.cursor, d.offset = [numTabs]int{}, [numTabs]int{}
+	}
+	d.hash = ih
+	d.refresh()
+}
+
+// refresh rebuilds the per-snapshot caches of the shown torrent.
+func (d *detailsPane) refresh() {
+	t := d.sh.torrent(d.hash)
+	if t == nil {
+		d.files, d.peers = nil, nil
+		return
+	}
+	d.files = buildFileTree(t.Files)
+	d.peers = sortPeers(t.Peers)
+}
+
+// rows is the number of selectable rows of the current tab, or the number
+// of lines for scrolling tabs.
+func (d *detailsPane) rows(t *core.Torrent) int {
+	switch d.tab {
+	case tabFiles:
+		return len(d.files)
+	case tabPeers:
+		return len(d.peers)
+	case tabTrackers:
+		return len(t.Trackers)
+	}
+	return 0
+}
+
+func (d *detailsPane) handleKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
+	k := d.sh.keys
+	switch {
+	case key.Matches(msg, k.NextTab):
+		d.tab = (d.tab + 1) % numTabs
+		return nil, true
+	case key.Matches(msg, k.PrevTab):
+		d.tab = (d.tab + numTabs - 1) % numTabs
+		return nil, true
+	}
+	for i, b := range []key.Binding{k.TabGeneral, k.TabFiles, k.TabPeers, k.TabTrackers, k.TabPieces, k.TabMarket} {
+		if key.Matches(msg, b) {
+			d.tab = tab(i)
+			return nil, true
+		}
+	}
+	t := d.sh.torrent(d.hash)
+	if t == nil {
+		return nil, false
+	}
+	if d.tab == tabFiles {
+		if cmd, ok := d.fileKey(msg, t); ok {
+			return cmd, true
+		}
+	}
+	n, page := d.rows(t), max(1, d.height-3)
+	c := &d.cursor[d.tab]
+	switch {
+	case key.Matches(msg, k.Up):
+		*c--
+	case key.Matches(msg, k.Down):
+		*c++
+	case key.Matches(msg, k.PageUp):
+		*c -= page
+	case key.Matches(msg, k.PageDown):
+		*c += page
+	case key.Matches(msg, k.Top):
+		*c = 0
+	case key.Matches(msg, k.Bottom):
+		*c = n
+	default:
+		return nil, false
+	}
+	*c = max(0, min(*c, n-1))
+	return nil, true
+}
+
+func (d *detailsPane) shortHelp() []key.Binding {
+	k := d.sh.keys
+	switch d.tab {
+	case tabFiles:
+		return []key.Binding{k.NextTab, k.Back, k.FilePrioUp, k.FilePrioDown, k.FileSkip, k.Pause}
+	case tabMarket, tabPeers:
+		return []key.Binding{k.NextTab, k.Back, k.Market, k.BidUp, k.BidDown, k.Pause}
+	}
+	return []key.Binding{k.NextTab, k.Back, k.Pause, k.Recheck, k.Limits, k.Market, k.Labels}
+}
+
+// view renders the tab bar and the current tab.
+func (d *detailsPane) view(width, height int) string {
+	st := d.sh.st
+	var tabs []string
+	for i, name := range tabNames {
+		label := itoa(i+1) + " " + name
+		if tab(i) == d.tab {
+			tabs = append(tabs, st.ActiveTab.Render(label))
+		} else {
+			tabs = append(tabs, st.Tab.Render(label))
+		}
+	}
+	bar := fit(strings.Join(tabs, ""), width)
+	t := d.sh.torrent(d.hash)
+	var body string
+	h := height - 1
+	switch {
+	case t == nil:
+		body = st.Dim.Render("  This torrent has been removed. Press " + d.sh.keys.Back.Help().Key + " to go back.")
+	case d.tab == tabGeneral:
+		body = d.generalView(t, width, h)
+	case d.tab == tabFiles:
+		body = d.filesView(t, width, h)
+	case d.tab == tabPeers:
+		body = d.peersView(t, width, h)
+	case d.tab == tabTrackers:
+		body = d.trackersView(t, width, h)
+	case d.tab == tabPieces:
+		body = d.piecesView(t, width, h)
+	case d.tab == tabMarket:
+		body = d.marketView(t, width, h)
+	}
+	return bar + "\n" + padLines(body, h)
+}
+
+// padLines makes s exactly h lines, cutting or adding blank lines.
+func padLines(s string, h int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	for len(lines) < h {
+		lines = append(lines, "")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// window returns the first visible index for a cursor in n rows shown in h
+// lines, keeping the previous offset when the cursor is visible.
+func window(offset *int, cursor, n, h int) int {
+	if cursor < *offset {
+		*offset = cursor
+	}
+	if cursor >= *offset+h {
+		*offset = cursor - h + 1
+	}
+	*offset = max(0, min(*offset, n-h))
+	return *offset
+}
