@@ -77,7 +77,7 @@ func buildFileTree(files []core.File) []fileRow {
 	}
 	slices.SortFunc(order, func(a, b int) int { return strings.Compare(files[a].Path, files[b].Path) })
 	var rows []fileRow
-	var stack []int   // row indexes of the open directories
+	var stack []int    // row indexes of the open directories
 	var names []string // their names
 	for _, fi := range order {
 		f := files[fi]

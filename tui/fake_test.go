@@ -35,7 +35,9 @@ type fakeEngine struct {
 
 func newFake() *fakeEngine { return &fakeEngine{ch: make(chan core.Snapshot, 1)} }
 
-func (f *fakeEngine) rec(format string, args ...any) { f.calls = append(f.calls, fmt.Sprintf(format, args...)) }
+func (f *fakeEngine) rec(format string, args ...any) {
+	f.calls = append(f.calls, fmt.Sprintf(format, args...))
+}
 
 func (f *fakeEngine) Subscribe() (<-chan core.Snapshot, func()) { return f.ch, func() {} }
 func (f *fakeEngine) Add(ctx context.Context, s core.AddSpec) (core.InfoHash, error) {

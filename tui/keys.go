@@ -17,10 +17,10 @@ type KeyMap struct {
 	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
 	// Torrent actions (list and details).
 	Open, Add, Remove, RemoveData, Pause, Recheck, Sequential key.Binding
-	Filter, Sort, Reverse, Mark, MarkAll, Labels            key.Binding
-	Limits, Market, BidUp, BidDown                          key.Binding
+	Filter, Sort, Reverse, Mark, MarkAll, Labels              key.Binding
+	Limits, Market, BidUp, BidDown                            key.Binding
 	// Details tabs.
-	NextTab, PrevTab                                     key.Binding
+	NextTab, PrevTab                                                  key.Binding
 	TabGeneral, TabFiles, TabPeers, TabTrackers, TabPieces, TabMarket key.Binding
 	// Files tab.
 	FilePrioUp, FilePrioDown, FileSkip key.Binding
