@@ -71,8 +71,28 @@ func TestHelloSigningBytes(t *testing.T) {
 	if got != want {
 		t.Fatalf("HelloSigningBytes:\n%s\nwant\n%s", got, want)
 	}
-	if got, want := tip191([]byte(got)), "SEE_PROTOCOL"; want != "SEE_PROTOCOL" && got != want {
+	if got, want := tip191([]byte(got)), "bd99f9d6315063564fffa4062bb7fdae9e57b9a73487f83b944130fd631178a8"; got != want {
 		t.Fatalf("TIP-191 hash %s, want %s", got, want)
+	}
+	// Signed by the first key of the TronWeb vectors (RFC 6979, so fixed).
+	k, err := wallet.KeyFromHex("24cbc3b1e4a2cd54242206c7c406e85528028e4489e50d20bb93f6b44e653076")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := k.SignMessage([]byte(want))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const wantSig = "42fdfba49ed94861815ba0c39f6b1f3f109962f2fbf813c3a23adc95681b14812fcf8578bb7becc86de9b295c82e0f723167648bea5817451f81b7bdb567348a1c"
+	if hex.EncodeToString(sig[:]) != wantSig {
+		t.Fatalf("signature %x, want %s", sig[:], wantSig)
+	}
+	if err := wallet.VerifyMessage(wallet.Address(h.Address), []byte(want), sig); err != nil {
+		t.Fatalf("wallet does not verify the HELLO signature: %v", err)
+	}
+	copy(h.Sig[:], sig[:])
+	if _, err := Encode(h); err != nil {
+		t.Fatalf("signed HELLO does not encode: %v", err)
 	}
 	// Swapping the peer IDs (the other direction) must change what is signed.
 	if string(HelloSigningBytes(h, infoHash, receiver, sender)) == want {
