@@ -325,3 +325,6 @@ func (h *harness) golden(name string) {
 		h.t.Errorf("screen %s differs from %s (run with -update after checking):\n--- got\n%s--- want\n%s", name, path, got, want)
 	}
 }
+
+func mkdir(p string) error           { return os.MkdirAll(p, 0o755) }
+func writeFile(p, data string) error { return os.WriteFile(p, []byte(data), 0o644) }

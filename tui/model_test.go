@@ -1,0 +1,246 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/bidtorrent/bidtorrent/core"
+)
+
+func wantCalls(t *testing.T, e *fakeEngine, want ...string) {
+	t.Helper()
+	if strings.Join(e.calls, "\n") != strings.Join(want, "\n") {
+		t.Errorf("engine calls:\n%s\nwant:\n%s", strings.Join(e.calls, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestPauseResumeMarked(t *testing.T) {
+	h := newHarness(t, 120, 30, Config{}).snap(fixture())
+	// Sorted by added: bunny (paused), debian, ubuntu, archive, magnet.
+	h.keys("space", "space", "p")
+	wantCalls(t, h.eng, "resume cccc", "pause aaaa")
+	if !strings.Contains(h.screen(), "pause/resume 2 torrents: done") {
+		t.Errorf("no result in the status line:\n%s", h.screen())
+	}
+}
+
+func TestRemoveNeedsConfirmation(t *testing.T) {
+	h := newHarness(t, 80, 24, Config{}).snap(fixture())
+	h.keys("j", "X", "n")
+	wantCalls(t, h.eng)
+	h.keys("X", "y")
+	wantCalls(t, h.eng, "remove aaaa delete=false")
+	h.eng.calls = nil
+	h.keys("ctrl+x")
+	if !strings.Contains(h.screen(), "DELETE") {
+		t.Errorf("the delete-data dialog does not warn:\n%s", h.screen())
+	}
+	h.keys("esc")
+	wantCalls(t, h.eng)
+	h.keys("ctrl+x", "y")
+	wantCalls(t, h.eng, "remove aaaa delete=true")
+}
+
+func TestBidKeys(t *testing.T) {
+	h := newHarness(t, 80, 24, Config{}).snap(fixture())
+	h.keys("j", "+") // debian bids 0.0003; the step is 0.0001
+	h.keys("-")
+	h.keys("j", "-") // ubuntu bids 0: stays 0
+	wantCalls(t, h.eng,
+		"market aaaa bid=400000000000000",
+		"market aaaa bid=200000000000000",
+		"market bbbb bid=0")
+}
+
+func TestMarketDialog(t *testing.T) {
+	h := newHarness(t, 80, 24, Config{}).snap(fixture())
+	h.keys("j", "m", "ctrl+u", "0.5", "down", "down", "ctrl+u", "12", "down", "down", "tab", "enter")
+	// Bid and budget changed, ask untouched, seller cycled from uniform to propshare.
+	wantCalls(t, h.eng, "market aaaa bid=500000000000000000 budget=12000000000000000000 seller=propshare")
+	h.eng.calls = nil
+	h.keys("m", "down", "down", "down", "ctrl+u", "greedy", "enter")
+	wantCalls(t, h.eng)
+	if !strings.Contains(h.screen(), `unknown buyer strategy "greedy"`) {
+		t.Errorf("bad strategy not reported in the dialog:\n%s", h.screen())
+	}
+	h.keys("esc")
+}
+
+func TestGlobalOptions(t *testing.T) {
+	h := newHarness(t, 80, 24, Config{}).snap(fixture())
+	h.keys("O", "ctrl+u", "10M", "down", "down", "0.001", "enter")
+	wantCalls(t, h.eng,
+		"limits 0000 down=10485760 up=2097152",
+		"market 0000 bid=1000000000000000")
+}
+
+func TestLimitsLabelsAdd(t *testing.T) {
+	h := newHarness(t, 80, 24, Config{}).snap(fixture())
+	h.keys("j", "L", "ctrl+u", "1.5M", "down", "ctrl+u", "256K", "enter")
+	h.keys("t", "ctrl+u", "linux, keep", "enter")
+	h.keys("a", "magnet:?xt=urn:btih:"+strings.Repeat("ab", 20), "down", "down", "films", "down", "127.0.0.1:6881", "enter")
+	wantCalls(t, h.eng,
+		"limits aaaa down=1572864 up=262144",
+		"labels aaaa [linux keep]",
+		`add magnet:?xt=urn:btih:abababababababababababababababababababab dir="" labels=[films] peers=[127.0.0.1:6881]`)
+}
+
+func TestFilePriorities(t *testing.T) {
+	h := newHarness(t, 80, 24, Config{}).snap(fixture())
+	// Files tree: debian/, README.txt, extra/, firmware.tar, iso/, SHA256SUMS, netinst.iso
+	h.keys("j", "enter", "2", "j", "-") // README high → normal
+	h.keys("j", "j", "j", "space")      // iso/ (mixed) → skip both files
+	h.keys("j", "space")                // SHA256SUMS is skipped → normal
+	wantCalls(t, h.eng, "prio aaaa file=0 p=0", "prio aaaa file=2 p=-1", "prio aaaa file=1 p=-1", "prio aaaa file=2 p=0")
+}
+
+func TestEngineErrorsInStatusLine(t *testing.T) {
+	h := newHarness(t, 80, 24, Config{}).snap(fixture())
+	h.eng.PauseFn = func(context.Context, core.InfoHash) error { return errors.New("torrent is busy") }
+	h.keys("j", "p")
+	if s := h.screen(); !strings.Contains(s, "cannot pause/resume debian-13.2.0-amd64-netinst.iso: torrent is busy") {
+		t.Errorf("error not shown:\n%s", s)
+	}
+	snap := fixture()
+	snap.Err, snap.ErrTime = "listen tcp :6881: address already in use", t0
+	h.snap(snap)
+	if s := h.screen(); !strings.Contains(s, "engine: listen tcp :6881: address already in use") {
+		t.Errorf("engine error not shown:\n%s", s)
+	}
+}
+
+func TestSettle(t *testing.T) {
+	h := newHarness(t, 80, 24, Config{}).snap(fixture())
+	h.keys("s")      // in the list: sort, not settle
+	h.keys("w", "s") // in the wallet: settle
+	wantCalls(t, h.eng, "settle")
+}
+
+func TestSelectionFollowsTorrentAcrossSnapshots(t *testing.T) {
+	h := newHarness(t, 80, 24, Config{}).snap(fixture())
+	h.keys("j") // debian
+	s := fixture()
+	s.Torrents = append([]core.Torrent{{InfoHash: hash(0x11), Name: "new", AddedAt: t0.Add(-100 * 3600e9)}}, s.Torrents...)
+	h.snap(s)
+	if got := h.m.list.selected().Name; !strings.HasPrefix(got, "debian") {
+		t.Errorf("cursor moved to %q after a snapshot", got)
+	}
+}
+
+func TestPathCompletion(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"alpha.torrent", "alpine.torrent", "beta/"} {
+		if strings.HasSuffix(n, "/") {
+			if err := mkdir(dir + "/" + n); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := writeFile(dir+"/"+n, "d"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := newHarness(t, 80, 24, Config{}).snap(fixture())
+	h.keys("a", dir+"/al", "tab")
+	f := h.m.dialog.(*form)
+	if got := f.fields[0].input.Value(); got != dir+"/alp" {
+		t.Errorf("completed to %q, want the common prefix %q", got, dir+"/alp")
+	}
+	if !strings.Contains(h.screen(), "alpha.torrent  alpine.torrent") {
+		t.Errorf("candidates not listed:\n%s", h.screen())
+	}
+	h.keys("h", "tab")
+	if got := f.fields[0].input.Value(); got != dir+"/alpha.torrent" {
+		t.Errorf("completed to %q", got)
+	}
+	h.keys("ctrl+u", dir+"/b", "tab")
+	if got := f.fields[0].input.Value(); got != dir+"/beta/" {
+		t.Errorf("directory completed to %q", got)
+	}
+}
+
+func TestKeyRebinding(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Keys = map[string]KeyList{"remove": {"D"}, "down": {"n", "down"}, "up": {"e", "up"}}
+	h := newHarness(t, 80, 24, cfg).snap(fixture())
+	h.keys("n", "D", "y")
+	wantCalls(t, h.eng, "remove aaaa delete=false")
+	h.eng.calls = nil
+	h.keys("X", "j") // old keys do nothing now
+	wantCalls(t, h.eng)
+	h.keys("?")
+	if s := h.screen(); !strings.Contains(s, "n/↓") || !strings.Contains(s, "remove (keep data)") {
+		t.Errorf("help does not show the live bindings:\n%s", s)
+	}
+}
+
+func TestKeyRebindingErrors(t *testing.T) {
+	cases := map[string]map[string]KeyList{
+		"keys.frobnicate: unknown action":          {"frobnicate": {"f"}},
+		`keys.pause: "j" is already bound to down`: {"pause": {"j"}},
+		`keys.quit: bad key`:                       {"quit": {""}},
+	}
+	for want, keys := range cases {
+		cfg := DefaultConfig()
+		cfg.Keys = keys
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate(%v) = %v, want %q", keys, err, want)
+		}
+	}
+}
+
+func TestConfigDecode(t *testing.T) {
+	var cfg struct {
+		TUI Config `toml:"tui"`
+	}
+	cfg.TUI = DefaultConfig()
+	text := `
+[tui]
+theme = "high-contrast"
+mouse = true
+sort = "-down"
+filter = "state:seeding"
+bid_step = "0.01"
+[tui.keys]
+remove = "D"
+up = ["k", "up", "ctrl+p"]
+`
+	if _, err := toml.Decode(text, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.TUI
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Theme != ThemeHighContrast || !c.Mouse || c.Sort != "-down" || len(c.Keys["up"]) != 3 || c.Keys["remove"][0] != "D" {
+		t.Errorf("decoded %+v", c)
+	}
+	for _, bad := range []Config{
+		{Theme: "neon"}, {Theme: "default", Sort: "colour"}, {Theme: "default", BidStep: "0"},
+		{Theme: "default", BidStep: "-1"}, {Theme: "default", Filter: "state:sleeping"},
+	} {
+		if err := bad.Validate(); err == nil {
+			t.Errorf("Validate accepted %+v", bad)
+		}
+	}
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Errorf("defaults invalid: %v", err)
+	}
+}
+
+func TestNoColourTheme(t *testing.T) {
+	for _, st := range []*Styles{NewStyles(ThemeNone)} {
+		out := st.Selected.Render("x") + st.Good.Render("y") + st.Error.Render("z") + st.state(core.StateSeeding).Render("s")
+		if strings.Contains(out, "38;") || strings.Contains(out, "48;") || strings.Contains(out, "[3") {
+			t.Errorf("no-colour theme emits colour: %q", out)
+		}
+	}
+	if out := NewStyles(ThemeDefault).Good.Render("y"); !strings.Contains(out, "38;") {
+		t.Errorf("default theme has no colour: %q", out)
+	}
+}
