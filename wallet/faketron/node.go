@@ -1,0 +1,410 @@
+// Package faketron is an in-process TRON full node for tests: it serves
+// gotron-sdk's gRPC WalletServer on 127.0.0.1, so the unmodified SDK
+// client can query balances, build, sign, broadcast and confirm TRC-20
+// transfers against it. It keeps TRX, TRC-10 and TRC-20 balances,
+// verifies transaction signatures on broadcast, burns TRX for energy up to
+// the fee limit, and can inject faults (unreachable, hanging, duplicate
+// transaction, bad address, out of energy, never confirming).
+//
+// It models only what bidtorrent uses; every other RPC is unimplemented.
+package faketron
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/fbsobreira/gotron-sdk/pkg/proto/api"
+	"github.com/fbsobreira/gotron-sdk/pkg/proto/core"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/bidtorrent/bidtorrent/wallet"
+)
+
+// Fault is a failure the node injects into every matching call.
+type Fault int
+
+// Faults.
+const (
+	NoFault       Fault = iota
+	Unavailable         // every RPC fails with codes.Unavailable
+	Hang                // every RPC blocks until the caller's deadline
+	DuplicateTx         // broadcast answers DUP_TRANSACTION_ERROR
+	BadAddress          // building a transfer fails validation: invalid address
+	OutOfEnergy         // transfers execute and fail with OUT_OF_ENERGY
+	NeverConfirm        // broadcast succeeds but the transaction never appears
+)
+
+// Energy model: a TRC-20 transfer uses TransferEnergy energy, each burnt
+// at EnergyPriceSun sun from the sender's TRX, capped by the fee limit.
+const (
+	TransferEnergy = 30000
+	EnergyPriceSun = 420
+)
+
+// Node is a fake TRON node. Its methods are safe for concurrent use.
+type Node struct {
+	lis net.Listener
+	srv *grpc.Server
+
+	mu           sync.Mutex // guards everything below
+	fault        Fault
+	trx          map[wallet.Address]int64
+	trc10        map[string]map[wallet.Address]int64
+	trc20        map[wallet.Address]map[wallet.Address]wallet.Amount
+	txs          map[string]*core.TransactionInfo // by hex txid
+	block        int64
+	lastFeeLimit int64
+	broadcasts   int
+	apiKeys      []string
+}
+
+// Start serves a new node on 127.0.0.1:0.
+func Start() (*Node, error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen: %w", err)
+	}
+	n := &Node{
+		lis:   lis,
+		trx:   map[wallet.Address]int64{},
+		trc10: map[string]map[wallet.Address]int64{},
+		trc20: map[wallet.Address]map[wallet.Address]wallet.Amount{},
+		txs:   map[string]*core.TransactionInfo{},
+		block: 1000,
+	}
+	n.srv = grpc.NewServer(grpc.UnaryInterceptor(n.intercept))
+	api.RegisterWalletServer(n.srv, &server{n: n})
+	go func() { _ = n.srv.Serve(lis) }()
+	return n, nil
+}
+
+// Addr returns the node's host:port.
+func (n *Node) Addr() string { return n.lis.Addr().String() }
+
+// Close stops the node.
+func (n *Node) Close() { n.srv.Stop() }
+
+// SetFault sets the injected fault (NoFault clears it).
+func (n *Node) SetFault(f Fault) { n.mu.Lock(); n.fault = f; n.mu.Unlock() }
+
+// AddContract registers a TRC-20 contract (with no holders).
+func (n *Node) AddContract(contract wallet.Address) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.trc20[contract] == nil {
+		n.trc20[contract] = map[wallet.Address]wallet.Amount{}
+	}
+}
+
+// SetTRX sets addr's TRX balance in sun.
+func (n *Node) SetTRX(addr wallet.Address, sun int64) { n.mu.Lock(); n.trx[addr] = sun; n.mu.Unlock() }
+
+// TRX returns addr's TRX balance in sun.
+func (n *Node) TRX(addr wallet.Address) int64 { n.mu.Lock(); defer n.mu.Unlock(); return n.trx[addr] }
+
+// SetTRC10 sets addr's balance of TRC-10 token id.
+func (n *Node) SetTRC10(id string, addr wallet.Address, v int64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.trc10[id] == nil {
+		n.trc10[id] = map[wallet.Address]int64{}
+	}
+	n.trc10[id][addr] = v
+}
+
+// SetTRC20 sets addr's balance in a TRC-20 contract (registering it).
+func (n *Node) SetTRC20(contract, addr wallet.Address, v wallet.Amount) {
+	n.AddContract(contract)
+	n.mu.Lock()
+	n.trc20[contract][addr] = v
+	n.mu.Unlock()
+}
+
+// TRC20 returns addr's balance in a TRC-20 contract.
+func (n *Node) TRC20(contract, addr wallet.Address) wallet.Amount {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.trc20[contract][addr]
+}
+
+// LastFeeLimit returns the fee limit of the last broadcast transaction.
+func (n *Node) LastFeeLimit() int64 { n.mu.Lock(); defer n.mu.Unlock(); return n.lastFeeLimit }
+
+// Broadcasts returns how many transactions were accepted.
+func (n *Node) Broadcasts() int { n.mu.Lock(); defer n.mu.Unlock(); return n.broadcasts }
+
+// APIKeys returns the TRON-PRO-API-KEY headers seen, in order.
+func (n *Node) APIKeys() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]string(nil), n.apiKeys...)
+}
+
+func (n *Node) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	n.mu.Lock()
+	f := n.fault
+	if md, ok := metadataFrom(ctx); ok {
+		n.apiKeys = append(n.apiKeys, md...)
+	}
+	n.mu.Unlock()
+	switch f {
+	case Unavailable:
+		return nil, status.Error(codes.Unavailable, "fake node: unavailable")
+	case Hang:
+		<-ctx.Done()
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+	return h(ctx, req)
+}
+
+// server implements api.WalletServer for a Node.
+type server struct {
+	api.UnimplementedWalletServer
+	n *Node
+}
+
+func ok() *api.Return { return &api.Return{Result: true, Code: api.Return_SUCCESS} }
+
+func fail(code api.ReturnResponseCode, msg string) *api.Return {
+	return &api.Return{Result: false, Code: code, Message: []byte(msg)}
+}
+
+func addrOf(b []byte) (wallet.Address, error) { return wallet.AddressFromBytes(b) }
+
+func (s *server) GetAccount(_ context.Context, in *core.Account) (*core.Account, error) {
+	a, err := addrOf(in.GetAddress())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	n := s.n
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	trx, known := n.trx[a]
+	acc := &core.Account{Balance: trx, AssetV2: map[string]int64{}}
+	for id, m := range n.trc10 {
+		if v, ok := m[a]; ok {
+			acc.AssetV2[id] = v
+			known = true
+		}
+	}
+	if !known {
+		return &core.Account{}, nil // as a real node answers for an unknown account
+	}
+	acc.Address = a.Bytes()
+	return acc, nil
+}
+
+var (
+	selBalanceOf = []byte{0x70, 0xa0, 0x82, 0x31}
+	selTransfer  = []byte{0xa9, 0x05, 0x9c, 0xbb}
+	selDecimals  = []byte{0x31, 0x3c, 0xe5, 0x67}
+)
+
+func (s *server) TriggerConstantContract(_ context.Context, in *core.TriggerSmartContract) (*api.TransactionExtention, error) {
+	n := s.n
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c, err := addrOf(in.GetContractAddress())
+	holders, known := n.trc20[c]
+	if err != nil || !known {
+		return &api.TransactionExtention{Result: fail(api.Return_CONTRACT_VALIDATE_ERROR, "No contract or not a smart contract")}, nil
+	}
+	d := in.GetData()
+	switch {
+	case len(d) == 36 && bytes.Equal(d[:4], selBalanceOf):
+		var a wallet.Address
+		a[0] = wallet.AddressPrefix
+		copy(a[1:], d[16:36])
+		v := holders[a].Bytes32()
+		return &api.TransactionExtention{Result: ok(), ConstantResult: [][]byte{v[:]}, EnergyUsed: 500}, nil
+	case len(d) == 4 && bytes.Equal(d, selDecimals):
+		v := wallet.NewAmount(wallet.BTTDecimals).Bytes32()
+		return &api.TransactionExtention{Result: ok(), ConstantResult: [][]byte{v[:]}}, nil
+	}
+	return &api.TransactionExtention{Result: fail(api.Return_CONTRACT_EXE_ERROR, "REVERT opcode executed"), ConstantResult: [][]byte{{}}}, nil
+}
+
+func (s *server) TriggerContract(_ context.Context, in *core.TriggerSmartContract) (*api.TransactionExtention, error) {
+	n := s.n
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.fault == BadAddress {
+		return &api.TransactionExtention{Result: fail(api.Return_CONTRACT_VALIDATE_ERROR, "Invalid address")}, nil
+	}
+	if _, err := addrOf(in.GetOwnerAddress()); err != nil {
+		return &api.TransactionExtention{Result: fail(api.Return_CONTRACT_VALIDATE_ERROR, "Invalid ownerAddress")}, nil
+	}
+	c, err := addrOf(in.GetContractAddress())
+	if _, known := n.trc20[c]; err != nil || !known {
+		return &api.TransactionExtention{Result: fail(api.Return_CONTRACT_VALIDATE_ERROR, "No contract or not a valid smart contract")}, nil
+	}
+	param, err := anypb.New(in)
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	now := time.Now()
+	var ref [8]byte
+	binary.BigEndian.PutUint64(ref[:], uint64(n.block))
+	raw := &core.TransactionRaw{
+		RefBlockBytes: ref[6:],
+		RefBlockHash:  ref[:],
+		Expiration:    now.Add(60 * time.Second).UnixMilli(),
+		Timestamp:     now.UnixNano() / 1000, // distinct per build
+		Contract: []*core.Transaction_Contract{{
+			Type:      core.Transaction_Contract_TriggerSmartContract,
+			Parameter: param,
+		}},
+	}
+	tx := &core.Transaction{RawData: raw}
+	b, err := proto.Marshal(raw)
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	id := sha256.Sum256(b)
+	return &api.TransactionExtention{Transaction: tx, Txid: id[:], Result: ok(), ConstantResult: [][]byte{{}}}, nil
+}
+
+func (s *server) BroadcastTransaction(_ context.Context, tx *core.Transaction) (*api.Return, error) {
+	n := s.n
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.fault == DuplicateTx {
+		return fail(api.Return_DUP_TRANSACTION_ERROR, "dup transaction"), nil
+	}
+	raw := tx.GetRawData()
+	if raw == nil || len(raw.GetContract()) != 1 {
+		return fail(api.Return_OTHER_ERROR, "malformed transaction"), nil
+	}
+	b, err := proto.Marshal(raw)
+	if err != nil {
+		return fail(api.Return_OTHER_ERROR, "malformed transaction"), nil
+	}
+	h := sha256.Sum256(b)
+	id := hex.EncodeToString(h[:])
+	if _, dup := n.txs[id]; dup {
+		return fail(api.Return_DUP_TRANSACTION_ERROR, "dup transaction"), nil
+	}
+	if time.Now().UnixMilli() > raw.GetExpiration() {
+		return fail(api.Return_TRANSACTION_EXPIRATION_ERROR, "transaction expired"), nil
+	}
+	ct := raw.GetContract()[0]
+	var tsc core.TriggerSmartContract
+	if ct.GetType() != core.Transaction_Contract_TriggerSmartContract || ct.GetParameter().UnmarshalTo(&tsc) != nil {
+		return fail(api.Return_CONTRACT_VALIDATE_ERROR, "fake node: only TRC-20 transfers are supported"), nil
+	}
+	owner, err := addrOf(tsc.GetOwnerAddress())
+	if err != nil {
+		return fail(api.Return_CONTRACT_VALIDATE_ERROR, "Invalid ownerAddress"), nil
+	}
+	if len(tx.GetSignature()) != 1 || len(tx.GetSignature()[0]) != 65 {
+		return fail(api.Return_SIGERROR, "missing signature"), nil
+	}
+	sig := append([]byte(nil), tx.GetSignature()[0]...)
+	if sig[64] >= 27 {
+		sig[64] -= 27
+	}
+	pub, err := crypto.SigToPub(h[:], sig)
+	if err != nil || wallet.AddressFromPublicKey(pub) != owner {
+		return fail(api.Return_SIGERROR, "validate signature error: signer is not the owner"), nil
+	}
+	n.lastFeeLimit = raw.GetFeeLimit()
+	n.broadcasts++
+	n.block++
+	info := n.execute(&tsc, owner, raw.GetFeeLimit())
+	info.Id = h[:]
+	info.BlockNumber = n.block
+	info.BlockTimeStamp = time.Now().UnixMilli()
+	n.txs[id] = info
+	return ok(), nil
+}
+
+// execute runs a TRC-20 call and returns its receipt (without id/block).
+func (n *Node) execute(tsc *core.TriggerSmartContract, owner wallet.Address, feeLimit int64) *core.TransactionInfo {
+	info := &core.TransactionInfo{Receipt: &core.ResourceReceipt{}}
+	failWith := func(r core.Transaction_ResultContractResult, msg string, result []byte) *core.TransactionInfo {
+		info.Result = core.TransactionInfo_FAILED
+		info.Receipt.Result = r
+		info.ResMessage = []byte(msg)
+		info.ContractResult = [][]byte{result}
+		return info
+	}
+	// Burn energy: all of the fee limit or the TRX balance when short.
+	fee := int64(TransferEnergy * EnergyPriceSun)
+	if n.fault == OutOfEnergy || fee > feeLimit || fee > n.trx[owner] {
+		burn := min(feeLimit, n.trx[owner])
+		n.trx[owner] -= burn
+		info.Fee, info.Receipt.EnergyFee = burn, burn
+		return failWith(core.Transaction_Result_OUT_OF_ENERGY, "Not enough energy for 'SSTORE' operation executing", nil)
+	}
+	n.trx[owner] -= fee
+	info.Fee, info.Receipt.EnergyFee, info.Receipt.EnergyUsageTotal = fee, fee, TransferEnergy
+	c, _ := addrOf(tsc.GetContractAddress())
+	d := tsc.GetData()
+	if len(d) != 68 || !bytes.Equal(d[:4], selTransfer) {
+		return failWith(core.Transaction_Result_REVERT, "REVERT opcode executed", nil)
+	}
+	var to wallet.Address
+	to[0] = wallet.AddressPrefix
+	copy(to[1:], d[16:36])
+	amt, _ := wallet.AmountFromBytes(d[36:68])
+	holders := n.trc20[c]
+	rest, err := holders[owner].Sub(amt)
+	if err != nil {
+		return failWith(core.Transaction_Result_REVERT, "REVERT opcode executed", revertReason("ERC20: transfer amount exceeds balance"))
+	}
+	holders[owner] = rest
+	holders[to], _ = holders[to].Add(amt)
+	info.Receipt.Result = core.Transaction_Result_SUCCESS
+	info.ContractResult = [][]byte{append(make([]byte, 31), 1)}
+	return info
+}
+
+// revertReason ABI-encodes Error(string).
+func revertReason(s string) []byte {
+	b := []byte{0x08, 0xc3, 0x79, 0xa0}
+	off, l := make([]byte, 32), make([]byte, 32)
+	off[31] = 32
+	binary.BigEndian.PutUint64(l[24:], uint64(len(s)))
+	b = append(append(b, off...), l...)
+	p := make([]byte, (len(s)+31)/32*32)
+	copy(p, s)
+	return append(b, p...)
+}
+
+func (s *server) GetTransactionInfoById(_ context.Context, in *api.BytesMessage) (*core.TransactionInfo, error) {
+	n := s.n
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	info, ok := n.txs[hex.EncodeToString(in.GetValue())]
+	if !ok || n.fault == NeverConfirm {
+		return &core.TransactionInfo{}, nil
+	}
+	return proto.Clone(info).(*core.TransactionInfo), nil
+}
+
+// ErrNoSuchTx is returned by Receipt for unknown transactions.
+var ErrNoSuchTx = errors.New("no such transaction")
+
+// Receipt returns a transaction's receipt by hex id.
+func (n *Node) Receipt(id string) (*core.TransactionInfo, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	info, ok := n.txs[id]
+	if !ok {
+		return nil, ErrNoSuchTx
+	}
+	return proto.Clone(info).(*core.TransactionInfo), nil
+}
