@@ -157,7 +157,7 @@ type Outbid struct {
 }
 
 // Cheque is a signed cumulative payout from Payer to Beneficiary (TIP-712
-// `Cheque`, docs/PROTOCOL.md §8). Buyer to seller.
+// `Cheque`, docs/PROTOCOL.md §7.2; verified per §8.4). Buyer to seller.
 type Cheque struct {
 	ChainID     uint64        // `chain`
 	Token       Address       // `token`
