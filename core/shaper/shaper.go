@@ -139,13 +139,13 @@ func (s *Shaper) Bound(n, others int) time.Duration {
 }
 
 // acquire blocks until n bytes (n <= Quantum) may be written by c.
-func (s *Shaper) acquire(ctx context.Context, c *Conn, n int) error {
+func (s *Shaper) acquire(ctx context.Context, c *Flow, n int) error {
 	s.mu.Lock()
 	if s.closed || s.rate == 0 {
 		s.mu.Unlock()
 		return nil
 	}
-	w := &waiter{conn: c, n: n, ready: make(chan struct{})}
+	w := &waiter{n: n, ready: make(chan struct{})}
 	start := max(s.vtime, c.finish)
 	w.start = start
 	c.finish = start + float64(n)/c.weightLocked()
@@ -229,15 +229,54 @@ func (s *Shaper) run() {
 	}
 }
 
-// Conn is a net.Conn whose writes are paced by a Shaper. Reads are not
-// shaped. It also counts the bytes written and read.
-type Conn struct {
-	net.Conn
+// Flow is one connection's share of a Shaper: whoever writes for the
+// connection calls WaitN before each write.
+type Flow struct {
 	s *Shaper
-
 	// Guarded by s.mu.
 	weight float64
-	finish float64 // finish tag of the conn's last queued chunk
+	finish float64 // finish tag of the flow's last queued chunk
+}
+
+// NewFlow returns a flow of s with weight 1 until SetWeight is called.
+func (s *Shaper) NewFlow() *Flow { return &Flow{s: s, weight: 1} }
+
+// SetWeight sets the flow's share weight (relative to the others). Values
+// below MinWeight are raised to it.
+func (f *Flow) SetWeight(w float64) {
+	f.s.mu.Lock()
+	f.weight = w
+	f.s.mu.Unlock()
+}
+
+// Weight returns the weight set with SetWeight.
+func (f *Flow) Weight() float64 {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	return f.weight
+}
+
+func (f *Flow) weightLocked() float64 { return max(f.weight, MinWeight) }
+
+// WaitN blocks until n bytes may be written, taking them one quantum at a
+// time in fair order; it returns ctx's error if ctx ends first, and
+// net.ErrClosed if the shaper closes while it waits.
+func (f *Flow) WaitN(ctx context.Context, n int) error {
+	for n > 0 {
+		k := min(n, Quantum)
+		if err := f.s.acquire(ctx, f, k); err != nil {
+			return err
+		}
+		n -= k
+	}
+	return nil
+}
+
+// Conn is a net.Conn whose writes are paced by a Flow of a Shaper. Reads are
+// not shaped. It also counts the bytes written and read.
+type Conn struct {
+	net.Conn
+	*Flow
 
 	statsMu       sync.Mutex // guards the counters below
 	written       int64
@@ -249,28 +288,11 @@ type Conn struct {
 	writeDeadline time.Time
 }
 
-// Wrap returns c paced by s with weight 1 until SetWeight is called.
+// Wrap returns c paced by a new flow of s.
 func (s *Shaper) Wrap(c net.Conn) *Conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Conn{Conn: c, s: s, weight: 1, ctx: ctx, cancel: cancel}
+	return &Conn{Conn: c, Flow: s.NewFlow(), ctx: ctx, cancel: cancel}
 }
-
-// SetWeight sets the connection's share weight (relative to the others).
-// Values below MinWeight are raised to it.
-func (c *Conn) SetWeight(w float64) {
-	c.s.mu.Lock()
-	c.weight = w
-	c.s.mu.Unlock()
-}
-
-// Weight returns the weight set with SetWeight.
-func (c *Conn) Weight() float64 {
-	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
-	return c.weight
-}
-
-func (c *Conn) weightLocked() float64 { return max(c.weight, MinWeight) }
 
 // Write paces b through the shaper, one quantum at a time.
 func (c *Conn) Write(b []byte) (int, error) {
@@ -285,7 +307,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		if !dl.IsZero() {
 			ctx, cancel = context.WithDeadline(ctx, dl)
 		}
-		err := c.s.acquire(ctx, c, n)
+		err := c.WaitN(ctx, n)
 		cancel()
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
@@ -361,7 +383,6 @@ func (errTimeout) Timeout() bool   { return true }
 func (errTimeout) Temporary() bool { return true }
 
 type waiter struct {
-	conn  *Conn
 	n     int
 	start float64
 	seq   uint64
