@@ -2,7 +2,9 @@ package bttbid
 
 import (
 	"encoding/hex"
+	"os"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/bidtorrent/bidtorrent/wallet"
@@ -119,5 +121,44 @@ func TestReceiptSigningBytes(t *testing.T) {
 		"owed: 1100000000000000000\n"
 	if got != want {
 		t.Fatalf("ReceiptSigningBytes:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// The payloads of docs/PROTOCOL.md §14 decode to what the text says, and
+// the document still carries them.
+func TestProtocolVectors(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/PROTOCOL.md")
+	if err != nil {
+		t.Fatalf("cannot read the spec: %v", err)
+	}
+	const helloHex = "64343a6164647232313a414799a56c0d4cd33838c1f002e2ab73b8dda0c774353a636861696e693334343831343831383865333a73696736353a42fdfba49ed94861815ba0c39f6b1f3f109962f2fbf813c3a23adc95681b14812fcf8578bb7becc86de9b295c82e0f723167648bea5817451f81b7bdb567348a1c313a74353a68656c6c6f353a746f6b656e32313a41032017411f4663b317fe77c257d28d5cd1b26e3d323a7473693137363430303030303065313a7669316565"
+	const chequeHex = "6431313a62656e656669636961727932313a4101ce61b038c4ba3a48ac4f3bd5ba9940be42432c353a636861696e693334343831343831383865353a706179657232313a414799a56c0d4cd33838c1f002e2ab73b8dda0c774363a7061796f7574383a0e8d4a5100000000333a73696736353ac81137ebb7da7ffcb17b32f6b6e149d402e59a2800aaaa961d99c6a0d1eacb543cdee93a05815eacc2d441fe4ce511becc365157035fbe2e3a74d9586ba2434a1c313a74363a636865717565353a746f6b656e32313a41032017411f4663b317fe77c257d28d5cd1b26e3d65"
+	for _, h := range []string{helloHex, chequeHex} {
+		if !strings.Contains(string(doc), h) {
+			t.Errorf("PROTOCOL.md no longer carries vector %.40s…", h)
+		}
+	}
+	b, _ := hex.DecodeString(helloHex)
+	m, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.(*Hello)
+	if h.ChainID != ChainNile || h.Time != 1764000000 || h.Address.String() != "414799a56c0d4cd33838c1f002e2ab73b8dda0c774" {
+		t.Fatalf("HELLO vector decodes to %+v", h)
+	}
+	b, _ = hex.DecodeString(chequeHex)
+	m, err = Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.(*Cheque)
+	wc := wallet.Cheque{ChainID: c.ChainID, Token: wallet.Address(c.Token), Payer: wallet.Address(c.Payer),
+		Beneficiary: wallet.Address(c.Beneficiary), Cumulative: c.Payout, Signature: wallet.Signature(c.Sig)}
+	if got := hex.EncodeToString(func() []byte { d := wc.Digest(); return d[:] }()); got != "3827777f631300458e64eff472c513a4defb4bf4e0736ee5ba0cb0726b119e8a" {
+		t.Fatalf("CHEQUE vector digest %s", got)
+	}
+	if signer, err := wallet.Recover(wc.Digest(), wc.Signature); err != nil || signer != wc.Payer {
+		t.Fatalf("CHEQUE vector signed by %v (%v), want the payer", signer, err)
 	}
 }
