@@ -1,0 +1,129 @@
+package automation
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/bidtorrent/bidtorrent/core"
+)
+
+// record is what automation remembers about one torrent.
+type record struct {
+	Queued      bool    `json:"queued,omitempty"`    // paused by the queue, resumed when a slot frees
+	Forced      bool    `json:"forced,omitempty"`    // started by the user while queued: keeps its slot
+	Limited     bool    `json:"limited,omitempty"`   // paused on the ratio or seed-time limit
+	Exempt      bool    `json:"exempt,omitempty"`    // resumed by the user after a limit: never paused again
+	Completed   bool    `json:"completed,omitempty"` // completion seen (move and hook done or not wanted)
+	SeedSeconds float64 `json:"seed_seconds,omitempty"`
+
+	missingSince time.Time // absent from snapshots since (in memory)
+}
+
+// altState is set while the alternative speed limits are in force.
+type altState struct {
+	Normal core.Limits `json:"normal"` // the limits to restore
+}
+
+// state is automation's persistent memory, owned by the Run goroutine.
+type state struct {
+	Torrents map[string]*record `json:"torrents"`
+	Alt      *altState          `json:"alt,omitempty"`
+
+	dirty bool // something changed since the last save
+}
+
+// forgetAfter is how long a torrent must be missing from the snapshots
+// before its record is dropped (an engine still restoring its torrents
+// must not make automation forget what it paused).
+const forgetAfter = 10 * time.Minute
+
+func loadState(path string) (*state, error) {
+	st := &state{Torrents: map[string]*record{}}
+	if path == "" {
+		return st, nil
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot read automation state: %w", err)
+	}
+	if err := json.Unmarshal(b, st); err != nil {
+		return nil, fmt.Errorf("cannot parse automation state %s: %w", path, err)
+	}
+	if st.Torrents == nil {
+		st.Torrents = map[string]*record{}
+	}
+	return st, nil
+}
+
+// get returns the record of ih, creating it. Callers that change it mark
+// the state dirty by returning changed from their pass.
+func (s *state) get(ih core.InfoHash) *record {
+	k := ih.String()
+	r := s.Torrents[k]
+	if r == nil {
+		r = &record{}
+		s.Torrents[k] = r
+	}
+	r.missingSince = time.Time{}
+	return r
+}
+
+// prune drops records of torrents missing from the snapshots for long.
+func (s *state) prune(present map[string]bool, now time.Time) bool {
+	changed := false
+	for k, r := range s.Torrents {
+		switch {
+		case present[k]:
+			r.missingSince = time.Time{}
+		case r.missingSince.IsZero():
+			r.missingSince = now
+		case now.Sub(r.missingSince) >= forgetAfter:
+			delete(s.Torrents, k)
+			changed = true
+		}
+	}
+	return changed
+}
+
+// save writes the state atomically (a temporary file renamed over it).
+func (s *state) save(path string) error {
+	if path == "" {
+		s.dirty = false
+		return nil
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("cannot encode automation state: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("cannot write automation state: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".automation-*.tmp")
+	if err != nil {
+		return fmt.Errorf("cannot write automation state: %w", err)
+	}
+	_, err = tmp.Write(b)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("cannot write automation state: %w", err)
+	}
+	s.dirty = false
+	return nil
+}
