@@ -14,9 +14,9 @@ import (
 // price, budget or strategy. Bids must return quickly (well under a
 // millisecond for a hundred sellers): the engine's loop waits for it. It
 // must not block, do I/O, read the clock (use r.Now), start goroutines,
-// keep or modify r.Sellers after returning, or panic. The engine never
-// sends a bid above r.MaxPrice or to a seller not in r.Sellers, whatever
-// Bids returns.
+// keep or modify r.Sellers after returning, or panic. The engine passes
+// the result through BuyerRound.Sanitize, so it never sends a bid above
+// r.MaxPrice or to a seller not in r.Sellers, whatever Bids returns.
 type Buyer interface {
 	Bids(r BuyerRound) []Bid
 }
@@ -67,6 +67,28 @@ type SellerView struct {
 type Bid struct {
 	ID    string
 	Price uint256.Int // base units per MiB
+}
+
+// Sanitize returns the bids the engine may send: at most one per seller
+// of r.Sellers (the last one given), in the order of r.Sellers, each
+// capped at r.MaxPrice; zero prices and unknown sellers are dropped.
+func (r BuyerRound) Sanitize(bids []Bid) []Bid {
+	last := make(map[string]uint256.Int, len(bids))
+	for _, b := range bids {
+		last[b.ID] = b.Price
+	}
+	var out []Bid
+	for _, s := range r.Sellers {
+		p, ok := last[s.ID]
+		if !ok {
+			continue
+		}
+		delete(last, s.ID) // a seller listed twice is bid once
+		if p = minU(p, r.MaxPrice); !p.IsZero() {
+			out = append(out, Bid{ID: s.ID, Price: p})
+		}
+	}
+	return out
 }
 
 // wants reports whether the built-ins bid at all: something to download,

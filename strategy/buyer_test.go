@@ -124,3 +124,20 @@ func TestNewBuyer(t *testing.T) {
 		t.Fatal("the default buyer must spend nothing")
 	}
 }
+
+func TestSanitize(t *testing.T) {
+	r := round(100, 1000, MiB, seller("a", 1), seller("b", 1), seller("c", 1))
+	got := r.Sanitize([]Bid{
+		{ID: "c", Price: u(500)}, // capped
+		{ID: "x", Price: u(50)},  // not a seller
+		{ID: "a", Price: u(10)},
+		{ID: "a", Price: u(20)}, // the last one counts
+		{ID: "b", Price: u(0)},  // no bid
+	})
+	if s := bids(got); s != "a=20 c=100" {
+		t.Fatalf("Sanitize = %q", s)
+	}
+	if got := r.Sanitize(nil); got != nil {
+		t.Fatalf("Sanitize(nil) = %v", got)
+	}
+}
