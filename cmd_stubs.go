@@ -9,10 +9,5 @@ import (
 
 var errNotYet = errors.New("not implemented yet")
 
-func runCreate(ctx context.Context, c *cli, args []string) error { return errNotYet }
-func runSeed(ctx context.Context, c *cli, args []string) error   { return errNotYet }
-func runGet(ctx context.Context, c *cli, args []string) error    { return errNotYet }
-func runWallet(ctx context.Context, c *cli, args []string) error { return errNotYet }
-func runTUI(ctx context.Context, c *cli, args []string) error    { return errNotYet }
 func runDemo(ctx context.Context, c *cli, args []string) error   { return errNotYet }
 func runDaemon(ctx context.Context, c *cli, args []string) error { return errNotYet }

@@ -185,3 +185,9 @@ func ParseAmount(s string, decimals int) (Amount, error) {
 	}
 	return a, nil
 }
+
+// U256 returns a as a uint256 value (the strategy package's money type).
+func (a Amount) U256() uint256.Int { return a.u }
+
+// AmountFromU256 wraps a uint256 value.
+func AmountFromU256(u uint256.Int) Amount { return Amount{u: u} }

@@ -145,7 +145,7 @@ func (w *Wallet) Send(ctx context.Context, to Address, amount Amount) (Receipt, 
 	}
 	r, err := w.chain.Send(ctx, w.key, to, amount)
 	if err != nil {
-		return Receipt{}, fmt.Errorf("cannot send %s to %s on %s: %w", amount, to, w.chain.Name(), err)
+		return Receipt{}, fmt.Errorf("cannot send %s BTT to %s on %s: %w", amount.Format(BTTDecimals), to, w.chain.Name(), err)
 	}
 	return r, nil
 }

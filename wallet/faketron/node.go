@@ -38,13 +38,13 @@ type Fault int
 
 // Faults.
 const (
-	NoFault       Fault = iota
-	Unavailable         // every RPC fails with codes.Unavailable
-	Hang                // every RPC blocks until the caller's deadline
-	DuplicateTx         // broadcast answers DUP_TRANSACTION_ERROR
-	BadAddress          // building a transfer fails validation: invalid address
-	OutOfEnergy         // transfers execute and fail with OUT_OF_ENERGY
-	NeverConfirm        // broadcast succeeds but the transaction never appears
+	NoFault      Fault = iota
+	Unavailable        // every RPC fails with codes.Unavailable
+	Hang               // every RPC blocks until the caller's deadline
+	DuplicateTx        // broadcast answers DUP_TRANSACTION_ERROR
+	BadAddress         // building a transfer fails validation: invalid address
+	OutOfEnergy        // transfers execute and fail with OUT_OF_ENERGY
+	NeverConfirm       // broadcast succeeds but the transaction never appears
 )
 
 // Energy model: a TRC-20 transfer uses TransferEnergy energy, each burnt

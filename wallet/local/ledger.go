@@ -220,7 +220,7 @@ func (l *Ledger) move(tx *bolt.Tx, from, to wallet.Address, amount wallet.Amount
 	fb := getAmount(bk, fk)
 	nf, err := fb.Sub(amount)
 	if err != nil {
-		return fmt.Errorf("%s holds %s, cannot pay %s: %w", from, fb, amount, wallet.ErrInsufficientFunds)
+		return fmt.Errorf("%s holds %s BTT, cannot pay %s: %w", from, fb.Format(wallet.BTTDecimals), amount.Format(wallet.BTTDecimals), wallet.ErrInsufficientFunds)
 	}
 	if err := putAmount(bk, fk, nf); err != nil {
 		return err

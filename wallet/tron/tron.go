@@ -173,7 +173,7 @@ func (c *Chain) Send(ctx context.Context, from *wallet.Key, to wallet.Address, a
 		return r, err
 	}
 	if have.Cmp(amount) < 0 {
-		return r, fmt.Errorf("%s holds %s base units, cannot send %s: %w", from.Address(), have, amount, wallet.ErrInsufficientFunds)
+		return r, fmt.Errorf("%s holds %s BTT, cannot send %s: %w", from.Address(), have.Format(wallet.BTTDecimals), amount.Format(wallet.BTTDecimals), wallet.ErrInsufficientFunds)
 	}
 	rctx, cancel := c.rpcCtx(ctx)
 	ext, err := c.g.TRC20SendCtx(rctx, from.Address().String(), to.String(), c.cfg.Token.String(), amount.Big(), c.cfg.FeeLimitSun)
