@@ -1,0 +1,69 @@
+package daemon
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Config is the [daemon] section of the config file.
+type Config struct {
+	// SSHListen is the host:port the SSH server listens on. Keep it on
+	// loopback unless the authorized keys are meant to reach it from afar.
+	SSHListen string `toml:"ssh_listen"`
+	// AuthorizedKeys is an OpenSSH authorized_keys file; only its keys may
+	// log in (no passwords). Empty means DATA_DIR/authorized_keys. It is
+	// read again at every login, so keys can be added without a restart.
+	AuthorizedKeys string `toml:"authorized_keys"`
+	// HostKey is the server's private host key (OpenSSH format). Empty
+	// means DATA_DIR/ssh_host_ed25519_key. It is generated (ed25519, mode
+	// 0600) on first start and kept.
+	HostKey string `toml:"host_key"`
+	// MetricsListen is the host:port of the Prometheus /metrics endpoint;
+	// empty turns it off. Token amounts are exported as floats in whole
+	// tokens, for graphs only.
+	MetricsListen string `toml:"metrics_listen"`
+}
+
+// DefaultConfig returns the embedded defaults.
+func DefaultConfig() Config {
+	return Config{SSHListen: "127.0.0.1:2222"}
+}
+
+// Validate reports the first invalid value, naming its key.
+func (c Config) Validate() error {
+	if err := checkHostPort(c.SSHListen); err != nil {
+		return fmt.Errorf("ssh_listen: %w", err)
+	}
+	if c.MetricsListen != "" {
+		if err := checkHostPort(c.MetricsListen); err != nil {
+			return fmt.Errorf("metrics_listen: %w", err)
+		}
+	}
+	return nil
+}
+
+func checkHostPort(s string) error {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("want HOST:PORT, got %q", s)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("bad port in %q", s)
+	}
+	return nil
+}
+
+// expandHome replaces a leading ~/ with the user's home dir.
+func expandHome(p string) string {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, strings.TrimPrefix(p, "~"))
+		}
+	}
+	return p
+}

@@ -1,0 +1,371 @@
+// Package daemon runs the engine without a terminal of its own: an SSH
+// server on which every session with a terminal gets its own TUI on the
+// shared engine, and sessions with a command run one remote command (add,
+// list, pause, resume, rm, stats) for scripts; optionally a Prometheus
+// /metrics endpoint.
+//
+// Only public keys listed in an authorized_keys file may log in; passwords
+// are never accepted. Sessions come and go without touching the transfers:
+// the engine's lifetime is the caller's, not the server's.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/charmbracelet/ssh"
+	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/bidtorrent/bidtorrent/core"
+)
+
+// Engine is what the daemon needs from core.Engine for remote commands and
+// metrics. Every method returns quickly.
+type Engine interface {
+	// Subscribe returns a latest-value-wins channel of snapshots and a
+	// function that ends the subscription.
+	Subscribe() (<-chan core.Snapshot, func())
+	Add(ctx context.Context, spec core.AddSpec) (core.InfoHash, error)
+	Remove(ctx context.Context, ih core.InfoHash, deleteData bool) error
+	Pause(ctx context.Context, ih core.InfoHash) error
+	Resume(ctx context.Context, ih core.InfoHash) error
+}
+
+// UI runs one interactive UI on a terminal until the user quits or ctx is
+// done (the session ended or the server is stopping). It must return
+// promptly once ctx is done, and must never stop the engine.
+type UI func(ctx context.Context, t Terminal) error
+
+// Terminal is one SSH session's terminal.
+type Terminal struct {
+	In      io.Reader
+	Out     io.Writer
+	Term    string   // the client's $TERM
+	Environ []string // the client's environment, with TERM
+	Width   int
+	Height  int
+	// Resize delivers the terminal's new size when the client's window
+	// changes; it is never closed.
+	Resize <-chan WindowSize
+	// User is the SSH user name; Remote the client's address.
+	User, Remote string
+}
+
+// WindowSize is a terminal size in cells.
+type WindowSize struct{ Width, Height int }
+
+// Options are the daemon's collaborators.
+type Options struct {
+	// DataDir holds the default host key and authorized_keys files.
+	DataDir string
+	// UI serves sessions that ask for a terminal; nil refuses them.
+	UI UI
+	// Logger receives connection and error logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Version is shown in the SSH server banner and in stats.
+	Version string
+}
+
+// Server is the SSH server (and metrics endpoint) in front of one engine.
+type Server struct {
+	cfg      Config
+	eng      Engine
+	ui       UI
+	log      *slog.Logger
+	keysPath string
+	signer   gossh.Signer
+
+	mu    sync.Mutex // guards snap, have, ready
+	snap  core.Snapshot
+	have  bool
+	ready chan struct{} // closed at the first snapshot
+
+	smu      sync.Mutex // guards closing and the sessions count going up
+	closing  bool
+	sessions sync.WaitGroup
+}
+
+// New checks cfg and loads (or, on first start, generates) the host key.
+func New(cfg Config, eng Engine, opts Options) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("cannot start the daemon: [daemon] %w", err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("component", "daemon")
+	hostKey := expandHome(cfg.HostKey)
+	if hostKey == "" {
+		if opts.DataDir == "" {
+			return nil, errors.New("cannot start the daemon: no data dir for the SSH host key")
+		}
+		hostKey = filepath.Join(opts.DataDir, "ssh_host_ed25519_key")
+	}
+	keys := expandHome(cfg.AuthorizedKeys)
+	if keys == "" {
+		if opts.DataDir == "" {
+			return nil, errors.New("cannot start the daemon: no data dir for authorized_keys")
+		}
+		keys = filepath.Join(opts.DataDir, "authorized_keys")
+	}
+	signer, err := loadHostKey(hostKey, log)
+	if err != nil {
+		return nil, fmt.Errorf("cannot start the daemon: %w", err)
+	}
+	return &Server{
+		cfg:      cfg,
+		eng:      eng,
+		ui:       opts.UI,
+		log:      log,
+		keysPath: keys,
+		signer:   signer,
+		ready:    make(chan struct{}),
+	}, nil
+}
+
+// HostKey returns the server's public host key.
+func (s *Server) HostKey() gossh.PublicKey { return s.signer.PublicKey() }
+
+// AuthorizedKeysPath returns the authorized_keys file in use.
+func (s *Server) AuthorizedKeysPath() string { return s.keysPath }
+
+// Run listens on the configured addresses and serves until ctx is done.
+func (s *Server) Run(ctx context.Context) error {
+	sshLn, err := net.Listen("tcp", s.cfg.SSHListen)
+	if err != nil {
+		return fmt.Errorf("cannot listen for SSH: %w", err)
+	}
+	var metricsLn net.Listener
+	if s.cfg.MetricsListen != "" {
+		metricsLn, err = net.Listen("tcp", s.cfg.MetricsListen)
+		if err != nil {
+			sshLn.Close()
+			return fmt.Errorf("cannot listen for metrics: %w", err)
+		}
+	}
+	return s.Serve(ctx, sshLn, metricsLn)
+}
+
+// Serve serves SSH on sshLn and, when metricsLn is not nil, /metrics on it,
+// until ctx is done; it closes both listeners. Open sessions are told to end
+// (their UIs see their context done) and given a few seconds to restore
+// their terminals before their connections are closed.
+func (s *Server) Serve(ctx context.Context, sshLn, metricsLn net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.follow(ctx)
+	}()
+
+	srv := &ssh.Server{
+		Version:          "bidtorrent",
+		Handler:          func(sess ssh.Session) { s.handle(ctx, sess) },
+		PublicKeyHandler: s.allow,
+		// No PasswordHandler, no KeyboardInteractiveHandler: keys only.
+	}
+	srv.AddHostKey(s.signer)
+
+	errC := make(chan error, 2)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(sshLn); err != nil && !errors.Is(err, ssh.ErrServerClosed) {
+			errC <- fmt.Errorf("SSH server failed: %w", err)
+		}
+	}()
+	s.log.Info("SSH server listening", "addr", sshLn.Addr().String(),
+		"host_key", gossh.FingerprintSHA256(s.signer.PublicKey()), "authorized_keys", s.keysPath)
+
+	var hsrv *http.Server
+	if metricsLn != nil {
+		hsrv = &http.Server{Handler: s.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := hsrv.Serve(metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errC <- fmt.Errorf("metrics server failed: %w", err)
+			}
+		}()
+		s.log.Info("metrics listening", "addr", metricsLn.Addr().String())
+	}
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errC:
+	}
+	cancel()
+	// Sessions watch ctx: give their UIs a moment to restore the
+	// terminals, then close every connection.
+	s.smu.Lock()
+	s.closing = true
+	s.smu.Unlock()
+	idle := make(chan struct{})
+	go func() {
+		s.sessions.Wait()
+		close(idle)
+	}()
+	select {
+	case <-idle:
+	case <-time.After(3 * time.Second):
+		s.log.Warn("sessions still open after 3s; closing them")
+	}
+	srv.Close()
+	<-idle
+	if hsrv != nil {
+		shutCtx, shutCancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer shutCancel()
+		if herr := hsrv.Shutdown(shutCtx); herr != nil {
+			hsrv.Close()
+		}
+	}
+	return err
+}
+
+// follow keeps the latest snapshot for commands and metrics.
+func (s *Server) follow(ctx context.Context) {
+	ch, unsub := s.eng.Subscribe()
+	defer unsub()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case snap, ok := <-ch:
+			if !ok {
+				return
+			}
+			s.mu.Lock()
+			s.snap = snap
+			if !s.have {
+				s.have = true
+				close(s.ready)
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+// snapshot returns the latest snapshot, waiting for the first one.
+func (s *Server) snapshot(ctx context.Context) (core.Snapshot, error) {
+	select {
+	case <-s.ready:
+	case <-ctx.Done():
+		return core.Snapshot{}, fmt.Errorf("no status from the engine yet: %w", ctx.Err())
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.snap, nil
+}
+
+// latest returns the latest snapshot, if any, without waiting.
+func (s *Server) latest() (core.Snapshot, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.snap, s.have
+}
+
+func (s *Server) allow(ctx ssh.Context, key ssh.PublicKey) bool {
+	ok := authorized(s.keysPath, key, s.log)
+	if !ok {
+		s.log.Info("refused SSH key", "user", ctx.User(), "remote", ctx.RemoteAddr().String(),
+			"key", gossh.FingerprintSHA256(key))
+	}
+	return ok
+}
+
+// handle serves one session: a command, or a UI on its terminal.
+func (s *Server) handle(srvCtx context.Context, sess ssh.Session) {
+	s.smu.Lock()
+	if s.closing {
+		s.smu.Unlock()
+		fmt.Fprintln(sess.Stderr(), "bidtorrent: the daemon is stopping")
+		_ = sess.Exit(1)
+		return
+	}
+	s.sessions.Add(1)
+	s.smu.Unlock()
+	defer s.sessions.Done()
+	ctx, cancel := context.WithCancel(sess.Context())
+	defer cancel()
+	stop := context.AfterFunc(srvCtx, cancel)
+	defer stop()
+
+	start := time.Now()
+	log := s.log.With("user", sess.User(), "remote", sess.RemoteAddr().String())
+	if k := sess.PublicKey(); k != nil {
+		log = log.With("key", gossh.FingerprintSHA256(k))
+	}
+	code := 0
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("session panicked", "panic", r)
+			code = 1
+		}
+		log.Info("session ended", "exit", code, "took", time.Since(start).Round(time.Millisecond))
+		_ = sess.Exit(code)
+	}()
+
+	if args := sess.Command(); len(args) > 0 {
+		log.Info("remote command", "command", strings.Join(args, " "))
+		code = s.command(ctx, args, sess, sess, sess.Stderr())
+		return
+	}
+	pty, winC, ok := sess.Pty()
+	if !ok {
+		fmt.Fprintln(sess.Stderr(), "bidtorrent: no terminal: connect with a terminal (ssh -t) for the UI, or give a command ("+commandNames()+")")
+		code = 2
+		return
+	}
+	if s.ui == nil {
+		fmt.Fprintln(sess.Stderr(), "bidtorrent: this daemon serves no UI; give a command ("+commandNames()+")")
+		code = 1
+		return
+	}
+	resize := make(chan WindowSize, 1)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case w, ok := <-winC:
+				if !ok {
+					return
+				}
+				select {
+				case <-resize: // latest size wins
+				default:
+				}
+				resize <- WindowSize{Width: w.Width, Height: w.Height}
+			}
+		}
+	}()
+	env := append(sess.Environ(), "TERM="+pty.Term)
+	log.Info("UI attached", "term", pty.Term, "width", pty.Window.Width, "height", pty.Window.Height)
+	err := s.ui(ctx, Terminal{
+		In: sess, Out: sess,
+		Term: pty.Term, Environ: env,
+		Width: pty.Window.Width, Height: pty.Window.Height,
+		Resize: resize,
+		User:   sess.User(), Remote: sess.RemoteAddr().String(),
+	})
+	if err != nil {
+		log.Error("UI failed", "err", err)
+		fmt.Fprintf(sess.Stderr(), "bidtorrent: %v\r\n", err)
+		code = 1
+	}
+}
