@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"charm.land/wish/v2"
 	"github.com/charmbracelet/ssh"
 	gossh "golang.org/x/crypto/ssh"
 
@@ -83,6 +84,7 @@ type Server struct {
 	log      *slog.Logger
 	keysPath string
 	signer   gossh.Signer
+	hostPEM  []byte
 
 	mu    sync.Mutex // guards snap, have, ready
 	snap  core.Snapshot
@@ -118,7 +120,7 @@ func New(cfg Config, eng Engine, opts Options) (*Server, error) {
 		}
 		keys = filepath.Join(opts.DataDir, "authorized_keys")
 	}
-	signer, err := loadHostKey(hostKey, log)
+	pem, signer, err := loadHostKey(hostKey, log)
 	if err != nil {
 		return nil, fmt.Errorf("cannot start the daemon: %w", err)
 	}
@@ -129,6 +131,7 @@ func New(cfg Config, eng Engine, opts Options) (*Server, error) {
 		log:      log,
 		keysPath: keys,
 		signer:   signer,
+		hostPEM:  pem,
 		ready:    make(chan struct{}),
 	}, nil
 }
@@ -172,13 +175,22 @@ func (s *Server) Serve(ctx context.Context, sshLn, metricsLn net.Listener) error
 		s.follow(ctx)
 	}()
 
-	srv := &ssh.Server{
-		Version:          "bidtorrent",
-		Handler:          func(sess ssh.Session) { s.handle(ctx, sess) },
-		PublicKeyHandler: s.allow,
-		// No PasswordHandler, no KeyboardInteractiveHandler: keys only.
+	srv, err := wish.NewServer(
+		wish.WithVersion("bidtorrent"),
+		wish.WithHostKeyPEM(s.hostPEM),
+		// Public keys only: no password or keyboard-interactive handler.
+		wish.WithPublicKeyAuth(s.allow),
+		wish.WithMiddleware(func(ssh.Handler) ssh.Handler {
+			return func(sess ssh.Session) { s.handle(ctx, sess) }
+		}),
+	)
+	if err != nil {
+		sshLn.Close()
+		if metricsLn != nil {
+			metricsLn.Close()
+		}
+		return fmt.Errorf("cannot set up the SSH server: %w", err)
 	}
-	srv.AddHostKey(s.signer)
 
 	errC := make(chan error, 2)
 	wg.Add(1)
@@ -204,7 +216,6 @@ func (s *Server) Serve(ctx context.Context, sshLn, metricsLn net.Listener) error
 		s.log.Info("metrics listening", "addr", metricsLn.Addr().String())
 	}
 
-	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errC:

@@ -18,25 +18,25 @@ import (
 
 // loadHostKey reads the host key at path, generating an ed25519 key (mode
 // 0600, with a .pub beside it) when the file does not exist.
-func loadHostKey(path string, log *slog.Logger) (gossh.Signer, error) {
+func loadHostKey(path string, log *slog.Logger) ([]byte, gossh.Signer, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		b, err = generateHostKey(path)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		log.Info("generated SSH host key", "path", path)
 	} else if err != nil {
-		return nil, fmt.Errorf("cannot read SSH host key: %w", err)
+		return nil, nil, fmt.Errorf("cannot read SSH host key: %w", err)
 	}
 	signer, err := gossh.ParsePrivateKey(b)
 	if err != nil {
-		return nil, fmt.Errorf("cannot parse SSH host key %s: %w", path, err)
+		return nil, nil, fmt.Errorf("cannot parse SSH host key %s: %w", path, err)
 	}
 	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
 		log.Warn("SSH host key is readable by others; chmod 600 it", "path", path, "mode", fi.Mode().Perm())
 	}
-	return signer, nil
+	return b, signer, nil
 }
 
 func generateHostKey(path string) ([]byte, error) {
