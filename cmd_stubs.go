@@ -9,5 +9,4 @@ import (
 
 var errNotYet = errors.New("not implemented yet")
 
-func runDemo(ctx context.Context, c *cli, args []string) error   { return errNotYet }
-func runDaemon(ctx context.Context, c *cli, args []string) error { return errNotYet }
+func runDemo(ctx context.Context, c *cli, args []string) error { return errNotYet }
