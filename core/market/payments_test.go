@@ -1,0 +1,246 @@
+package market
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/bidtorrent/bidtorrent/core/bttbid"
+	"github.com/bidtorrent/bidtorrent/wallet"
+)
+
+const price = 1000 // base units per MiB
+
+// serve moves n bytes from the seller to buyer i in steps, as the engine's
+// sampling would, flushing after each.
+func (s *swarm) serve(t *testing.T, i int, n, step int64) {
+	l := s.links[i]
+	for done := int64(0); done < n; {
+		k := min(step, n-done)
+		done += k
+		l.a.ObserveSent(l.a.sentTotal+k, s.st.round)
+		l.b.ObserveReceived(l.b.recvTotal + k)
+		l.flush(t, t0)
+	}
+}
+
+func paidSwarm(t *testing.T) *swarm {
+	s := newSwarm(t, 1, price) // a lone bidder pays the reserve
+	s.bid(t, t0, 0, 2*price)
+	s.round(t, t0.Add(time.Second), 1)
+	l := s.links[0]
+	l.a.ObserveSent(0, 1)
+	l.b.ObserveReceived(0)
+	if !l.a.View().Awarded {
+		t.Fatal("not awarded")
+	}
+	return s
+}
+
+func TestChequesPayServedBytes(t *testing.T) {
+	s := paidSwarm(t)
+	l := s.links[0]
+	const n = 20 << 20
+	s.serve(t, 0, n, 256<<10)
+	l.b.PayAll()
+	l.flush(t, t0)
+	want := amt(n / (1 << 20) * price)
+	acc := s.seller.Accounts()[0]
+	if acc.Accepted.Cmp(want) != 0 || acc.Owed.Cmp(want) != 0 {
+		t.Fatalf("seller accepted %s owed %s, want %s", acc.Accepted, acc.Owed, want)
+	}
+	if v := l.b.View(); v.Spent.Cmp(want) != 0 || v.Bought != n {
+		t.Fatalf("buyer spent %s bought %d", v.Spent, v.Bought)
+	}
+	if s.st.Earned.Cmp(want) != 0 {
+		t.Fatalf("torrent earned %s", s.st.Earned)
+	}
+	r, ok := lastOf[*bttbid.Receipt](l.ab)
+	if !ok || r.Payout.Cmp(want) != 0 {
+		t.Fatalf("last receipt %+v", r)
+	}
+	// Credit doubled per accepted cheque up to the cap.
+	if acc.Credit != 64<<20 {
+		t.Fatalf("credit %d bytes after many cheques", acc.Credit)
+	}
+	// The cheque book holds it: settlement moves exactly the sum.
+	sw := s.seller.Wallet().(*wallet.Wallet)
+	ctx := context.Background()
+	before, _ := sw.Balance(ctx)
+	if _, err := sw.Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := sw.Balance(ctx)
+	if d := after.Token.SubFloor(before.Token); d.Cmp(want) != 0 {
+		t.Fatalf("ledger moved %s, want %s", d, want)
+	}
+}
+
+func TestNeverPaysIsCut(t *testing.T) {
+	s := paidSwarm(t)
+	l := s.links[0]
+	// The buyer never pays: only the seller side counts.
+	for k := int64(1); k <= 8; k++ {
+		l.a.ObserveSent(k<<19, 1)
+		l.flush(t, t0)
+	}
+	v := l.a.View()
+	if v.Awarded || v.Sold > 2<<20+1<<19 {
+		t.Fatalf("awarded %v, sold %d: paid service past the credit", v.Awarded, v.Sold)
+	}
+	if em, ok := lastOf[*bttbid.ErrorMsg](l.ab); !ok || em.Code != bttbid.CodeCreditExceeded || em.Disable {
+		t.Fatalf("no ERROR 404: %+v", em)
+	}
+	// Suspended: no award in the next rounds, then cut after the grace.
+	for r := 2; r <= 5; r++ {
+		s.round(t, t0.Add(time.Duration(r)*time.Second), 0)
+		if l.a.View().Awarded {
+			t.Fatal("suspended buyer awarded again")
+		}
+	}
+	if !l.a.Cut() {
+		t.Fatal("non-payer not cut after the grace")
+	}
+}
+
+func TestCheaters(t *testing.T) {
+	cases := []struct {
+		name string
+		// cheat builds the cheque to send from a valid one of payout 1000.
+		cheat func(s *swarm, c *bttbid.Cheque)
+		code  bttbid.Code
+	}{
+		{"forged signature", func(s *swarm, c *bttbid.Cheque) { c.Sig[10] ^= 1 }, bttbid.CodeBadCheque},
+		{"wrong beneficiary", func(s *swarm, c *bttbid.Cheque) { c.Beneficiary[3] ^= 1 }, bttbid.CodeMisaddressed},
+		{"wrong chain", func(s *swarm, c *bttbid.Cheque) { c.ChainID = bttbid.ChainNile }, bttbid.CodeMisaddressed},
+		{"excessive", func(s *swarm, c *bttbid.Cheque) {
+			w := s.buyers[0].Wallet()
+			wc, _ := w.SignCheque(w.Token(), s.seller.Wallet().Address(), amt(1e15), w.ChainID())
+			c.Payout, c.Sig = wc.Cumulative, bttbid.Signature(wc.Signature)
+		}, bttbid.CodeExcessiveCheque},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := paidSwarm(t)
+			l := s.links[0]
+			l.a.ObserveSent(1<<20, 1) // 1 MiB served: owed 1000
+			w := s.buyers[0].Wallet()
+			wc, err := w.SignCheque(w.Token(), s.seller.Wallet().Address(), amt(price), w.ChainID())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &bttbid.Cheque{ChainID: wc.ChainID, Token: bttbid.Address(wc.Token), Payer: bttbid.Address(wc.Payer),
+				Beneficiary: bttbid.Address(wc.Beneficiary), Payout: wc.Cumulative, Sig: bttbid.Signature(wc.Signature)}
+			tc.cheat(s, c)
+			b, _ := bttbid.Encode(c)
+			l.a.TakeOutbox()
+			l.a.Receive(t0, b)
+			out := l.a.TakeOutbox()
+			if len(out) == 0 {
+				t.Fatal("no answer")
+			}
+			em, ok := decode(t, out[len(out)-1]).(*bttbid.ErrorMsg)
+			if !ok || em.Code != tc.code {
+				t.Fatalf("answer %+v, want ERROR %d", em, tc.code)
+			}
+			acc := s.seller.Accounts()[0]
+			if !acc.Accepted.IsZero() || acc.Credit != 2<<20 {
+				t.Fatalf("accepted %s credit %d after a bad cheque", acc.Accepted, acc.Credit)
+			}
+			if l.a.View().Awarded {
+				t.Fatal("paid service continues after a bad cheque")
+			}
+		})
+	}
+	t.Run("replay and decrease", func(t *testing.T) {
+		s := paidSwarm(t)
+		l := s.links[0]
+		w := s.buyers[0].Wallet()
+		sign := func(n uint64) []byte {
+			wc, err := w.SignCheque(w.Token(), s.seller.Wallet().Address(), amt(n), w.ChainID())
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := bttbid.Encode(&bttbid.Cheque{ChainID: wc.ChainID, Token: bttbid.Address(wc.Token),
+				Payer: bttbid.Address(wc.Payer), Beneficiary: bttbid.Address(wc.Beneficiary), Payout: wc.Cumulative,
+				Sig: bttbid.Signature(wc.Signature)})
+			return b
+		}
+		l.a.ObserveSent(2<<20, 1)
+		low, high := sign(500), sign(1500)
+		l.a.Receive(t0, high)
+		l.a.TakeOutbox()
+		credit := s.seller.Accounts()[0].Credit
+		l.a.Receive(t0, high) // replay: a RECEIPT, no credit
+		if r, ok := decode(t, l.a.TakeOutbox()[0]).(*bttbid.Receipt); !ok || r.Payout.String() != "1500" {
+			t.Fatalf("replay answered %v", r)
+		}
+		l.a.Receive(t0, low) // decrease
+		if em, ok := decode(t, l.a.TakeOutbox()[0]).(*bttbid.ErrorMsg); !ok || em.Code != bttbid.CodeStaleCheque {
+			t.Fatalf("decrease answered %+v", em)
+		}
+		acc := s.seller.Accounts()[0]
+		if acc.Accepted.String() != "1500" || acc.Credit != credit {
+			t.Fatalf("accepted %s credit %d (was %d)", acc.Accepted, acc.Credit, credit)
+		}
+	})
+}
+
+func TestBadPieceStopsPayment(t *testing.T) {
+	s := paidSwarm(t)
+	l := s.links[0]
+	s.serve(t, 0, 3<<18, 1<<18) // below half the credit: no cheque yet
+	l.b.BadPiece()
+	l.flush(t, t0)
+	if em, ok := lastOf[*bttbid.ErrorMsg](l.ba); !ok || em.Code != bttbid.CodeBadPiece || !em.Disable {
+		t.Fatalf("no ERROR 405: %+v", em)
+	}
+	l.b.PayAll()
+	if _, ok := lastOf[*bttbid.Cheque](l.ba); ok {
+		t.Fatal("a cheque went to the garbage seller")
+	}
+	if l.a.State() != Disabled || l.b.State() != Disabled {
+		t.Fatalf("states %s %s", l.a.State(), l.b.State())
+	}
+}
+
+func TestRestartResumes(t *testing.T) {
+	s := paidSwarm(t)
+	l := s.links[0]
+	s.serve(t, 0, 4<<20, 256<<10)
+	l.b.PayAll()
+	l.flush(t, t0)
+	paid := s.seller.Accounts()[0].Accepted
+	if paid.IsZero() {
+		t.Fatal("nothing paid")
+	}
+	// Restart the seller: a new market on the same cheque book.
+	m2 := newMarket(t, s.e.wallet("s", 1))
+	t2 := m2.NewTorrent(ih)
+	bt := s.buyers[0].NewTorrent(ih)
+	l2 := newLink(t2, bt, 1, 2)
+	l2.a.SetAsk(askOf(price))
+	l2.start(t, t0)
+	if r, ok := lastOf[*bttbid.Receipt](l2.ab); !ok || r.Payout.Cmp(paid) != 0 {
+		t.Fatalf("restarted seller's RECEIPT %+v, want payout %s", r, paid)
+	}
+	if !l2.b.SetBid(t0.Add(5*time.Second), amt(2*price)) {
+		t.Fatal("bid not sent")
+	}
+	l2.flush(t, t0)
+	s2 := &swarm{e: s.e, seller: m2, st: t2, links: []*link{l2}, buyers: s.buyers, reserve: price}
+	s2.round(t, t0.Add(7*time.Second), 0)
+	l2.a.ObserveSent(0, t2.round)
+	l2.b.ObserveReceived(0)
+	s2.serve(t, 0, 2<<20, 256<<10)
+	l2.b.PayAll()
+	l2.flush(t, t0)
+	c, ok := lastOf[*bttbid.Cheque](l2.ba)
+	want := add(paid, amt(2*price))
+	if !ok || c.Payout.Cmp(want) != 0 {
+		t.Fatalf("cheque after restart %+v, want cumulative %s", c, want)
+	}
+	if acc := m2.Accounts()[0]; acc.Accepted.Cmp(want) != 0 {
+		t.Fatalf("restarted seller accepted %s", acc.Accepted)
+	}
+}

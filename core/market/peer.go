@@ -1,0 +1,655 @@
+package market
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bidtorrent/bidtorrent/core/bttbid"
+	"github.com/bidtorrent/bidtorrent/wallet"
+)
+
+// State is a connection's btt_bid state (PROTOCOL.md §5).
+type State int
+
+// Connection states.
+const (
+	Legacy    State = iota // the peer did not advertise btt_bid: plain BitTorrent
+	HelloSent              // we sent HELLO and wait for the peer's
+	Ready                  // both HELLOs verified: the market runs
+	Disabled               // turned off for this connection; behaves as Legacy
+)
+
+func (s State) String() string {
+	switch s {
+	case Legacy:
+		return "legacy"
+	case HelloSent:
+		return "hello_sent"
+	case Ready:
+		return "ready"
+	case Disabled:
+		return "disabled"
+	}
+	return fmt.Sprintf("state(%d)", int(s))
+}
+
+// Rate limits of §10: a bucket of 200 messages refilled at 20 per second.
+const (
+	rateBurst   = 200
+	ratePerSec  = 20
+	rateErrGap  = 10 * time.Second
+	rateDisable = 10 * ratePerSec * 10 // dropped in one 10 s window: ten times the limit
+	maxBidLog   = 32
+)
+
+// Peer is the btt_bid state of one connection. Create it with
+// Torrent.NewPeer when the connection is added.
+type Peer struct {
+	m   *Market
+	t   *Torrent
+	key string
+
+	infoHash, local, remote [20]byte
+	since                   time.Time
+
+	state    State
+	started  time.Time // when we sent HELLO
+	addr     wallet.Address
+	lastErr  string
+	outbox   [][]byte
+	received int // messages accepted, for tests and stats
+
+	// Seller role: we sell to the peer.
+	ask         *bttbid.Ask // the ASK we want in force; nil = not selling
+	askSent     *bttbid.Ask
+	bidSeq      uint64
+	bid         wallet.Amount // its bid in force
+	awarded     bool
+	price       wallet.Amount // award price in force, or the last round's clearing price
+	awardSeq    uint64
+	suspended   bool
+	suspendedAt uint64 // round it was suspended in
+	cut         bool
+	sentTotal   int64
+	sentInit    bool
+	epochSent   int64
+	epochOwed   wallet.Amount
+	sold        int64
+	earned      wallet.Amount // accepted on this connection
+	weight      float64
+
+	// Buyer role: we buy from the peer.
+	theirAsk    *bttbid.Ask
+	ourSeq      uint64
+	ourBid      wallet.Amount
+	bidAt       time.Time
+	bidLog      map[uint64]wallet.Amount
+	awardedUs   bool
+	outbidUs    bool
+	ourPrice    wallet.Amount // price of the latest AWARD or OUTBID
+	credit      wallet.Amount // credit of the latest AWARD, base units
+	recvTotal   int64
+	recvInit    bool
+	bEpochRecv  int64
+	bEpochOwed  wallet.Amount
+	bought      int64
+	spent       wallet.Amount // issued on this connection
+	badPiece    bool
+	lastReceipt *bttbid.Receipt
+
+	// Rate limiting of received messages.
+	tokens    float64
+	refill    time.Time
+	window    time.Time
+	dropped   int
+	rateErrAt time.Time
+}
+
+// Key returns the engine's key for the peer.
+func (p *Peer) Key() string { return p.key }
+
+// State returns the connection state.
+func (p *Peer) State() State { return p.state }
+
+// Address returns the peer's wallet address from its verified HELLO.
+func (p *Peer) Address() (wallet.Address, bool) { return p.addr, p.state == Ready }
+
+// Err returns the last protocol error on the connection, if any.
+func (p *Peer) Err() string { return p.lastErr }
+
+// TakeOutbox returns the payloads to send, in order, and empties the box.
+func (p *Peer) TakeOutbox() [][]byte {
+	out := p.outbox
+	p.outbox = nil
+	return out
+}
+
+func (p *Peer) send(m bttbid.Message) {
+	if p.state == Disabled || p.state == Legacy {
+		return
+	}
+	b, err := bttbid.Encode(m)
+	if err != nil {
+		// Our own message out of range: a bug, but never worth a panic.
+		p.lastErr = fmt.Sprintf("cannot encode %s: %v", m.Type(), err)
+		return
+	}
+	p.outbox = append(p.outbox, b)
+}
+
+// fail sends ERROR code and, when disable, turns the extension off.
+func (p *Peer) fail(code bttbid.Code, text string, disable bool) {
+	p.lastErr = fmt.Sprintf("sent %s: %s", code, text)
+	p.send(&bttbid.ErrorMsg{Code: code, Text: truncate(text), Disable: disable})
+	if disable {
+		p.disable()
+	}
+}
+
+func truncate(s string) string {
+	if len(s) > bttbid.MaxErrorText {
+		s = s[:bttbid.MaxErrorText]
+	}
+	return s
+}
+
+// disable turns the extension off: the peer is a legacy peer from now on.
+func (p *Peer) disable() {
+	if p.state == Disabled {
+		return
+	}
+	p.closeSellEpoch()
+	p.closeBuyEpoch()
+	p.state = Disabled
+	p.awarded, p.awardedUs, p.suspended = false, false, false
+}
+
+// Disable turns the extension off (the peer removed btt_bid from its
+// handshake, or the engine stops trading with it). Nothing is sent.
+func (p *Peer) Disable(reason string) {
+	if p.state != Legacy && p.state != Disabled {
+		p.lastErr = reason
+	}
+	p.disable()
+	p.outbox = nil
+}
+
+// Start is called when both sides advertise btt_bid: it queues our
+// HELLO. It does nothing after the first call.
+func (p *Peer) Start(now time.Time) {
+	if p.state != Legacy {
+		return
+	}
+	w := p.m.w
+	h := &bttbid.Hello{
+		Version: bttbid.Version,
+		ChainID: w.ChainID(),
+		Token:   bttbid.Address(w.Token()),
+		Address: bttbid.Address(w.Address()),
+		Time:    now.Unix(),
+	}
+	sig, err := w.SignMessage(bttbid.HelloSigningBytes(h, p.infoHash, p.local, p.remote))
+	if err != nil {
+		p.lastErr = fmt.Sprintf("cannot sign HELLO: %v", err)
+		p.state = Disabled
+		return
+	}
+	h.Sig = bttbid.Signature(sig)
+	p.state = HelloSent
+	p.started = now
+	p.send(h)
+}
+
+// Tick runs timeouts: a HELLO that did not come in time turns the
+// extension off.
+func (p *Peer) Tick(now time.Time) {
+	if p.state == HelloSent && now.Sub(p.started) > p.m.cfg.HelloTimeout {
+		p.lastErr = "no HELLO from the peer in time"
+		p.disable()
+	}
+}
+
+// allow applies the receive rate limit; it reports whether the message
+// may be handled.
+func (p *Peer) allow(now time.Time) bool {
+	if p.refill.IsZero() {
+		p.tokens, p.refill, p.window = rateBurst, now, now
+	}
+	p.tokens = min(rateBurst, p.tokens+now.Sub(p.refill).Seconds()*ratePerSec)
+	p.refill = now
+	if now.Sub(p.window) >= rateErrGap {
+		p.window, p.dropped = now, 0
+	}
+	if p.tokens >= 1 {
+		p.tokens--
+		return true
+	}
+	p.dropped++
+	if p.dropped > rateDisable {
+		p.fail(bttbid.CodeRateLimited, "message rate ten times the limit", true)
+		return false
+	}
+	if now.Sub(p.rateErrAt) >= rateErrGap {
+		p.rateErrAt = now
+		p.fail(bttbid.CodeRateLimited, "more than 20 messages per second", false)
+	}
+	return false
+}
+
+// Receive handles one btt_bid payload from the peer. It never panics and
+// never fails: protocol errors are answered with ERROR per the spec.
+func (p *Peer) Receive(now time.Time, payload []byte) {
+	if p.state == Legacy || p.state == Disabled {
+		return
+	}
+	if !p.allow(now) {
+		return
+	}
+	if len(payload) > bttbid.MaxMessageSize {
+		p.fail(bttbid.CodeTooLarge, fmt.Sprintf("%d-byte message", len(payload)), true)
+		return
+	}
+	msg, err := bttbid.Decode(payload)
+	if err != nil {
+		var be *bttbid.Error
+		if errors.As(err, &be) {
+			if be.Code == bttbid.CodeUnknownType {
+				return // ignored silently (§3, §13)
+			}
+			em := be.ErrorMessage()
+			p.fail(em.Code, em.Text, em.Disable)
+			return
+		}
+		p.fail(bttbid.CodeMalformed, err.Error(), true)
+		return
+	}
+	p.received++
+	if e, ok := msg.(*bttbid.ErrorMsg); ok {
+		p.onError(e)
+		return
+	}
+	if p.state == HelloSent {
+		if h, ok := msg.(*bttbid.Hello); ok {
+			p.onHello(now, h)
+			return
+		}
+		p.fail(bttbid.CodeUnexpected, string(msg.Type())+" before HELLO", true)
+		return
+	}
+	switch m := msg.(type) {
+	case *bttbid.Hello:
+		p.fail(bttbid.CodeUnexpected, "second HELLO", true)
+	case *bttbid.Ask:
+		p.theirAsk = m
+	case *bttbid.Bid:
+		p.onBid(m)
+	case *bttbid.Award:
+		p.onAward(m)
+	case *bttbid.Outbid:
+		p.onOutbid(m)
+	case *bttbid.Cheque:
+		p.onCheque(m)
+	case *bttbid.Receipt:
+		p.onReceipt(m)
+	}
+}
+
+func (p *Peer) onError(e *bttbid.ErrorMsg) {
+	p.lastErr = fmt.Sprintf("peer sent %s: %s", e.Code, e.Text)
+	if e.Code == bttbid.CodeCreditExceeded && p.awardedUs {
+		// The seller suspended paid service: the epoch ends; pay up.
+		p.closeBuyEpoch()
+		p.awardedUs = false
+		p.pay(true)
+	}
+	if e.Disable {
+		p.disable()
+	}
+}
+
+func (p *Peer) onHello(now time.Time, h *bttbid.Hello) {
+	w := p.m.w
+	var (
+		code bttbid.Code
+		why  string
+	)
+	switch skew := now.Sub(time.Unix(h.Time, 0)); {
+	case h.ChainID != w.ChainID():
+		code, why = bttbid.CodeWrongChain, fmt.Sprintf("chain %d, want %d", h.ChainID, w.ChainID())
+	case h.Token != bttbid.Address(w.Token()):
+		code, why = bttbid.CodeWrongToken, "token "+h.Token.String()
+	case skew > bttbid.HelloMaxSkew || skew < -bttbid.HelloMaxSkew:
+		code, why = bttbid.CodeStaleHello, fmt.Sprintf("timestamp %d is %s from our clock", h.Time, skew.Round(time.Second))
+	default:
+		msg := bttbid.HelloSigningBytes(h, p.infoHash, p.remote, p.local)
+		if err := wallet.VerifyMessage(wallet.Address(h.Address), msg, wallet.Signature(h.Sig)); err != nil {
+			code, why = bttbid.CodeBadSignature, "signature does not recover addr"
+		}
+	}
+	if code != 0 {
+		p.fail(code, why, true)
+		return
+	}
+	p.addr = wallet.Address(h.Address)
+	p.state = Ready
+	// Tell a returning buyer what we hold of its account (§8.5).
+	if a, err := p.m.seller(p.addr); err != nil {
+		p.lastErr = err.Error()
+	} else if !a.accepted.IsZero() {
+		p.send(&bttbid.Receipt{Payout: a.accepted, Owed: a.owed})
+	}
+	p.syncAsk()
+}
+
+// SetAsk sets the ASK we want in force with the peer (nil: we do not
+// sell to it). A changed ASK is sent at once when the connection is
+// ready.
+func (p *Peer) SetAsk(ask *bttbid.Ask) {
+	p.ask = ask
+	p.syncAsk()
+}
+
+func (p *Peer) syncAsk() {
+	if p.state != Ready || p.ask == nil {
+		return
+	}
+	if p.askSent != nil && *p.askSent == *p.ask {
+		return
+	}
+	a := *p.ask
+	p.askSent = &a
+	p.send(&a)
+}
+
+// Selling reports whether we sent the peer an ASK.
+func (p *Peer) Selling() bool { return p.state == Ready && p.askSent != nil }
+
+func (p *Peer) onBid(b *bttbid.Bid) {
+	if p.askSent == nil {
+		p.fail(bttbid.CodeNotSelling, "no ASK was sent", false)
+		return
+	}
+	if b.Seq <= p.bidSeq {
+		p.fail(bttbid.CodeInvalidField, fmt.Sprintf("bid seq %d not above %d", b.Seq, p.bidSeq), true)
+		return
+	}
+	p.bidSeq, p.bid = b.Seq, b.Price
+}
+
+func (p *Peer) onAward(a *bttbid.Award) {
+	bid, ok := p.bidLog[a.Seq]
+	if !ok || a.Price.Cmp(bid) > 0 {
+		p.fail(bttbid.CodeBadAward, fmt.Sprintf("award for seq %d at %s", a.Seq, a.Price), true)
+		return
+	}
+	p.closeBuyEpoch()
+	p.awardedUs, p.outbidUs = true, false
+	p.ourPrice, p.credit = a.Price, a.Credit
+}
+
+func (p *Peer) onOutbid(o *bttbid.Outbid) {
+	was := p.awardedUs
+	p.closeBuyEpoch()
+	p.awardedUs, p.outbidUs = false, true
+	p.ourPrice = o.Price
+	if was {
+		p.pay(true)
+	}
+}
+
+// closeSellEpoch ends the seller's epoch: later bytes are free until the
+// next AWARD.
+func (p *Peer) closeSellEpoch() {
+	p.epochSent, p.epochOwed = 0, wallet.Amount{}
+}
+
+func (p *Peer) closeBuyEpoch() {
+	p.bEpochRecv, p.bEpochOwed = 0, wallet.Amount{}
+}
+
+// ObserveSent samples the payload bytes written to the peer so far (a
+// running total). Bytes written while an award is in force are paid
+// bytes: they raise the account's owed and may suspend or cut the buyer.
+func (p *Peer) ObserveSent(total int64, round uint64) {
+	d := total - p.sentTotal
+	if !p.sentInit {
+		d, p.sentInit = 0, true
+	}
+	p.sentTotal = total
+	if d <= 0 || !p.awarded || p.state != Ready {
+		return
+	}
+	p.sold += d
+	p.epochSent += d
+	owed := charge(p.price, p.epochSent)
+	inc := owed.SubFloor(p.epochOwed)
+	p.epochOwed = owed
+	a, err := p.m.seller(p.addr)
+	if err != nil {
+		p.lastErr = err.Error()
+		return
+	}
+	a.owed = add(a.owed, inc)
+	p.checkCredit(a, round)
+}
+
+// creditAmount is the account's credit in base units at price.
+func (p *Peer) creditAmount(a *account, price wallet.Amount) wallet.Amount {
+	return charge(price, int64(min(a.creditBytes, bttbid.MaxCreditBytes)))
+}
+
+// checkCredit suspends paid service at the credit limit and cuts the
+// buyer past the tolerance (§8.3).
+func (p *Peer) checkCredit(a *account, round uint64) {
+	if p.price.IsZero() && !p.suspended {
+		return
+	}
+	debt := a.owed.SubFloor(a.accepted)
+	credit := p.creditAmount(a, p.price)
+	if p.awarded && debt.Cmp(credit) >= 0 {
+		p.closeSellEpoch()
+		p.awarded, p.suspended, p.suspendedAt = false, true, round
+		p.send(&bttbid.ErrorMsg{Code: bttbid.CodeCreditExceeded, Text: "debt reached the credit: pay to continue"})
+	}
+	if !p.suspended {
+		return
+	}
+	limit, err := credit.MulDiv(uint64((1+p.m.cfg.Tolerance)*1000), 1000)
+	if err != nil {
+		limit = credit
+	}
+	if debt.Cmp(limit) > 0 || round > p.suspendedAt+uint64(p.m.cfg.Grace) {
+		p.cut, a.cut = true, true
+		p.lastErr = "cut: debt past the credit tolerance"
+	}
+}
+
+// Cut reports whether the buyer went past its credit tolerance: the
+// engine chokes or disconnects it.
+func (p *Peer) Cut() bool { return p.cut }
+
+func (p *Peer) onCheque(m *bttbid.Cheque) {
+	w := p.m.w
+	if m.ChainID != w.ChainID() || m.Token != bttbid.Address(w.Token()) ||
+		m.Payer != bttbid.Address(p.addr) || m.Beneficiary != bttbid.Address(w.Address()) {
+		p.fail(bttbid.CodeMisaddressed, "cheque chain, token, payer or beneficiary is not this connection's", true)
+		return
+	}
+	c := wallet.Cheque{ChainID: m.ChainID, Token: wallet.Address(m.Token), Payer: wallet.Address(m.Payer),
+		Beneficiary: wallet.Address(m.Beneficiary), Cumulative: m.Payout, Signature: wallet.Signature(m.Sig)}
+	if err := c.Verify(); err != nil {
+		p.fail(bttbid.CodeBadCheque, "cheque signature does not recover the payer", true)
+		return
+	}
+	a, err := p.m.seller(p.addr)
+	if err != nil {
+		p.fail(bttbid.CodeInternal, "cannot read the cheque book", false)
+		return
+	}
+	switch m.Payout.Cmp(a.accepted) {
+	case 0:
+		p.send(&bttbid.Receipt{Payout: a.accepted, Owed: a.owed})
+		return
+	case -1:
+		p.stopPaid()
+		p.fail(bttbid.CodeStaleCheque, fmt.Sprintf("payout %s below the accepted %s", m.Payout, a.accepted), false)
+		return
+	}
+	price := p.price
+	if price.IsZero() {
+		price = p.bid
+	}
+	if lim := add(a.owed, p.creditAmount(a, price)); m.Payout.Cmp(lim) > 0 {
+		p.stopPaid()
+		p.fail(bttbid.CodeExcessiveCheque, fmt.Sprintf("payout %s above owed plus credit %s", m.Payout, lim), false)
+		return
+	}
+	inc, err := w.AcceptCheque(c) // durable before the RECEIPT
+	if err != nil {
+		if errors.Is(err, wallet.ErrStale) {
+			p.fail(bttbid.CodeStaleCheque, "cheque not above the recorded total", false)
+			return
+		}
+		p.fail(bttbid.CodeInternal, "cannot store the cheque", false)
+		p.lastErr = err.Error()
+		return
+	}
+	a.accepted = m.Payout
+	p.earned = add(p.earned, inc)
+	p.t.Earned = add(p.t.Earned, inc)
+	a.creditBytes = min(a.creditBytes*2, p.m.cfg.Cap)
+	p.send(&bttbid.Receipt{Payout: a.accepted, Owed: a.owed})
+	if p.suspended && a.owed.SubFloor(a.accepted).Cmp(p.creditAmount(a, p.price)) < 0 && !p.cut {
+		p.suspended = false // the next round may award it again
+	}
+}
+
+// stopPaid ends paid service after an invalid cheque, until a valid one.
+func (p *Peer) stopPaid() {
+	if p.awarded {
+		p.closeSellEpoch()
+		p.awarded = false
+		p.suspended = true
+	}
+}
+
+func (p *Peer) onReceipt(r *bttbid.Receipt) {
+	p.lastReceipt = r
+	a, err := p.m.buyer(p.addr)
+	if err != nil || a.last == nil || a.stopped {
+		return
+	}
+	if r.Payout.Cmp(a.issued) < 0 {
+		p.sendCheque(a.last) // it never got our last cheque
+	}
+}
+
+// SetBid sets our bid to the peer (zero withdraws it). A changed bid is
+// sent when the connection is ready, the peer sells, and the last BID is
+// at least BidInterval old; otherwise SetBid reports false and the
+// caller tries again later.
+func (p *Peer) SetBid(now time.Time, price wallet.Amount) bool {
+	if p.state != Ready || p.theirAsk == nil || p.badPiece {
+		return false
+	}
+	if price.Cmp(p.ourBid) == 0 && (p.ourSeq > 0 || price.IsZero()) {
+		return true
+	}
+	if now.Sub(p.bidAt) < p.m.cfg.BidInterval {
+		return false
+	}
+	p.ourSeq++
+	p.ourBid, p.bidAt = price, now
+	if p.bidLog == nil {
+		p.bidLog = make(map[uint64]wallet.Amount)
+	}
+	p.bidLog[p.ourSeq] = price
+	delete(p.bidLog, p.ourSeq-maxBidLog)
+	p.send(&bttbid.Bid{Seq: p.ourSeq, Price: price})
+	return true
+}
+
+// ObserveReceived samples the useful payload bytes received from the peer
+// so far (a running total). Bytes received while it awards us are owed
+// at the award's price; a cheque goes out when unpaid reaches half the
+// credit (§8.2).
+func (p *Peer) ObserveReceived(total int64) {
+	d := total - p.recvTotal
+	if !p.recvInit {
+		d, p.recvInit = 0, true
+	}
+	p.recvTotal = total
+	if d <= 0 || !p.awardedUs || p.state != Ready || p.badPiece {
+		return
+	}
+	p.bought += d
+	p.bEpochRecv += d
+	owed := charge(p.ourPrice, p.bEpochRecv)
+	inc := owed.SubFloor(p.bEpochOwed)
+	p.bEpochOwed = owed
+	a, err := p.m.buyer(p.addr)
+	if err != nil {
+		p.lastErr = err.Error()
+		return
+	}
+	a.bought = add(a.bought, inc)
+	p.pay(false)
+}
+
+// pay issues a cheque when what we owe passes half the credit, or, with
+// all, whenever anything is owed.
+func (p *Peer) pay(all bool) {
+	if p.state != Ready || p.badPiece {
+		return
+	}
+	a, err := p.m.buyer(p.addr)
+	if err != nil || a.stopped {
+		return
+	}
+	unpaid := a.bought.SubFloor(a.issued)
+	if unpaid.IsZero() {
+		return
+	}
+	half, _ := p.credit.MulDiv(1, 2)
+	if !all && unpaid.Cmp(half) < 0 {
+		return
+	}
+	c, err := p.m.issue(p.addr, a)
+	if err != nil {
+		p.lastErr = err.Error()
+		return
+	}
+	p.spent = add(p.spent, unpaid)
+	p.t.Spent = add(p.t.Spent, unpaid)
+	p.sendCheque(c)
+}
+
+// PayAll pays everything owed to the peer now (download complete, or the
+// connection is about to close).
+func (p *Peer) PayAll() { p.pay(true) }
+
+func (p *Peer) sendCheque(c *wallet.Cheque) {
+	p.send(&bttbid.Cheque{ChainID: c.ChainID, Token: bttbid.Address(c.Token), Payer: bttbid.Address(c.Payer),
+		Beneficiary: bttbid.Address(c.Beneficiary), Payout: c.Cumulative, Sig: bttbid.Signature(c.Signature)})
+}
+
+// BadPiece is called when a piece whose data came from this peer failed
+// its hash check: we stop paying it and turn the extension off (§8.2).
+func (p *Peer) BadPiece() {
+	if p.badPiece || (p.state != Ready && p.state != HelloSent) {
+		p.badPiece = true
+		return
+	}
+	p.badPiece = true
+	p.closeBuyEpoch()
+	p.awardedUs = false
+	if p.state == Ready {
+		if a, err := p.m.buyer(p.addr); err == nil {
+			// What we owe for its bytes since the last cheque is not paid.
+			a.bought = a.issued
+			a.stopped = true
+		}
+	}
+	p.fail(bttbid.CodeBadPiece, "a piece from you failed its hash check", true)
+}

@@ -1,0 +1,307 @@
+package market
+
+import (
+	"time"
+
+	"github.com/bidtorrent/bidtorrent/core/bttbid"
+	"github.com/bidtorrent/bidtorrent/strategy"
+	"github.com/bidtorrent/bidtorrent/wallet"
+)
+
+// historyLen bounds Torrent.History.
+const historyLen = 120
+
+// Torrent is one torrent's market: its rounds, clearing price and totals.
+type Torrent struct {
+	m        *Market
+	infoHash [20]byte
+	round    uint64
+	next     time.Time
+	// Price is the clearing price of the latest round.
+	Price wallet.Amount
+	// Spent and Earned are the cheque value issued and accepted for this
+	// torrent this session.
+	Spent, Earned wallet.Amount
+	// History holds the clearing price after each round, oldest first.
+	History []Point
+	// Fallbacks counts rounds where the strategy's answer failed
+	// Allocation.Check and Free was used instead.
+	Fallbacks int
+}
+
+// Point is one round's outcome.
+type Point struct {
+	Time   time.Time
+	Round  uint64
+	Price  wallet.Amount
+	Spent  wallet.Amount
+	Earned wallet.Amount
+}
+
+// NewTorrent returns the market state of a torrent.
+func (m *Market) NewTorrent(infoHash [20]byte) *Torrent {
+	return &Torrent{m: m, infoHash: infoHash}
+}
+
+// NewPeer returns the state of a new connection of t. local and remote
+// are the BitTorrent peer IDs of the two sides; since is when it
+// connected. It starts Legacy: call Start when both sides advertise
+// btt_bid.
+func (t *Torrent) NewPeer(key string, local, remote [20]byte, since time.Time) *Peer {
+	return &Peer{m: t.m, t: t, key: key, infoHash: t.infoHash, local: local, remote: remote, since: since, weight: -1}
+}
+
+// Round returns the number of the latest round.
+func (t *Torrent) Round() uint64 { return t.round }
+
+// Due reports whether a round should run at now.
+func (t *Torrent) Due(now time.Time) bool { return !now.Before(t.next) }
+
+// Candidate is one connection as the seller's round sees it.
+type Candidate struct {
+	Key        string
+	Peer       *Peer // nil for a connection without market state
+	Interested bool  // the peer is interested in our pieces
+	UpRate     int64
+	DownRate   int64
+	Since      time.Time
+}
+
+// RoundResult is what a round decided.
+type RoundResult struct {
+	// Weights are the upload shares of the interested candidates, by key.
+	Weights map[string]float64
+	Price   wallet.Amount
+	Awarded int
+}
+
+// RunRound runs one seller round at now with seller s, the reserve price,
+// the upload capacity (bytes/s, 0 = unlimited) and the connections. It
+// queues AWARD and OUTBID on the market peers (PROTOCOL.md §6.1) and
+// returns every interested candidate's share. A strategy whose answer
+// fails Allocation.Check is replaced by Free for the round, so legacy
+// peers never lose their share.
+func (t *Torrent) RunRound(now time.Time, s strategy.Seller, reserve wallet.Amount, capacity int64, cands []Candidate) RoundResult {
+	t.round++
+	t.next = now.Add(t.m.cfg.Round)
+	r := strategy.SellerRound{
+		Now:       now,
+		Round:     t.round,
+		Capacity:  capacity,
+		Reserve:   reserve.U256(),
+		Slots:     t.m.cfg.Slots,
+		FreeShare: t.m.cfg.FreeShare,
+	}
+	var idx []int // index in cands of each r.Peers entry
+	for i, c := range cands {
+		if !c.Interested {
+			continue
+		}
+		sp := strategy.SellerPeer{ID: c.Key, UpRate: c.UpRate, DownRate: c.DownRate, Since: c.Since}
+		if p := c.Peer; p != nil && p.Selling() {
+			if !p.suspended && !p.cut && !p.badPiece {
+				sp.Market = true
+				sp.Bid = p.bid.U256()
+			}
+			sp.Awarded = p.awarded
+			sp.RecentPaid = p.sold
+		}
+		r.Peers = append(r.Peers, sp)
+		idx = append(idx, i)
+	}
+	var alloc strategy.Allocation
+	if s != nil {
+		alloc = safeAllocate(s, r)
+	}
+	if s == nil || alloc.Check(r) != nil {
+		if s != nil {
+			t.Fallbacks++
+		}
+		alloc = strategy.Free{}.Allocate(r)
+	}
+	res := RoundResult{Weights: make(map[string]float64, len(idx)), Price: wallet.AmountFromU256(alloc.Price)}
+	decided := make(map[int]strategy.Decision, len(idx))
+	for n, i := range idx {
+		decided[i] = alloc.Decisions[n]
+		res.Weights[cands[i].Key] = alloc.Decisions[n].Weight
+	}
+	for i, c := range cands {
+		p := c.Peer
+		if p == nil || !p.Selling() {
+			continue
+		}
+		d, ok := decided[i]
+		if ok {
+			p.weight = d.Weight
+		}
+		p.answerRound(t.round, d, ok)
+		if p.awarded {
+			res.Awarded++
+		}
+	}
+	t.Price = res.Price
+	t.History = append(t.History, Point{Time: now, Round: t.round, Price: t.Price, Spent: t.Spent, Earned: t.Earned})
+	if len(t.History) > historyLen {
+		t.History = append([]Point(nil), t.History[len(t.History)-historyLen:]...)
+	}
+	return res
+}
+
+// safeAllocate calls the strategy and turns a panic into an empty
+// (failing) allocation.
+func safeAllocate(s strategy.Seller, r strategy.SellerRound) (a strategy.Allocation) {
+	defer func() {
+		if recover() != nil {
+			a = strategy.Allocation{}
+		}
+	}()
+	return s.Allocate(r)
+}
+
+// answerRound sends the round's AWARD or OUTBID to a bidder (§6.1): every
+// buyer with a bid in force that is not suspended or cut gets exactly one;
+// a buyer whose award ends (withdrawn, not interested) gets OUTBID.
+func (p *Peer) answerRound(round uint64, d strategy.Decision, interested bool) {
+	if p.suspended || p.cut {
+		if p.suspended {
+			if a, err := p.m.seller(p.addr); err == nil {
+				p.checkCredit(a, round)
+			}
+		}
+		return
+	}
+	price := wallet.AmountFromU256(d.Price)
+	if p.bid.IsZero() || !interested {
+		if p.awarded {
+			p.closeSellEpoch()
+			p.awarded = false
+			p.send(&bttbid.Outbid{Round: round, Seq: max(p.bidSeq, 1), Price: price})
+		}
+		return
+	}
+	if !d.Awarded {
+		p.closeSellEpoch()
+		p.awarded = false
+		p.price = price
+		p.send(&bttbid.Outbid{Round: round, Seq: p.bidSeq, Price: price})
+		return
+	}
+	a, err := p.m.seller(p.addr)
+	if err != nil || a.cut {
+		p.closeSellEpoch()
+		p.awarded = false
+		p.send(&bttbid.Outbid{Round: round, Seq: p.bidSeq, Price: price})
+		return
+	}
+	p.closeSellEpoch() // a new AWARD starts a new price epoch
+	p.awarded, p.price, p.awardSeq = true, price, p.bidSeq
+	p.send(&bttbid.Award{Round: round, Seq: p.bidSeq, Price: price, Credit: p.creditAmount(a, price)})
+}
+
+// BuyerInput is what the torrent's buyer step needs besides the peers.
+type BuyerInput struct {
+	Now       time.Time
+	MaxPrice  wallet.Amount
+	Balance   wallet.Amount
+	Budget    wallet.Amount
+	Remaining int64
+	// DownRates are the recent download rates by peer key.
+	DownRates map[string]int64
+}
+
+// Bid runs the buyer strategy b over the selling peers and sends changed
+// bids (at most one BID per peer per BidInterval). With b nil or
+// nothing left to download every bid is withdrawn.
+func (t *Torrent) Bid(b strategy.Buyer, in BuyerInput, peers []*Peer) {
+	r := strategy.BuyerRound{
+		Now:       in.Now,
+		MaxPrice:  in.MaxPrice.U256(),
+		Balance:   in.Balance.U256(),
+		Budget:    in.Budget.U256(),
+		Spent:     t.Spent.U256(),
+		Remaining: in.Remaining,
+	}
+	byKey := make(map[string]*Peer, len(peers))
+	for _, p := range peers {
+		if p.state != Ready || p.theirAsk == nil || p.badPiece {
+			continue
+		}
+		byKey[p.key] = p
+		r.Sellers = append(r.Sellers, strategy.SellerView{
+			ID: p.key, Ask: p.theirAsk.Price.U256(), Awarded: p.awardedUs, Outbid: p.outbidUs,
+			Price: p.ourPrice.U256(), LastBid: p.ourBid.U256(), DownRate: in.DownRates[p.key],
+		})
+	}
+	var bids []strategy.Bid
+	if b != nil && in.Remaining > 0 {
+		bids = r.Sanitize(safeBids(b, r))
+	}
+	want := make(map[string]wallet.Amount, len(bids))
+	for _, bd := range bids {
+		want[bd.ID] = wallet.AmountFromU256(bd.Price)
+	}
+	for key, p := range byKey {
+		p.SetBid(in.Now, want[key])
+	}
+}
+
+func safeBids(b strategy.Buyer, r strategy.BuyerRound) (out []strategy.Bid) {
+	defer func() {
+		if recover() != nil {
+			out = nil
+		}
+	}()
+	return b.Bids(r)
+}
+
+// PeerView is the market state of one connection, for the snapshot.
+type PeerView struct {
+	State    State
+	Address  wallet.Address
+	TheirBid wallet.Amount
+	TheirAsk wallet.Amount
+	OurBid   wallet.Amount
+	OurAsk   wallet.Amount
+	Price    wallet.Amount // our award price to it, or its award price to us
+	Awarded  bool          // we award it paid service
+	AwardedU bool          // it awards us paid service
+	Share    float64       // its share of our upload, -1 before a round
+	Bought   int64
+	Sold     int64
+	Spent    wallet.Amount
+	Earned   wallet.Amount
+	Debt     wallet.Amount
+	Credit   wallet.Amount
+	Cut      bool
+	Err      string
+}
+
+// View returns the peer's market state.
+func (p *Peer) View() PeerView {
+	v := PeerView{State: p.state, Address: p.addr, TheirBid: p.bid, OurBid: p.ourBid, Awarded: p.awarded,
+		AwardedU: p.awardedUs, Share: p.weight, Bought: p.bought, Sold: p.sold, Spent: p.spent, Earned: p.earned,
+		Cut: p.cut, Err: p.lastErr}
+	if p.theirAsk != nil {
+		v.TheirAsk = p.theirAsk.Price
+	}
+	if p.askSent != nil {
+		v.OurAsk = p.askSent.Price
+	}
+	switch {
+	case p.awarded:
+		v.Price = p.price
+	case p.awardedUs:
+		v.Price = p.ourPrice
+	default:
+		v.Price = p.price
+	}
+	if a, ok := p.m.accounts[p.addr]; ok && p.state == Ready {
+		v.Debt = a.owed.SubFloor(a.accepted)
+		price := p.price
+		if price.IsZero() {
+			price = p.bid
+		}
+		v.Credit = p.creditAmount(a, price)
+	}
+	return v
+}
