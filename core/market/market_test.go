@@ -316,9 +316,9 @@ func TestHostileInput(t *testing.T) {
 
 // swarm is one seller market and several buyer markets, linked.
 type swarm struct {
-	e      *env
-	seller *Market
-	st     *Torrent
+	e       *env
+	seller  *Market
+	st      *Torrent
 	links   []*link
 	buyers  []*Market
 	reserve uint64
