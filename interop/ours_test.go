@@ -117,6 +117,11 @@ func ourSeed(t *testing.T, dir string, tracker *Tracker) (*bt, string, TorrentIn
 	if !strings.Contains(strings.ToLower(magnet), "xt=urn:btih:"+ti.InfoHash.String()) {
 		t.Fatalf("our seed printed %q; want infohash %s", magnet, ti.InfoHash)
 	}
+	// A plain BitTorrent handshake from a third address must see every
+	// piece: the seeder checked its data and speaks the wire protocol.
+	if err := WaitHasAll(NewLoopbackIP(), b.listen, ti.InfoHash, ti.Pieces, 30*time.Second); err != nil {
+		t.Fatalf("our seeder: %v", err)
+	}
 	return b, tor, ti, sum
 }
 

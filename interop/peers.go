@@ -125,7 +125,7 @@ func StartAria2(dir, label string, ip netip.Addr, torrent, saveDir string, seed 
 		return nil, err
 	}
 	args := []string{
-		"--no-conf=true", "--enable-color=false", "--summary-interval=0",
+		"--no-conf=true", "--enable-color=false", "--summary-interval=0", "--show-console-readout=false",
 		"--console-log-level=notice", "--log=" + filepath.Join(dir, label+".log"), "--log-level=info",
 		"--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
 		"--disable-ipv6=true", "--interface=" + ip.String(), "--bt-external-ip=" + ip.String(),
