@@ -1,6 +1,9 @@
 package wallet
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Balance is an account's holdings on a chain. On the local ledger only
 // Token is used.
@@ -56,4 +59,27 @@ type Chain interface {
 	// Faucet credits amount to addr. Only the local ledger has one;
 	// others return ErrNotSupported.
 	Faucet(ctx context.Context, addr Address, amount Amount) error
+}
+
+// TxStatus is what a chain knows of a transaction.
+type TxStatus int
+
+// Transaction states.
+const (
+	TxUnknown   TxStatus = iota // not on chain (yet, or ever if expired)
+	TxConfirmed                 // executed successfully
+	TxFailed                    // on chain but failed (e.g. out of energy)
+)
+
+// TrackedSender is implemented by chains whose transfers have an id
+// before they are broadcast (TRON). Wallet.Settle uses it to record a
+// Pending settlement before paying, so a crash between the payment and
+// its record never makes it pay twice.
+type TrackedSender interface {
+	// SendTracked is Send, calling record with the transaction id and
+	// its expiry after signing and before broadcasting. If record fails,
+	// nothing is broadcast.
+	SendTracked(ctx context.Context, from *Key, to Address, amount Amount, record func(txid string, expires time.Time) error) (Receipt, error)
+	// TxStatus looks a transaction up by hex id.
+	TxStatus(ctx context.Context, txid string) (TxStatus, error)
 }

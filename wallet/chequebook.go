@@ -2,6 +2,7 @@ package wallet
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -39,7 +40,18 @@ type Record struct {
 	Counterparty Address // the beneficiary of issued cheques, the payer of received ones
 	Cheque       Cheque  // the highest cumulative cheque
 	Settled      Amount  // cumulative amount settled on chain so far
+	Pending      *Pending // a settlement transfer broadcast but not yet known to be confirmed, or nil
 	Updated      time.Time
+}
+
+// Pending is a settlement transfer whose outcome is not yet recorded. It
+// is written (fsynced) before the transfer is broadcast, so a crash
+// between paying and recording can never make Settle pay twice: the next
+// Settle looks the transaction up first.
+type Pending struct {
+	TxID    string    // hex transaction id
+	Target  Amount    // the settled total once it is confirmed
+	Expires time.Time // after this, a transaction not on chain never will be
 }
 
 // Unsettled returns what the cheque promises beyond what was settled.
@@ -204,14 +216,49 @@ func (b *ChequeBook) SetSettled(dir Direction, chainID uint64, token, counterpar
 		if settled.Cmp(r.Cheque.Cumulative) > 0 {
 			return fmt.Errorf("settled %s exceeds the cheque's %s", settled, r.Cheque.Cumulative)
 		}
-		if settled.Cmp(r.Settled) <= 0 {
-			return nil
+		if r.Pending != nil && settled.Cmp(r.Pending.Target) >= 0 {
+			r.Pending = nil
 		}
-		r.Settled, r.Updated = settled, time.Now()
+		if settled.Cmp(r.Settled) > 0 {
+			r.Settled = settled
+		}
+		r.Updated = time.Now()
 		return bk.Put(key, encodeRecord(r))
 	})
 	if err != nil {
 		return fmt.Errorf("cannot record settlement with %s: %w", counterparty, err)
+	}
+	return nil
+}
+
+// SetPending records (fsynced) a settlement transfer about to be
+// broadcast; p == nil clears it. SetSettled at or above the target also
+// clears it.
+func (b *ChequeBook) SetPending(dir Direction, chainID uint64, token, counterparty Address, p *Pending) error {
+	key := recordKey(dir, chainID, token, counterparty)
+	err := boltfile.Update(b.path, b.lockTimeout, func(tx *bolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists(bucketCheques)
+		if err != nil {
+			return err
+		}
+		v := bk.Get(key)
+		if v == nil {
+			return fmt.Errorf("no %s cheque recorded", dir)
+		}
+		r, err := decodeRecord(key, v)
+		if err != nil {
+			return err
+		}
+		if p != nil {
+			if _, err := hex.DecodeString(p.TxID); err != nil || len(p.TxID) != 64 {
+				return fmt.Errorf("transaction id %q is not 32 bytes of hex", p.TxID)
+			}
+		}
+		r.Pending, r.Updated = p, time.Now()
+		return bk.Put(key, encodeRecord(r))
+	})
+	if err != nil {
+		return fmt.Errorf("cannot record pending settlement with %s: %w", counterparty, err)
 	}
 	return nil
 }
@@ -243,17 +290,39 @@ func recordKey(dir Direction, chainID uint64, token, counterparty Address) []byt
 	return append(k, counterparty[:]...)
 }
 
-// Value layout: cheque (ChequeSize) ‖ settled (32) ‖ updated unix ns (8).
-const recordSize = ChequeSize + 32 + 8
+// Value layout: cheque (ChequeSize) ‖ settled (32) ‖ updated unix ns (8),
+// then, only while a settlement is pending: txid (32) ‖ target (32) ‖
+// expires unix ns (8).
+const (
+	recordSize  = ChequeSize + 32 + 8
+	pendingSize = 32 + 32 + 8
+)
 
 func encodeRecord(r Record) []byte {
 	v, _ := r.Cheque.MarshalBinary()
 	s := r.Settled.Bytes32()
 	v = append(v, s[:]...)
-	return binary.BigEndian.AppendUint64(v, uint64(r.Updated.UnixNano()))
+	v = binary.BigEndian.AppendUint64(v, uint64(r.Updated.UnixNano()))
+	if p := r.Pending; p != nil {
+		id, _ := hex.DecodeString(p.TxID)
+		t := p.Target.Bytes32()
+		v = append(append(v, id...), t[:]...)
+		v = binary.BigEndian.AppendUint64(v, uint64(p.Expires.UnixNano()))
+	}
+	return v
 }
 
 func decodeRecord(k, v []byte) (Record, error) {
+	if len(v) == recordSize+pendingSize {
+		r, err := decodeRecord(k, v[:recordSize])
+		if err != nil {
+			return r, err
+		}
+		p := v[recordSize:]
+		r.Pending = &Pending{TxID: hex.EncodeToString(p[:32]), Expires: time.Unix(0, int64(binary.BigEndian.Uint64(p[64:])))}
+		r.Pending.Target, _ = AmountFromBytes(p[32:64])
+		return r, nil
+	}
 	if len(k) != 51 || len(v) != recordSize {
 		return Record{}, fmt.Errorf("cheque book entry has a bad size (%d, %d)", len(k), len(v))
 	}

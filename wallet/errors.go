@@ -35,6 +35,9 @@ var (
 	ErrNotSupported = errors.New("not supported by this chain")
 	// ErrWrongPassphrase: the keystore could not be decrypted.
 	ErrWrongPassphrase = errors.New("wrong passphrase")
+	// ErrPending: a settlement transfer was broadcast and its outcome is
+	// not known yet; Settle will look it up again next time.
+	ErrPending = errors.New("settlement pending")
 	// ErrNoKeystore: the data dir holds no key yet.
 	ErrNoKeystore = errors.New("no keystore")
 )

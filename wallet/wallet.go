@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Wallet binds one key (or, watch-only, one address), a cheque book and a
@@ -212,18 +213,7 @@ func (w *Wallet) settle(ctx context.Context, r Record) Settlement {
 		// The chain has already paid this cheque in full.
 		s.Record.Settled = r.Cheque.Cumulative
 	case errors.Is(err, ErrNotSupported) && r.Direction == Issued:
-		if w.key == nil {
-			s.Err = ErrLocked
-			return s
-		}
-		amt := r.Unsettled()
-		rc, err := w.chain.Send(ctx, w.key, r.Counterparty, amt)
-		if err != nil {
-			s.Err = fmt.Errorf("cannot pay %s to %s: %w", amt, r.Counterparty, err)
-			return s
-		}
-		s.Paid, s.TxID = amt, rc.TxID
-		s.Record.Settled = r.Cheque.Cumulative
+		return w.pay(ctx, s)
 	default:
 		s.Err = err
 		s.Shortfall = r.Unsettled()
@@ -234,3 +224,71 @@ func (w *Wallet) settle(ctx context.Context, r Record) Settlement {
 	}
 	return s
 }
+
+// pay settles an issued cheque by transfer (chains without redemption).
+func (w *Wallet) pay(ctx context.Context, s Settlement) Settlement {
+	r := s.Record
+	if w.key == nil {
+		s.Err = ErrLocked
+		return s
+	}
+	setSettled := func(v Amount) error {
+		return w.book.SetSettled(r.Direction, r.Cheque.ChainID, r.Cheque.Token, r.Counterparty, v)
+	}
+	tracker, tracked := w.chain.(TrackedSender)
+	if p := r.Pending; p != nil && tracked {
+		st, err := tracker.TxStatus(ctx, p.TxID)
+		switch {
+		case err != nil:
+			s.Err = fmt.Errorf("cannot check the pending settlement %s: %w", p.TxID, err)
+			return s
+		case st == TxConfirmed:
+			if err := setSettled(p.Target); err != nil {
+				s.Err = err
+				return s
+			}
+			s.Paid, s.TxID = p.Target.SubFloor(r.Settled), p.TxID
+			r.Settled, r.Pending = p.Target, nil
+		case st == TxFailed || time.Now().After(p.Expires.Add(pendingGrace)):
+			if err := w.book.SetPending(r.Direction, r.Cheque.ChainID, r.Cheque.Token, r.Counterparty, nil); err != nil {
+				s.Err = err
+				return s
+			}
+			r.Pending = nil
+		default:
+			s.Err = fmt.Errorf("settlement %s of %s is not confirmed yet: %w", p.TxID, r.Counterparty, ErrPending)
+			return s
+		}
+	}
+	s.Record = r
+	amt := r.Unsettled()
+	if amt.IsZero() {
+		return s
+	}
+	var rc Receipt
+	var err error
+	if tracked {
+		rc, err = tracker.SendTracked(ctx, w.key, r.Counterparty, amt, func(id string, exp time.Time) error {
+			return w.book.SetPending(r.Direction, r.Cheque.ChainID, r.Cheque.Token, r.Counterparty, &Pending{TxID: id, Target: r.Cheque.Cumulative, Expires: exp})
+		})
+	} else {
+		rc, err = w.chain.Send(ctx, w.key, r.Counterparty, amt)
+	}
+	if err != nil {
+		// A pending record, if written, is resolved by the next Settle.
+		s.Err = fmt.Errorf("cannot pay %s BTT to %s: %w", amt.Format(BTTDecimals), r.Counterparty, err)
+		return s
+	}
+	if err := setSettled(r.Cheque.Cumulative); err != nil {
+		s.Err = err
+		return s
+	}
+	s.Paid, _ = s.Paid.Add(amt)
+	s.TxID = rc.TxID
+	s.Record.Settled, s.Record.Pending = r.Cheque.Cumulative, nil
+	return s
+}
+
+// pendingGrace is how long after its expiry a transaction not found on
+// chain is taken as dropped (block production and node lag).
+const pendingGrace = 2 * time.Minute

@@ -161,6 +161,14 @@ func (c *Chain) tokenBalance(ctx context.Context, addr wallet.Address) (wallet.A
 // transaction is confirmed or ConfirmTimeout passes (ErrTimeout: the
 // transaction may still land; check its id before retrying).
 func (c *Chain) Send(ctx context.Context, from *wallet.Key, to wallet.Address, amount wallet.Amount) (wallet.Receipt, error) {
+	return c.SendTracked(ctx, from, to, amount, nil)
+}
+
+var _ wallet.TrackedSender = (*Chain)(nil)
+
+// SendTracked is Send, calling record (if not nil) with the transaction
+// id and expiry after signing and before broadcasting.
+func (c *Chain) SendTracked(ctx context.Context, from *wallet.Key, to wallet.Address, amount wallet.Amount, record func(txid string, expires time.Time) error) (wallet.Receipt, error) {
 	r := wallet.Receipt{From: from.Address(), To: to, Amount: amount}
 	if to[0] != wallet.AddressPrefix {
 		return r, fmt.Errorf("recipient unset: %w", wallet.ErrBadAddress)
@@ -189,6 +197,11 @@ func (c *Chain) Send(ctx context.Context, from *wallet.Key, to wallet.Address, a
 		return r, fmt.Errorf("cannot sign the transfer: %w", err)
 	}
 	r.TxID = hex.EncodeToString(ext.GetTxid())
+	if record != nil {
+		if err := record(r.TxID, time.UnixMilli(tx.GetRawData().GetExpiration())); err != nil {
+			return r, fmt.Errorf("not broadcast: %w", err)
+		}
+	}
 	rctx, cancel = c.rpcCtx(ctx)
 	res, err := c.g.BroadcastCtx(rctx, tx)
 	cancel()
@@ -201,6 +214,24 @@ func (c *Chain) Send(ctx context.Context, from *wallet.Key, to wallet.Address, a
 	}
 	r.Block = info.GetBlockNumber()
 	return r, nil
+}
+
+// TxStatus looks a transaction up: confirmed, failed, or unknown (not in
+// a block).
+func (c *Chain) TxStatus(ctx context.Context, txid string) (wallet.TxStatus, error) {
+	rctx, cancel := c.rpcCtx(ctx)
+	defer cancel()
+	info, err := c.g.GetTransactionInfoByIDCtx(rctx, txid)
+	if err != nil {
+		if strings.Contains(err.Error(), "not found") {
+			return wallet.TxUnknown, nil
+		}
+		return wallet.TxUnknown, c.mapErr("get transaction "+txid, err)
+	}
+	if receiptErr(txid, info) != nil {
+		return wallet.TxFailed, nil
+	}
+	return wallet.TxConfirmed, nil
 }
 
 // confirm polls for the transaction's receipt.

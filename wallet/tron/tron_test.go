@@ -303,3 +303,50 @@ func TestWalletSettleTron(t *testing.T) {
 		t.Errorf("nothing left to settle, got %+v", ps)
 	}
 }
+
+// TestSettleNeverPaysTwice: the payer's settlement transfer lands but its
+// confirmation is lost (as if the process died before recording it). The
+// next Settle finds the pending transaction on chain instead of paying
+// again.
+func TestSettleNeverPaysTwice(t *testing.T) {
+	ctx := context.Background()
+	n, _ := setup(t)
+	c := dial(t, n.Addr(), tron.Config{ConfirmTimeout: 200 * time.Millisecond})
+	payer, payee := key(t, 1), key(t, 2).Address()
+	n.SetTRX(payer.Address(), 100_000_000)
+	n.SetTRC20(token, payer.Address(), btt(t, "5"))
+	book, err := wallet.OpenChequeBook(filepath.Join(t.TempDir(), "p.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw := wallet.New(payer, book, c)
+	if _, err := pw.SignCheque(pw.Token(), payee, btt(t, "2"), pw.ChainID()); err != nil {
+		t.Fatal(err)
+	}
+	n.SetFault(faketron.NeverConfirm)
+	ss, _ := pw.Settle(ctx)
+	if len(ss) != 1 || !errors.Is(ss[0].Err, wallet.ErrTimeout) {
+		t.Fatalf("first settle: %+v", ss)
+	}
+	r, _, _ := pw.Highest(wallet.Issued, payee)
+	if r.Pending == nil || r.Pending.Target.Cmp(btt(t, "2")) != 0 || !r.Settled.IsZero() {
+		t.Fatalf("no pending settlement recorded: %+v", r)
+	}
+	// Still unknown and not expired: Settle waits instead of paying again.
+	ss, _ = pw.Settle(ctx)
+	if len(ss) != 1 || !errors.Is(ss[0].Err, wallet.ErrPending) {
+		t.Fatalf("second settle: %+v", ss)
+	}
+	n.SetFault(faketron.NoFault)
+	ss, _ = pw.Settle(ctx)
+	if len(ss) != 1 || ss[0].Err != nil || ss[0].TxID != r.Pending.TxID || ss[0].Paid.Cmp(btt(t, "2")) != 0 {
+		t.Fatalf("third settle: %+v", ss)
+	}
+	if n.Broadcasts() != 1 || n.TRC20(token, payee).Cmp(btt(t, "2")) != 0 {
+		t.Errorf("broadcasts %d, payee holds %s", n.Broadcasts(), n.TRC20(token, payee))
+	}
+	r, _, _ = pw.Highest(wallet.Issued, payee)
+	if r.Pending != nil || r.Settled.Cmp(btt(t, "2")) != 0 {
+		t.Errorf("record after settle %+v", r)
+	}
+}
