@@ -37,9 +37,9 @@ func (d Direction) String() string {
 // counterparty): the highest cheque seen and what has been settled of it.
 type Record struct {
 	Direction    Direction
-	Counterparty Address // the beneficiary of issued cheques, the payer of received ones
-	Cheque       Cheque  // the highest cumulative cheque
-	Settled      Amount  // cumulative amount settled on chain so far
+	Counterparty Address  // the beneficiary of issued cheques, the payer of received ones
+	Cheque       Cheque   // the highest cumulative cheque
+	Settled      Amount   // cumulative amount settled on chain so far
 	Pending      *Pending // a settlement transfer broadcast but not yet known to be confirmed, or nil
 	Updated      time.Time
 }
