@@ -8,10 +8,13 @@
 // plain handshake probe), then times the downloader from its start to its
 // verified completion (our get exits 0 only when every piece is verified;
 // aria2c --seed-time=0 exits 0 when complete). MiB/s is payload bytes over
-// that wall time; peak RSS is the downloader's, from wait4's rusage. Every
-// download is checked by SHA-256 afterwards (not timed). Peers run on their
-// own 127.x.y.z addresses with DHT, LSD, PEX, uTP and port mapping off;
-// aria2 learns of its seeder from an in-process tracker.
+// that wall time. Peak RSS is the downloader's, from wait4's rusage; it
+// counts the file pages the process maps, which the kernel can drop, so
+// peak anon RSS (the largest RssAnon polled from /proc every 20 ms) is
+// shown too. Every download is checked by SHA-256 afterwards (not timed).
+// Peers run on their own 127.x.y.z addresses with DHT, LSD, PEX, uTP and
+// port mapping off; aria2 learns of its seeder from an in-process tracker.
+// Nothing here is run by CI.
 package main
 
 import (
@@ -51,6 +54,7 @@ type result struct {
 	sc      scenario
 	elapsed []time.Duration
 	rss     []int64
+	anon    []int64
 	err     error
 }
 
@@ -153,15 +157,17 @@ func run(sizeS, pieceS string, runs int, bin string, keep bool, only string, tim
 		for i := 0; i < runs && r.err == nil; i++ {
 			dir := filepath.Join(work, fmt.Sprintf("%s-%s-%d", name[sc.seed], name[sc.get], i))
 			fmt.Fprintf(os.Stderr, "%s (run %d)… ", sc, i+1)
-			el, rss, err := transfer(dir, bin, sc, tor, ti, seedDir, sum, trk, timeout)
+			el, rss, anon, err := transfer(dir, bin, sc, tor, ti, seedDir, sum, trk, timeout)
 			if err != nil {
 				r.err = err
 				fmt.Fprintf(os.Stderr, "FAILED: %v\n", err)
 				break
 			}
-			fmt.Fprintf(os.Stderr, "%.1f s, %.1f MiB/s, RSS %.0f MiB\n", el.Seconds(), mibps(size, el), float64(rss)/(1<<20))
+			fmt.Fprintf(os.Stderr, "%.1f s, %.1f MiB/s, peak RSS %.0f MiB (anon %.0f MiB)\n",
+				el.Seconds(), mibps(size, el), float64(rss)/(1<<20), float64(anon)/(1<<20))
 			r.elapsed = append(r.elapsed, el)
 			r.rss = append(r.rss, rss)
+			r.anon = append(r.anon, anon)
 			if !keep {
 				os.RemoveAll(filepath.Join(dir, "out"))
 			}
@@ -182,9 +188,9 @@ func mibps(size int64, d time.Duration) float64 { return float64(size) / (1 << 2
 // transfer runs one seeder and one downloader and returns the downloader's
 // wall time and peak RSS.
 func transfer(dir, bin string, sc scenario, tor string, ti interop.TorrentInfo, seedDir, sum string,
-	trk *interop.Tracker, timeout time.Duration) (time.Duration, int64, error) {
+	trk *interop.Tracker, timeout time.Duration) (time.Duration, int64, int64, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	trk.Forget(ti.InfoHash)
 	var seedAddr netip.AddrPort
@@ -193,28 +199,28 @@ func transfer(dir, bin string, sc scenario, tor string, ti interop.TorrentInfo, 
 	case ours:
 		listen, err := interop.FreeAddr(interop.NewLoopbackIP())
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		args, err := ourArgs(dir, "seed", listen)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		args = append(args, "--listen", listen.String(), "--torrent", tor, filepath.Join(seedDir, ti.Name))
 		seeder, err = interop.StartProc(dir, "ours-seed", bin, args...)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		seedAddr = listen
 	case aria2:
 		a, err := interop.StartAria2(dir, "aria2-seed", interop.NewLoopbackIP(), tor, seedDir, true)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		seeder, seedAddr = a.Proc, a.Addr
 	}
 	defer seeder.Stop(10 * time.Second)
 	if err := interop.WaitHasAll(interop.NewLoopbackIP(), seedAddr, ti.InfoHash, ti.Pieces, 3*time.Minute); err != nil {
-		return 0, 0, fmt.Errorf("%w\n%s", err, seeder.Logs(2000))
+		return 0, 0, 0, fmt.Errorf("%w\n%s", err, seeder.Logs(2000))
 	}
 	trk.AddPeer(ti.InfoHash, seedAddr)
 
@@ -224,37 +230,65 @@ func transfer(dir, bin string, sc scenario, tor string, ti interop.TorrentInfo, 
 	case ours:
 		listen, err := interop.FreeAddr(interop.NewLoopbackIP())
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		args, err := ourArgs(dir, "get", listen)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		args = append(args, "--listen", listen.String(), "--peer", seedAddr.String(), "--out", out, tor)
 		getter, err = interop.StartProc(dir, "ours-get", bin, args...)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 	case aria2:
 		a, err := interop.StartAria2(dir, "aria2-get", interop.NewLoopbackIP(), tor, out, false)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		getter = a.Proc
 	}
 	defer getter.Stop(10 * time.Second)
+	anonC := make(chan int64, 1)
+	go func() { anonC <- peakAnon(getter) }()
 	if err := getter.Wait(timeout); err != nil {
-		return 0, 0, fmt.Errorf("downloader: %w\n%s", err, getter.Logs(2000))
+		return 0, 0, 0, fmt.Errorf("downloader: %w\n%s", err, getter.Logs(2000))
 	}
-	el, rss := getter.Elapsed(), getter.MaxRSS()
+	el, rss, anon := getter.Elapsed(), getter.MaxRSS(), <-anonC
 	got, err := interop.SHA256File(filepath.Join(out, ti.Name))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	if got != sum {
-		return 0, 0, fmt.Errorf("downloaded payload has sha256 %s, want %s", got, sum)
+		return 0, 0, 0, fmt.Errorf("downloaded payload has sha256 %s, want %s", got, sum)
 	}
-	return el, rss, nil
+	return el, rss, anon, nil
+}
+
+// peakAnon polls the process's anonymous resident memory (RssAnon in
+// /proc/PID/status) until it exits and returns the largest value seen, in
+// bytes. Unlike the rusage peak it leaves out file pages the process maps,
+// which the kernel can drop at will.
+func peakAnon(p *interop.Proc) int64 {
+	path := fmt.Sprintf("/proc/%d/status", p.Cmd.Process.Pid)
+	var peak int64
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if b, err := os.ReadFile(path); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				if rest, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+					kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+					peak = max(peak, kb*1024)
+				}
+			}
+		}
+		select {
+		case <-p.Done():
+			return peak
+		case <-t.C:
+		}
+	}
 }
 
 // ourArgs writes a config for one of our peers and returns the global
@@ -278,10 +312,10 @@ func printTable(results []result, size, pieceLen int64, runs int) {
 	fmt.Printf("\n%d MiB single-file torrent, %d KiB pieces, loopback TCP, best of %d run(s)\n\n",
 		size>>20, pieceLen>>10, runs)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "seed → get\twall s\tMiB/s\tvs aria2→aria2\tdownloader peak RSS MiB\t")
+	fmt.Fprintln(tw, "seed → get\twall s\tMiB/s\tvs aria2→aria2\tpeak RSS MiB\tpeak anon RSS MiB\t")
 	for _, r := range results {
 		if r.err != nil {
-			fmt.Fprintf(tw, "%s\tfailed\t\t\t\t\n", r.sc)
+			fmt.Fprintf(tw, "%s\tfailed\t\t\t\t\t\n", r.sc)
 			continue
 		}
 		el := best(r.elapsed)
@@ -289,11 +323,12 @@ func printTable(results []result, size, pieceLen int64, runs int) {
 		if base > 0 {
 			ratio = fmt.Sprintf("%.2f×", base.Seconds()/el.Seconds())
 		}
-		var rss int64
-		for _, x := range r.rss {
-			rss = max(rss, x)
+		var rss, anon int64
+		for i := range r.rss {
+			rss, anon = max(rss, r.rss[i]), max(anon, r.anon[i])
 		}
-		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%s\t%.0f\t\n", r.sc, el.Seconds(), mibps(size, el), ratio, float64(rss)/(1<<20))
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%s\t%.0f\t%.0f\t\n", r.sc, el.Seconds(), mibps(size, el), ratio,
+			float64(rss)/(1<<20), float64(anon)/(1<<20))
 	}
 	tw.Flush()
 }
