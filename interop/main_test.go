@@ -31,7 +31,14 @@ func runMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "interop: cannot build bidtorrent: %v\n%s", err, out)
 		return 1
 	}
-	return m.Run()
+	code := m.Run()
+	// Every child must have been stopped by its test's cleanup.
+	if left := Running(); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "interop: processes left running after the tests: %v\n", left)
+		StopAll()
+		code = 1
+	}
+	return code
 }
 
 // need skips the test when a program is missing, or fails it under CI=true.
@@ -192,6 +199,7 @@ func seedAria2(t *testing.T, dir string, size int64, pieceLog2 int, trackers ...
 // TestHarnessAria2ToAria2 checks the harness alone (tracker, aria2 seeder
 // and leecher) so that a failure of the tests below is not blamed on it.
 func TestHarnessAria2ToAria2(t *testing.T) {
+	t.Parallel()
 	need(t, "aria2c", "mktorrent")
 	dir := t.TempDir()
 	tr := startTracker(t)
@@ -236,6 +244,7 @@ func seedTransmission(t *testing.T, dir string, size int64, pieceLog2 int, track
 }
 
 func TestHarnessTransmissionToAria2(t *testing.T) {
+	t.Parallel()
 	need(t, "aria2c", "mktorrent", "transmission-daemon", "transmission-remote")
 	dir := t.TempDir()
 	trk := startTracker(t)

@@ -57,6 +57,7 @@ func waitMagnet(t *testing.T, p *Proc, timeout time.Duration) string {
 
 // TestGetFromAria2: our get downloads from an aria2 seeder it dials.
 func TestGetFromAria2(t *testing.T) {
+	t.Parallel()
 	need(t, "aria2c", "mktorrent")
 	dir := t.TempDir()
 	seed, tor, _, sum := seedAria2(t, dir, payloadSize, pieceLog2)
@@ -67,6 +68,7 @@ func TestGetFromAria2(t *testing.T) {
 // seeder. Transmission never dials loopback peers but accepts them, so we
 // dial it.
 func TestGetFromTransmission(t *testing.T) {
+	t.Parallel()
 	need(t, "transmission-daemon", "transmission-remote", "mktorrent")
 	dir := t.TempDir()
 	seed, tor, _, sum := seedTransmission(t, dir, payloadSize, pieceLog2)
@@ -76,6 +78,7 @@ func TestGetFromTransmission(t *testing.T) {
 // TestMagnetFromTransmission: our get fetches the info dict over BEP 9
 // (ut_metadata) from a Transmission seeder, then the data.
 func TestMagnetFromTransmission(t *testing.T) {
+	t.Parallel()
 	need(t, "transmission-daemon", "transmission-remote", "mktorrent")
 	dir := t.TempDir()
 	seed, _, ti, sum := seedTransmission(t, dir, payloadSize, pieceLog2)
@@ -84,6 +87,7 @@ func TestMagnetFromTransmission(t *testing.T) {
 
 // TestMagnetFromAria2: the same from an aria2 seeder.
 func TestMagnetFromAria2(t *testing.T) {
+	t.Parallel()
 	need(t, "aria2c", "mktorrent")
 	dir := t.TempDir()
 	seed, _, ti, sum := seedAria2(t, dir, payloadSize, pieceLog2)
@@ -146,6 +150,7 @@ func waitAnnounce(t *testing.T, tr *Tracker, ih InfoHash, port uint16, timeout t
 // verb from our seed verb, having learnt of us from the tracker. aria2 has
 // no add-peer command, so our seeder must announce first.
 func TestAria2GetsFromOurSeed(t *testing.T) {
+	t.Parallel()
 	need(t, "aria2c")
 	dir := t.TempDir()
 	trk := startTracker(t)
@@ -170,6 +175,7 @@ func TestAria2GetsFromOurSeed(t *testing.T) {
 // It never dials loopback peers, so it announces first and our seeder,
 // told of it by the tracker, dials it.
 func TestTransmissionGetsFromOurSeed(t *testing.T) {
+	t.Parallel()
 	need(t, "transmission-daemon", "transmission-remote")
 	dir := t.TempDir()
 	trk := startTracker(t)

@@ -7,9 +7,38 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
+
+var (
+	procsMu sync.Mutex // guards procs
+	procs   []*Proc    // every process StartProc started
+)
+
+// Running returns the labels of started processes that have not exited.
+func Running() []string {
+	procsMu.Lock()
+	defer procsMu.Unlock()
+	var names []string
+	for _, p := range procs {
+		if exited, _ := p.Exited(); !exited {
+			names = append(names, fmt.Sprintf("%s (pid %d)", p.Name, p.Cmd.Process.Pid))
+		}
+	}
+	return names
+}
+
+// StopAll stops every started process that is still running.
+func StopAll() {
+	procsMu.Lock()
+	ps := append([]*Proc(nil), procs...)
+	procsMu.Unlock()
+	for _, p := range ps {
+		p.Stop(2 * time.Second)
+	}
+}
 
 // Proc is a child process in its own process group whose stdout and stderr
 // go to files: NAME.out and NAME.err in the directory given to StartProc.
@@ -57,6 +86,9 @@ func StartProc(dir, label, name string, args ...string) (*Proc, error) {
 		errf.Close()
 		return nil, fmt.Errorf("cannot start %s: %w", label, err)
 	}
+	procsMu.Lock()
+	procs = append(procs, p)
+	procsMu.Unlock()
 	go func() {
 		p.err = p.Cmd.Wait()
 		p.ended = time.Now()
