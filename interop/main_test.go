@@ -148,9 +148,9 @@ func checkFile(t *testing.T, path, want string) {
 }
 
 // startAria2 runs aria2c and stops it at the end of the test.
-func startAria2(t *testing.T, dir, label string, ip netip.Addr, torrent, saveDir string, seed bool) *Aria2 {
+func startAria2(t *testing.T, dir, label string, ip netip.Addr, torrent, saveDir string, seed bool, extra ...string) *Aria2 {
 	t.Helper()
-	a, err := StartAria2(dir, label, ip, torrent, saveDir, seed)
+	a, err := StartAria2(dir, label, ip, torrent, saveDir, seed, extra...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func TestHarnessAria2ToAria2(t *testing.T) {
 
 // seedTransmission makes a mktorrent torrent of a size-byte payload and
 // seeds it with transmission-daemon.
-func seedTransmission(t *testing.T, dir string, size int64, pieceLog2 int, trackers ...string) (*Transmission, string, TorrentInfo, string) {
+func seedTransmission(t *testing.T, dir string, size int64, pieceLog2 int, settings map[string]any, trackers ...string) (*Transmission, string, TorrentInfo, string) {
 	t.Helper()
 	seedDir := filepath.Join(dir, "seed")
 	sum := payload(t, filepath.Join(seedDir, "payload.bin"), size)
@@ -229,7 +229,7 @@ func seedTransmission(t *testing.T, dir string, size int64, pieceLog2 int, track
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := StartTransmission(dir, "transmission", NewLoopbackIP(), seedDir)
+	tr, err := StartTransmission(dir, "transmission", NewLoopbackIP(), seedDir, settings)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestHarnessTransmissionToAria2(t *testing.T) {
 	need(t, "aria2c", "mktorrent", "transmission-daemon", "transmission-remote")
 	dir := t.TempDir()
 	trk := startTracker(t)
-	seed, tor, ti, sum := seedTransmission(t, dir, 3<<20, 15, trk.URL)
+	seed, tor, ti, sum := seedTransmission(t, dir, 3<<20, 15, nil, trk.URL)
 	if err := WaitHasAll(NewLoopbackIP(), seed.Addr, ti.InfoHash, ti.Pieces, 10*time.Second); err != nil {
 		t.Fatalf("readiness probe: %v", err)
 	}

@@ -71,7 +71,17 @@ func TestGetFromTransmission(t *testing.T) {
 	t.Parallel()
 	need(t, "transmission-daemon", "transmission-remote", "mktorrent")
 	dir := t.TempDir()
-	seed, tor, _, sum := seedTransmission(t, dir, payloadSize, pieceLog2)
+	seed, tor, _, sum := seedTransmission(t, dir, payloadSize, pieceLog2, nil)
+	newBT(t, dir, "ours").get(t, tor, sum, seed.Addr.String())
+}
+
+// TestGetFromTransmissionEncrypted: the same with Transmission requiring
+// protocol encryption (MSE), so our get must encrypt.
+func TestGetFromTransmissionEncrypted(t *testing.T) {
+	t.Parallel()
+	need(t, "transmission-daemon", "transmission-remote", "mktorrent")
+	dir := t.TempDir()
+	seed, tor, _, sum := seedTransmission(t, dir, payloadSize, pieceLog2, map[string]any{"encryption": 2})
 	newBT(t, dir, "ours").get(t, tor, sum, seed.Addr.String())
 }
 
@@ -81,7 +91,7 @@ func TestMagnetFromTransmission(t *testing.T) {
 	t.Parallel()
 	need(t, "transmission-daemon", "transmission-remote", "mktorrent")
 	dir := t.TempDir()
-	seed, _, ti, sum := seedTransmission(t, dir, payloadSize, pieceLog2)
+	seed, _, ti, sum := seedTransmission(t, dir, payloadSize, pieceLog2, nil)
 	newBT(t, dir, "ours").get(t, ti.Magnet(), sum, seed.Addr.String())
 }
 
@@ -151,6 +161,18 @@ func waitAnnounce(t *testing.T, tr *Tracker, ih InfoHash, port uint16, timeout t
 // no add-peer command, so our seeder must announce first.
 func TestAria2GetsFromOurSeed(t *testing.T) {
 	t.Parallel()
+	aria2FromOurSeed(t)
+}
+
+// TestAria2GetsFromOurSeedEncrypted: the same with aria2 requiring
+// protocol encryption (MSE with RC4), which our default policy (prefer)
+// must accept.
+func TestAria2GetsFromOurSeedEncrypted(t *testing.T) {
+	t.Parallel()
+	aria2FromOurSeed(t, "--bt-require-crypto=true", "--bt-min-crypto-level=arc4")
+}
+
+func aria2FromOurSeed(t *testing.T, aria2Opts ...string) {
 	need(t, "aria2c")
 	dir := t.TempDir()
 	trk := startTracker(t)
@@ -163,7 +185,7 @@ func TestAria2GetsFromOurSeed(t *testing.T) {
 		trk.AddPeer(ti.InfoHash, b.listen)
 	}
 	out := filepath.Join(dir, "aria2-out")
-	leech := startAria2(t, dir, "aria2-get", NewLoopbackIP(), tor, out, false)
+	leech := startAria2(t, dir, "aria2-get", NewLoopbackIP(), tor, out, false, aria2Opts...)
 	if err := leech.Wait(transferMax); err != nil {
 		t.Fatalf("aria2 leecher: %v", err)
 	}
@@ -198,7 +220,7 @@ func TestTransmissionGetsFromOurSeed(t *testing.T) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	tr, err := StartTransmission(dir, "transmission", NewLoopbackIP(), out)
+	tr, err := StartTransmission(dir, "transmission", NewLoopbackIP(), out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

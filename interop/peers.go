@@ -114,8 +114,9 @@ type Aria2 struct {
 // StartAria2 runs aria2c on torrent, saving to (or seeding from) saveDir,
 // listening and dialing on ip only, with DHT, LPD and PEX off. With seed it
 // hash-checks existing data and seeds forever; otherwise it exits once the
-// download is complete and verified (exit status 0).
-func StartAria2(dir, label string, ip netip.Addr, torrent, saveDir string, seed bool) (*Aria2, error) {
+// download is complete and verified (exit status 0). extra options go
+// before the torrent.
+func StartAria2(dir, label string, ip netip.Addr, torrent, saveDir string, seed bool, extra ...string) (*Aria2, error) {
 	addr, err := FreeAddr(ip)
 	if err != nil {
 		return nil, err
@@ -143,6 +144,7 @@ func StartAria2(dir, label string, ip netip.Addr, torrent, saveDir string, seed 
 	} else {
 		args = append(args, "--seed-time=0")
 	}
+	args = append(args, extra...)
 	args = append(args, torrent)
 	p, err := StartProc(dir, label, "aria2c", args...)
 	if err != nil {
@@ -195,8 +197,9 @@ type Transmission struct {
 
 // StartTransmission runs transmission-daemon in the foreground with its
 // config in dir/LABEL.conf, listening on ip only, with DHT, LPD, PEX, uTP,
-// port mapping and RPC authentication off.
-func StartTransmission(dir, label string, ip netip.Addr, downloadDir string) (*Transmission, error) {
+// port mapping and RPC authentication off. extra settings.json keys
+// override the harness's.
+func StartTransmission(dir, label string, ip netip.Addr, downloadDir string, extra map[string]any) (*Transmission, error) {
 	addr, err := FreeAddr(ip)
 	if err != nil {
 		return nil, err
@@ -220,6 +223,9 @@ func StartTransmission(dir, label string, ip netip.Addr, downloadDir string) (*T
 		"ratio-limit-enabled": false, "idle-seeding-limit-enabled": false,
 		"speed-limit-up-enabled": false, "speed-limit-down-enabled": false, "alt-speed-enabled": false,
 		"start-added-torrents": true, "message-level": 2, "rename-partial-files": false,
+	}
+	for k, v := range extra {
+		settings[k] = v
 	}
 	b, _ := json.MarshalIndent(settings, "", "  ")
 	if err := os.WriteFile(filepath.Join(conf, "settings.json"), b, 0o644); err != nil {
