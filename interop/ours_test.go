@@ -3,9 +3,13 @@ package interop
 import (
 	"bufio"
 	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -237,4 +241,51 @@ func TestTransmissionGetsFromOurSeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFile(t, filepath.Join(out, "payload.bin"), sum)
+	if requests.Load() == 0 {
+		t.Fatal("aria2 made no request to the web seed")
+	}
+	t.Logf("aria2 made %d requests to the web seed", requests.Load())
+}
+
+// TestAria2GetsFromOurWebseed: aria2 downloads a torrent made by our
+// create verb with --webseed and no peers at all, from a plain HTTP server
+// (BEP 19 url-list): our torrent's url-list must be one a real client
+// understands.
+func TestAria2GetsFromOurWebseed(t *testing.T) {
+	t.Parallel()
+	need(t, "aria2c")
+	dir := t.TempDir()
+	srcDir := filepath.Join(dir, "src")
+	src := filepath.Join(srcDir, "payload.bin")
+	sum := payload(t, src, payloadSize)
+	ln, err := net.Listen("tcp4", netip.AddrPortFrom(NewLoopbackIP(), 0).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var requests atomic.Int64
+	files := http.FileServer(http.Dir(srcDir))
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		files.ServeHTTP(w, r)
+	}), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln) //nolint:errcheck // ErrServerClosed
+	t.Cleanup(func() { srv.Close() })
+
+	tor := filepath.Join(dir, "ours.torrent")
+	b := newBT(t, dir, "ours")
+	webseed := "http://" + ln.Addr().String() + "/"
+	if _, err := b.run(t, 30*time.Second, "ours-create", "create",
+		"--piece-length", fmt.Sprint(1<<pieceLog2), "--webseed", webseed, "-o", tor, src); err != nil {
+		t.Fatalf("our create: %v", err)
+	}
+	out := filepath.Join(dir, "aria2-out")
+	leech := startAria2(t, dir, "aria2-get", NewLoopbackIP(), tor, out, false)
+	if err := leech.Wait(transferMax); err != nil {
+		t.Fatalf("aria2 leecher: %v", err)
+	}
+	checkFile(t, filepath.Join(out, "payload.bin"), sum)
+	if requests.Load() == 0 {
+		t.Fatal("aria2 made no request to the web seed")
+	}
+	t.Logf("aria2 made %d requests to the web seed", requests.Load())
 }
