@@ -339,6 +339,7 @@ func (s *Server) cmdStats(ctx context.Context, io cmdIO, args []string) error {
 		return err
 	}
 	st := newStatsJSON(&snap)
+	st.Version = s.version
 	if *asJSON {
 		return writeJSON(io.stdout, st)
 	}
@@ -428,6 +429,7 @@ func newTorrentJSON(t *core.Torrent, dec int) torrentJSON {
 // statsJSON is `stats --json`. Token amounts are exact decimal strings in
 // whole tokens.
 type statsJSON struct {
+	Version    string         `json:"version,omitempty"`
 	Time       time.Time      `json:"time"`
 	Torrents   int            `json:"torrents"`
 	States     map[string]int `json:"states"`

@@ -85,6 +85,7 @@ type Server struct {
 	keysPath string
 	signer   gossh.Signer
 	hostPEM  []byte
+	version  string
 
 	mu    sync.Mutex // guards snap, have, ready
 	snap  core.Snapshot
@@ -132,6 +133,7 @@ func New(cfg Config, eng Engine, opts Options) (*Server, error) {
 		keysPath: keys,
 		signer:   signer,
 		hostPEM:  pem,
+		version:  opts.Version,
 		ready:    make(chan struct{}),
 	}, nil
 }
@@ -176,7 +178,7 @@ func (s *Server) Serve(ctx context.Context, sshLn, metricsLn net.Listener) error
 	}()
 
 	srv, err := wish.NewServer(
-		wish.WithVersion("bidtorrent"),
+		wish.WithVersion(sshVersion(s.version)),
 		wish.WithHostKeyPEM(s.hostPEM),
 		// Public keys only: no password or keyboard-interactive handler.
 		wish.WithPublicKeyAuth(s.allow),
@@ -248,6 +250,23 @@ func (s *Server) Serve(ctx context.Context, sshLn, metricsLn net.Listener) error
 	return err
 }
 
+// sshVersion is the software version in the SSH identification string:
+// printable ASCII without spaces or minus signs (RFC 4253, 4.2).
+func sshVersion(v string) string {
+	out := []byte("bidtorrent")
+	if v != "" {
+		out = append(out, '_')
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c <= ' ' || c > '~' || c == '-' {
+			c = '_'
+		}
+		out = append(out, c)
+	}
+	return string(out)
+}
+
 // follow keeps the latest snapshot for commands and metrics.
 func (s *Server) follow(ctx context.Context) {
 	ch, unsub := s.eng.Subscribe()
@@ -271,8 +290,10 @@ func (s *Server) follow(ctx context.Context) {
 	}
 }
 
-// snapshot returns the latest snapshot, waiting for the first one.
+// snapshot returns the latest snapshot, waiting a while for the first one.
 func (s *Server) snapshot(ctx context.Context) (core.Snapshot, error) {
+	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
+	defer cancel()
 	select {
 	case <-s.ready:
 	case <-ctx.Done():

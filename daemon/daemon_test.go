@@ -223,7 +223,7 @@ func start(t *testing.T, eng *fakeEngine, ui func(*fakeEngine) UI) *env {
 		t.Fatal(err)
 	}
 	logs := &syncBuf{}
-	opts := Options{DataDir: e.dataDir, Logger: slog.New(slog.NewTextHandler(logs, nil))}
+	opts := Options{DataDir: e.dataDir, Logger: slog.New(slog.NewTextHandler(logs, nil)), Version: "1.2.0-rc 1"}
 	if ui != nil {
 		opts.UI = ui(eng)
 	}
@@ -408,7 +408,8 @@ func TestRemoteCommands(t *testing.T) {
 		t.Fatalf("stats --json: %v (code %d)\n%s", err, code, out)
 	}
 	if st.Torrents != 3 || st.States["seeding"] != 1 || st.Earned != "1.5" || st.Spent != "0.25" ||
-		st.Limits.Down != 10<<20 || st.Wallet.Balance != "100" || st.Wallet.Decimals != 18 || st.Peers != 10 {
+		st.Limits.Down != 10<<20 || st.Wallet.Balance != "100" || st.Wallet.Decimals != 18 || st.Peers != 10 ||
+		st.Version != "1.2.0-rc 1" {
 		t.Fatalf("stats --json = %+v", st)
 	}
 	out, _, code = e.run(t, "", "stats")
@@ -466,6 +467,9 @@ func TestUnknownKeyRefused(t *testing.T) {
 	c, err := e.dial(t, e.key)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if v := string(c.ServerVersion()); v != "SSH-2.0-bidtorrent_1.2.0_rc_1" {
+		t.Errorf("server version %q", v)
 	}
 	c.Close()
 }
