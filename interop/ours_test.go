@@ -241,10 +241,6 @@ func TestTransmissionGetsFromOurSeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFile(t, filepath.Join(out, "payload.bin"), sum)
-	if requests.Load() == 0 {
-		t.Fatal("aria2 made no request to the web seed")
-	}
-	t.Logf("aria2 made %d requests to the web seed", requests.Load())
 }
 
 // TestAria2GetsFromOurWebseed: aria2 downloads a torrent made by our
