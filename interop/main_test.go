@@ -1,6 +1,7 @@
 package interop
 
 import (
+	"flag"
 	"fmt"
 	"net/netip"
 	"os"
@@ -15,6 +16,15 @@ import (
 var btBin string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	// The tests mostly wait on other programs' timers (Transmission
+	// unchokes a new peer after ~15 s), not on the CPU: run them all at
+	// once unless -parallel was given.
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		flag.Set("test.parallel", "16") //nolint:errcheck // the flag exists
+	}
 	os.Exit(runMain(m))
 }
 
