@@ -96,6 +96,9 @@ func (b *ChequeBook) Path() string { return b.path }
 // cumulative than recorded is ErrStale; the same cumulative is a no-op
 // (zero increase).
 func (b *ChequeBook) RecordIssued(c Cheque) (Amount, error) {
+	if err := c.Verify(); err != nil {
+		return Amount{}, fmt.Errorf("cannot record issued cheque: %w", err)
+	}
 	return b.record(Issued, c.Beneficiary, c)
 }
 
@@ -104,13 +107,14 @@ func (b *ChequeBook) RecordIssued(c Cheque) (Amount, error) {
 // signature is verified first; the write is fsynced before it returns,
 // so a RECEIPT may be sent as soon as it does.
 func (b *ChequeBook) RecordReceived(c Cheque) (Amount, error) {
+	if err := c.Verify(); err != nil {
+		return Amount{}, fmt.Errorf("cannot record received cheque: %w", err)
+	}
 	return b.record(Received, c.Payer, c)
 }
 
+// record stores a cheque whose signature the caller has verified.
 func (b *ChequeBook) record(dir Direction, counterparty Address, c Cheque) (Amount, error) {
-	if err := c.Verify(); err != nil {
-		return Amount{}, fmt.Errorf("cannot record %s cheque: %w", dir, err)
-	}
 	var delta Amount
 	key := recordKey(dir, c.ChainID, c.Token, counterparty)
 	err := boltfile.Update(b.path, b.lockTimeout, func(tx *bolt.Tx) error {

@@ -63,7 +63,21 @@ func loadVectors(t testing.TB) *tronVectors {
 	t.Helper()
 	path := os.Getenv("BIDTORRENT_VECTORS")
 	if path == "" {
-		path = filepath.Join("..", "..", "shared", "testdata", "tron-vectors.json")
+		root, err := filepath.Abs(".")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for { // the module root is the nearest directory with go.mod
+			if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
+				break
+			}
+			up := filepath.Dir(root)
+			if up == root {
+				t.Fatal("no go.mod above the test directory")
+			}
+			root = up
+		}
+		path = filepath.Join(root, "..", "shared", "testdata", "tron-vectors.json")
 	}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -78,7 +78,7 @@ func (w *Wallet) SignCheque(token, beneficiary Address, cumulative Amount, chain
 	if err != nil {
 		return Cheque{}, fmt.Errorf("cannot sign cheque to %s: %w", beneficiary, err)
 	}
-	if _, err := w.book.RecordIssued(c); err != nil {
+	if _, err := w.book.record(Issued, beneficiary, c); err != nil {
 		return Cheque{}, err
 	}
 	return c, nil
@@ -105,7 +105,7 @@ func (w *Wallet) AcceptCheque(c Cheque) (Amount, error) {
 	case c.Token != w.chain.Token():
 		return Amount{}, fmt.Errorf("cheque is in token %s, not %s: %w", c.Token, w.chain.Token(), ErrMisaddressed)
 	}
-	return w.book.RecordReceived(c)
+	return w.book.record(Received, c.Payer, c)
 }
 
 // Highest returns the highest cheque of direction dir exchanged with
