@@ -1,0 +1,69 @@
+package boltfile
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func TestLockAndModes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "f.db")
+	if err := View(path, time.Second, func(*bolt.Tx) error { return nil }); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("view of a missing file: %v", err)
+	}
+	put := func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte("b"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("k"), []byte("v"))
+	}
+	if err := Update(path, time.Second, put); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("file mode %o", fi.Mode().Perm())
+	}
+	if fi, _ := os.Stat(filepath.Dir(path)); fi.Mode().Perm() != 0o700 {
+		t.Errorf("dir mode %o", fi.Mode().Perm())
+	}
+	// Another holder of the write lock: Update gives up with ErrLocked,
+	// and a reader cannot get in either.
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Update(path, 100*time.Millisecond, put); !errors.Is(err, ErrLocked) {
+		t.Errorf("update while locked: %v", err)
+	}
+	if err := View(path, 100*time.Millisecond, func(*bolt.Tx) error { return nil }); !errors.Is(err, ErrLocked) {
+		t.Errorf("view while write-locked: %v", err)
+	}
+	db.Close()
+	// A rolled-back transaction leaves nothing behind.
+	boom := errors.New("boom")
+	err = Update(path, time.Second, func(tx *bolt.Tx) error {
+		_ = tx.Bucket([]byte("b")).Put([]byte("k"), []byte("changed"))
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	err = View(path, time.Second, func(tx *bolt.Tx) error {
+		if v := tx.Bucket([]byte("b")).Get([]byte("k")); string(v) != "v" {
+			t.Errorf("value %q after rollback", v)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Check(path, time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
