@@ -1,10 +1,176 @@
 package core
 
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
 // Config is the [engine] section of the config file.
-type Config struct{}
+type Config struct {
+	// ListenAddr is where peers connect to us (TCP, and UDP for uTP), as
+	// host:port. An empty host listens on every interface; port 0 picks a
+	// free port.
+	ListenAddr string `toml:"listen_addr"`
+	// DialAddr is the local IP outgoing peer connections are made from;
+	// empty lets the OS choose.
+	DialAddr string `toml:"dial_addr"`
+	// DownloadDir is where torrents added without a dir are stored; empty
+	// means DATA_DIR/downloads.
+	DownloadDir string `toml:"download_dir"`
+	// DHT, PEX and LSD are the peer discovery switches (BEP 5, 11, 14).
+	DHT bool `toml:"dht"`
+	PEX bool `toml:"pex"`
+	LSD bool `toml:"lsd"`
+	// UTP enables uTP (BEP 29) besides TCP. Off by default: the pure-Go uTP
+	// of CGO_ENABLED=0 builds is slow and stalls.
+	UTP bool `toml:"utp"`
+	// PortForwarding asks the router for the listen port (UPnP, NAT-PMP).
+	PortForwarding bool `toml:"port_forwarding"`
+	// Encryption is the BitTorrent protocol encryption (MSE) policy:
+	// "prefer" (offer it, accept plaintext), "require" (encrypted peers
+	// only), "allow" (plaintext first, accept encrypted) or "disable"
+	// (plaintext only).
+	Encryption string `toml:"encryption"`
+	// Trackers are announce URLs added to every torrent.
+	Trackers []string `toml:"trackers"`
+	// DownloadLimit and UploadLimit are global rates in bytes per second
+	// (an integer, or a string such as "2MiB"); 0 is unlimited. They are
+	// changeable at run time.
+	DownloadLimit Rate `toml:"download_limit"`
+	UploadLimit   Rate `toml:"upload_limit"`
+	// Seed keeps uploading complete torrents.
+	Seed bool `toml:"seed"`
+	// MaxPeersPerTorrent caps established connections per torrent.
+	MaxPeersPerTorrent int `toml:"max_peers_per_torrent"`
+}
 
 // DefaultConfig returns the embedded defaults.
-func DefaultConfig() Config { return Config{} }
+func DefaultConfig() Config {
+	return Config{
+		ListenAddr:         ":6881",
+		DHT:                true,
+		PEX:                true,
+		Encryption:         "prefer",
+		Trackers:           []string{},
+		Seed:               true,
+		MaxPeersPerTorrent: 50,
+	}
+}
 
 // Validate reports the first invalid value, naming its key.
-func (c Config) Validate() error { return nil }
+func (c Config) Validate() error {
+	if _, port, err := net.SplitHostPort(c.ListenAddr); err != nil {
+		return fmt.Errorf("listen_addr %q: want host:port (e.g. \":6881\")", c.ListenAddr)
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("listen_addr %q: port must be 0-65535", c.ListenAddr)
+	}
+	if c.DialAddr != "" && net.ParseIP(c.DialAddr) == nil {
+		return fmt.Errorf("dial_addr %q: want an IP address or empty", c.DialAddr)
+	}
+	switch c.Encryption {
+	case "prefer", "require", "allow", "disable":
+	default:
+		return fmt.Errorf("encryption %q: want prefer, require, allow or disable", c.Encryption)
+	}
+	for _, tr := range c.Trackers {
+		if err := checkTrackerURL(tr); err != nil {
+			return fmt.Errorf("trackers: %w", err)
+		}
+	}
+	if c.DownloadLimit < 0 {
+		return fmt.Errorf("download_limit %d: must not be negative", c.DownloadLimit)
+	}
+	if c.UploadLimit < 0 {
+		return fmt.Errorf("upload_limit %d: must not be negative", c.UploadLimit)
+	}
+	if c.MaxPeersPerTorrent < 1 {
+		return fmt.Errorf("max_peers_per_torrent %d: must be at least 1", c.MaxPeersPerTorrent)
+	}
+	return nil
+}
+
+func checkTrackerURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return &InputError{What: "tracker URL", Value: s, Reason: "want http://, https:// or udp://host:port/..."}
+	}
+	switch u.Scheme {
+	case "http", "https", "udp", "ws", "wss":
+		return nil
+	}
+	return &InputError{What: "tracker URL", Value: s, Reason: "unsupported scheme " + u.Scheme}
+}
+
+// Rate is a transfer rate in bytes per second; 0 means unlimited.
+type Rate int64
+
+// UnmarshalTOML accepts an integer (bytes per second) or a string such as
+// "512KiB", "2MiB", "1.5M" or "0".
+func (r *Rate) UnmarshalTOML(v any) error {
+	switch x := v.(type) {
+	case int64:
+		*r = Rate(x)
+		return nil
+	case string:
+		n, err := ParseRate(x)
+		if err != nil {
+			return err
+		}
+		*r = n
+		return nil
+	}
+	return fmt.Errorf("want bytes per second (integer) or a string like \"2MiB\", got %v", v)
+}
+
+// ParseRate parses a rate: a number of bytes per second with an optional
+// unit K, M, G (powers of 1024; "KiB", "KB", "k" and a trailing "/s" are
+// accepted too).
+func ParseRate(s string) (Rate, error) {
+	t := strings.TrimSpace(s)
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "/s"), "ps")
+	t = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(t, "iB"), "B"), "i")
+	mult := 1.0
+	if t != "" {
+		switch t[len(t)-1] {
+		case 'k', 'K':
+			mult = 1 << 10
+		case 'm', 'M':
+			mult = 1 << 20
+		case 'g', 'G':
+			mult = 1 << 30
+		}
+		if mult != 1 {
+			t = t[:len(t)-1]
+		}
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
+	if err != nil || f < 0 || f*mult > 1<<50 {
+		return 0, &InputError{What: "rate", Value: s, Reason: "want bytes per second, e.g. 500K or 2MiB"}
+	}
+	return Rate(f * mult), nil
+}
+
+// String formats the rate with a binary unit ("2MiB/s"), or "unlimited".
+func (r Rate) String() string {
+	if r <= 0 {
+		return "unlimited"
+	}
+	return FormatBytes(int64(r)) + "/s"
+}
+
+// FormatBytes formats n with a binary unit: "512B", "1.5KiB", "3.0MiB".
+func FormatBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatInt(n, 10) + "B"
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return strconv.FormatFloat(float64(n)/float64(div), 'f', 1, 64) + string("KMGTP"[exp]) + "iB"
+}

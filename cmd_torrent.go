@@ -1,0 +1,514 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/bidtorrent/bidtorrent/config"
+	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/wallet"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+// rateFlag is a rate flag such as "2MiB".
+type rateFlag struct{ r core.Rate }
+
+func (f *rateFlag) String() string { return fmt.Sprint(int64(f.r)) }
+func (f *rateFlag) Set(s string) error {
+	r, err := core.ParseRate(s)
+	if err != nil {
+		return err
+	}
+	f.r = r
+	return nil
+}
+
+// argsError reports a wrong number of positional arguments with usage.
+func argsError(c *cli, fs interface{ Usage() }, msg string) error {
+	fmt.Fprintf(c.stderr, "bidtorrent: %s\n", msg)
+	fs.Usage()
+	return errUsage
+}
+
+type usager struct{ f func() }
+
+func (u usager) Usage() { u.f() }
+
+func runCreate(ctx context.Context, c *cli, args []string) error {
+	fs := c.newFlagSet("create", "-o OUT.torrent PATH")
+	pieceLength := fs.Int64("piece-length", 0, "piece length in `BYTES`, a power of two (default: chosen from the size)")
+	var trackers, webseeds stringList
+	fs.Var(&trackers, "tracker", "announce `URL` (repeatable; each is its own tier)")
+	fs.Var(&webseeds, "webseed", "web seed `URL` (BEP 19, repeatable)")
+	private := fs.Bool("private", false, "mark the torrent private (BEP 27: no DHT, PEX or LSD)")
+	out := fs.String("o", "", "write the .torrent to `FILE` (required)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return argsError(c, usager{fs.Usage}, "create needs exactly one PATH")
+	}
+	if *out == "" {
+		return argsError(c, usager{fs.Usage}, "create needs -o OUT.torrent")
+	}
+	tf, err := core.CreateTorrent(core.CreateOptions{
+		Path:        fs.Arg(0),
+		PieceLength: *pieceLength,
+		Trackers:    trackers,
+		WebSeeds:    webseeds,
+		Private:     *private,
+		CreatedBy:   "bidtorrent " + version,
+	})
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(*out, tf.Bytes); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout, tf.Magnet())
+	return nil
+}
+
+// writeFileAtomic writes b to path through a synced temporary file.
+func writeFileAtomic(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, errors.Unwrap(err))
+	}
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	return nil
+}
+
+// loadConfig reads --config (or the default path).
+func (c *cli) loadConfig() (config.Config, error) {
+	path, explicit := c.configPath, c.configPath != ""
+	if !explicit {
+		p, err := config.DefaultPath()
+		if err != nil {
+			return config.Default(), nil
+		}
+		path = p
+	}
+	return config.Load(path, explicit)
+}
+
+// defaultDataDir is --data-dir, or $XDG_DATA_HOME/bidtorrent.
+func (c *cli) defaultDataDir() (string, error) {
+	if c.dataDir != "" {
+		return c.dataDir, nil
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "bidtorrent"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("cannot find a data dir (set --data-dir): %w", err)
+	}
+	return filepath.Join(home, ".local", "share", "bidtorrent"), nil
+}
+
+// engineFlags are the flags seed and get share.
+type engineFlags struct {
+	listen      string
+	uploadLimit rateFlag
+	price       string // --ask or --bid
+	strategy    string
+}
+
+// startEngine loads the config, applies the flags, creates the engine in
+// dataDir and runs it until the returned stop is called (stop returns
+// Run's error).
+func (c *cli) startEngine(ctx context.Context, dataDir string, ef *engineFlags, listenDefault func(string) string) (*core.Engine, func() error, error) {
+	cfg, err := c.loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	ec := cfg.Engine
+	if ef.listen != "" {
+		ec.ListenAddr = ef.listen
+	} else if listenDefault != nil {
+		ec.ListenAddr = listenDefault(ec.ListenAddr)
+	}
+	if host, _, err := net.SplitHostPort(ec.ListenAddr); err != nil {
+		return nil, nil, &core.InputError{What: "listen address", Value: ec.ListenAddr, Reason: "want HOST:PORT"}
+	} else if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() && ec.DialAddr == "" {
+		ec.DialAddr = host // dial from the address we listen on
+	}
+	if ef.uploadLimit.r > 0 {
+		ec.UploadLimit = ef.uploadLimit.r
+	}
+	e, err := core.New(ec, dataDir, core.WithClientVersion("bidtorrent "+version))
+	if err != nil {
+		return nil, nil, err
+	}
+	if ef.uploadLimit.r > 0 {
+		// A flag beats a limit saved in the data dir by an earlier run.
+		defer func() {
+			_ = e.SetLimits(ctx, core.InfoHash{}, core.Limits{Up: int64(ef.uploadLimit.r)})
+		}()
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- e.Run(runCtx) }()
+	stop := func() error {
+		cancel()
+		return <-done
+	}
+	return e, stop, nil
+}
+
+// marketSettings turns --ask/--bid and a strategy name into settings.
+func marketSettings(price, strategy string, seller bool) (core.MarketSettings, bool, error) {
+	var m core.MarketSettings
+	if price == "" && strategy == "" {
+		return m, false, nil
+	}
+	if price != "" {
+		a, err := wallet.ParseAmount(price, 18)
+		if err != nil {
+			what := "--bid"
+			if seller {
+				what = "--ask"
+			}
+			return m, false, fmt.Errorf("bad %s %q: want BTT per MiB, e.g. 0.5: %w", what, price, err)
+		}
+		if seller {
+			m.Ask = &a
+		} else {
+			m.Bid = &a
+		}
+	}
+	if strategy != "" {
+		s := strategy
+		if seller {
+			m.SellerStrategy = &s
+		} else {
+			m.BuyerStrategy = &s
+		}
+	}
+	return m, true, nil
+}
+
+func runSeed(ctx context.Context, c *cli, args []string) error {
+	fs := c.newFlagSet("seed", "PATH")
+	var ef engineFlags
+	fs.StringVar(&ef.listen, "listen", "", "listen on `HOST:PORT` (default: the config's listen_addr)")
+	torrentPath := fs.String("torrent", "", "the .torrent `FILE` of PATH; created if it does not exist")
+	fs.Var(&ef.uploadLimit, "upload-limit", "upload `RATE` limit, e.g. 2MiB (default: unlimited)")
+	fs.StringVar(&ef.price, "ask", "", "reserve `PRICE` in BTT per MiB for the bandwidth market (stored; the market comes later)")
+	fs.StringVar(&ef.strategy, "seller-strategy", "", "seller strategy `NAME` for the bandwidth market (stored)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return argsError(c, usager{fs.Usage}, "seed needs exactly one PATH")
+	}
+	market, hasMarket, err := marketSettings(ef.price, ef.strategy, true)
+	if err != nil {
+		return err
+	}
+	path, err := filepath.Abs(fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("cannot resolve %s: %w", fs.Arg(0), err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("cannot seed %s: %w", fs.Arg(0), errors.Unwrap(err))
+	}
+
+	var tf *core.TorrentFile
+	if *torrentPath != "" {
+		if _, err := os.Stat(*torrentPath); err == nil {
+			if tf, err = core.LoadTorrentFile(*torrentPath); err != nil {
+				return err
+			}
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("cannot read %s: %w", *torrentPath, errors.Unwrap(err))
+		}
+	}
+	if tf == nil {
+		if tf, err = core.CreateTorrent(core.CreateOptions{Path: path, CreatedBy: "bidtorrent " + version}); err != nil {
+			return err
+		}
+		if *torrentPath != "" {
+			if err := writeFileAtomic(*torrentPath, tf.Bytes); err != nil {
+				return err
+			}
+		}
+	}
+	if tf.Name != filepath.Base(path) {
+		return fmt.Errorf("cannot seed %s with %s: the torrent is for %q", fs.Arg(0), *torrentPath, tf.Name)
+	}
+
+	dataDir := c.dataDir
+	if dataDir == "" {
+		base, err := c.defaultDataDir()
+		if err != nil {
+			return err
+		}
+		dataDir = filepath.Join(base, "seed", tf.InfoHash.String()[:16])
+	}
+	src := *torrentPath
+	if src == "" {
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return fmt.Errorf("cannot create data dir: %w", err)
+		}
+		src = filepath.Join(dataDir, tf.InfoHash.String()+".torrent")
+		if err := writeFileAtomic(src, tf.Bytes); err != nil {
+			return err
+		}
+	}
+
+	e, stop, err := c.startEngine(ctx, dataDir, &ef, nil)
+	if err != nil {
+		return err
+	}
+	ih, err := e.Add(ctx, core.AddSpec{Source: src, DataDir: filepath.Dir(path)})
+	if err == nil && hasMarket {
+		err = e.SetMarket(ctx, ih, market)
+	}
+	if err == nil {
+		err = e.Recheck(ctx, ih)
+	}
+	if err != nil {
+		return errors.Join(err, stop())
+	}
+	fmt.Fprintln(c.stdout, tf.Magnet())
+	if f, ok := c.stdout.(interface{ Sync() error }); ok {
+		_ = f.Sync()
+	}
+	fmt.Fprintf(c.stderr, "seeding %s (%s) on %s\n", tf.Name, core.FormatBytes(tf.Size), e.ListenAddr())
+
+	snaps, unsub := e.Subscribe()
+	defer unsub()
+	warned := false
+	for {
+		select {
+		case <-ctx.Done():
+			return stop()
+		case s, ok := <-snaps:
+			if !ok {
+				return stop()
+			}
+			t, ok := findTorrent(s, ih)
+			if ok && !warned && t.State == core.StateDownloading && t.DownRate == 0 {
+				// The recheck found data missing or different.
+				warned = true
+				fmt.Fprintf(c.stderr, "warning: only %s of %s in %s matches the torrent; seeding what matches\n",
+					core.FormatBytes(t.Done), core.FormatBytes(t.Size), fs.Arg(0))
+			}
+		}
+	}
+}
+
+func findTorrent(s core.Snapshot, ih core.InfoHash) (core.Torrent, bool) {
+	for _, t := range s.Torrents {
+		if t.InfoHash == ih {
+			return t, true
+		}
+	}
+	return core.Torrent{}, false
+}
+
+// complete reports whether every piece of t is verified.
+func complete(t core.Torrent) bool {
+	if t.NumPieces == 0 || t.Size == 0 || t.Done < t.Size {
+		return false
+	}
+	for _, p := range t.Pieces {
+		if p != 2 {
+			return false
+		}
+	}
+	return true
+}
+
+func runGet(ctx context.Context, c *cli, args []string) error {
+	fs := c.newFlagSet("get", "TORRENT|MAGNET|URL")
+	var ef engineFlags
+	fs.StringVar(&ef.listen, "listen", "", "listen on `HOST:PORT` (default: the config's host, a free port)")
+	var peers stringList
+	fs.Var(&peers, "peer", "dial the peer at `HOST:PORT` directly (repeatable)")
+	out := fs.String("out", ".", "download into `DIR`")
+	seedFor := fs.Duration("seed-for", 0, "keep seeding for `DURATION` after the download completes")
+	fs.Var(&ef.uploadLimit, "upload-limit", "upload `RATE` limit, e.g. 2MiB (default: unlimited)")
+	fs.StringVar(&ef.price, "bid", "", "max `PRICE` in BTT per MiB for the bandwidth market (stored; the market comes later)")
+	fs.StringVar(&ef.strategy, "buyer-strategy", "", "buyer strategy `NAME` for the bandwidth market (stored)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return argsError(c, usager{fs.Usage}, "get needs exactly one TORRENT, MAGNET or URL")
+	}
+	if *seedFor < 0 {
+		return argsError(c, usager{fs.Usage}, "--seed-for must not be negative")
+	}
+	market, hasMarket, err := marketSettings(ef.price, ef.strategy, false)
+	if err != nil {
+		return err
+	}
+	outDir, err := filepath.Abs(*out)
+	if err != nil {
+		return fmt.Errorf("cannot resolve %s: %w", *out, err)
+	}
+	if err := checkOutDir(outDir); err != nil {
+		return err
+	}
+	dataDir := c.dataDir
+	if dataDir == "" {
+		// Resume data lives with the download, so re-running the same
+		// command resumes it.
+		dataDir = filepath.Join(outDir, ".bidtorrent")
+	}
+	e, stop, err := c.startEngine(ctx, dataDir, &ef, func(cfgListen string) string {
+		host, _, _ := net.SplitHostPort(cfgListen)
+		return net.JoinHostPort(host, "0")
+	})
+	if err != nil {
+		return err
+	}
+	ih, err := e.Add(ctx, core.AddSpec{Source: fs.Arg(0), DataDir: outDir, Peers: peers})
+	if err == nil && hasMarket {
+		err = e.SetMarket(ctx, ih, market)
+	}
+	if err != nil {
+		return errors.Join(err, stop())
+	}
+	err = c.waitComplete(ctx, e, ih, *seedFor)
+	return errors.Join(err, stop())
+}
+
+// checkOutDir makes sure dir exists (creating it) and is writable.
+func checkOutDir(dir string) error {
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return fmt.Errorf("output dir %s is not a directory", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("cannot create output dir %s: %w", dir, errors.Unwrap(err))
+	}
+	f, err := os.CreateTemp(dir, ".bidtorrent-probe-*")
+	if err != nil {
+		return fmt.Errorf("output dir %s is not writable: %w", dir, errors.Unwrap(err))
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// waitComplete shows progress until every piece is verified, then seeds
+// for seedFor.
+func (c *cli) waitComplete(ctx context.Context, e *core.Engine, ih core.InfoHash, seedFor time.Duration) error {
+	snaps, unsub := e.Subscribe()
+	defer unsub()
+	p := newProgress(c.stderr)
+	start := time.Now()
+	var last core.Torrent
+	for {
+		select {
+		case <-ctx.Done():
+			p.finish()
+			return fmt.Errorf("interrupted at %.1f%% of %s (run the same command again to resume)", 100*last.Progress(), last.Name)
+		case s, ok := <-snaps:
+			if !ok {
+				return core.ErrClosed
+			}
+			t, ok := findTorrent(s, ih)
+			if !ok {
+				continue
+			}
+			last = t
+			if t.State == core.StateError {
+				p.finish()
+				return fmt.Errorf("cannot download %s: %s", t.Name, t.Err)
+			}
+			if complete(t) {
+				p.finish()
+				el := time.Since(start)
+				fmt.Fprintf(c.stderr, "complete: %s (%s) verified in %s (%s/s)\n", t.Name, core.FormatBytes(t.Size),
+					el.Round(time.Millisecond), core.FormatBytes(int64(float64(t.Size)/max(el.Seconds(), 0.001))))
+				if seedFor > 0 {
+					fmt.Fprintf(c.stderr, "seeding for %s\n", seedFor)
+					select {
+					case <-ctx.Done():
+					case <-time.After(seedFor):
+					}
+				}
+				return nil
+			}
+			p.update(t)
+		}
+	}
+}
+
+// progress draws a bar on a terminal, or prints a line every few seconds.
+type progress struct {
+	w        io.Writer
+	tty      bool
+	lastLine time.Time
+	drawn    bool
+}
+
+func newProgress(w io.Writer) *progress {
+	p := &progress{w: w}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progress) update(t core.Torrent) {
+	state := string(t.State)
+	if p.tty {
+		const width = 30
+		n := int(t.Progress() * width)
+		bar := strings.Repeat("#", n) + strings.Repeat("-", width-n)
+		fmt.Fprintf(p.w, "\r\x1b[K[%s] %5.1f%% %s/%s %s/s down %s/s up, %d peers, %s", bar, 100*t.Progress(),
+			core.FormatBytes(t.Done), core.FormatBytes(t.Size), core.FormatBytes(t.DownRate), core.FormatBytes(t.UpRate),
+			t.PeerCount, state)
+		p.drawn = true
+		return
+	}
+	if time.Since(p.lastLine) < 2*time.Second {
+		return
+	}
+	p.lastLine = time.Now()
+	fmt.Fprintf(p.w, "%s: %.1f%% %s/%s, %s/s down, %d peers, %s\n", t.Name, 100*t.Progress(),
+		core.FormatBytes(t.Done), core.FormatBytes(t.Size), core.FormatBytes(t.DownRate), t.PeerCount, state)
+}
+
+func (p *progress) finish() {
+	if p.tty && p.drawn {
+		fmt.Fprint(p.w, "\n")
+		p.drawn = false
+	}
+}

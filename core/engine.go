@@ -1,0 +1,554 @@
+// Package core is bidtorrent's engine: it owns the BitTorrent client
+// (anacrolix/torrent, imported nowhere else), every torrent, the peer
+// connections (through our own listener and dialer, see conn.go), the rate
+// limits and the persistent state. The UI and the CLI talk to it through
+// Engine's methods and read immutable Snapshots.
+//
+// Lifetime: New opens the data dir, binds the listen address and creates
+// the client; Run blocks until its context is cancelled and then shuts
+// down in this order: the loop persists every torrent's state, background
+// work (rechecks) ends, the anacrolix client is closed (closing every peer
+// connection), then our listeners, the piece-completion database, the state
+// database and the log file.
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/anacrolix/dht/v2"
+	"github.com/anacrolix/torrent"
+	pp "github.com/anacrolix/torrent/peer_protocol"
+	"github.com/anacrolix/torrent/storage"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+)
+
+// ErrClosed is returned by commands sent after the engine stopped.
+var ErrClosed = errors.New("engine stopped")
+
+// ErrUnknownTorrent is returned for an infohash the engine does not have.
+var ErrUnknownTorrent = errors.New("no such torrent")
+
+// ErrNoWallet is returned by Settle until a wallet is wired in.
+var ErrNoWallet = errors.New("no wallet is open: settlement needs a wallet")
+
+// Option changes how New builds an Engine.
+type Option func(*options)
+
+type options struct {
+	logger        *slog.Logger
+	interval      time.Duration
+	clientVersion string
+}
+
+// WithLogger sends the engine's and anacrolix's logs to l instead of
+// DATA_DIR/bidtorrent.log.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithSnapshotInterval sets how often stats are polled and a Snapshot is
+// published (default 500ms).
+func WithSnapshotInterval(d time.Duration) Option { return func(o *options) { o.interval = d } }
+
+// WithClientVersion sets the client name and version sent to peers in the
+// extended handshake, e.g. "bidtorrent 0.1.0".
+func WithClientVersion(v string) Option { return func(o *options) { o.clientVersion = v } }
+
+// Engine is the BitTorrent engine. Create it with New, then call Run.
+// Every exported method is safe for concurrent use; commands are handed
+// to one loop goroutine that owns all mutable state.
+type Engine struct {
+	cfg         Config
+	dataDir     string
+	downloadDir string
+	log         *slog.Logger
+	logFile     io.Closer
+	interval    time.Duration
+
+	st    *store
+	pc    storage.PieceCompletion
+	cl    *torrent.Client
+	conns *ConnRegistry
+	tcp   net.Listener
+	utp   utpSocket      // nil unless uTP is on
+	dhtPC net.PacketConn // nil unless DHT runs on its own socket
+	dht   *dht.Server    // nil unless DHT is on
+	facts *peerTable
+
+	cmdC    chan func()
+	stopped chan struct{} // closed when the loop has returned
+	started atomic.Bool
+
+	// g runs background work (rechecks, metadata waits); set before the
+	// loop starts.
+	g    *errgroup.Group
+	gctx context.Context
+
+	subMu   sync.Mutex // guards subs, nextSub, last, subsDone
+	subs    map[int]chan Snapshot
+	nextSub int
+	last    Snapshot
+	subDone bool
+
+	// Owned by the loop goroutine.
+	torrents map[InfoHash]*tstate
+	order    []InfoHash
+	limits   Limits
+	market   marketRec
+	lastErr  string
+	errTime  time.Time
+	session  struct{ down, up int64 } // totals of torrents removed this session
+}
+
+// New validates cfg, opens the state in dataDir (created if missing),
+// binds the listen address and creates the BitTorrent client. Torrents
+// saved by an earlier run are restored when Run starts. If New succeeds,
+// Run must be called to release what New opened.
+func New(cfg Config, dataDir string, opts ...Option) (_ *Engine, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid engine config: %w", err)
+	}
+	o := options{interval: 500 * time.Millisecond, clientVersion: "bidtorrent dev"}
+	for _, f := range opts {
+		f(&o)
+	}
+	if dataDir == "" {
+		return nil, errors.New("no data dir given")
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("cannot create data dir: %w", err)
+	}
+	e := &Engine{
+		cfg:      cfg,
+		dataDir:  dataDir,
+		interval: o.interval,
+		conns:    newConnRegistry(),
+		facts:    newPeerTable(),
+		cmdC:     make(chan func()),
+		stopped:  make(chan struct{}),
+		subs:     make(map[int]chan Snapshot),
+		torrents: make(map[InfoHash]*tstate),
+	}
+	var closers []func() error
+	defer func() {
+		if err != nil {
+			for i := len(closers) - 1; i >= 0; i-- {
+				_ = closers[i]()
+			}
+		}
+	}()
+	e.log = o.logger
+	if e.log == nil {
+		f, err := os.OpenFile(filepath.Join(dataDir, "bidtorrent.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("cannot open log file: %w", err)
+		}
+		closers = append(closers, f.Close)
+		e.logFile = f
+		e.log = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	e.downloadDir = cfg.DownloadDir
+	if e.downloadDir == "" {
+		e.downloadDir = filepath.Join(dataDir, "downloads")
+	}
+
+	if e.st, err = openStore(dataDir); err != nil {
+		return nil, err
+	}
+	closers = append(closers, e.st.close)
+	if st, err := e.st.settings(); err != nil {
+		return nil, err
+	} else {
+		if st.Limits != nil {
+			e.limits = *st.Limits
+		} else {
+			e.limits = Limits{Down: int64(cfg.DownloadLimit), Up: int64(cfg.UploadLimit)}
+		}
+		if st.Market != nil {
+			e.market = *st.Market
+		}
+	}
+	setLimiter(e.conns.down, e.limits.Down)
+	setLimiter(e.conns.up, e.limits.Up)
+
+	if e.pc, err = storage.NewBoltPieceCompletion(dataDir); err != nil {
+		return nil, fmt.Errorf("cannot open piece completion database in %s: %w", dataDir, err)
+	}
+	closers = append(closers, e.pc.Close)
+
+	tcp, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return nil, listenError("tcp", cfg.ListenAddr, err)
+	}
+	closers = append(closers, tcp.Close)
+	e.tcp = tcpListener{Listener: tcp, reg: e.conns}
+	port := tcp.Addr().(*net.TCPAddr).Port
+	host, _, _ := net.SplitHostPort(cfg.ListenAddr)
+	udpAddr := net.JoinHostPort(host, strconv.Itoa(port))
+	if cfg.UTP {
+		s, err := torrent.NewUtpSocketSlogger("udp", udpAddr, nil, e.log.With("module", "utp"))
+		if err != nil {
+			return nil, listenError("utp", udpAddr, err)
+		}
+		e.utp = s
+		closers = append(closers, s.Close)
+	}
+	dialer, err := newTCPDialer(e.conns, cfg.DialAddr)
+	if err != nil {
+		return nil, err
+	}
+
+	cc := e.clientConfig(o.clientVersion)
+	if e.cl, err = torrent.NewClient(cc); err != nil {
+		return nil, fmt.Errorf("cannot start BitTorrent client: %w", err)
+	}
+	closers = append(closers, func() error { e.cl.Close(); return nil })
+	e.cl.AddListener(e.tcp)
+	e.cl.AddDialer(dialer)
+	if e.utp != nil {
+		ut := utpTransport{s: e.utp, reg: e.conns}
+		e.cl.AddListener(ut)
+		e.cl.AddDialer(ut)
+	}
+	if cfg.DHT {
+		var pc net.PacketConn = e.utp
+		if pc == nil {
+			if e.dhtPC, err = net.ListenPacket("udp", udpAddr); err != nil {
+				return nil, listenError("udp (DHT)", udpAddr, err)
+			}
+			closers = append(closers, e.dhtPC.Close)
+			pc = e.dhtPC
+		}
+		ds, err := e.cl.NewAnacrolixDhtServer(pc)
+		if err != nil {
+			return nil, fmt.Errorf("cannot start DHT: %w", err)
+		}
+		e.dht = ds
+		closers = append(closers, func() error { ds.Close(); return nil })
+		e.cl.AddDhtServer(torrent.AnacrolixDhtServerWrapper{Server: ds})
+	}
+	e.log.Info("engine ready", "listen", e.tcp.Addr().String(), "utp", cfg.UTP, "dht", cfg.DHT, "data_dir", dataDir)
+	return e, nil
+}
+
+// clientConfig builds the anacrolix config: no built-in sockets (ours are
+// added after), our own rate limiters, bolt piece completion, the engine's
+// switches and callbacks that only record facts.
+func (e *Engine) clientConfig(clientVersion string) *torrent.ClientConfig {
+	cfg := e.cfg
+	cc := torrent.NewDefaultClientConfig()
+	cc.DataDir = e.downloadDir
+	cc.DisableTCP = true
+	cc.DisableUTP = true
+	cc.ListenPort = e.tcp.Addr().(*net.TCPAddr).Port
+	cc.NoDHT = true // our DHT server is added by New, on our own socket
+	cc.DisablePEX = !cfg.PEX
+	cc.NoDefaultPortForwarding = !cfg.PortForwarding
+	if cfg.LSD {
+		cc.LocalServiceDiscovery = &torrent.LocalServiceDiscoveryConfig{}
+	}
+	cc.DisableWebtorrent = true
+	cc.Seed = cfg.Seed
+	// Our own limiters, never the package-wide default. Limits are applied
+	// in conn.go, so these stay unlimited. The burst must be positive:
+	// anacrolix opens no connection while the download limiter has no
+	// tokens, and an unlimited limiter's tokens are capped at its burst.
+	cc.UploadRateLimiter = rate.NewLimiter(rate.Inf, 1<<20)
+	cc.DownloadRateLimiter = rate.NewLimiter(rate.Inf, 1<<20)
+	cc.DialRateLimiter = rate.NewLimiter(20, 20)
+	cc.DefaultStorage = storage.NewFileOpts(storage.NewFileClientOpts{
+		ClientBaseDir:   e.downloadDir,
+		PieceCompletion: keepOpen{e.pc},
+		DisableMmap:     true, // see fileStorageNote
+		Logger:          e.log,
+	})
+	switch cfg.Encryption {
+	case "prefer":
+		cc.HeaderObfuscationPolicy = torrent.HeaderObfuscationPolicy{Preferred: true}
+	case "require":
+		cc.HeaderObfuscationPolicy = torrent.HeaderObfuscationPolicy{Preferred: true, RequirePreferred: true}
+	case "allow":
+		cc.HeaderObfuscationPolicy = torrent.HeaderObfuscationPolicy{}
+	case "disable":
+		cc.HeaderObfuscationPolicy = torrent.HeaderObfuscationPolicy{RequirePreferred: true}
+	}
+	cc.EstablishedConnsPerTorrent = cfg.MaxPeersPerTorrent
+	cc.Slogger = e.log.With("module", "anacrolix")
+	cc.ExtendedHandshakeClientVersion = clientVersion
+	cc.Bep20 = "-BD0001-"
+	cc.HTTPUserAgent = clientVersion
+	e.facts.install(&cc.Callbacks)
+	return cc
+}
+
+// keepOpen shares the piece-completion database between storages without
+// letting any of them close it; the engine closes it last.
+type keepOpen struct{ storage.PieceCompletion }
+
+func (keepOpen) Close() error { return nil }
+
+// ListenAddr returns the TCP address actually bound (useful with port 0).
+func (e *Engine) ListenAddr() net.Addr { return e.tcp.Addr() }
+
+// Conns returns the registry of live peer connections (the shaper's hook).
+func (e *Engine) Conns() *ConnRegistry { return e.conns }
+
+// DataDir returns the engine's data dir.
+func (e *Engine) DataDir() string { return e.dataDir }
+
+// Run runs the engine until ctx is cancelled, then shuts down in the order
+// of the package comment. It returns nil after a clean shutdown.
+func (e *Engine) Run(ctx context.Context) error {
+	if !e.started.CompareAndSwap(false, true) {
+		return errors.New("engine already ran")
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	e.g, e.gctx = g, gctx
+	g.Go(func() error { return e.loop(gctx) })
+	err := g.Wait()
+	e.shutdown()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+func (e *Engine) shutdown() {
+	for _, err := range e.cl.Close() {
+		e.log.Warn("closing client", "err", err)
+	}
+	if e.dht != nil {
+		e.dht.Close() // before its socket, or its reader panics
+	}
+	_ = e.tcp.Close()
+	if e.utp != nil {
+		_ = e.utp.Close()
+	}
+	if e.dhtPC != nil {
+		_ = e.dhtPC.Close()
+	}
+	if err := e.pc.Close(); err != nil {
+		e.log.Warn("closing piece completion", "err", err)
+	}
+	if err := e.st.close(); err != nil {
+		e.log.Warn("closing state", "err", err)
+	}
+	e.subMu.Lock()
+	for id, ch := range e.subs {
+		close(ch)
+		delete(e.subs, id)
+	}
+	e.subDone = true
+	e.subMu.Unlock()
+	e.log.Info("engine stopped")
+	if e.logFile != nil {
+		_ = e.logFile.Close()
+	}
+}
+
+// do runs fn on the loop and returns its error.
+func (e *Engine) do(ctx context.Context, fn func() error) error {
+	done := make(chan error, 1)
+	select {
+	case e.cmdC <- func() { done <- fn() }:
+	case <-e.stopped:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// post hands fn to the loop from background work; it is dropped if the
+// engine has stopped.
+func (e *Engine) post(fn func()) {
+	select {
+	case e.cmdC <- fn:
+	case <-e.stopped:
+	}
+}
+
+// Subscribe returns a channel of snapshots (latest value wins: a slow
+// reader misses intermediate snapshots and never blocks the engine) and a
+// function that ends the subscription. The channel holds the latest
+// snapshot at once and is closed when the engine stops or cancel is called.
+func (e *Engine) Subscribe() (<-chan Snapshot, func()) {
+	ch := make(chan Snapshot, 1)
+	e.subMu.Lock()
+	defer e.subMu.Unlock()
+	if e.subDone {
+		close(ch)
+		return ch, func() {}
+	}
+	id := e.nextSub
+	e.nextSub++
+	e.subs[id] = ch
+	if !e.last.Time.IsZero() {
+		ch <- e.last
+	}
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			e.subMu.Lock()
+			if c, ok := e.subs[id]; ok {
+				delete(e.subs, id)
+				close(c)
+			}
+			e.subMu.Unlock()
+		})
+	}
+}
+
+func (e *Engine) publish(s Snapshot) {
+	e.subMu.Lock()
+	defer e.subMu.Unlock()
+	e.last = s
+	for _, ch := range e.subs {
+		select {
+		case <-ch: // drop the stale one
+		default:
+		}
+		ch <- s
+	}
+}
+
+// Snapshot returns the latest published snapshot.
+func (e *Engine) Snapshot() Snapshot {
+	e.subMu.Lock()
+	defer e.subMu.Unlock()
+	return e.last
+}
+
+// peerTable records what anacrolix callbacks tell us about peer
+// connections. Callbacks run under the client lock, so they only update
+// these maps (under mu, which guards them) and never call the client.
+type peerTable struct {
+	mu       sync.Mutex
+	peers    map[*torrent.PeerConn]*peerFacts
+	trackers map[trackerKey]*Tracker
+}
+
+type peerFacts struct {
+	peerChoking, peerInterested bool
+	exts                        []string
+	client                      string
+}
+
+type trackerKey struct{ ih, url string }
+
+func newPeerTable() *peerTable {
+	return &peerTable{
+		peers:    make(map[*torrent.PeerConn]*peerFacts),
+		trackers: make(map[trackerKey]*Tracker),
+	}
+}
+
+func (p *peerTable) get(pc *torrent.PeerConn) *peerFacts {
+	f := p.peers[pc]
+	if f == nil {
+		f = &peerFacts{peerChoking: true}
+		p.peers[pc] = f
+	}
+	return f
+}
+
+func (p *peerTable) install(cb *torrent.Callbacks) {
+	cb.ReadMessage = func(pc *torrent.PeerConn, m *pp.Message) {
+		if m.Keepalive {
+			return
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		f := p.get(pc)
+		switch m.Type {
+		case pp.Choke:
+			f.peerChoking = true
+		case pp.Unchoke:
+			f.peerChoking = false
+		case pp.Interested:
+			f.peerInterested = true
+		case pp.NotInterested:
+			f.peerInterested = false
+		}
+	}
+	cb.ReadExtendedHandshake = func(pc *torrent.PeerConn, m *pp.ExtendedHandshakeMessage) {
+		exts := make([]string, 0, len(m.M))
+		for name, id := range m.M {
+			if id != 0 {
+				exts = append(exts, string(name))
+			}
+		}
+		slices.Sort(exts)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		f := p.get(pc)
+		f.exts = exts
+		f.client = m.V
+	}
+	cb.PeerConnClosed = func(pc *torrent.PeerConn) {
+		p.mu.Lock()
+		delete(p.peers, pc)
+		p.mu.Unlock()
+	}
+	cb.StatusUpdated = append(cb.StatusUpdated, func(ev torrent.StatusUpdatedEvent) {
+		if ev.Url == "" || ev.InfoHash == "" {
+			return
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		k := trackerKey{ev.InfoHash, ev.Url}
+		tr := p.trackers[k]
+		if tr == nil {
+			tr = &Tracker{URL: ev.Url}
+			p.trackers[k] = tr
+		}
+		switch ev.Event {
+		case torrent.TrackerAnnounceSuccessful:
+			tr.Status, tr.LastErr, tr.LastSeen = "ok", "", time.Now()
+		case torrent.TrackerAnnounceError:
+			tr.Status = "error"
+			if ev.Error != nil {
+				tr.LastErr = ev.Error.Error()
+			}
+		case torrent.TrackerConnected:
+			tr.Status = "connected"
+		case torrent.TrackerDisconnected:
+			tr.Status = "disconnected"
+		}
+	})
+}
+
+// facts returns a copy of what is known about pc.
+func (p *peerTable) lookup(pc *torrent.PeerConn) peerFacts {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if f, ok := p.peers[pc]; ok {
+		return *f
+	}
+	return peerFacts{peerChoking: true}
+}
+
+func (p *peerTable) tracker(ih InfoHash, url string) Tracker {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if tr, ok := p.trackers[trackerKey{ih.String(), url}]; ok {
+		return *tr
+	}
+	return Tracker{URL: url}
+}

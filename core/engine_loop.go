@@ -1,0 +1,220 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/bidtorrent/bidtorrent/wallet"
+)
+
+// persistEvery is how often counters are saved while running (state
+// changes are saved at once).
+const persistEvery = 15 * time.Second
+
+// loop owns all mutable engine state: it runs commands, polls the client
+// on a ticker and publishes snapshots. On cancellation it persists every
+// torrent and returns.
+func (e *Engine) loop(ctx context.Context) error {
+	defer close(e.stopped)
+	if err := e.restore(); err != nil {
+		e.setErr(err)
+	}
+	e.tick(e.interval)
+	tick := time.NewTicker(e.interval)
+	defer tick.Stop()
+	save := time.NewTicker(persistEvery)
+	defer save.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			e.persistAll()
+			return nil
+		case fn := <-e.cmdC:
+			fn()
+		case now := <-tick.C:
+			e.tick(now.Sub(last))
+			last = now
+		case <-save.C:
+			e.persistAll()
+		}
+	}
+}
+
+// restore loads the saved torrents and starts those not paused.
+func (e *Engine) restore() error {
+	recs, err := e.st.torrents()
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		ts, err := e.newState(r, nil)
+		if err != nil {
+			e.log.Warn("skipping saved torrent", "infohash", r.InfoHash, "err", err)
+			continue
+		}
+		e.torrents[mustHash(r.InfoHash)] = ts
+		e.order = append(e.order, mustHash(r.InfoHash))
+		if err := e.start(ts); err != nil {
+			ts.err = err.Error()
+		}
+	}
+	e.log.Info("restored torrents", "count", len(recs))
+	return nil
+}
+
+// newState builds a tstate from a record (and the source it came from).
+func (e *Engine) newState(r *record, src *source) (*tstate, error) {
+	ts := &tstate{rec: r, down: newLimiter(r.Limits.Down), up: newLimiter(r.Limits.Up)}
+	if _, err := ParseInfoHash(r.InfoHash); err != nil {
+		return nil, err
+	}
+	if len(r.MetaInfo) > 0 {
+		tf, err := ParseTorrentFile(r.MetaInfo, r.InfoHash)
+		if err != nil {
+			return nil, err
+		}
+		ts.tf = tf
+		ts.name = tf.Name
+	}
+	var trackers []string
+	if ts.tf != nil {
+		for _, tier := range ts.tf.mi.UpvertedAnnounceList() {
+			trackers = append(trackers, tier...)
+		}
+	}
+	if r.Magnet != "" {
+		if s, err := resolveSource(context.Background(), r.Magnet); err == nil {
+			trackers = append(trackers, s.trackers...)
+			if ts.name == "" {
+				ts.name = s.name
+			}
+		}
+	}
+	if src != nil && ts.name == "" {
+		ts.name = src.name
+	}
+	if ts.name == "" {
+		ts.name = r.InfoHash
+	}
+	trackers = append(trackers, e.cfg.Trackers...)
+	seen := map[string]bool{}
+	for _, tr := range trackers {
+		if tr != "" && !seen[tr] {
+			seen[tr] = true
+			ts.trackers = append(ts.trackers, tr)
+		}
+	}
+	return ts, nil
+}
+
+// tick polls every torrent and publishes a snapshot.
+func (e *Engine) tick(dt time.Duration) {
+	s := Snapshot{
+		Time:    time.Now(),
+		Limits:  e.limits,
+		Err:     e.lastErr,
+		ErrTime: e.errTime,
+		Wallet:  WalletStatus{Err: "no wallet"},
+	}
+	s.Totals.Downloaded, s.Totals.Uploaded = e.session.down, e.session.up
+	for _, ih := range e.order {
+		ts := e.torrents[ih]
+		t := e.poll(ts, dt)
+		s.Torrents = append(s.Torrents, t)
+		s.Totals.DownRate += t.DownRate
+		s.Totals.UpRate += t.UpRate
+		s.Totals.Peers += t.PeerCount
+		s.Totals.Downloaded += ts.sessDown
+		s.Totals.Uploaded += ts.sessUp
+	}
+	e.publish(s)
+}
+
+func (e *Engine) setErr(err error) {
+	e.log.Error("engine error", "err", err)
+	e.lastErr = err.Error()
+	e.errTime = time.Now()
+}
+
+// saveRecord persists one torrent with its current totals.
+func (e *Engine) saveRecord(ts *tstate) {
+	if ts.rec == nil {
+		return
+	}
+	r := *ts.rec
+	r.Downloaded, r.Uploaded = ts.downloaded(), ts.uploaded()
+	if err := e.st.putTorrent(&r); err != nil {
+		e.setErr(err)
+	}
+}
+
+// persistAll saves every torrent in one transaction.
+func (e *Engine) persistAll() {
+	rs := make([]*record, 0, len(e.order))
+	for _, ih := range e.order {
+		ts := e.torrents[ih]
+		e.updateCounters(ts)
+		r := *ts.rec
+		r.Downloaded, r.Uploaded = ts.downloaded(), ts.uploaded()
+		rs = append(rs, &r)
+	}
+	if err := e.st.putTorrents(rs); err != nil {
+		e.setErr(err)
+	}
+}
+
+func (e *Engine) saveSettings() error {
+	l, m := e.limits, e.market
+	return e.st.putSettings(settings{Limits: &l, Market: &m})
+}
+
+// marketView turns stored market settings into the snapshot's form.
+func marketView(m marketRec) TorrentMarket {
+	return TorrentMarket{
+		BuyerStrategy:  m.BuyerStrategy,
+		SellerStrategy: m.SellerStrategy,
+		Bid:            parseStoredAmount(m.Bid),
+		Ask:            parseStoredAmount(m.Ask),
+		Budget:         parseStoredAmount(m.Budget),
+	}
+}
+
+func parseStoredAmount(s string) wallet.Amount {
+	if s == "" {
+		return wallet.Amount{}
+	}
+	a, err := wallet.ParseAmount(s, 0)
+	if err != nil {
+		return wallet.Amount{}
+	}
+	return a
+}
+
+// mergeMarket applies the non-nil fields of m.
+func mergeMarket(r *marketRec, m MarketSettings) {
+	if m.BuyerStrategy != nil {
+		r.BuyerStrategy = *m.BuyerStrategy
+	}
+	if m.SellerStrategy != nil {
+		r.SellerStrategy = *m.SellerStrategy
+	}
+	if m.Bid != nil {
+		r.Bid = m.Bid.String()
+	}
+	if m.Ask != nil {
+		r.Ask = m.Ask.String()
+	}
+	if m.Budget != nil {
+		r.Budget = m.Budget.String()
+	}
+}
+
+func (e *Engine) lookup(ih InfoHash) (*tstate, error) {
+	ts, ok := e.torrents[ih]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownTorrent, ih)
+	}
+	return ts, nil
+}

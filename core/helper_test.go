@@ -1,0 +1,3 @@
+package core
+
+func runHelper() int { return 2 }

@@ -1,0 +1,573 @@
+package core
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+	"unsafe"
+
+	g "github.com/anacrolix/generics"
+	"github.com/anacrolix/torrent"
+	"github.com/anacrolix/torrent/metainfo"
+	"github.com/anacrolix/torrent/storage"
+	"github.com/anacrolix/torrent/types"
+	"golang.org/x/time/rate"
+)
+
+// tstate is one torrent as the loop sees it. Only the loop touches it.
+type tstate struct {
+	rec      *record
+	tf       *TorrentFile     // nil until the metainfo is known
+	t        *torrent.Torrent // nil while paused
+	applied  bool             // file priorities applied to t
+	trackers []string
+	name     string
+	err      string
+	checking int // rechecks running
+
+	down, up *rate.Limiter // per-torrent limits
+
+	// Counters of the current anacrolix torrent and rates.
+	sessDown, sessUp int64
+	downRate, upRate float64
+	peers            map[*torrent.PeerConn]*peerRate
+	seq              []int // pieces raised for sequential download
+	last             Torrent
+}
+
+type peerRate struct {
+	down, up         int64
+	downRate, upRate float64
+}
+
+// downloaded and uploaded are all-time payload totals.
+func (ts *tstate) downloaded() int64 { return ts.rec.Downloaded + ts.sessDown }
+func (ts *tstate) uploaded() int64   { return ts.rec.Uploaded + ts.sessUp }
+
+// fileStorageNote: torrent data is stored with anacrolix's file storage,
+// part files on (an incomplete file is NAME.part until its last piece is
+// verified) and mmap off: the mmap implementation fails writes to chunks
+// that touch a zero-length file (EINVAL), and a file changed by another
+// program under a mapping would crash the process (SIGBUS) when seeding
+// the user's own files.
+const fileStorageNote = ""
+
+// start adds the torrent to the anacrolix client (unless paused).
+func (e *Engine) start(ts *tstate) error {
+	if ts.t != nil || ts.rec.Paused {
+		return nil
+	}
+	ih := metainfo.Hash(mustHash(ts.rec.InfoHash))
+	opts := torrent.AddTorrentOpts{
+		InfoHash: ih,
+		Storage: storage.NewFileOpts(storage.NewFileClientOpts{
+			ClientBaseDir:   ts.rec.DataDir,
+			PieceCompletion: keepOpen{e.pc},
+			DisableMmap:     true, // see fileStorageNote
+			Logger:          e.log,
+		}),
+	}
+	if ts.tf != nil {
+		opts.InfoBytes = ts.tf.mi.InfoBytes
+	}
+	t, _ := e.cl.AddTorrentOpt(opts)
+	ts.t = t
+	ts.applied = false
+	ts.sessDown, ts.sessUp = 0, 0
+	ts.peers = make(map[*torrent.PeerConn]*peerRate)
+	ts.seq = nil
+	if ts.tf != nil && len(ts.tf.mi.UrlList) > 0 {
+		t.AddWebSeeds(ts.tf.mi.UrlList)
+	}
+	if len(ts.trackers) > 0 {
+		tiers := make([][]string, len(ts.trackers))
+		for i, tr := range ts.trackers {
+			tiers[i] = []string{tr}
+		}
+		t.AddTrackers(tiers)
+	}
+	e.addPeers(ts, ts.rec.Peers)
+	e.applyInfo(ts)
+	return nil
+}
+
+// stop drops the torrent from the client, folding its counters into the
+// record.
+func (e *Engine) stop(ts *tstate) {
+	if ts.t == nil {
+		return
+	}
+	e.updateCounters(ts)
+	ts.rec.Downloaded += ts.sessDown
+	ts.rec.Uploaded += ts.sessUp
+	ts.sessDown, ts.sessUp = 0, 0
+	ts.t.Drop()
+	ts.t = nil
+	ts.downRate, ts.upRate = 0, 0
+	ts.peers = nil
+}
+
+func (e *Engine) addPeers(ts *tstate, addrs []string) {
+	if ts.t == nil || len(addrs) == 0 {
+		return
+	}
+	pis := make([]torrent.PeerInfo, len(addrs))
+	for i, a := range addrs {
+		pis[i] = torrent.PeerInfo{Addr: torrent.StringAddr(a), Source: torrent.PeerSourceDirect, Trusted: true}
+	}
+	ts.t.AddPeers(pis)
+}
+
+// applyInfo runs once the info dict is known: it records the metainfo
+// (for magnets) and applies file priorities.
+func (e *Engine) applyInfo(ts *tstate) {
+	if ts.t == nil || ts.applied || ts.t.Info() == nil {
+		return
+	}
+	if ts.tf == nil {
+		mi := ts.t.Metainfo()
+		var buf bytes.Buffer
+		if err := mi.Write(&buf); err == nil {
+			if tf, err := ParseTorrentFile(buf.Bytes(), ts.rec.InfoHash); err == nil {
+				ts.tf = tf
+				ts.rec.MetaInfo = tf.Bytes
+				ts.name = tf.Name
+				e.saveRecord(ts)
+			} else {
+				e.log.Warn("metadata does not parse", "infohash", ts.rec.InfoHash, "err", err)
+			}
+		}
+	}
+	files := ts.t.Files()
+	if len(ts.rec.Priorities) != len(files) {
+		ts.rec.Priorities = make([]Priority, len(files))
+	}
+	for i, f := range files {
+		f.SetPriority(piecePriority(ts.rec.Priorities[i]))
+	}
+	ts.applied = true
+}
+
+func piecePriority(p Priority) types.PiecePriority {
+	switch p {
+	case PrioritySkip:
+		return types.PiecePriorityNone
+	case PriorityHigh:
+		return types.PiecePriorityHigh
+	}
+	return types.PiecePriorityNormal
+}
+
+// applySequential raises the next few missing wanted pieces, in order.
+func (e *Engine) applySequential(ts *tstate) {
+	if ts.t == nil || !ts.applied {
+		return
+	}
+	const window = 8
+	var next []int
+	if ts.rec.Sequential {
+		n := ts.t.NumPieces()
+		for i := 0; i < n && len(next) < window; i++ {
+			p := ts.t.Piece(i)
+			st := p.State()
+			if st.Complete || st.Priority == types.PiecePriorityNone && !contains(ts.seq, i) {
+				continue
+			}
+			next = append(next, i)
+		}
+	}
+	for _, i := range ts.seq {
+		if !contains(next, i) {
+			ts.t.Piece(i).SetPriority(types.PiecePriorityNone)
+		}
+	}
+	for _, i := range next {
+		if !contains(ts.seq, i) {
+			ts.t.Piece(i).SetPriority(types.PiecePriorityNow)
+		}
+	}
+	ts.seq = next
+}
+
+func contains(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// updateCounters reads the torrent's payload counters.
+func (e *Engine) updateCounters(ts *tstate) {
+	if ts.t == nil {
+		return
+	}
+	st := ts.t.Stats()
+	ts.sessDown = st.BytesReadUsefulData.Int64()
+	ts.sessUp = st.BytesWrittenData.Int64()
+}
+
+// poll refreshes ts from the client and returns its snapshot. dt is the
+// time since the last poll.
+func (e *Engine) poll(ts *tstate, dt time.Duration) Torrent {
+	ih := mustHash(ts.rec.InfoHash)
+	out := Torrent{
+		InfoHash:   ih,
+		Name:       ts.name,
+		Labels:     append([]string(nil), ts.rec.Labels...),
+		AddedAt:    ts.rec.AddedAt,
+		Err:        ts.err,
+		Sequential: ts.rec.Sequential,
+		Limits:     ts.rec.Limits,
+		DataDir:    ts.rec.DataDir,
+		Market:     marketView(ts.rec.Market),
+	}
+	for _, u := range ts.trackers {
+		out.Trackers = append(out.Trackers, e.facts.tracker(ih, u))
+	}
+	if ts.t == nil {
+		// Paused: keep the last known progress.
+		out.Size, out.Done = ts.last.Size, ts.last.Done
+		out.PieceLength, out.NumPieces = ts.last.PieceLength, ts.last.NumPieces
+		out.Pieces, out.Files = ts.last.Pieces, ts.last.Files
+		if ts.tf != nil && out.NumPieces == 0 {
+			out.PieceLength, out.NumPieces = ts.tf.PieceLength, ts.tf.NumPieces
+			out.Size = ts.tf.Size
+			for i, p := range ts.tf.Files {
+				out.Files = append(out.Files, File{Path: p, Size: ts.tf.info.UpvertedFiles()[i].Length, Priority: ts.prio(i)})
+			}
+		}
+		out.Downloaded, out.Uploaded = ts.downloaded(), ts.uploaded()
+		out.State = StatePaused
+		if ts.err != "" {
+			out.State = StateError
+		}
+		out.Ratio = ratio(out.Uploaded, out.Size)
+		ts.last = out
+		return out
+	}
+	t := ts.t
+	e.applyInfo(ts)
+	e.applySequential(ts)
+	prevDown, prevUp := ts.sessDown, ts.sessUp
+	e.updateCounters(ts)
+	ts.downRate = ewma(ts.downRate, ts.sessDown-prevDown, dt)
+	ts.upRate = ewma(ts.upRate, ts.sessUp-prevUp, dt)
+	out.DownRate, out.UpRate = int64(ts.downRate), int64(ts.upRate)
+	out.Downloaded, out.Uploaded = ts.downloaded(), ts.uploaded()
+
+	hashing := false
+	if info := t.Info(); info != nil {
+		out.Name = t.Name()
+		ts.name = out.Name
+		out.PieceLength = info.PieceLength
+		out.NumPieces = t.NumPieces()
+		out.Pieces = make([]byte, out.NumPieces)
+		i := 0
+		for _, run := range t.PieceStateRuns() {
+			var b byte
+			switch {
+			case run.Complete:
+				b = 2
+			case run.Partial:
+				b = 1
+			}
+			if run.Hashing || run.QueuedForHash || run.Marking {
+				hashing = true
+			}
+			for k := 0; k < run.Length && i < len(out.Pieces); k++ {
+				out.Pieces[i] = b
+				i++
+			}
+		}
+		for i, f := range t.Files() {
+			fi := f.FileInfo()
+			fl := File{Path: strings.Join(fi.BestPath(), "/"), Size: f.Length(), Done: f.BytesCompleted(), Priority: ts.prio(i)}
+			out.Files = append(out.Files, fl)
+			if fl.Priority != PrioritySkip {
+				out.Size += fl.Size
+				out.Done += fl.Done
+			}
+		}
+	}
+	e.pollPeers(ts, &out, dt)
+	switch {
+	case ts.err != "":
+		out.State = StateError
+	case t.Info() == nil:
+		out.State = StateMetadata
+	case ts.checking > 0 || hashing && out.Done < out.Size && out.DownRate == 0:
+		out.State = StateChecking
+	case out.Done >= out.Size:
+		out.State = StateSeeding
+	default:
+		out.State = StateDownloading
+	}
+	if out.State == StateDownloading && out.DownRate > 0 {
+		out.ETA = time.Duration(float64(out.Size-out.Done)/float64(out.DownRate)) * time.Second
+	}
+	out.Ratio = ratio(out.Uploaded, out.Size)
+	ts.last = out
+	return out
+}
+
+func (ts *tstate) prio(i int) Priority {
+	if i < len(ts.rec.Priorities) {
+		return ts.rec.Priorities[i]
+	}
+	return PriorityNormal
+}
+
+func ratio(up, size int64) float64 {
+	if size <= 0 {
+		return 0
+	}
+	return float64(up) / float64(size)
+}
+
+// ewma folds n bytes over dt into a smoothed rate (bytes per second).
+func ewma(prev float64, n int64, dt time.Duration) float64 {
+	if dt <= 0 {
+		return prev
+	}
+	r := float64(n) / dt.Seconds()
+	return 0.5*prev + 0.5*r
+}
+
+func (e *Engine) pollPeers(ts *tstate, out *Torrent, dt time.Duration) {
+	conns := ts.t.PeerConns()
+	seen := make(map[*torrent.PeerConn]bool, len(conns))
+	for _, pc := range conns {
+		seen[pc] = true
+		st := pc.Stats()
+		pr := ts.peers[pc]
+		if pr == nil {
+			pr = &peerRate{}
+			ts.peers[pc] = pr
+		}
+		down, up := st.BytesReadData.Int64(), st.BytesWrittenData.Int64()
+		pr.downRate = ewma(pr.downRate, down-pr.down, dt)
+		pr.upRate = ewma(pr.upRate, up-pr.up, dt)
+		pr.down, pr.up = down, up
+
+		f := e.facts.lookup(pc)
+		flags := connFlags(pc)
+		p := Peer{
+			Key:          PeerKey(pc.RemoteAddr.String()),
+			PeerID:       fmt.Sprintf("%x", pc.PeerID[:]),
+			Incoming:     pc.Discovery == torrent.PeerSourceIncoming,
+			Transport:    "tcp",
+			Encrypted:    strings.ContainsAny(flags, "Ee"),
+			PeerChoking:  f.peerChoking,
+			PeerInterest: f.peerInterested,
+			// anacrolix keeps our choke/interest state private: with
+			// Seed on it unchokes every interested peer, and we are
+			// interested while the peer has pieces we still want.
+			AmChoking:  !f.peerInterested,
+			Extensions: f.exts,
+			DownRate:   int64(pr.downRate),
+			UpRate:     int64(pr.upRate),
+			Downloaded: down,
+			Uploaded:   up,
+		}
+		if strings.Contains(pc.Network, "udp") || strings.Contains(flags, "U") {
+			p.Transport = "utp"
+		}
+		p.Client = f.client
+		if p.Client == "" {
+			p.Client = clientFromPeerID(pc.PeerID)
+		}
+		if out.NumPieces > 0 {
+			p.Progress = float64(st.RemotePieceCount) / float64(out.NumPieces)
+			if p.Progress >= 1 {
+				out.SeedCount++
+			}
+			p.AmInterested = out.Done < out.Size && p.Progress > 0 && !peerHasOnlyWhatWeHave(pc, out.Pieces)
+		}
+		if c := e.connOf(pc); c != nil {
+			if cur, ok := c.InfoHash(); !ok || cur != out.InfoHash {
+				c.setTorrent(out.InfoHash, ts.down, ts.up)
+			}
+		}
+		out.Peers = append(out.Peers, p)
+	}
+	for pc := range ts.peers {
+		if !seen[pc] {
+			delete(ts.peers, pc)
+		}
+	}
+	out.PeerCount = len(out.Peers)
+}
+
+// peerHasOnlyWhatWeHave reports whether every piece the peer has is one we
+// have too.
+func peerHasOnlyWhatWeHave(pc *torrent.PeerConn, ours []byte) bool {
+	bm := pc.PeerPieces()
+	it := bm.Iterator()
+	for it.HasNext() {
+		i := int(it.Next())
+		if i < len(ours) && ours[i] != 2 {
+			return false
+		}
+	}
+	return true
+}
+
+// connFlags extracts anacrolix's connection flags ("I,E,v1"...) from the
+// PeerConn's String; they are fixed once the handshake is done.
+func connFlags(pc *torrent.PeerConn) string {
+	s := pc.String()
+	i := strings.Index(s, "[flags=")
+	if i < 0 {
+		return ""
+	}
+	s = s[i+len("[flags="):]
+	if j := strings.IndexByte(s, ' '); j >= 0 {
+		s = s[:j]
+	}
+	return s
+}
+
+// peerConnConn locates PeerConn's unexported conn field (the net.Conn our
+// listener or dialer returned; set once at creation, never changed), so
+// connections are matched exactly even when several share a remote
+// address. connOf falls back to matching by remote address if a future
+// anacrolix renames the field; TestConnRegistryMatchesPeerConns guards it.
+var peerConnConn = func() (off uintptr, ok bool) {
+	f, ok := reflect.TypeFor[torrent.PeerConn]().FieldByName("conn")
+	if !ok || f.Type != reflect.TypeFor[net.Conn]() {
+		return 0, false
+	}
+	return f.Offset, true
+}
+
+var peerConnConnOff, peerConnConnOK = peerConnConn()
+
+// connOf returns the wrapped connection carrying pc, if it is ours.
+func (e *Engine) connOf(pc *torrent.PeerConn) *Conn {
+	if peerConnConnOK {
+		nc := *(*net.Conn)(unsafe.Add(unsafe.Pointer(pc), peerConnConnOff))
+		if c, ok := nc.(*Conn); ok {
+			return c
+		}
+		return nil
+	}
+	remote := pc.RemoteAddr.String()
+	var found *Conn
+	for _, c := range e.conns.Conns() {
+		if c.key.Remote == remote {
+			if found != nil {
+				return nil // ambiguous
+			}
+			found = c
+		}
+	}
+	return found
+}
+
+// recheck hashes every piece again (in the background).
+func (e *Engine) recheck(ts *tstate) error {
+	if ts.t == nil {
+		return errors.New("torrent is paused: resume it first")
+	}
+	if ts.t.Info() == nil {
+		return errors.New("torrent has no metadata yet")
+	}
+	t := ts.t
+	ts.checking++
+	e.g.Go(func() error {
+		err := t.VerifyDataContext(e.gctx)
+		e.post(func() {
+			ts.checking--
+			if err != nil && e.gctx.Err() == nil && ts.t == t {
+				e.log.Warn("recheck failed", "infohash", ts.rec.InfoHash, "err", err)
+			}
+		})
+		return nil
+	})
+	return nil
+}
+
+// deleteData removes the torrent's files (and part files) under its data
+// dir, and forgets their piece completion. Only call it after stop.
+func (e *Engine) deleteData(ts *tstate) error {
+	if ts.tf == nil {
+		return nil
+	}
+	ih := metainfo.Hash(mustHash(ts.rec.InfoHash))
+	for i := 0; i < ts.tf.NumPieces; i++ {
+		_ = e.pc.Set(metainfo.PieceKey{InfoHash: ih, Index: i}, g.None[bool]())
+	}
+	root := ts.rec.DataDir
+	var errs []error
+	var dirs []string
+	for _, f := range ts.tf.info.UpvertedFiles() {
+		parts := append([]string{root}, ts.tf.info.BestName())
+		if ts.tf.info.IsDir() {
+			parts = append(parts, f.BestPath()...)
+		}
+		p := filepath.Join(parts...)
+		if !strings.HasPrefix(p, filepath.Clean(root)+string(filepath.Separator)) {
+			continue // never outside the data dir
+		}
+		for _, q := range []string{p, p + ".part"} {
+			if err := os.Remove(q); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+		for d := filepath.Dir(p); d != filepath.Clean(root) && strings.HasPrefix(d, root); d = filepath.Dir(d) {
+			dirs = append(dirs, d)
+		}
+	}
+	// Remove emptied directories, deepest first.
+	for i := 0; i < len(dirs); i++ {
+		for j := i + 1; j < len(dirs); j++ {
+			if len(dirs[j]) > len(dirs[i]) {
+				dirs[i], dirs[j] = dirs[j], dirs[i]
+			}
+		}
+	}
+	for _, d := range dirs {
+		_ = os.Remove(d) // fails harmlessly when not empty
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("cannot delete data of %s: %w", ts.name, err)
+	}
+	return nil
+}
+
+func mustHash(s string) InfoHash {
+	h, err := ParseInfoHash(s)
+	if err != nil {
+		panic("stored infohash is not hex: " + s)
+	}
+	return h
+}
+
+// clientFromPeerID names the client from an Azureus-style peer ID
+// ("-TR3000-…").
+func clientFromPeerID(id [20]byte) string {
+	if id[0] == '-' && id[7] == '-' {
+		names := map[string]string{
+			"TR": "Transmission", "qB": "qBittorrent", "LT": "libtorrent", "lt": "rTorrent",
+			"UT": "µTorrent", "DE": "Deluge", "AZ": "Vuze", "BD": "bidtorrent", "GT": "anacrolix",
+			"BT": "BitTorrent", "KT": "KTorrent", "BC": "BitComet",
+		}
+		code := string(id[1:3])
+		if n, ok := names[code]; ok {
+			return n + " " + string(id[3:7])
+		}
+		return string(id[1:7])
+	}
+	if bytes.HasPrefix(id[:], []byte("A2-")) {
+		return "aria2 " + strings.ReplaceAll(strings.TrimRight(string(id[3:10]), "-"), "-", ".")
+	}
+	return ""
+}
