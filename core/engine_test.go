@@ -243,8 +243,6 @@ func contains2(s []string, v string) bool {
 	return false
 }
 
-
-
 // helperMain runs a subprocess role for the kill -9 test (see
 // resume_test.go); it returns the exit status.
 func helperMain() int { return runHelper() }
