@@ -121,6 +121,9 @@ func TestAmountArithmetic(t *testing.T) {
 	if len(NewAmount(0).Bytes()) != 0 {
 		t.Errorf("zero Bytes not empty")
 	}
+	if u := max.U256(); AmountFromU256(u).Cmp(max) != 0 {
+		t.Errorf("U256 round trip")
+	}
 	if v, ok := max.Uint64(); ok {
 		t.Errorf("max fits uint64: %d", v)
 	}

@@ -89,7 +89,7 @@ func TestSettlePendingStates(t *testing.T) {
 		t.Fatal(err)
 	}
 	ro := NewWatchOnly(w.Address(), book, ch)
-	if ss, _ = ro.Settle(ctx); len(ss) != 1 || !errors.Is(ss[0].Err, ErrLocked) {
+	if ss, _ = ro.Settle(ctx); len(ss) != 1 || !errors.Is(ss[0].Err, ErrNoKey) {
 		t.Errorf("watch-only settle: %+v", ss)
 	}
 }

@@ -46,9 +46,9 @@ func NewWatchOnly(addr Address, book *ChequeBook, chain Chain) *Wallet {
 	return &Wallet{addr: addr, book: book, chain: chain}
 }
 
-// ErrLocked is returned by operations that need the key on a watch-only
+// ErrNoKey is returned by operations that need the key on a watch-only
 // wallet.
-var ErrLocked = errors.New("wallet is locked (no key)")
+var ErrNoKey = errors.New("watch-only wallet: the key is not unlocked")
 
 // Address returns the wallet's TRON address.
 func (w *Wallet) Address() Address { return w.addr }
@@ -72,7 +72,7 @@ func (w *Wallet) ChequeBook() *ChequeBook { return w.book }
 // again (signatures are deterministic, RFC 6979).
 func (w *Wallet) SignCheque(token, beneficiary Address, cumulative Amount, chainID uint64) (Cheque, error) {
 	if w.key == nil {
-		return Cheque{}, ErrLocked
+		return Cheque{}, ErrNoKey
 	}
 	c, err := SignCheque(w.key, chainID, token, beneficiary, cumulative)
 	if err != nil {
@@ -120,7 +120,7 @@ func (w *Wallet) Cheques() ([]Record, error) { return w.book.Records() }
 // SignMessage signs msg as TIP-191 (TronWeb signMessageV2).
 func (w *Wallet) SignMessage(msg []byte) (Signature, error) {
 	if w.key == nil {
-		return Signature{}, ErrLocked
+		return Signature{}, ErrNoKey
 	}
 	return w.key.SignMessage(msg)
 }
@@ -142,7 +142,7 @@ func (w *Wallet) Balance(ctx context.Context) (Balance, error) {
 // Send transfers amount of the token to to and waits for confirmation.
 func (w *Wallet) Send(ctx context.Context, to Address, amount Amount) (Receipt, error) {
 	if w.key == nil {
-		return Receipt{}, ErrLocked
+		return Receipt{}, ErrNoKey
 	}
 	r, err := w.chain.Send(ctx, w.key, to, amount)
 	if err != nil {
@@ -229,7 +229,7 @@ func (w *Wallet) settle(ctx context.Context, r Record) Settlement {
 func (w *Wallet) pay(ctx context.Context, s Settlement) Settlement {
 	r := s.Record
 	if w.key == nil {
-		s.Err = ErrLocked
+		s.Err = ErrNoKey
 		return s
 	}
 	setSettled := func(v Amount) error {
