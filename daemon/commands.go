@@ -32,38 +32,39 @@ const maxTorrentFile = 32 << 20
 // commandTimeout bounds one engine call made by a remote command.
 const commandTimeout = 30 * time.Second
 
-type remoteCommand struct {
-	args    string
-	summary string
-	run     func(s *Server, ctx context.Context, io cmdIO, args []string) error
-}
+// remoteCommand is a command's help: its arguments and what it does.
+type remoteCommand struct{ args, summary string }
 
 type cmdIO struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 }
 
-var remoteCommands map[string]remoteCommand
+// remoteCommands are the commands a session can run, by name; help is
+// handled apart, since it lists them.
+var remoteCommands = map[string]func(s *Server, ctx context.Context, io cmdIO, args []string) error{
+	"add":    (*Server).cmdAdd,
+	"list":   (*Server).cmdList,
+	"pause":  (*Server).cmdPause,
+	"resume": (*Server).cmdResume,
+	"rm":     (*Server).cmdRemove,
+	"stats":  (*Server).cmdStats,
+}
 
-func init() {
-	// Assigned here because help refers back to the table.
-	remoteCommands = map[string]remoteCommand{
-		"add":    {"[--paused] [--dir DIR] [--label L] MAGNET|URL|- ...", "add torrents (- reads a .torrent from stdin); prints each infohash", (*Server).cmdAdd},
-		"list":   {"[--json] [FILTER]", "list torrents, optionally filtered (e.g. state:seeding name~debian ratio>2)", (*Server).cmdList},
-		"pause":  {"ID ...", "pause torrents (ID: an infohash or a unique prefix of one)", (*Server).cmdPause},
-		"resume": {"ID ...", "resume torrents", (*Server).cmdResume},
-		"rm":     {"[--delete-data] ID ...", "remove torrents, keeping their data unless --delete-data", (*Server).cmdRemove},
-		"stats":  {"[--json]", "engine totals, limits and wallet", (*Server).cmdStats},
-		"help":   {"", "this help", (*Server).cmdHelp},
-	}
+// commandHelp documents remoteCommands.
+var commandHelp = map[string]remoteCommand{
+	"add":    {"[--paused] [--dir DIR] [--label L] MAGNET|URL|- ...", "add torrents (- reads a .torrent from stdin); prints each infohash"},
+	"list":   {"[--json] [FILTER]", "list torrents, optionally filtered (e.g. state:seeding name~debian ratio>2)"},
+	"pause":  {"ID ...", "pause torrents (ID: an infohash or a unique prefix of one)"},
+	"resume": {"ID ...", "resume torrents"},
+	"rm":     {"[--delete-data] ID ...", "remove torrents, keeping their data unless --delete-data"},
+	"stats":  {"[--json]", "engine totals, limits and wallet"},
 }
 
 func commandNames() string {
 	names := make([]string, 0, len(remoteCommands))
 	for n := range remoteCommands {
-		if n != "help" {
-			names = append(names, n)
-		}
+		names = append(names, n)
 	}
 	sort.Strings(names)
 	return strings.Join(names, ", ")
@@ -71,12 +72,16 @@ func commandNames() string {
 
 // command runs one remote command and returns its exit status.
 func (s *Server) command(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c, ok := remoteCommands[args[0]]
+	if args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
+		s.help(stdout)
+		return exitOK
+	}
+	run, ok := remoteCommands[args[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "bidtorrent: unknown command %q (commands: %s, help)\n", args[0], commandNames())
 		return exitUsage
 	}
-	err := c.run(s, ctx, cmdIO{stdin, stdout, stderr}, args[1:])
+	err := run(s, ctx, cmdIO{stdin, stdout, stderr}, args[1:])
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
@@ -95,7 +100,7 @@ func (s *Server) flags(name string, io cmdIO) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(io.stderr, "Usage: %s %s\n", name, remoteCommands[name].args)
+		fmt.Fprintf(io.stderr, "Usage: %s %s\n", name, commandHelp[name].args)
 		fs.PrintDefaults()
 	}
 	return fs
@@ -111,19 +116,18 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-func (s *Server) cmdHelp(ctx context.Context, io cmdIO, args []string) error {
-	fmt.Fprintln(io.stdout, "Commands (ssh -p PORT HOST COMMAND [ARGS]):")
+func (s *Server) help(w io.Writer) {
+	fmt.Fprintln(w, "Commands (ssh -p PORT HOST COMMAND [ARGS]):")
 	names := make([]string, 0, len(remoteCommands))
 	for n := range remoteCommands {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		c := remoteCommands[n]
-		fmt.Fprintf(io.stdout, "  %-7s %s\n          %s\n", n, c.args, c.summary)
+		c := commandHelp[n]
+		fmt.Fprintf(w, "  %-7s %s\n          %s\n", n, c.args, c.summary)
 	}
-	fmt.Fprintln(io.stdout, "Without a command, a session with a terminal (ssh -t) gets the UI.")
-	return nil
+	fmt.Fprintln(w, "Without a command, a session with a terminal (ssh -t) gets the UI.")
 }
 
 func (s *Server) cmdAdd(ctx context.Context, io cmdIO, args []string) error {
@@ -240,13 +244,21 @@ func joinFilter(words []string) string {
 }
 
 func (s *Server) cmdPause(ctx context.Context, io cmdIO, args []string) error {
-	return s.each(ctx, io, "pause", args, func(ctx context.Context, ih core.InfoHash) error {
+	fs := s.flags("pause", io)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	return s.each(ctx, io, "pause", fs.Args(), func(ctx context.Context, ih core.InfoHash) error {
 		return s.eng.Pause(ctx, ih)
 	})
 }
 
 func (s *Server) cmdResume(ctx context.Context, io cmdIO, args []string) error {
-	return s.each(ctx, io, "resume", args, func(ctx context.Context, ih core.InfoHash) error {
+	fs := s.flags("resume", io)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	return s.each(ctx, io, "resume", fs.Args(), func(ctx context.Context, ih core.InfoHash) error {
 		return s.eng.Resume(ctx, ih)
 	})
 }
@@ -266,11 +278,7 @@ func (s *Server) cmdRemove(ctx context.Context, io cmdIO, args []string) error {
 // done; it fails if any ID could not be resolved or acted on.
 func (s *Server) each(ctx context.Context, io cmdIO, name string, ids []string, fn func(context.Context, core.InfoHash) error) error {
 	if len(ids) == 0 {
-		fmt.Fprintf(io.stderr, "Usage: %s %s\n", name, remoteCommands[name].args)
-		return errBadUsage
-	}
-	if len(ids) > 0 && strings.HasPrefix(ids[0], "-") && name != "rm" {
-		fmt.Fprintf(io.stderr, "Usage: %s %s\n", name, remoteCommands[name].args)
+		fmt.Fprintf(io.stderr, "Usage: %s %s\n", name, commandHelp[name].args)
 		return errBadUsage
 	}
 	snap, err := s.snapshot(ctx)
