@@ -168,6 +168,9 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) Serve(ctx context.Context, sshLn, metricsLn net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	s.smu.Lock()
+	s.closing = false
+	s.smu.Unlock()
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
