@@ -221,6 +221,9 @@ type TorrentMarket struct {
 	Price          wallet.Amount // clearing price of our latest auction
 	Spent, Earned  wallet.Amount
 	Unsettled      wallet.Amount
+	// Sold and Bought are the bytes served and received while awarded
+	// (paid service), this session.
+	Sold, Bought int64
 	History        []MarketPoint // recent, oldest first, bounded
 }
 

@@ -421,6 +421,7 @@ func (p *Peer) ObserveSent(total int64, round uint64) {
 		return
 	}
 	p.sold += d
+	p.t.Sold += d
 	p.epochSent += d
 	owed := charge(p.price, p.epochSent)
 	inc := owed.SubFloor(p.epochOwed)
@@ -584,6 +585,7 @@ func (p *Peer) ObserveReceived(total int64) {
 		return
 	}
 	p.bought += d
+	p.t.Bought += d
 	p.bEpochRecv += d
 	owed := charge(p.ourPrice, p.bEpochRecv)
 	inc := owed.SubFloor(p.bEpochOwed)

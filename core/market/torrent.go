@@ -22,6 +22,8 @@ type Torrent struct {
 	// Spent and Earned are the cheque value issued and accepted for this
 	// torrent this session.
 	Spent, Earned wallet.Amount
+	// Sold and Bought are the bytes served and received while awarded.
+	Sold, Bought int64
 	// History holds the clearing price after each round, oldest first.
 	History []Point
 	// Fallbacks counts rounds where the strategy's answer failed
@@ -290,7 +292,7 @@ func (p *Peer) View() PeerView {
 	switch {
 	case p.awarded:
 		v.Price = p.price
-	case p.awardedUs:
+	case p.awardedUs || p.outbidUs:
 		v.Price = p.ourPrice
 	default:
 		v.Price = p.price
