@@ -27,27 +27,32 @@ var keystoreScryptN, keystoreScryptP = wallet.StandardScryptN, wallet.StandardSc
 // passphrase (for scripts; a prompt or --passphrase-file is preferred).
 const passphraseEnv = "BIDTORRENT_PASSPHRASE"
 
-type walletSub struct {
-	summary string
-	run     func(ctx context.Context, c *cli, args []string) error
-}
-
+// walletSubs are the wallet sub-commands, in help order.
 var walletSubs = []struct {
-	name string
-	walletSub
+	name, summary string
+	run           func(ctx context.Context, c *cli, args []string) error
 }{
-	{"new", walletSub{"create a key in the data dir's encrypted keystore", walletNew}},
-	{"import", walletSub{"import a key (BIP-39 mnemonic on m/44'/195'/0'/0/N, hex, or v3 keystore JSON)", walletImport}},
-	{"show", walletSub{"print the address (base58 and hex)", walletShow}},
-	{"balance", walletSub{"print balances on the configured chain", walletBalance}},
-	{"send", walletSub{"send AMOUNT BTT (e.g. 12.5 or \"0.5 BTT\")", walletSend}},
-	{"cheques", walletSub{"list cheques issued and received, settled and unsettled", walletCheques}},
-	{"settle", walletSub{"settle unsettled cheques on the configured chain", walletSettle}},
-	{"faucet", walletSub{"credit AMOUNT BTT to this wallet (local ledger only)", walletFaucet}},
-	{"cheque", walletSub{"sign or verify one TIP-712 cheque", walletCheque}},
+	{"new", "create a key in the data dir's encrypted keystore", walletNew},
+	{"import", "import a key (BIP-39 mnemonic on m/44'/195'/0'/0/N, hex, or v3 keystore JSON)", walletImport},
+	{"show", "print the address (base58 and hex)", walletShow},
+	{"balance", "print balances on the configured chain", walletBalance},
+	{"send", "send AMOUNT BTT (e.g. 12.5 or \"0.5 BTT\")", walletSend},
+	{"cheques", "list cheques issued and received, settled and unsettled", walletCheques},
+	{"settle", "settle unsettled cheques on the configured chain", walletSettle},
+	{"faucet", "credit AMOUNT BTT to this wallet (local ledger only)", walletFaucet},
+	{"cheque", "sign or verify one TIP-712 cheque", walletCheque},
 }
 
 // runWallet dispatches `bidtorrent wallet SUBCOMMAND`.
+//
+// With --json every sub-command prints one JSON value on stdout (the
+// *JSON types below): new/import/show an addressJSON; balance a
+// balanceJSON; send a receiptJSON; cheques an array of recordJSON;
+// settle an array of settlementJSON; faucet {address, credited,
+// balance}; cheque sign/verify a chequeJSON (verify adds valid and
+// error). Amounts are objects {base_units, value}: an integer string in
+// base units and the same with the token's decimals. Errors go to stderr
+// as one line, with exit status 1 (2 for usage errors).
 func runWallet(ctx context.Context, c *cli, args []string) error {
 	usage := func() {
 		fmt.Fprintf(c.stderr, "Usage: bidtorrent wallet COMMAND [flags]\n\nCommands:\n")
