@@ -126,16 +126,40 @@ func (s Keystore) Save(k *Key, passphrase string) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("cannot write keystore: %w", err)
 	}
-	// Link fails if the key file exists: never replace a key.
-	if err := os.Link(tmp, s.Path()); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("a key already exists at %s", s.Path())
+	// Link fails if the key file exists: never replace a key. Where hard
+	// links are unsupported, an exclusive create does the same.
+	if err := os.Link(tmp, s.Path()); errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("a key already exists at %s", s.Path())
+	} else if err != nil {
+		if err := writeExclusive(s.Path(), b); err != nil {
+			return err
 		}
-		return fmt.Errorf("cannot write keystore: %w", err)
 	}
 	if d, err := os.Open(s.Dir); err == nil {
 		_ = d.Sync()
 		d.Close()
+	}
+	return nil
+}
+
+func writeExclusive(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("a key already exists at %s", path)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot write keystore: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("cannot write keystore: %w", err)
 	}
 	return nil
 }
