@@ -185,6 +185,7 @@ func (s *Server) Serve(ctx context.Context, sshLn, metricsLn net.Listener) error
 		wish.WithHostKeyPEM(s.hostPEM),
 		// Public keys only: no password or keyboard-interactive handler.
 		wish.WithPublicKeyAuth(s.allow),
+		ssh.WrapConn(s.limitHandshake),
 		wish.WithMiddleware(func(ssh.Handler) ssh.Handler {
 			return func(sess ssh.Session) { s.handle(ctx, sess) }
 		}),
@@ -314,6 +315,23 @@ func (s *Server) latest() (core.Snapshot, bool) {
 	return s.snap, s.have
 }
 
+// handshakeTimeout bounds how long a connection may take to log in.
+var handshakeTimeout = 30 * time.Second
+
+type handshakeTimerKey struct{}
+
+// limitHandshake gives a new connection handshakeTimeout to log in and
+// open a session (handle stops the timer), so that silent or stalling
+// clients cannot hold connections open. Stopping it in allow would be
+// wrong: clients may ask whether a key is acceptable without proving they
+// hold it. (A deadline on the conn would not do: the
+// SSH library resets deadlines at every read.)
+func (s *Server) limitHandshake(ctx ssh.Context, c net.Conn) net.Conn {
+	timer := time.AfterFunc(handshakeTimeout, func() { c.Close() })
+	ctx.SetValue(handshakeTimerKey{}, timer)
+	return c
+}
+
 func (s *Server) allow(ctx ssh.Context, key ssh.PublicKey) bool {
 	ok := authorized(s.keysPath, key, s.log)
 	if !ok {
@@ -335,6 +353,9 @@ func (s *Server) handle(srvCtx context.Context, sess ssh.Session) {
 	s.sessions.Add(1)
 	s.smu.Unlock()
 	defer s.sessions.Done()
+	if timer, ok := sess.Context().Value(handshakeTimerKey{}).(*time.Timer); ok {
+		timer.Stop()
+	}
 	ctx, cancel := context.WithCancel(sess.Context())
 	defer cancel()
 	stop := context.AfterFunc(srvCtx, cancel)

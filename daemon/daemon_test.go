@@ -283,6 +283,16 @@ func (e *env) run(t *testing.T, stdin string, cmd string) (string, string, int) 
 		t.Fatalf("dial: %v", err)
 	}
 	defer c.Close()
+	return e.runOnIn(t, c, stdin, cmd)
+}
+
+func (e *env) runOn(t *testing.T, c *gossh.Client, cmd string) (string, string, int) {
+	t.Helper()
+	return e.runOnIn(t, c, "", cmd)
+}
+
+func (e *env) runOnIn(t *testing.T, c *gossh.Client, stdin string, cmd string) (string, string, int) {
+	t.Helper()
 	s, err := c.NewSession()
 	if err != nil {
 		t.Fatal(err)
@@ -614,5 +624,42 @@ func TestConcurrentCommands(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Error(e)
+	}
+}
+
+func TestSilentConnectionDropped(t *testing.T) {
+	prev := handshakeTimeout
+	handshakeTimeout = 200 * time.Millisecond
+	defer func() { handshakeTimeout = prev }()
+	eng := &fakeEngine{}
+	eng.publish(testSnapshot(t))
+	e := start(t, eng, nil)
+	c, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Say nothing: the server's banner arrives, then the connection closes.
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("connection not closed by the server: %v", err)
+	}
+	if !strings.HasPrefix(string(b), "SSH-2.0-bidtorrent") {
+		t.Fatalf("server sent %q", b)
+	}
+	// A client that logs in and opens a session keeps its connection past
+	// the limit (as an OpenSSH ControlMaster connection would).
+	cl, err := e.dial(t, e.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, _, code := e.runOn(t, cl, "stats"); code != 0 {
+		t.Fatalf("stats: code %d", code)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if out, _, code := e.runOn(t, cl, "stats --json"); code != 0 || !strings.Contains(out, `"torrents": 3`) {
+		t.Fatalf("stats after the handshake limit: code %d\n%s", code, out)
 	}
 }
