@@ -310,7 +310,7 @@ func runSeed(ctx context.Context, c *cli, args []string) error {
 
 	snaps, unsub := e.Subscribe()
 	defer unsub()
-	warned := false
+	checked, warned := false, false
 	for {
 		select {
 		case <-ctx.Done():
@@ -320,7 +320,13 @@ func runSeed(ctx context.Context, c *cli, args []string) error {
 				return stop()
 			}
 			t, ok := findTorrent(s, ih)
-			if ok && !warned && t.State == core.StateDownloading && t.DownRate == 0 {
+			if !ok {
+				continue
+			}
+			if t.State == core.StateChecking {
+				checked = true
+			}
+			if checked && !warned && t.State == core.StateDownloading {
 				// The recheck found data missing or different.
 				warned = true
 				fmt.Fprintf(c.stderr, "warning: only %s of %s in %s matches the torrent; seeding what matches\n",

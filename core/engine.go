@@ -154,9 +154,10 @@ func New(cfg Config, dataDir string, opts ...Option) (_ *Engine, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("cannot open log file: %w", err)
 		}
-		closers = append(closers, f.Close)
-		e.logFile = f
-		e.log = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		sink := &logSink{f: f}
+		closers = append(closers, sink.Close)
+		e.logFile = sink
+		e.log = slog.New(slog.NewTextHandler(sink, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	e.downloadDir = cfg.DownloadDir
 	if e.downloadDir == "" {
@@ -290,6 +291,34 @@ func (e *Engine) clientConfig(clientVersion string) *torrent.ClientConfig {
 	cc.HTTPUserAgent = clientVersion
 	e.facts.install(&cc.Callbacks)
 	return cc
+}
+
+// logSink is the log file. Writes after Close are dropped: some anacrolix
+// goroutines (the DHT's table maintainer) log after the client is closed,
+// and its slog bridge panics on a write error. mu guards f.
+type logSink struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func (s *logSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f != nil {
+		_, _ = s.f.Write(p)
+	}
+	return len(p), nil
+}
+
+func (s *logSink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f == nil {
+		return nil
+	}
+	err := s.f.Close()
+	s.f = nil
+	return err
 }
 
 // keepOpen shares the piece-completion database between storages without
