@@ -23,7 +23,7 @@ type column struct {
 const nameMinWidth = 22
 
 var listColumns = []column{
-	{name: "name", prio: 0, cell: func(_ *shared, t *core.Torrent, _ int) string { return nameCell(t) },
+	{name: "name", prio: 0, cell: func(_ *shared, t *core.Torrent, _ int) string { return nameWithLabels(t) },
 		cmp: func(a, b *core.Torrent) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) }},
 	{name: "size", width: 6, right: true, prio: 5, cell: func(_ *shared, t *core.Torrent, _ int) string {
 		if t.Size == 0 {
@@ -82,6 +82,14 @@ func nameCell(t *core.Torrent) string {
 		return t.Name
 	}
 	return t.InfoHash.String()
+}
+
+// nameWithLabels is the list's name cell: the name, then the labels.
+func nameWithLabels(t *core.Torrent) string {
+	if len(t.Labels) == 0 {
+		return nameCell(t)
+	}
+	return nameCell(t) + "  #" + strings.Join(t.Labels, " #")
 }
 
 func stateLabel(s core.State) string {

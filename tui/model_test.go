@@ -6,7 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/BurntSushi/toml"
+	"github.com/charmbracelet/colorprofile"
 
 	"github.com/bidtorrent/bidtorrent/core"
 )
@@ -242,5 +244,40 @@ func TestNoColourTheme(t *testing.T) {
 	}
 	if out := NewStyles(ThemeDefault).Good.Render("y"); !strings.Contains(out, "38;") {
 		t.Errorf("default theme has no colour: %q", out)
+	}
+}
+
+func TestTinyScreensDoNotPanic(t *testing.T) {
+	flows := [][]string{nil, {"j", "enter"}, {"j", "enter", "2"}, {"j", "enter", "3"}, {"j", "enter", "4"},
+		{"j", "enter", "5"}, {"j", "enter", "6"}, {"?"}, {"a"}, {"X"}, {"m"}, {"O"}, {"w"}}
+	for _, size := range [][2]int{{1, 1}, {10, 3}, {20, 5}, {33, 7}} {
+		for _, keys := range flows {
+			h := newHarness(t, size[0], size[1], Config{}).snap(fixture())
+			h.keys(keys...)
+			_ = h.screen()
+		}
+	}
+	// And with no snapshot at all.
+	h := newHarness(t, 80, 24, Config{})
+	h.keys("j", "enter", "p", "m", "?")
+	if !strings.Contains(h.screen(), "Keys") {
+		t.Errorf("help did not open before the first snapshot")
+	}
+}
+
+func TestNoColorProfileSwitchesTheme(t *testing.T) {
+	eng := newFake()
+	m, err := New(context.Background(), eng, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	m.Update(snapshotMsg{fixture()})
+	if v := m.View().Content; !strings.Contains(v, "38;") {
+		t.Fatalf("default theme renders no colour")
+	}
+	m.Update(tea.ColorProfileMsg{Profile: colorprofile.ASCII}) // what NO_COLOR gives
+	if v := m.View().Content; strings.Contains(v, "38;") || strings.Contains(v, "48;") {
+		t.Errorf("colour after NO_COLOR:\n%q", v)
 	}
 }
