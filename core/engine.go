@@ -8,8 +8,8 @@
 // the client; Run blocks until its context is cancelled and then shuts
 // down in this order: the loop persists every torrent's state, background
 // work (rechecks) ends, the anacrolix client is closed (closing every peer
-// connection), then our listeners, the piece-completion database, the state
-// database and the log file.
+// connection), then our listeners, the state database (which also holds piece
+// completion) and the log file.
 package core
 
 import (
@@ -77,7 +77,7 @@ type Engine struct {
 	interval    time.Duration
 
 	st    *store
-	pc    storage.PieceCompletion
+	pc    completionDB
 	cl    *torrent.Client
 	conns *ConnRegistry
 	tcp   net.Listener
@@ -183,10 +183,7 @@ func New(cfg Config, dataDir string, opts ...Option) (_ *Engine, err error) {
 	setLimiter(e.conns.down, e.limits.Down)
 	setLimiter(e.conns.up, e.limits.Up)
 
-	if e.pc, err = storage.NewBoltPieceCompletion(dataDir); err != nil {
-		return nil, fmt.Errorf("cannot open piece completion database in %s: %w", dataDir, err)
-	}
-	closers = append(closers, e.pc.Close)
+	e.pc = completionDB{e.st.db}
 
 	tcp, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
@@ -270,7 +267,7 @@ func (e *Engine) clientConfig(clientVersion string) *torrent.ClientConfig {
 	cc.DialRateLimiter = rate.NewLimiter(20, 20)
 	cc.DefaultStorage = storage.NewFileOpts(storage.NewFileClientOpts{
 		ClientBaseDir:   e.downloadDir,
-		PieceCompletion: keepOpen{e.pc},
+		PieceCompletion: e.pc,
 		DisableMmap:     true, // see fileStorageNote
 		Logger:          e.log,
 	})
@@ -321,11 +318,6 @@ func (s *logSink) Close() error {
 	return err
 }
 
-// keepOpen shares the piece-completion database between storages without
-// letting any of them close it; the engine closes it last.
-type keepOpen struct{ storage.PieceCompletion }
-
-func (keepOpen) Close() error { return nil }
 
 // ListenAddr returns the TCP address actually bound (useful with port 0).
 func (e *Engine) ListenAddr() net.Addr { return e.tcp.Addr() }
@@ -366,9 +358,6 @@ func (e *Engine) shutdown() {
 	}
 	if e.dhtPC != nil {
 		_ = e.dhtPC.Close()
-	}
-	if err := e.pc.Close(); err != nil {
-		e.log.Warn("closing piece completion", "err", err)
 	}
 	if err := e.st.close(); err != nil {
 		e.log.Warn("closing state", "err", err)

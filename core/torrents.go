@@ -12,7 +12,6 @@ import (
 	"time"
 	"unsafe"
 
-	g "github.com/anacrolix/generics"
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/metainfo"
 	"github.com/anacrolix/torrent/storage"
@@ -68,7 +67,7 @@ func (e *Engine) start(ts *tstate) error {
 		InfoHash: ih,
 		Storage: storage.NewFileOpts(storage.NewFileClientOpts{
 			ClientBaseDir:   ts.rec.DataDir,
-			PieceCompletion: keepOpen{e.pc},
+			PieceCompletion: e.pc,
 			DisableMmap:     true, // see fileStorageNote
 			Logger:          e.log,
 		}),
@@ -501,9 +500,8 @@ func (e *Engine) deleteData(ts *tstate) error {
 	if ts.tf == nil {
 		return nil
 	}
-	ih := metainfo.Hash(mustHash(ts.rec.InfoHash))
-	for i := 0; i < ts.tf.NumPieces; i++ {
-		_ = e.pc.Set(metainfo.PieceKey{InfoHash: ih, Index: i}, g.None[bool]())
+	if err := e.pc.forget(mustHash(ts.rec.InfoHash)); err != nil {
+		e.log.Warn("forgetting piece completion", "err", err)
 	}
 	root := ts.rec.DataDir
 	var errs []error

@@ -1,0 +1,89 @@
+package core
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	g "github.com/anacrolix/generics"
+	"github.com/anacrolix/torrent/metainfo"
+	"github.com/anacrolix/torrent/storage"
+	bolt "go.etcd.io/bbolt"
+)
+
+// completionDB is the piece-completion store: one bucket per infohash in
+// state.db, holding a key for each piece verified complete. It records
+// only completeness, written through (fsynced) when a piece is verified;
+// a piece without a record is "unknown", so anacrolix hashes it on start.
+// After a kill -9 a piece whose record was not yet written is therefore
+// re-hashed from the data on disk, never downloaded again; anacrolix's own
+// bolt store buffers completions and persists "incomplete", which made a
+// killed download start over.
+type completionDB struct{ db *bolt.DB }
+
+var bucketCompletion = []byte("completion")
+
+var _ storage.PieceCompletion = completionDB{}
+
+func pieceKey(i int) []byte {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], uint32(i))
+	return b[:]
+}
+
+func (c completionDB) Get(pk metainfo.PieceKey) (storage.Completion, error) {
+	var out storage.Completion
+	err := c.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCompletion)
+		if b == nil {
+			return nil
+		}
+		ih := b.Bucket(pk.InfoHash[:])
+		if ih != nil && ih.Get(pieceKey(pk.Index)) != nil {
+			out.Ok, out.Complete = true, true
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (c completionDB) Set(pk metainfo.PieceKey, complete g.Option[bool]) error {
+	if cur, err := c.Get(pk); err == nil && cur.Ok == (complete.Ok && complete.Value) {
+		return nil // already as wanted
+	}
+	err := c.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketCompletion)
+		if err != nil {
+			return err
+		}
+		ih, err := b.CreateBucketIfNotExists(pk.InfoHash[:])
+		if err != nil {
+			return err
+		}
+		if complete.Ok && complete.Value {
+			return ih.Put(pieceKey(pk.Index), []byte{1})
+		}
+		return ih.Delete(pieceKey(pk.Index))
+	})
+	if err != nil {
+		return fmt.Errorf("cannot record completion of piece %d of %s: %w", pk.Index, pk.InfoHash.HexString(), err)
+	}
+	return nil
+}
+
+// forget drops every record of a torrent.
+func (c completionDB) forget(ih InfoHash) error {
+	return c.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCompletion)
+		if b == nil || b.Bucket(ih[:]) == nil {
+			return nil
+		}
+		return b.DeleteBucket(ih[:])
+	})
+}
+
+// Persistent tells anacrolix to flush a piece's data before it is marked
+// complete.
+func (completionDB) Persistent() bool { return true }
+
+// Close does nothing: the store closes the database.
+func (completionDB) Close() error { return nil }
