@@ -318,7 +318,6 @@ func (s *logSink) Close() error {
 	return err
 }
 
-
 // ListenAddr returns the TCP address actually bound (useful with port 0).
 func (e *Engine) ListenAddr() net.Addr { return e.tcp.Addr() }
 
