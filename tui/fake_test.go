@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -234,6 +235,7 @@ func newHarness(t *testing.T, w, h int, cfg Config) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.log = slog.New(slog.DiscardHandler)
 	m.Init()
 	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
 	return &harness{t: t, m: m, eng: eng}
