@@ -51,6 +51,7 @@ type options struct {
 	logger        *slog.Logger
 	interval      time.Duration
 	clientVersion string
+	noTCPDial     bool // tests: dial over uTP only
 }
 
 // WithLogger sends the engine's and anacrolix's logs to l instead of
@@ -213,7 +214,9 @@ func New(cfg Config, dataDir string, opts ...Option) (_ *Engine, err error) {
 	}
 	closers = append(closers, func() error { e.cl.Close(); return nil })
 	e.cl.AddListener(e.tcp)
-	e.cl.AddDialer(dialer)
+	if !o.noTCPDial {
+		e.cl.AddDialer(dialer)
+	}
 	if e.utp != nil {
 		ut := utpTransport{s: e.utp, reg: e.conns}
 		e.cl.AddListener(ut)

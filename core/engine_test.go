@@ -57,9 +57,10 @@ type runningEngine struct {
 	stop func() error
 }
 
-func startEngine(t testing.TB, name string, cfg Config, dataDir string) *runningEngine {
+func startEngine(t testing.TB, name string, cfg Config, dataDir string, opts ...Option) *runningEngine {
 	t.Helper()
-	e, err := New(cfg, dataDir, WithLogger(testLogger(t, name)), WithSnapshotInterval(100*time.Millisecond))
+	opts = append([]Option{WithLogger(testLogger(t, name)), WithSnapshotInterval(100 * time.Millisecond)}, opts...)
+	e, err := New(cfg, dataDir, opts...)
 	if err != nil {
 		t.Fatalf("New %s: %v", name, err)
 	}

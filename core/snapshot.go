@@ -224,7 +224,7 @@ type TorrentMarket struct {
 	// Sold and Bought are the bytes served and received while awarded
 	// (paid service), this session.
 	Sold, Bought int64
-	History        []MarketPoint // recent, oldest first, bounded
+	History      []MarketPoint // recent, oldest first, bounded
 }
 
 // MarketPoint is one sample of a torrent's market over time.
