@@ -84,6 +84,19 @@ func BenchmarkSnapshotList10k(b *testing.B) {
 	}
 }
 
+// BenchmarkSnapshotList1k is what an idle UI with 1,000 torrents does for
+// each snapshot the engine publishes (two a second by default).
+func BenchmarkSnapshotList1k(b *testing.B) {
+	m := benchModel(b, 200, 60, bigSnapshot(1000))
+	s := bigSnapshot(1000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m.Update(snapshotMsg{s})
+		_ = m.View()
+	}
+}
+
 // BenchmarkViewPeers500 renders the peers tab of a torrent with 500 peers.
 func BenchmarkViewPeers500(b *testing.B) {
 	m := benchModel(b, 200, 60, peersSnapshot(500))

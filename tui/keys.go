@@ -128,7 +128,7 @@ func helpKeys(keys []string) string {
 // keys, and always confirmed.
 func DefaultKeyMap() KeyMap {
 	return KeyMap{
-		Quit:    bind("quit", "q", "ctrl+c"),
+		Quit:    bind("quit (q: back from a page)", "q", "ctrl+c"),
 		Help:    bind("help", "?"),
 		Back:    bind("back", "esc", "backspace"),
 		Wallet:  bind("wallet", "w"),

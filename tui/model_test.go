@@ -281,3 +281,42 @@ func TestNoColorProfileSwitchesTheme(t *testing.T) {
 		t.Errorf("colour after NO_COLOR:\n%q", v)
 	}
 }
+
+func TestQuitLeavesPagesFirst(t *testing.T) {
+	h := newHarness(t, 80, 24, Config{}).snap(fixture())
+	h.keys("j", "enter")
+	_, cmd := h.m.Update(keyMsgs("q")[0])
+	if cmd != nil || h.m.page != pageList {
+		t.Fatalf("q in details should go back to the list")
+	}
+	_, cmd = h.m.Update(keyMsgs("q")[0])
+	if cmd == nil {
+		t.Fatalf("q in the list should quit")
+	}
+	if _, ok := cmd().(tea.QuitMsg); !ok {
+		t.Errorf("q in the list did not quit")
+	}
+}
+
+func TestMouseOffByDefault(t *testing.T) {
+	h := newHarness(t, 80, 24, Config{}).snap(fixture())
+	if h.m.View().MouseMode != tea.MouseModeNone {
+		t.Fatalf("mouse on by default")
+	}
+	h.m.Update(tea.MouseClickMsg{Button: tea.MouseLeft, Y: 4})
+	if h.m.list.cursor != 0 {
+		t.Fatalf("a click moved the cursor with the mouse off")
+	}
+	h.keys("M")
+	if h.m.View().MouseMode != tea.MouseModeCellMotion {
+		t.Fatalf("M did not enable the mouse")
+	}
+	h.m.Update(tea.MouseClickMsg{Button: tea.MouseLeft, Y: 4}) // title, header, rows 0,1,2
+	if h.m.list.cursor != 2 {
+		t.Errorf("click on screen row 4 put the cursor on row %d, want 2", h.m.list.cursor)
+	}
+	h.m.Update(tea.MouseWheelMsg{Button: tea.MouseWheelDown})
+	if h.m.list.cursor != 3 {
+		t.Errorf("wheel down: cursor %d, want 3", h.m.list.cursor)
+	}
+}

@@ -326,6 +326,9 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 	switch {
+	case key.Matches(msg, k.Quit) && m.page != pageList && msg.String() != "ctrl+c":
+		m.page = pageList // q leaves a page first; ctrl+c always quits
+		return nil
 	case key.Matches(msg, k.Quit):
 		return m.quit()
 	case key.Matches(msg, k.Help):
