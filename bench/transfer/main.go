@@ -55,13 +55,13 @@ type result struct {
 	elapsed []time.Duration
 	rss     []int64
 	anon    []int64
-	err     error
+	errs    []error // failed runs
 }
 
 func main() {
 	size := flag.String("size", "256MiB", "payload size")
 	piece := flag.String("piece", "256KiB", "piece length (a power of two)")
-	runs := flag.Int("runs", 1, "runs per scenario (the table shows the best)")
+	runs := flag.Int("runs", 1, "runs per scenario (the table shows the best; failed runs are counted)")
 	bin := flag.String("bin", "", "bidtorrent binary (default: go build the module)")
 	keep := flag.Bool("keep", false, "keep the work dir (logs) after the run")
 	only := flag.String("only", "", "comma-separated scenarios to run, e.g. ours-ours,aria2-ours,ours-aria2,aria2-aria2")
@@ -154,14 +154,14 @@ func run(sizeS, pieceS string, runs int, bin string, keep bool, only string, tim
 			continue
 		}
 		r := result{sc: sc}
-		for i := 0; i < runs && r.err == nil; i++ {
+		for i := 0; i < runs; i++ {
 			dir := filepath.Join(work, fmt.Sprintf("%s-%s-%d", name[sc.seed], name[sc.get], i))
 			fmt.Fprintf(os.Stderr, "%s (run %d)… ", sc, i+1)
 			el, rss, anon, err := transfer(dir, bin, sc, tor, ti, seedDir, sum, trk, timeout)
 			if err != nil {
-				r.err = err
+				r.errs = append(r.errs, fmt.Errorf("run %d: %w", i+1, err))
 				fmt.Fprintf(os.Stderr, "FAILED: %v\n", err)
-				break
+				continue
 			}
 			fmt.Fprintf(os.Stderr, "%.1f s, %.1f MiB/s, peak RSS %.0f MiB (anon %.0f MiB)\n",
 				el.Seconds(), mibps(size, el), float64(rss)/(1<<20), float64(anon)/(1<<20))
@@ -169,16 +169,21 @@ func run(sizeS, pieceS string, runs int, bin string, keep bool, only string, tim
 			r.rss = append(r.rss, rss)
 			r.anon = append(r.anon, anon)
 			if !keep {
-				os.RemoveAll(filepath.Join(dir, "out"))
+				os.RemoveAll(dir)
 			}
 		}
 		results = append(results, r)
 	}
 	printTable(results, size, pieceLen, runs)
+	failed := false
 	for _, r := range results {
-		if r.err != nil {
-			return fmt.Errorf("some transfers failed")
+		for _, err := range r.errs {
+			fmt.Printf("\n%s failed, %v\n", r.sc, err)
+			failed = true
 		}
+	}
+	if failed {
+		return fmt.Errorf("some transfers failed (logs in %s with -keep)", work)
 	}
 	return nil
 }
@@ -305,17 +310,17 @@ func ourArgs(dir, verb string, listen netip.AddrPort) ([]string, error) {
 func printTable(results []result, size, pieceLen int64, runs int) {
 	var base time.Duration
 	for _, r := range results {
-		if r.sc == (scenario{aria2, aria2}) && r.err == nil {
+		if r.sc == (scenario{aria2, aria2}) && len(r.elapsed) > 0 {
 			base = best(r.elapsed)
 		}
 	}
 	fmt.Printf("\n%d MiB single-file torrent, %d KiB pieces, loopback TCP, best of %d run(s)\n\n",
 		size>>20, pieceLen>>10, runs)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "seed → get\twall s\tMiB/s\tvs aria2→aria2\tpeak RSS MiB\tpeak anon RSS MiB\t")
+	fmt.Fprintln(tw, "seed → get\twall s\tMiB/s\tvs aria2→aria2\tpeak RSS MiB\tpeak anon RSS MiB\tfailed runs\t")
 	for _, r := range results {
-		if r.err != nil {
-			fmt.Fprintf(tw, "%s\tfailed\t\t\t\t\t\n", r.sc)
+		if len(r.elapsed) == 0 {
+			fmt.Fprintf(tw, "%s\t—\t—\t—\t—\t—\t%d/%d\t\n", r.sc, len(r.errs), runs)
 			continue
 		}
 		el := best(r.elapsed)
@@ -327,8 +332,8 @@ func printTable(results []result, size, pieceLen int64, runs int) {
 		for i := range r.rss {
 			rss, anon = max(rss, r.rss[i]), max(anon, r.anon[i])
 		}
-		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%s\t%.0f\t%.0f\t\n", r.sc, el.Seconds(), mibps(size, el), ratio,
-			float64(rss)/(1<<20), float64(anon)/(1<<20))
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%s\t%.0f\t%.0f\t%d/%d\t\n", r.sc, el.Seconds(), mibps(size, el), ratio,
+			float64(rss)/(1<<20), float64(anon)/(1<<20), len(r.errs), runs)
 	}
 	tw.Flush()
 }
