@@ -19,6 +19,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -290,6 +291,27 @@ func (e *Engine) clientConfig(clientVersion string) *torrent.ClientConfig {
 	cc.Bep20 = "-BD0001-"
 	cc.HTTPUserAgent = clientVersion
 	e.facts.install(&cc.Callbacks)
+	// Trackers are contacted from the dial address too, so they record the
+	// address peers can reach us on; each dial's outcome is the tracker's
+	// status in the snapshot (anacrolix reports announces only for
+	// WebSocket trackers).
+	td := net.Dialer{}
+	var local net.IP
+	if cfg.DialAddr != "" {
+		local = net.ParseIP(cfg.DialAddr)
+		td.LocalAddr = &net.TCPAddr{IP: local}
+	}
+	cc.TrackerDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := td.DialContext(ctx, network, addr)
+		e.facts.trackerDialed(addr, err)
+		return c, err
+	}
+	cc.TrackerListenPacket = func(network, addr string) (net.PacketConn, error) {
+		if local != nil {
+			addr = net.JoinHostPort(local.String(), "0")
+		}
+		return net.ListenPacket(network, addr)
+	}
 	return cc
 }
 
@@ -462,6 +484,7 @@ type peerTable struct {
 	mu       sync.Mutex
 	peers    map[*torrent.PeerConn]*peerFacts
 	trackers map[trackerKey]*Tracker
+	hosts    map[string]hostStatus // by host:port
 }
 
 type peerFacts struct {
@@ -472,10 +495,17 @@ type peerFacts struct {
 
 type trackerKey struct{ ih, url string }
 
+// hostStatus is the outcome of the last dial to a tracker host.
+type hostStatus struct {
+	err  string
+	when time.Time
+}
+
 func newPeerTable() *peerTable {
 	return &peerTable{
 		peers:    make(map[*torrent.PeerConn]*peerFacts),
 		trackers: make(map[trackerKey]*Tracker),
+		hosts:    make(map[string]hostStatus),
 	}
 }
 
@@ -564,11 +594,35 @@ func (p *peerTable) lookup(pc *torrent.PeerConn) peerFacts {
 	return peerFacts{peerChoking: true}
 }
 
-func (p *peerTable) tracker(ih InfoHash, url string) Tracker {
+func (p *peerTable) trackerDialed(addr string, err error) {
+	st := hostStatus{when: time.Now()}
+	if err != nil {
+		st.err = err.Error()
+	}
+	p.mu.Lock()
+	p.hosts[addr] = st
+	p.mu.Unlock()
+}
+
+func (p *peerTable) tracker(ih InfoHash, rawURL string) Tracker {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if tr, ok := p.trackers[trackerKey{ih.String(), url}]; ok {
+	if tr, ok := p.trackers[trackerKey{ih.String(), rawURL}]; ok {
 		return *tr
 	}
-	return Tracker{URL: url}
+	tr := Tracker{URL: rawURL}
+	if u, err := url.Parse(rawURL); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+		host := u.Host
+		if u.Port() == "" {
+			host = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
+		}
+		if st, ok := p.hosts[host]; ok {
+			if st.err != "" {
+				tr.Status, tr.LastErr = "error", st.err
+			} else {
+				tr.Status, tr.LastSeen = "contacted", st.when
+			}
+		}
+	}
+	return tr
 }
