@@ -22,7 +22,7 @@ func (d *detailsPane) marketView(t *core.Torrent, width, h int) string {
 			a(mk.Bid), a(mk.Ask), sh.token, a(mk.Budget), orDash(mk.BuyerStrategy), orDash(mk.SellerStrategy)), width),
 		fit(fmt.Sprintf("price %s %s/MiB · ", a(mk.Price), sh.token)+
 			st.Good.Render("earned "+a(mk.Earned))+" · "+st.Bad.Render("spent "+a(mk.Spent))+
-			" · unsettled "+a(mk.Unsettled), width),
+			" · unsettled "+a(mk.Unsettled)+" · sold "+fmtBytes(mk.Sold)+" · bought "+fmtBytes(mk.Bought), width),
 	}
 	// Charts take about half the space when there is room.
 	chartH := max(1, min(4, (h-8)/2))

@@ -42,6 +42,7 @@ func (d *detailsPane) generalView(t *core.Torrent, width, h int) string {
 		{"Price", a(mk.Price) + " per MiB"},
 		{"Earned / spent", a(mk.Earned) + " / " + a(mk.Spent)},
 		{"Unsettled", a(mk.Unsettled)},
+		{"Paid bytes", "sold " + fmtBytes(mk.Sold) + ", bought " + fmtBytes(mk.Bought) + " (this session)"},
 	}
 	var lines []string
 	for _, p := range kv {

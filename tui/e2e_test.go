@@ -127,7 +127,9 @@ func TestEndToEndTmux(t *testing.T) {
 			(strings.Contains(s, host+":") || strings.Contains(s, "no peers connected"))
 	})
 
-	tmux("send-keys", "-t", "e2e", "q")
+	tmux("send-keys", "-t", "e2e", "q") // back to the list
+	waitScreen("the list", func(s string) bool { return strings.Contains(s, "1 torrents") })
+	tmux("send-keys", "-t", "e2e", "q") // quit
 	waitFor(t, 30*time.Second, "the UI to exit", func() bool {
 		b, err := os.ReadFile(exitFile)
 		return err == nil && len(b) > 0

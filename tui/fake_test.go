@@ -189,7 +189,7 @@ func fixture() core.Snapshot {
 		},
 		Market: core.TorrentMarket{BuyerStrategy: "adaptive", SellerStrategy: "uniform", Bid: btt("0.0003"),
 			Ask: btt("0.0001"), Budget: btt("5"), Price: btt("0.0002"), Spent: btt("0.0128"),
-			Earned: btt("0.0064"), Unsettled: btt("0.002"), History: hist},
+			Earned: btt("0.0064"), Unsettled: btt("0.002"), Sold: 32 << 20, Bought: 64 << 20, History: hist},
 	}
 	ubuntu := core.Torrent{
 		InfoHash: hash(0xbb), Name: "ubuntu-24.04-desktop-amd64.iso", Labels: []string{"linux"},
