@@ -193,6 +193,9 @@ func (e *Engine) Resume(ctx context.Context, ih InfoHash) error {
 			return err
 		}
 		ts.rec.Paused = false
+		if ts.err != "" && ts.t != nil {
+			ts.t.AllowDataDownload()
+		}
 		ts.err = ""
 		e.saveRecord(ts)
 		return e.start(ts)

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -257,5 +258,32 @@ func TestUTPTransfer(t *testing.T) {
 	sameTree(t, hashTree(t, root), hashTree(t, filepath.Join(dir, "out", "payload")))
 	if !sawUTP {
 		t.Errorf("no peer row showed a uTP transport")
+	}
+}
+
+// A write error in storage stops the download with the torrent in
+// StateError, naming the problem.
+func TestStorageErrorShows(t *testing.T) {
+	dir := t.TempDir()
+	root, torrentPath, _ := seedTorrent(t, dir, 16<<10)
+	ctx := context.Background()
+	seeder := startEngine(t, "seeder", testConfig("127.0.0.23"), filepath.Join(dir, "s"))
+	ih, err := seeder.Add(ctx, AddSpec{Source: torrentPath, DataDir: filepath.Dir(root)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, seeder.Engine, ih, 30*time.Second, "seeder verified", isComplete)
+	out := filepath.Join(dir, "out")
+	// A directory where a.bin's part file goes: writing to it fails.
+	if err := os.MkdirAll(filepath.Join(out, "payload", "a.bin.part", "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l := startEngine(t, "leecher", testConfig("127.0.0.24"), filepath.Join(dir, "l"))
+	if _, err := l.Add(ctx, AddSpec{Source: torrentPath, DataDir: out, Peers: []string{seeder.ListenAddr().String()}}); err != nil {
+		t.Fatal(err)
+	}
+	got := waitFor(t, l.Engine, ih, 60*time.Second, "storage error", func(tr Torrent) bool { return tr.State == StateError })
+	if !strings.Contains(got.Err, "cannot write data") {
+		t.Errorf("error %q", got.Err)
 	}
 }

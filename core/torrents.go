@@ -77,6 +77,18 @@ func (e *Engine) start(ts *tstate) error {
 	}
 	t, _ := e.cl.AddTorrentOpt(opts)
 	ts.t = t
+	// A storage error (disk full, permissions) stops the download and
+	// shows as the torrent's error; Resume retries. anacrolix calls this
+	// on a goroutine of its own, without its lock.
+	t.SetOnWriteChunkError(func(err error) {
+		t.DisallowDataDownload()
+		e.post(func() {
+			if ts.t == t && ts.err == "" {
+				ts.err = "cannot write data: " + err.Error()
+				e.log.Error("storage error", "infohash", ts.rec.InfoHash, "err", err)
+			}
+		})
+	})
 	ts.applied = false
 	ts.sessDown, ts.sessUp = 0, 0
 	ts.peers = make(map[*torrent.PeerConn]*peerRate)
