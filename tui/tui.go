@@ -12,9 +12,7 @@ package tui
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -150,57 +148,6 @@ func New(ctx context.Context, eng Engine, cfg Config) (*Model, error) {
 	return m, nil
 }
 
-// Run runs a UI on eng reading keys from in and drawing to out until the
-// user quits or ctx ends. opts are passed to the program (the SSH daemon
-// adds tea.WithEnvironment and tea.WithWindowSize for its session).
-func Run(ctx context.Context, eng Engine, cfg Config, in io.Reader, out io.Writer, opts ...tea.ProgramOption) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	m, err := New(ctx, eng, cfg)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	all := append([]tea.ProgramOption{tea.WithContext(ctx), tea.WithInput(in), tea.WithOutput(out)}, opts...)
-	_, err = tea.NewProgram(m, all...).Run()
-	if err != nil && ctx.Err() != nil && errors.Is(err, tea.ErrProgramKilled) {
-		return nil // the caller asked us to stop
-	}
-	if err != nil {
-		return fmt.Errorf("terminal UI failed: %w", err)
-	}
-	return nil
-}
-
-// Close ends the snapshot subscription. It is safe to call more than once.
-func (m *Model) Close() {
-	m.endOnce.Do(func() {
-		if m.unsub != nil {
-			m.unsub()
-		}
-	})
-}
-
-type snapshotMsg struct{ snap core.Snapshot }
-
-type engineClosedMsg struct{}
-
-// waitSnapshot is the re-arming command that turns the next snapshot into a
-// message.
-func waitSnapshot(ctx context.Context, ch <-chan core.Snapshot) tea.Cmd {
-	return func() tea.Msg {
-		select {
-		case s, ok := <-ch:
-			if !ok {
-				return engineClosedMsg{}
-			}
-			return snapshotMsg{s}
-		case <-ctx.Done():
-			return nil
-		}
-	}
-}
-
 // Init subscribes to the engine's snapshots.
 func (m *Model) Init() tea.Cmd {
 	if m.sub == nil {
@@ -247,32 +194,6 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m *Model) setTheme(theme string) {
 	m.forceNoColor = theme == ThemeNone
 	*m.sh.st = *NewStyles(theme)
-}
-
-func (m *Model) applySnapshot(s core.Snapshot) {
-	sh := m.sh
-	sh.snap = s
-	clear(sh.byHash)
-	for i := range s.Torrents {
-		sh.byHash[s.Torrents[i].InfoHash] = i
-	}
-	if s.Wallet.Token != "" {
-		sh.token = s.Wallet.Token
-	}
-	if s.Wallet.Decimals > 0 && s.Wallet.Decimals != sh.decimals {
-		sh.decimals = s.Wallet.Decimals
-		sh.step, _ = sh.cfg.bidStep(sh.decimals)
-		if f, err := ParseFilter(m.list.filter.String(), sh.decimals); err == nil {
-			m.list.setFilter(f)
-		}
-	}
-	m.gotSnap = true
-	if s.Err != "" && s.ErrTime.After(m.seenErr) {
-		m.seenErr = s.ErrTime
-		m.setStatus("engine: "+s.Err, true)
-	}
-	m.list.refresh()
-	m.details.refresh()
 }
 
 func (m *Model) setStatus(s string, isErr bool) {
@@ -373,51 +294,6 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 func (m *Model) quit() tea.Cmd {
 	m.Close()
 	return tea.Quit
-}
-
-func (m *Model) handleWheel(msg tea.MouseWheelMsg) tea.Cmd {
-	if m.dialog != nil || !m.mouse {
-		return nil
-	}
-	k := m.sh.keys
-	var b key.Binding
-	switch msg.Button {
-	case tea.MouseWheelUp:
-		b = k.Up
-	case tea.MouseWheelDown:
-		b = k.Down
-	default:
-		return nil
-	}
-	if len(b.Keys()) == 0 {
-		return nil
-	}
-	if m.help != nil {
-		m.help.scroll(map[bool]int{true: -3, false: 3}[msg.Button == tea.MouseWheelUp])
-		return nil
-	}
-	cmd, _ := m.current().handleKey(keyPress(b.Keys()[0]))
-	return cmd
-}
-
-func (m *Model) handleClick(msg tea.MouseClickMsg) tea.Cmd {
-	if m.dialog != nil || m.help != nil || !m.mouse || m.page != pageList || msg.Button != tea.MouseLeft {
-		return nil
-	}
-	m.list.clickRow(msg.Y - 2) // title line and column header
-	return nil
-}
-
-// keyPress builds the key message a binding's key string names.
-func keyPress(s string) tea.KeyPressMsg {
-	switch s {
-	case "up":
-		return tea.KeyPressMsg{Code: tea.KeyUp}
-	case "down":
-		return tea.KeyPressMsg{Code: tea.KeyDown}
-	}
-	r := []rune(s)
-	return tea.KeyPressMsg{Code: r[0], Text: s}
 }
 
 // View renders the screen.

@@ -1,0 +1,168 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/wallet"
+)
+
+func (d *detailsPane) generalView(t *core.Torrent, width, h int) string {
+	sh := d.sh
+	a := func(x wallet.Amount) string { return x.Format(sh.decimals) + " " + sh.token }
+	state := string(t.State)
+	if t.Err != "" {
+		state += ": " + t.Err
+	}
+	mk := t.Market
+	kv := [][2]string{
+		{"Name", t.Name},
+		{"Info hash", t.InfoHash.String()},
+		{"State", state},
+		{"Size", fmt.Sprintf("%s (%d bytes)", fmtBytes(t.Size), t.Size)},
+		{"Done", fmt.Sprintf("%s  %s", pct(t.Progress()), fmtBytes(t.Done))},
+		{"Transferred", fmt.Sprintf("↓ %s  ↑ %s  ratio %s", fmtBytes(t.Downloaded), fmtBytes(t.Uploaded), fmtRatio(t.Ratio))},
+		{"Rates", fmt.Sprintf("↓ %s  ↑ %s  (limits ↓ %s ↑ %s)", orDash(fmtRate(t.DownRate)), orDash(fmtRate(t.UpRate)), fmtLimit(t.Limits.Down), fmtLimit(t.Limits.Up))},
+		{"Peers", fmt.Sprintf("%d connected, %d seeds", t.PeerCount, t.SeedCount)},
+		{"ETA", orDash(fmtETA(t.ETA))},
+		{"Pieces", fmt.Sprintf("%d × %s", t.NumPieces, fmtBytes(t.PieceLength))},
+		{"Sequential", map[bool]string{true: "on", false: "off"}[t.Sequential]},
+		{"Data dir", t.DataDir},
+		{"Labels", strings.Join(t.Labels, ", ")},
+		{"Added", fmtTime(t.AddedAt)},
+		{"Bid / ask", a(mk.Bid) + " / " + a(mk.Ask) + " per MiB"},
+		{"Budget", a(mk.Budget)},
+		{"Strategies", "buyer " + orDash(mk.BuyerStrategy) + ", seller " + orDash(mk.SellerStrategy)},
+		{"Price", a(mk.Price) + " per MiB"},
+		{"Earned / spent", a(mk.Earned) + " / " + a(mk.Spent)},
+		{"Unsettled", a(mk.Unsettled)},
+		{"Paid bytes", "sold " + fmtBytes(mk.Sold) + ", bought " + fmtBytes(mk.Bought) + " (this session)"},
+	}
+	var lines []string
+	for _, p := range kv {
+		lines = append(lines, fit(d.sh.st.Dim.Render(fit(p[0], 15))+" "+p[1], width))
+	}
+	off := window(&d.offset[tabGeneral], d.cursor[tabGeneral], len(lines), h)
+	d.cursor[tabGeneral] = min(d.cursor[tabGeneral], len(lines)-1)
+	return strings.Join(lines[off:min(len(lines), off+h)], "\n")
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+func (d *detailsPane) trackersView(t *core.Torrent, width, h int) string {
+	st := d.sh.st
+	tb := newTable([]tcol{
+		{title: "url", prio: 0},
+		{title: "status", width: 12, prio: 0},
+		{title: "peers", width: 5, right: true, prio: 1},
+		{title: "next", width: 6, right: true, prio: 2},
+		{title: "error", width: 24, prio: 3},
+	}, width, 20)
+	lines := []string{st.Header.Render(tb.header())}
+	if len(t.Trackers) == 0 {
+		return lines[0] + "\n" + st.Dim.Render("  no trackers (DHT, PEX and direct peers only)")
+	}
+	now := d.sh.snap.Time
+	cur := min(d.cursor[tabTrackers], len(t.Trackers)-1)
+	off := window(&d.offset[tabTrackers], cur, len(t.Trackers), h-1)
+	for i := off; i < len(t.Trackers) && i < off+h-1; i++ {
+		tr := &t.Trackers[i]
+		next := ""
+		if !tr.Next.IsZero() && !now.IsZero() {
+			next = fmtETA(tr.Next.Sub(now))
+		}
+		line := tb.line([]string{tr.URL, tr.Status, itoa(tr.Peers), next, tr.LastErr})
+		if i == cur {
+			line = st.Selected.Render(line)
+		} else if tr.LastErr != "" {
+			line = st.Error.Render(line)
+		}
+		lines = append(lines, line)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (d *detailsPane) piecesView(t *core.Torrent, width, h int) string {
+	st := d.sh.st
+	have, partial := 0, 0
+	for _, p := range t.Pieces {
+		switch p {
+		case 2:
+			have++
+		case 1:
+			partial++
+		}
+	}
+	head := fmt.Sprintf("%d pieces × %s · %d complete · %d partial · %d missing",
+		t.NumPieces, fmtBytes(t.PieceLength), have, partial, len(t.Pieces)-have-partial)
+	legend := st.Good.Render("█") + " complete  " + st.Info.Render("▒") + " partial  " + st.Dim.Render("·") + " missing"
+	if len(t.Pieces) == 0 {
+		return fit(head, width) + "\n" + st.Dim.Render("  no piece information yet")
+	}
+	rows := max(1, h-3)
+	cells := min(len(t.Pieces), width*rows)
+	per := (len(t.Pieces) + cells - 1) / cells // pieces per cell
+	cells = (len(t.Pieces) + per - 1) / per
+	if per > 1 {
+		head += fmt.Sprintf(" · %d pieces per cell", per)
+	}
+	var b strings.Builder
+	b.WriteString(fit(head, width) + "\n" + legend + "\n")
+	var run strings.Builder
+	runCh := rune(0)
+	flush := func() {
+		if run.Len() == 0 {
+			return
+		}
+		s := run.String()
+		switch runCh {
+		case '█', '▓':
+			s = st.Good.Render(s)
+		case '▒':
+			s = st.Info.Render(s)
+		default:
+			s = st.Dim.Render(s)
+		}
+		b.WriteString(s)
+		run.Reset()
+	}
+	for c := 0; c < cells; c++ {
+		if c > 0 && c%width == 0 {
+			flush()
+			b.WriteByte('\n')
+		}
+		lo, hi := c*per, min(len(t.Pieces), (c+1)*per)
+		n2, n1 := 0, 0
+		for _, p := range t.Pieces[lo:hi] {
+			switch p {
+			case 2:
+				n2++
+			case 1:
+				n1++
+			}
+		}
+		ch := '·'
+		switch {
+		case n2 == hi-lo:
+			ch = '█'
+		case n2*2 >= hi-lo:
+			ch = '▓'
+		case n2+n1 > 0:
+			ch = '▒'
+		}
+		if ch != runCh {
+			flush()
+			runCh = ch
+		}
+		run.WriteRune(ch)
+	}
+	flush()
+	return b.String()
+}

@@ -1,0 +1,55 @@
+package tui
+
+import (
+	"context"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/bidtorrent/bidtorrent/core"
+)
+
+type snapshotMsg struct{ snap core.Snapshot }
+
+type engineClosedMsg struct{}
+
+// waitSnapshot is the re-arming command that turns the next snapshot into a
+// message.
+func waitSnapshot(ctx context.Context, ch <-chan core.Snapshot) tea.Cmd {
+	return func() tea.Msg {
+		select {
+		case s, ok := <-ch:
+			if !ok {
+				return engineClosedMsg{}
+			}
+			return snapshotMsg{s}
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func (m *Model) applySnapshot(s core.Snapshot) {
+	sh := m.sh
+	sh.snap = s
+	clear(sh.byHash)
+	for i := range s.Torrents {
+		sh.byHash[s.Torrents[i].InfoHash] = i
+	}
+	if s.Wallet.Token != "" {
+		sh.token = s.Wallet.Token
+	}
+	if s.Wallet.Decimals > 0 && s.Wallet.Decimals != sh.decimals {
+		sh.decimals = s.Wallet.Decimals
+		sh.step, _ = sh.cfg.bidStep(sh.decimals)
+		if f, err := ParseFilter(m.list.filter.String(), sh.decimals); err == nil {
+			m.list.setFilter(f)
+		}
+	}
+	m.gotSnap = true
+	if s.Err != "" && s.ErrTime.After(m.seenErr) {
+		m.seenErr = s.ErrTime
+		m.setStatus("engine: "+s.Err, true)
+	}
+	m.list.refresh()
+	m.details.refresh()
+}
