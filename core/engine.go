@@ -88,6 +88,10 @@ type Engine struct {
 	dht   *dht.Server    // nil unless DHT is on
 	facts *peerTable
 
+	// tlimits maps InfoHash to *tlimiters for the PeerConnAdded callback;
+	// the loop stores and deletes entries.
+	tlimits sync.Map
+
 	cmdC    chan func()
 	stopped chan struct{} // closed when the loop has returned
 	started atomic.Bool
@@ -291,6 +295,18 @@ func (e *Engine) clientConfig(clientVersion string) *torrent.ClientConfig {
 	cc.Bep20 = "-BD0001-"
 	cc.HTTPUserAgent = clientVersion
 	e.facts.install(&cc.Callbacks)
+	// Match each new peer connection to its torrent's limiters at once
+	// (the loop re-checks on every poll). Runs under the client lock:
+	// only atomic stores and the registry's own lock.
+	cc.Callbacks.PeerConnAdded = append(cc.Callbacks.PeerConnAdded, func(pc *torrent.PeerConn) {
+		ih := InfoHash(pc.Torrent().InfoHash())
+		if v, ok := e.tlimits.Load(ih); ok {
+			if c := e.connOf(pc); c != nil {
+				l := v.(*tlimiters)
+				c.setTorrent(ih, l.down, l.up)
+			}
+		}
+	})
 	// Trackers are contacted from the dial address too, so they record the
 	// address peers can reach us on; each dial's outcome is the tracker's
 	// status in the snapshot (anacrolix reports announces only for

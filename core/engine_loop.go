@@ -67,9 +67,11 @@ func (e *Engine) restore() error {
 // newState builds a tstate from a record (and the source it came from).
 func (e *Engine) newState(r *record, src *source) (*tstate, error) {
 	ts := &tstate{rec: r, down: newLimiter(r.Limits.Down), up: newLimiter(r.Limits.Up)}
-	if _, err := ParseInfoHash(r.InfoHash); err != nil {
+	ih, err := ParseInfoHash(r.InfoHash)
+	if err != nil {
 		return nil, err
 	}
+	e.tlimits.Store(ih, &tlimiters{down: ts.down, up: ts.up})
 	if len(r.MetaInfo) > 0 {
 		tf, err := ParseTorrentFile(r.MetaInfo, r.InfoHash)
 		if err != nil {

@@ -115,13 +115,23 @@ func TestSkipFileAndPeerRows(t *testing.T) {
 	if !sp.Incoming || sp.Uploaded == 0 || sp.Progress >= 1 || sp.Client != "bidtorrent dev" {
 		t.Errorf("seeder's peer row = %+v", sp)
 	}
-	// The wrapped conns are matched to the torrent.
+	// The wrapped conns are matched to the torrent, and carry its limits,
+	// changed at run time.
+	if err := seeder.SetLimits(ctx, ih, Limits{Down: 54321, Up: 12345}); err != nil {
+		t.Fatal(err)
+	}
 	matched := 0
 	for _, c := range seeder.Conns().Conns() {
 		if h, ok := c.InfoHash(); ok && h == ih {
 			matched++
 			if c.BytesWritten() == 0 {
 				t.Errorf("conn %s wrote nothing", c.Key())
+			}
+			if up, down := limiterRate(c.torrentUp.Load()), limiterRate(c.torrentDown.Load()); up != 12345 || down != 54321 {
+				t.Errorf("conn %s limits up %d down %d", c.Key(), up, down)
+			}
+			if lc, ok := seeder.Conns().Lookup(c.Key()); !ok || lc != c {
+				t.Errorf("Lookup(%s) failed", c.Key())
 			}
 		}
 	}

@@ -30,7 +30,7 @@ type tstate struct {
 	err      string
 	checking int // rechecks running
 
-	down, up *rate.Limiter // per-torrent limits
+	down, up *rate.Limiter // per-torrent limits, also in Engine.tlimits
 
 	// Counters of the current anacrolix torrent and rates.
 	sessDown, sessUp int64
@@ -39,6 +39,9 @@ type tstate struct {
 	seq              []int // pieces raised for sequential download
 	last             Torrent
 }
+
+// tlimiters are a torrent's limiters as the callbacks see them.
+type tlimiters struct{ down, up *rate.Limiter }
 
 type peerRate struct {
 	down, up         int64
