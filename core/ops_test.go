@@ -297,3 +297,41 @@ func TestStorageErrorShows(t *testing.T) {
 		t.Errorf("error %q", got.Err)
 	}
 }
+
+// With sequential download on, pieces arrive front to back: by the time
+// half the data is verified, the first quarter is complete.
+func TestSequential(t *testing.T) {
+	dir := t.TempDir()
+	root, torrentPath, _ := seedTorrent(t, dir, 16<<10)
+	ctx := context.Background()
+	seeder := startEngine(t, "seeder", testConfig("127.0.0.25"), filepath.Join(dir, "s"))
+	ih, err := seeder.Add(ctx, AddSpec{Source: torrentPath, DataDir: filepath.Dir(root)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, seeder.Engine, ih, 30*time.Second, "seeder verified", isComplete)
+	if err := seeder.SetLimits(ctx, InfoHash{}, Limits{Up: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	l := startEngine(t, "leecher", testConfig("127.0.0.26"), filepath.Join(dir, "l"))
+	if _, err := l.Add(ctx, AddSpec{Source: torrentPath, DataDir: filepath.Join(dir, "out"), Paused: true, Peers: []string{seeder.ListenAddr().String()}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetSequential(ctx, ih, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Resume(ctx, ih); err != nil {
+		t.Fatal(err)
+	}
+	half := waitFor(t, l.Engine, ih, 60*time.Second, "half done", func(tr Torrent) bool { return tr.Size > 0 && tr.Done*2 >= tr.Size })
+	if !half.Sequential {
+		t.Errorf("snapshot does not show sequential")
+	}
+	for i, p := range half.Pieces[:len(half.Pieces)/4] {
+		if p != 2 {
+			t.Fatalf("at %d%% piece %d of the first quarter is not complete: %v", 100*half.Done/half.Size, i, half.Pieces)
+		}
+	}
+	waitFor(t, l.Engine, ih, 60*time.Second, "complete", isComplete)
+	sameTree(t, hashTree(t, root), hashTree(t, filepath.Join(dir, "out", "payload")))
+}

@@ -36,7 +36,7 @@ type tstate struct {
 	sessDown, sessUp int64
 	downRate, upRate float64
 	peers            map[*torrent.PeerConn]*peerRate
-	seq              []int // pieces raised for sequential download
+	seq              map[int]types.PiecePriority // pieces raised for sequential download
 	last             Torrent
 }
 
@@ -166,6 +166,7 @@ func (e *Engine) applyInfo(ts *tstate) {
 		f.SetPriority(piecePriority(ts.rec.Priorities[i]))
 	}
 	ts.applied = true
+	e.applySequential(ts)
 }
 
 func piecePriority(p Priority) types.PiecePriority {
@@ -178,44 +179,46 @@ func piecePriority(p Priority) types.PiecePriority {
 	return types.PiecePriorityNormal
 }
 
-// applySequential raises the next few missing wanted pieces, in order.
+// applySequential raises the next missing wanted pieces, in tiers that
+// fall with distance (anacrolix requests higher priorities first; within
+// one priority the order is its own), so pieces arrive roughly front to
+// back while enough stay requested to keep the link busy.
 func (e *Engine) applySequential(ts *tstate) {
 	if ts.t == nil || !ts.applied {
 		return
 	}
-	const window = 8
-	var next []int
+	next := map[int]types.PiecePriority{}
 	if ts.rec.Sequential {
 		n := ts.t.NumPieces()
-		for i := 0; i < n && len(next) < window; i++ {
-			p := ts.t.Piece(i)
-			st := p.State()
-			if st.Complete || st.Priority == types.PiecePriorityNone && !contains(ts.seq, i) {
+		for i := 0; i < n && len(next) < 32; i++ {
+			st := ts.t.Piece(i).State()
+			_, raised := ts.seq[i]
+			if st.Complete || st.Priority == types.PiecePriorityNone && !raised {
 				continue
 			}
-			next = append(next, i)
+			switch k := len(next); {
+			case k < 4:
+				next[i] = types.PiecePriorityNow
+			case k < 8:
+				next[i] = types.PiecePriorityNext
+			case k < 16:
+				next[i] = types.PiecePriorityReadahead
+			default:
+				next[i] = types.PiecePriorityHigh
+			}
 		}
 	}
-	for _, i := range ts.seq {
-		if !contains(next, i) {
+	for i := range ts.seq {
+		if _, ok := next[i]; !ok {
 			ts.t.Piece(i).SetPriority(types.PiecePriorityNone)
 		}
 	}
-	for _, i := range next {
-		if !contains(ts.seq, i) {
-			ts.t.Piece(i).SetPriority(types.PiecePriorityNow)
+	for i, p := range next {
+		if ts.seq[i] != p {
+			ts.t.Piece(i).SetPriority(p)
 		}
 	}
 	ts.seq = next
-}
-
-func contains(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // updateCounters reads the torrent's payload counters.
