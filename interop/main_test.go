@@ -195,7 +195,7 @@ func seedAria2(t *testing.T, dir string, size int64, pieceLog2 int, trackers ...
 	seedDir := filepath.Join(dir, "seed")
 	sum := payload(t, filepath.Join(seedDir, "payload.bin"), size)
 	tor := filepath.Join(dir, "payload.torrent")
-	ti, err := Mktorrent(dir, filepath.Join(seedDir, "payload.bin"), tor, pieceLog2, trackers...)
+	ti, err := Mktorrent(filepath.Join(seedDir, "payload.bin"), tor, pieceLog2, trackers...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func seedTransmission(t *testing.T, dir string, size int64, pieceLog2 int, setti
 	seedDir := filepath.Join(dir, "seed")
 	sum := payload(t, filepath.Join(seedDir, "payload.bin"), size)
 	tor := filepath.Join(dir, "payload.torrent")
-	ti, err := Mktorrent(dir, filepath.Join(seedDir, "payload.bin"), tor, pieceLog2, trackers...)
+	ti, err := Mktorrent(filepath.Join(seedDir, "payload.bin"), tor, pieceLog2, trackers...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,7 +91,7 @@ func SHA256File(path string) (string, error) {
 
 // Mktorrent makes a single-file torrent of payload with mktorrent (an
 // independent implementation), with pieces of 2^pieceLog2 bytes.
-func Mktorrent(logDir, payload, out string, pieceLog2 int, trackers ...string) (TorrentInfo, error) {
+func Mktorrent(payload, out string, pieceLog2 int, trackers ...string) (TorrentInfo, error) {
 	args := []string{"-d", "-l", strconv.Itoa(pieceLog2), "-o", out}
 	for _, tr := range trackers {
 		args = append(args, "-a", tr)

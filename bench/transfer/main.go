@@ -141,7 +141,7 @@ func run(sizeS, pieceS string, runs int, bin string, keep bool, only string, tim
 	}
 	defer trk.Close()
 	tor := filepath.Join(work, "payload.torrent")
-	ti, err := interop.Mktorrent(work, src, tor, log2, trk.URL)
+	ti, err := interop.Mktorrent(src, tor, log2, trk.URL)
 	if err != nil {
 		return err
 	}
