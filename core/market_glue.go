@@ -491,6 +491,9 @@ func (e *Engine) marketTotals(s *Snapshot, now time.Time) {
 	if mk == nil {
 		return
 	}
+	if mk.sh.Rate() != e.limits.Up {
+		mk.sh.SetRate(e.limits.Up) // the shaper divides the global upload limit
+	}
 	for _, t := range s.Torrents {
 		s.Totals.Spent = addAmount(s.Totals.Spent, t.Market.Spent)
 		s.Totals.Earned = addAmount(s.Totals.Earned, t.Market.Earned)
