@@ -3,21 +3,21 @@
 // Command market benchmarks bidtorrent's bandwidth market in one run and
 // prints three tables:
 //
-//	go run -tags marketglue ./bench/market [-size 12MiB] [-rate 1MiB] [-big 256MiB]
+//		go run -tags marketglue ./bench/market [-size 12MiB] [-rate 1MiB] [-big 256MiB]
 //
-//  1. The contended swarm: one seller whose upload is capped at -rate, two
-//     bidders (5000 and 2000 base units per MiB, one paid slot) and one
-//     legacy leecher without the extension, in a star on loopback, first
-//     with the seller's market on (uniform auction) and then with the
-//     `free` strategy. For each peer: its download time and the bytes it
-//     had when the high bidder completed; and the bidder/legacy speed
-//     ratio over that contended stretch.
-//  2. The shaper's overhead: one uncontended -big transfer between two
-//     engines, the seller with its upload limit set very high, with the
-//     market's shaper (a wallet open) and without (no wallet).
-//  3. The cost of payments: the same -big transfer paid (ask 1000, bid
-//     2000) and unpaid (wallets open, seller strategy free), and cheques
-//     per MiB.
+//	 1. The contended swarm: one seller whose upload is capped at -rate, two
+//	    bidders (5000 and 2000 base units per MiB, one paid slot) and one
+//	    legacy leecher without the extension, in a star on loopback, first
+//	    with the seller's market on (uniform auction) and then with the
+//	    `free` strategy. For each peer: its download time and the bytes it
+//	    had when the high bidder completed; and the bidder/legacy speed
+//	    ratio over that contended stretch.
+//	 2. The shaper's overhead: one uncontended -big transfer between two
+//	    engines, the seller with its upload limit set very high, with the
+//	    market's shaper (a wallet open) and without (no wallet).
+//	 3. The cost of payments: the same -big transfer paid (ask 1000, bid
+//	    2000) and unpaid (wallets open, seller strategy free), and cheques
+//	    per MiB.
 //
 // Engines run in-process, each on its own 127.0.0.x with DHT, LSD, PEX
 // and uTP off, and share one local ledger file. Nothing here runs in CI.
