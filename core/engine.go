@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/url"
@@ -29,6 +30,7 @@ import (
 	"time"
 
 	"github.com/anacrolix/dht/v2"
+	alog "github.com/anacrolix/log"
 	"github.com/anacrolix/torrent"
 	pp "github.com/anacrolix/torrent/peer_protocol"
 	"github.com/anacrolix/torrent/storage"
@@ -164,6 +166,7 @@ func New(cfg Config, dataDir string, opts ...Option) (_ *Engine, err error) {
 		closers = append(closers, sink.Close)
 		e.logFile = sink
 		e.log = slog.New(slog.NewTextHandler(sink, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		captureLibraryLogs(e.log, sink)
 	}
 	e.downloadDir = cfg.DownloadDir
 	if e.downloadDir == "" {
@@ -329,6 +332,19 @@ func (e *Engine) clientConfig(clientVersion string) *torrent.ClientConfig {
 		return net.ListenPacket(network, addr)
 	}
 	return cc
+}
+
+var captureOnce sync.Once
+
+// captureLibraryLogs sends what libraries log through process-wide
+// loggers (anacrolix/log's Default prints warnings to stderr; the standard
+// log package) to the engine's log file, once per process: a CLI's
+// terminal shows only its own output.
+func captureLibraryLogs(l *slog.Logger, w io.Writer) {
+	captureOnce.Do(func() {
+		alog.Default.Handlers = []alog.Handler{alog.SlogHandlerAsHandler{SlogHandler: l.Handler()}}
+		stdlog.SetOutput(w)
+	})
 }
 
 // logSink is the log file. Writes after Close are dropped: some anacrolix
