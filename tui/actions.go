@@ -239,6 +239,7 @@ func splitList(s string) []string {
 func (m *Model) filterDialog() dialog {
 	d := newForm(m.sh, "Filter", []*field{{label: "Filter", value: m.list.filter.String(),
 		hint: "state:seeding name~debian ratio>2 earned>0 label:linux -state:paused"}})
+	orig := m.list.filter
 	d.submit = func(v []string) (tea.Cmd, error) {
 		f, err := ParseFilter(v[0], m.sh.decimals)
 		if err != nil {
@@ -247,6 +248,12 @@ func (m *Model) filterDialog() dialog {
 		m.list.setFilter(f)
 		return nil, nil
 	}
+	d.change = func(v []string) { // filter as you type while it parses
+		if f, err := ParseFilter(v[0], m.sh.decimals); err == nil {
+			m.list.setFilter(f)
+		}
+	}
+	d.cancel = func() { m.list.setFilter(orig) }
 	return d
 }
 

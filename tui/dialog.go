@@ -84,6 +84,10 @@ type form struct {
 	matches []string // the last path completion candidates
 	seq     int
 	submit  func(values []string) (tea.Cmd, error)
+	// change, when set, sees the values after every edit (live preview);
+	// cancel, when set, runs when the form is dismissed without submitting.
+	change func(values []string)
+	cancel func()
 }
 
 func newForm(sh *shared, title string, fields []*field) *form {
@@ -148,6 +152,9 @@ func (f *form) update(msg tea.Msg) (bool, tea.Cmd) {
 		fl := f.fields[f.focus]
 		switch {
 		case key.Matches(msg, k.Cancel):
+			if f.cancel != nil {
+				f.cancel()
+			}
 			return true, nil
 		case key.Matches(msg, k.Submit):
 			cmd, err := f.submit(f.values())
@@ -177,7 +184,11 @@ func (f *form) update(msg tea.Msg) (bool, tea.Cmd) {
 		f.err = ""
 	}
 	var cmd tea.Cmd
+	before := f.fields[f.focus].input.Value()
 	f.fields[f.focus].input, cmd = f.fields[f.focus].input.Update(msg)
+	if f.change != nil && f.fields[f.focus].input.Value() != before {
+		f.change(f.values())
+	}
 	return false, cmd
 }
 

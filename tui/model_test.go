@@ -320,3 +320,23 @@ func TestMouseOffByDefault(t *testing.T) {
 		t.Errorf("wheel down: cursor %d, want 3", h.m.list.cursor)
 	}
 }
+
+func TestFilterAsYouType(t *testing.T) {
+	h := newHarness(t, 80, 24, Config{}).snap(fixture())
+	h.keys("/", "state:seedin")
+	if n := len(h.m.list.rows); n != 0 {
+		t.Errorf("while typing: %d rows, want the 0 of the last valid prefix, \"state\"", n)
+	}
+	h.keys("g")
+	if n := len(h.m.list.rows); n != 1 {
+		t.Errorf("live filter shows %d rows, want 1", n)
+	}
+	h.keys("esc")
+	if n := len(h.m.list.rows); n != 5 || !h.m.list.filter.Empty() {
+		t.Errorf("cancel left the filter %q with %d rows", h.m.list.filter, n)
+	}
+	h.keys("/", "label:linux", "enter")
+	if n := len(h.m.list.rows); n != 2 {
+		t.Errorf("submitted filter shows %d rows, want 2", n)
+	}
+}
