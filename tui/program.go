@@ -30,6 +30,9 @@ func Run(ctx context.Context, eng Engine, cfg Config, in io.Reader, out io.Write
 	if err != nil && ctx.Err() != nil && errors.Is(err, tea.ErrProgramKilled) {
 		return nil // the caller asked us to stop
 	}
+	if errors.Is(err, tea.ErrInterrupted) {
+		return nil // SIGINT: a normal way to leave
+	}
 	if err != nil {
 		return fmt.Errorf("terminal UI failed: %w", err)
 	}
