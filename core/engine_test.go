@@ -247,3 +247,5 @@ func contains2(s []string, v string) bool {
 // helperMain runs a subprocess role for the kill -9 test (see
 // resume_test.go); it returns the exit status.
 func helperMain() int { return runHelper() }
+
+func writeFile(path string, b []byte) error { return os.WriteFile(path, b, 0o644) }
