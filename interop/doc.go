@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package interop proves that bidtorrent speaks real BitTorrent to clients
 // nobody here wrote: aria2 and Transmission from Debian packages.
 //

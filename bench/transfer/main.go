@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command transfer benchmarks loopback TCP transfers of one large
 // single-file torrent between bidtorrent and aria2, in one run, and prints a
 // table of throughput and the downloader's peak RSS:
