@@ -34,13 +34,17 @@ type detailsPane struct {
 	offset [numTabs]int
 	files  []fileRow // the Files tab's tree, rebuilt when a snapshot arrives
 	peers  []int     // the Peers tab's order, rebuilt when a snapshot arrives
+	// peerSort is the Peers tab's sort column (index into peerCols), or -1
+	// for the default, fastest first; peerRev reverses it.
+	peerSort int
+	peerRev  bool
 	// setPrio returns the command that sets the priority of files.
 	setPrio func(ih core.InfoHash, what string, files []int, p core.Priority) tea.Cmd
 
 	width, height int
 }
 
-func newDetailsPane(sh *shared) *detailsPane { return &detailsPane{sh: sh} }
+func newDetailsPane(sh *shared) *detailsPane { return &detailsPane{sh: sh, peerSort: -1} }
 
 func (d *detailsPane) setSize(w, h int) { d.width, d.height = w, h }
 
@@ -61,7 +65,7 @@ func (d *detailsPane) refresh() {
 		return
 	}
 	d.files = buildFileTree(t.Files)
-	d.peers = sortPeers(t.Peers)
+	d.peers = sortPeers(t.Peers, d.peerSort, d.peerRev)
 }
 
 // rows is the number of selectable rows of the current tab, or the number
@@ -86,6 +90,17 @@ func (d *detailsPane) handleKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 		return nil, true
 	case key.Matches(msg, k.PrevTab):
 		d.tab = (d.tab + numTabs - 1) % numTabs
+		return nil, true
+	case d.tab == tabPeers && key.Matches(msg, k.Sort):
+		d.peerSort++
+		if d.peerSort >= len(peerSortKeys) {
+			d.peerSort = -1
+		}
+		d.refresh()
+		return nil, true
+	case d.tab == tabPeers && key.Matches(msg, k.Reverse):
+		d.peerRev = !d.peerRev
+		d.refresh()
 		return nil, true
 	}
 	for i, b := range []key.Binding{k.TabGeneral, k.TabFiles, k.TabPeers, k.TabTrackers, k.TabPieces, k.TabMarket} {
@@ -130,7 +145,9 @@ func (d *detailsPane) shortHelp() []key.Binding {
 	switch d.tab {
 	case tabFiles:
 		return []key.Binding{k.NextTab, k.Back, k.FilePrioUp, k.FilePrioDown, k.FileSkip, k.Pause}
-	case tabMarket, tabPeers:
+	case tabPeers:
+		return []key.Binding{k.NextTab, k.Back, k.Sort, k.Reverse, k.Market, k.BidUp, k.BidDown}
+	case tabMarket:
 		return []key.Binding{k.NextTab, k.Back, k.Market, k.BidUp, k.BidDown, k.Pause}
 	}
 	return []key.Binding{k.NextTab, k.Back, k.Pause, k.Recheck, k.Limits, k.Market, k.Labels}

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 
@@ -8,21 +9,47 @@ import (
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
-// sortPeers orders peers by total rate, fastest first, then address.
-func sortPeers(ps []core.Peer) []int {
+// peerSortKeys compare peers for the sortable columns of peerCols (by
+// index); nil entries are not sortable.
+var peerSortKeys = []func(a, b *core.Peer) int{
+	0:  func(a, b *core.Peer) int { return strings.Compare(string(a.Key), string(b.Key)) },
+	1:  func(a, b *core.Peer) int { return strings.Compare(a.Client, b.Client) },
+	2:  func(a, b *core.Peer) int { return strings.Compare(peerFlags(a), peerFlags(b)) },
+	3:  func(a, b *core.Peer) int { return cmp.Compare(a.DownRate, b.DownRate) },
+	4:  func(a, b *core.Peer) int { return cmp.Compare(a.UpRate, b.UpRate) },
+	5:  func(a, b *core.Peer) int { return a.Market.TheirBid.Cmp(b.Market.TheirBid) },
+	6:  func(a, b *core.Peer) int { return a.Market.Price.Cmp(b.Market.Price) },
+	7:  func(a, b *core.Peer) int { return cmp.Compare(a.Market.Bought, b.Market.Bought) },
+	8:  func(a, b *core.Peer) int { return cmp.Compare(a.Market.Sold, b.Market.Sold) },
+	9:  func(a, b *core.Peer) int { return a.Market.Spent.Cmp(b.Market.Spent) },
+	10: func(a, b *core.Peer) int { return a.Market.Earned.Cmp(b.Market.Earned) },
+	11: func(a, b *core.Peer) int { return a.Market.Debt.Cmp(b.Market.Debt) },
+	12: func(a, b *core.Peer) int { return a.Market.Credit.Cmp(b.Market.Credit) },
+	13: func(a, b *core.Peer) int { return cmp.Compare(a.Progress, b.Progress) },
+}
+
+// sortPeers orders peers by column col of peerCols (largest first when
+// reverse), or by total rate, fastest first, when col < 0; ties by address.
+func sortPeers(ps []core.Peer, col int, reverse bool) []int {
 	order := make([]int, len(ps))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int {
-		ra, rb := ps[a].DownRate+ps[a].UpRate, ps[b].DownRate+ps[b].UpRate
-		if ra != rb {
-			if ra > rb {
-				return -1
-			}
-			return 1
+		pa, pb := &ps[a], &ps[b]
+		r := 0
+		if col >= 0 {
+			r = peerSortKeys[col](pa, pb)
+		} else {
+			r = -cmp.Compare(pa.DownRate+pa.UpRate, pb.DownRate+pb.UpRate)
 		}
-		return strings.Compare(string(ps[a].Key), string(ps[b].Key))
+		if reverse {
+			r = -r
+		}
+		if r == 0 {
+			r = strings.Compare(string(pa.Key), string(pb.Key))
+		}
+		return r
 	})
 	return order
 }
@@ -72,21 +99,27 @@ var peerCols = []tcol{
 	{title: "flags", width: 6, prio: 1},
 	{title: "down", width: 8, right: true, prio: 0},
 	{title: "up", width: 8, right: true, prio: 0},
-	{title: "their bid", width: 9, right: true, prio: 2},
+	{title: "their bid", width: 10, right: true, prio: 2},
 	{title: "price", width: 9, right: true, prio: 2},
-	{title: "bought", width: 6, right: true, prio: 4},
+	{title: "bought", width: 7, right: true, prio: 4},
 	{title: "sold", width: 6, right: true, prio: 4},
 	{title: "spent", width: 9, right: true, prio: 3},
 	{title: "earned", width: 9, right: true, prio: 3},
 	{title: "debt", width: 9, right: true, prio: 5},
 	{title: "credit", width: 9, right: true, prio: 5},
-	{title: "have", width: 4, right: true, prio: 7},
+	{title: "have", width: 5, right: true, prio: 7},
 }
 
 func (d *detailsPane) peersView(t *core.Torrent, width, h int) string {
 	st, sh := d.sh.st, d.sh
 	tb := newTable(peerCols, width, 21)
-	lines := []string{st.Header.Render(tb.header())}
+	head := tb.header()
+	if d.peerSort >= 0 {
+		cols := append([]tcol(nil), peerCols...)
+		cols[d.peerSort].title += map[bool]string{false: "▲", true: "▼"}[d.peerRev]
+		head = newTable(cols, width, 21).header()
+	}
+	lines := []string{st.Header.Render(head)}
 	if len(d.peers) == 0 {
 		return lines[0] + "\n" + st.Dim.Render("  no peers connected")
 	}

@@ -340,3 +340,29 @@ func TestFilterAsYouType(t *testing.T) {
 		t.Errorf("submitted filter shows %d rows, want 2", n)
 	}
 }
+
+func TestPeersSort(t *testing.T) {
+	h := newHarness(t, 160, 24, Config{}).snap(fixture())
+	h.keys("j", "enter", "3")
+	order := func() string {
+		var out []string
+		for _, i := range h.m.details.peers {
+			out = append(out, string(fixture().Torrents[0].Peers[i].Key)[:4])
+		}
+		return strings.Join(out, " ")
+	}
+	if got := order(); got != "192. 198. [200" {
+		t.Errorf("default (fastest first) order %s", got)
+	}
+	h.keys("s", "s", "s", "s", "s", "s") // their bid, ascending
+	if got := order(); got != "192. [200 198." {
+		t.Errorf("by their bid: %s", got)
+	}
+	if !strings.Contains(h.screen(), "their bid▲") {
+		t.Errorf("sort column not marked:\n%s", h.screen())
+	}
+	h.keys("r")
+	if got := order(); got != "198. [200 192." {
+		t.Errorf("by their bid, reversed: %s", got)
+	}
+}
