@@ -43,6 +43,11 @@ func (d *detailsPane) marketView(t *core.Torrent, width, h int) string {
 		lines = append(lines, chart(price, cw, chartH, labelW, st.Info.Render)...)
 		lines = append(lines, sparkRow("earned", earned, cw, labelW, st.Good.Render))
 		lines = append(lines, sparkRow("spent", spent, cw, labelW, st.Bad.Render))
+		shown := mk.History[len(mk.History)-len(lastN(price, cw)):]
+		if span := shown[len(shown)-1].Time.Sub(shown[0].Time); span > 0 {
+			axis := fit("-"+fmtETA(span), min(len(shown), cw)-3) + "now"
+			lines = append(lines, st.Dim.Render(strings.Repeat(" ", labelW+1)+axis))
+		}
 	}
 	// The auction.
 	var sell, buy []*core.Peer
