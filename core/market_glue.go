@@ -417,9 +417,20 @@ func (e *Engine) marketTick(ts *tstate, out *Torrent, now time.Time) {
 			cands = append(cands, market.Candidate{Key: l.mp.key, Peer: l.mp.p, Interested: f.peerInterested,
 				UpRate: up, Since: l.mp.since})
 		}
-		res := mt.RunRound(now, sell, ask, mk.sh.Rate(), cands)
+		capacity := mk.sh.Rate()
+		res := mt.RunRound(now, sell, ask, capacity, cands)
+		// The upload floor (PROTOCOL.md §10): a READY peer's share never
+		// drops below uploadFloor, so btt_bid messages queued behind its
+		// piece data wait a bounded time.
+		floor := shaper.MinWeight
+		if capacity > 0 && len(res.Weights) > 0 {
+			floor = max(floor, min(float64(uploadFloor)/float64(capacity), 1/float64(len(res.Weights))))
+		}
 		for _, l := range lives {
 			if w, ok := res.Weights[l.mp.key]; ok {
+				if l.mp.p.State() == market.Ready {
+					w = max(w, floor)
+				}
 				if f := flowOf(l.mp.conn); f != nil {
 					f.SetWeight(max(w, shaper.MinWeight))
 				}
@@ -535,6 +546,13 @@ func (e *Engine) marketTotals(s *Snapshot, now time.Time) {
 		return nil
 	})
 }
+
+// uploadFloor is the least upload rate, bytes/s, the shaper's weights
+// give a connection to a READY btt_bid peer (when the capacity allows):
+// with anacrolix's write buffer (at most ~48 KiB of piece messages ahead
+// of an extension message) it bounds a control message's wait to about
+// 0.75 s plus one shaper quantum per other connection.
+const uploadFloor = 64 << 10
 
 // balanceEvery is how often the wallet balance and unsettled total are
 // refreshed.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -321,4 +322,64 @@ func checkConservation(t *testing.T, l *local.Ledger, ws []*wallet.Wallet) {
 	if before.Cmp(after) != 0 {
 		t.Errorf("ledger total changed from %s to %s", before, after)
 	}
+}
+
+// TestMarketGarbageSellerNotPaid: a seller whose data went bad after it
+// was verified serves pieces that fail the buyer's hash check; the buyer
+// stops paying it (ERROR 405) and no cheque is accepted for them.
+func TestMarketGarbageSellerNotPaid(t *testing.T) {
+	dir := t.TempDir()
+	root := makePayload(t, filepath.Join(dir, "src"), "payload", 5, map[string]int{"data.bin": 4 << 20})
+	tf, err := CreateTorrent(CreateOptions{Path: root, PieceLength: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := filepath.Join(dir, "payload.torrent")
+	if err := os.WriteFile(tp, tf.Bytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l := testLedger(t, dir)
+	sw, bw := testWallet(t, l, dir, 1, 0), testWallet(t, l, dir, 2, 1e15)
+	ctx := context.Background()
+	seller := startMarketEngine(t, "seller", marketTestConfig("127.0.0.30", 4<<20), filepath.Join(dir, "seller"), sw)
+	if _, err := seller.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Dir(root)}); err != nil {
+		t.Fatal(err)
+	}
+	setMarket(t, seller.Engine, tf.InfoHash, MarketSettings{Ask: ptr(wallet.NewAmount(askPrice)), SellerStrategy: ptr(strategy.SellerUniform)})
+	waitFor(t, seller.Engine, tf.InfoHash, 30*time.Second, "seller verified", isComplete)
+	// The data goes bad behind the engine's back.
+	garbage := makePayload(t, filepath.Join(dir, "garbage"), "payload", 6, map[string]int{"data.bin": 4 << 20})
+	b, err := os.ReadFile(filepath.Join(garbage, "data.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "data.bin"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	buyer := startMarketEngine(t, "buyer", marketTestConfig("127.0.0.31", 0), filepath.Join(dir, "buyer"), bw)
+	if _, err := buyer.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Join(dir, "out"), Paused: true}); err != nil {
+		t.Fatal(err)
+	}
+	setMarket(t, buyer.Engine, tf.InfoHash, MarketSettings{Bid: ptr(wallet.NewAmount(highBid)), BuyerStrategy: ptr(strategy.BuyerFixed)})
+	if err := buyer.Resume(ctx, tf.InfoHash); err != nil {
+		t.Fatal(err)
+	}
+	if err := buyer.AddPeer(ctx, tf.InfoHash, seller.ListenAddr().String()); err != nil {
+		t.Fatal(err)
+	}
+	// The buyer turns the extension off for the garbage seller.
+	got := waitFor(t, buyer.Engine, tf.InfoHash, 60*time.Second, "bad piece detected", func(tr Torrent) bool {
+		return len(tr.Peers) == 1 && strings.Contains(tr.Peers[0].Market.Err, "bad_piece") && !tr.Peers[0].Market.Enabled
+	})
+	if !got.Market.Spent.IsZero() {
+		t.Errorf("buyer paid %s to a garbage seller", got.Market.Spent)
+	}
+	time.Sleep(500 * time.Millisecond) // any cheque in flight would land now
+	if s := seller.Snapshot(); !s.Torrents[0].Market.Earned.IsZero() {
+		t.Errorf("garbage seller earned %s", s.Torrents[0].Market.Earned)
+	}
+	if rs, _ := sw.Cheques(); len(rs) != 0 {
+		t.Errorf("garbage seller holds cheques: %+v", rs)
+	}
+	checkConservation(t, l, []*wallet.Wallet{sw, bw})
 }
