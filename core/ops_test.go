@@ -335,3 +335,31 @@ func TestSequential(t *testing.T) {
 	waitFor(t, l.Engine, ih, 60*time.Second, "complete", isComplete)
 	sameTree(t, hashTree(t, root), hashTree(t, filepath.Join(dir, "out", "payload")))
 }
+
+// Move relocates a complete torrent's data and keeps seeding it.
+func TestMove(t *testing.T) {
+	dir := t.TempDir()
+	root, torrentPath, _ := seedTorrent(t, dir, 16<<10)
+	ctx := context.Background()
+	e := startEngine(t, "e", testConfig("127.0.0.27"), filepath.Join(dir, "s"))
+	ih, err := e.Add(ctx, AddSpec{Source: torrentPath, DataDir: filepath.Dir(root)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, e.Engine, ih, 30*time.Second, "verified", isComplete)
+	want := hashTree(t, root)
+	dst := filepath.Join(dir, "moved")
+	if err := e.Move(ctx, ih, dst); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(root); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("old location still exists: %v", err)
+	}
+	got := waitFor(t, e.Engine, ih, 30*time.Second, "seeding from the new dir", func(tr Torrent) bool {
+		return tr.DataDir == dst && isComplete(tr)
+	})
+	if got.State != StateSeeding {
+		t.Errorf("state %s", got.State)
+	}
+	sameTree(t, want, hashTree(t, filepath.Join(dst, "payload")))
+}

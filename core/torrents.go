@@ -28,7 +28,8 @@ type tstate struct {
 	trackers []string
 	name     string
 	err      string
-	checking int // rechecks running
+	checking int  // rechecks running
+	moving   bool // Move in progress
 
 	down, up *rate.Limiter // per-torrent limits, also in Engine.tlimits
 
