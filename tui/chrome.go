@@ -161,3 +161,11 @@ func overlay(body, box string, w, h int) string {
 	}
 	return strings.Join(lines[:h], "\n")
 }
+
+// orNone shows an unset value as a dash.
+func orNone(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
+}

@@ -19,7 +19,7 @@ func (d *detailsPane) marketView(t *core.Torrent, width, h int) string {
 	a := func(x wallet.Amount) string { return sh.amount(x, 12) }
 	lines := []string{
 		fit(fmt.Sprintf("bid %s · ask %s %s/MiB · budget %s · buyer %s · seller %s",
-			a(mk.Bid), a(mk.Ask), sh.token, a(mk.Budget), orDash(mk.BuyerStrategy), orDash(mk.SellerStrategy)), width),
+			a(mk.Bid), a(mk.Ask), sh.token, a(mk.Budget), orNone(mk.BuyerStrategy), orNone(mk.SellerStrategy)), width),
 		fit(fmt.Sprintf("price %s %s/MiB · ", a(mk.Price), sh.token)+
 			st.Good.Render("earned "+a(mk.Earned))+" · "+st.Bad.Render("spent "+a(mk.Spent))+
 			" · unsettled "+a(mk.Unsettled)+" · sold "+fmtBytes(mk.Sold)+" · bought "+fmtBytes(mk.Bought), width),

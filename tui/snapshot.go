@@ -51,5 +51,7 @@ func (m *Model) applySnapshot(s core.Snapshot) {
 		m.setStatus("engine: "+s.Err, true)
 	}
 	m.list.refresh()
-	m.details.refresh()
+	if m.page == pageDetails {
+		m.details.refresh()
+	}
 }
