@@ -409,7 +409,7 @@ func runGet(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return errors.Join(err, stop())
 	}
-	err = c.waitComplete(ctx, e, ih, *seedFor)
+	err = c.waitComplete(ctx, e, ih, outDir, *seedFor)
 	return errors.Join(err, stop())
 }
 
@@ -431,7 +431,7 @@ func checkOutDir(dir string) error {
 
 // waitComplete shows progress until every piece is verified, then seeds
 // for seedFor.
-func (c *cli) waitComplete(ctx context.Context, e *core.Engine, ih core.InfoHash, seedFor time.Duration) error {
+func (c *cli) waitComplete(ctx context.Context, e *core.Engine, ih core.InfoHash, outDir string, seedFor time.Duration) error {
 	snaps, unsub := e.Subscribe()
 	defer unsub()
 	p := newProgress(c.stderr)
@@ -451,6 +451,10 @@ func (c *cli) waitComplete(ctx context.Context, e *core.Engine, ih core.InfoHash
 				continue
 			}
 			last = t
+			if t.DataDir != outDir {
+				p.finish()
+				return fmt.Errorf("%s is already being downloaded to %s with this data dir (pass that --out, or another --data-dir)", t.Name, t.DataDir)
+			}
 			if t.State == core.StateError {
 				p.finish()
 				return fmt.Errorf("cannot download %s: %s", t.Name, t.Err)
