@@ -147,6 +147,28 @@ func (l *listPane) clickRow(y int) {
 	l.clamp()
 }
 
+// clickHeader sorts by the column at screen column x; clicking the sort
+// column again reverses the order.
+func (l *listPane) clickHeader(x int) {
+	pos := 2 // the cursor and mark cells
+	for _, ci := range l.cols {
+		w := listColumns[ci].width
+		if w == 0 {
+			w = l.nameW
+		}
+		if x >= pos && x < pos+w {
+			if ci == l.sortCol {
+				l.reverse = !l.reverse
+			} else {
+				l.sortCol, l.reverse = ci, false
+			}
+			l.refresh()
+			return
+		}
+		pos += w + 1
+	}
+}
+
 func (l *listPane) handleKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	k := l.sh.keys
 	switch {

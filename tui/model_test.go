@@ -319,6 +319,15 @@ func TestMouseOffByDefault(t *testing.T) {
 	if h.m.list.cursor != 3 {
 		t.Errorf("wheel down: cursor %d, want 3", h.m.list.cursor)
 	}
+	// The header: "  name (22+) size(6) progress(13)…"; x=35 is in "progress".
+	h.m.Update(tea.MouseClickMsg{Button: tea.MouseLeft, X: 35, Y: 1})
+	if c := listColumns[h.m.list.sortCol].name; c != "progress" || h.m.list.reverse {
+		t.Errorf("header click sorts by %s (reverse %v), want progress", c, h.m.list.reverse)
+	}
+	h.m.Update(tea.MouseClickMsg{Button: tea.MouseLeft, X: 35, Y: 1})
+	if !h.m.list.reverse {
+		t.Errorf("a second click did not reverse the order")
+	}
 }
 
 func TestFilterAsYouType(t *testing.T) {

@@ -36,6 +36,10 @@ func (m *Model) handleClick(msg tea.MouseClickMsg) tea.Cmd {
 	if m.dialog != nil || m.help != nil || !m.mouse || m.page != pageList || msg.Button != tea.MouseLeft {
 		return nil
 	}
+	if msg.Y == 1 { // the column header: sort by the clicked column
+		m.list.clickHeader(msg.X)
+		return nil
+	}
 	m.list.clickRow(msg.Y - 2) // title line and column header
 	return nil
 }
