@@ -375,3 +375,18 @@ func TestPeersSort(t *testing.T) {
 		t.Errorf("by their bid, reversed: %s", got)
 	}
 }
+
+func TestCtrlCQuitsFromDialogs(t *testing.T) {
+	h := newHarness(t, 80, 24, Config{}).snap(fixture())
+	h.keys("a", "q") // q is typed into the dialog
+	if f := h.m.dialog.(*form); f.fields[0].input.Value() != "q" {
+		t.Fatalf("q was not typed into the add dialog")
+	}
+	_, cmd := h.m.Update(keyMsgs("ctrl+c")[0])
+	if cmd == nil {
+		t.Fatal("ctrl+c in a dialog did nothing")
+	}
+	if _, ok := cmd().(tea.QuitMsg); !ok {
+		t.Errorf("ctrl+c in a dialog did not quit")
+	}
+}

@@ -91,7 +91,6 @@ type Model struct {
 	help          *helpPane // non-nil while the help screen is open
 	dialog        dialog    // non-nil while a dialog is open
 	mouse         bool
-	forceNoColor  bool
 
 	status    string
 	statusErr bool
@@ -192,7 +191,6 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (m *Model) setTheme(theme string) {
-	m.forceNoColor = theme == ThemeNone
 	*m.sh.st = *NewStyles(theme)
 }
 
@@ -225,8 +223,10 @@ func (m *Model) current() pane {
 
 func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.sh.keys
+	// A quit key that types nothing (ctrl+c) quits even from a dialog.
+	hardQuit := key.Matches(msg, k.Quit) && msg.Text == ""
 	if m.dialog != nil {
-		if msg.String() == "ctrl+c" {
+		if hardQuit {
 			return m.quit()
 		}
 		done, cmd := m.dialog.update(msg)
@@ -237,7 +237,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	if m.help != nil {
 		switch {
-		case key.Matches(msg, k.Quit) && msg.String() == "ctrl+c":
+		case hardQuit:
 			return m.quit()
 		case key.Matches(msg, k.Help, k.Back, k.Quit):
 			m.help = nil
@@ -247,7 +247,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 	switch {
-	case key.Matches(msg, k.Quit) && m.page != pageList && msg.String() != "ctrl+c":
+	case key.Matches(msg, k.Quit) && m.page != pageList && !hardQuit:
 		m.page = pageList // q leaves a page first; ctrl+c always quits
 		return nil
 	case key.Matches(msg, k.Quit):
