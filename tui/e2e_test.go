@@ -109,7 +109,9 @@ func TestEndToEndTmux(t *testing.T) {
 	// Add through the dialog: Source, Data dir, Labels, Peers.
 	tmux("send-keys", "-t", "e2e", "a")
 	waitScreen("the add dialog", func(s string) bool { return strings.Contains(s, "Add torrent") })
-	tmux("send-keys", "-t", "e2e", "-l", torrentFile)
+	tmux("send-keys", "-t", "e2e", "-l", filepath.Join(dir, "payl"))
+	tmux("send-keys", "-t", "e2e", "Tab") // completes to payload.torrent
+	waitScreen("path completion", func(s string) bool { return strings.Contains(s, "payload.torrent") })
 	tmux("send-keys", "-t", "e2e", "Down", "Down", "Down")
 	tmux("send-keys", "-t", "e2e", "-l", seedAddr)
 	tmux("send-keys", "-t", "e2e", "Enter")
