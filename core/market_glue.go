@@ -376,6 +376,7 @@ func (e *Engine) marketTick(ts *tstate, out *Torrent, now time.Time) {
 	lives := make([]live, 0, len(pcs))
 	var peers []*market.Peer
 	complete := out.Size > 0 && out.Done >= out.Size
+	nearlyDone := !complete && out.Size > 0 && out.Size-out.Done <= 4*out.PieceLength
 	for _, pc := range pcs {
 		mp := mk.peers[pc]
 		if mp == nil {
@@ -391,8 +392,14 @@ func (e *Engine) marketTick(ts *tstate, out *Torrent, now time.Time) {
 			mp.bad = bad
 			mp.p.BadPiece()
 		}
-		if complete && !mp.complete {
+		switch {
+		case complete && !mp.complete:
 			mp.complete = true
+			mp.p.PayAll()
+		case nearlyDone:
+			// anacrolix drops a connection between two seeds the moment
+			// the last piece verifies: pay as we go through the last few
+			// pieces so the final cheque is (nearly) nothing.
 			mp.p.PayAll()
 		}
 		peers = append(peers, mp.p)
@@ -595,6 +602,25 @@ func (e *Engine) marketShutdown() {
 	if err := mk.m.PayAll(); err != nil {
 		e.log.Warn("final cheques", "err", err)
 	}
+	// Give the final cheques a moment to be acknowledged, so the sellers
+	// hold them before the connections close (a lost one is resent at the
+	// next contact, PROTOCOL.md §8.5).
+	deadline := time.After(receiptWait)
+	for waiting := true; waiting; {
+		waiting = false
+		for _, mp := range mk.peers {
+			waiting = waiting || mp.p.AwaitingReceipt()
+		}
+		if !waiting {
+			break
+		}
+		select {
+		case ev := <-mk.evC:
+			e.marketEvent(ev)
+		case <-deadline:
+			waiting = false
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if _, err := mk.w.Settle(ctx); err != nil {
@@ -602,6 +628,9 @@ func (e *Engine) marketShutdown() {
 	}
 	_ = mk.sh.Close()
 }
+
+// receiptWait bounds how long shutdown waits for RECEIPTs of final cheques.
+const receiptWait = 2 * time.Second
 
 // settle redeems unsettled cheques now (Engine.Settle).
 func (e *Engine) settle(ctx context.Context) error {

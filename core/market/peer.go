@@ -655,3 +655,17 @@ func (p *Peer) BadPiece() {
 	}
 	p.fail(bttbid.CodeBadPiece, "a piece from you failed its hash check", true)
 }
+
+// AwaitingReceipt reports whether we sent the peer a cheque it has not
+// acknowledged with a RECEIPT yet (the engine waits a moment for it
+// before closing).
+func (p *Peer) AwaitingReceipt() bool {
+	if p.state != Ready || p.spent.IsZero() {
+		return false
+	}
+	a, ok := p.m.accounts[p.addr]
+	if !ok {
+		return false
+	}
+	return p.lastReceipt == nil || p.lastReceipt.Payout.Cmp(a.issued) < 0
+}

@@ -1,0 +1,189 @@
+//go:build marketglue
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bidtorrent/bidtorrent/wallet"
+)
+
+// buildCLI builds the bidtorrent binary for tests that run it as separate
+// processes.
+func buildCLI(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go is not on PATH: cannot build the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "bidtorrent")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// freeLoopback returns a free TCP address on ip.
+func freeLoopback(t *testing.T, ip string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", ip+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestCLIMarketTwoProcesses: a seller (`seed --ask`) and a buyer (`get
+// --bid`), two processes sharing one local ledger file, trade: the buyer
+// pays with cheques, both settle on exit, and `wallet balance` of each
+// shows the transfer, equal to the buyer's cumulative cheque.
+func TestCLIMarketTwoProcesses(t *testing.T) {
+	bin := buildCLI(t)
+	w := newWalletCLI(t, `chain = "local"`+"\n")
+	cfg := w.file("market.toml", `[engine]
+dht = false
+pex = false
+lsd = false
+utp = false
+[engine.market]
+round = "1s"
+[wallet]
+chain = "local"
+`)
+	ledger := filepath.Join(w.dir, "ledger.db")
+	dS, dB := filepath.Join(w.dir, "seller"), filepath.Join(w.dir, "buyer")
+	pass := w.file("pass", "market pass\n")
+	cli := func(dir string, args ...string) []string {
+		return append([]string{"--config", cfg, "--data-dir", dir, "--ledger", ledger}, args...)
+	}
+	var sa, ba addressJSON
+	w.okJSON(&sa, cli(dS, "wallet", "new", "--passphrase-file", pass, "--json")...)
+	w.okJSON(&ba, cli(dB, "wallet", "new", "--passphrase-file", pass, "--json")...)
+	w.ok(cli(dB, "wallet", "faucet", "100")...)
+
+	src := filepath.Join(w.dir, "src", "payload.bin")
+	if err := os.MkdirAll(filepath.Dir(src), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 6<<20)
+	for i := range data {
+		data[i] = byte(i*7 + i>>11)
+	}
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tor := filepath.Join(w.dir, "payload.torrent")
+	env := append(os.Environ(), passphraseEnv+"=market pass")
+
+	sellerAddr := freeLoopback(t, "127.0.0.70")
+	seller := exec.Command(bin, cli(dS, "seed", "--listen", sellerAddr, "--torrent", tor,
+		"--ask", "0.001", "--seller-strategy", "uniform", "--upload-limit", "2MiB", src)...)
+	seller.Env = env
+	var sellerErr strings.Builder
+	seller.Stderr = &sellerErr
+	stdout, err := seller.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := seller.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sellerDone := make(chan error, 1)
+	go func() { sellerDone <- seller.Wait() }()
+	t.Cleanup(func() {
+		_ = seller.Process.Kill()
+	})
+	magnet := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "magnet:") {
+				magnet <- sc.Text()
+			}
+		}
+	}()
+	select {
+	case <-magnet:
+	case err := <-sellerDone:
+		t.Fatalf("seller exited: %v\n%s", err, sellerErr.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("seller printed no magnet\n%s", sellerErr.String())
+	}
+
+	out := filepath.Join(w.dir, "out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	buyer := exec.CommandContext(ctx, bin, cli(dB, "get", "--listen", freeLoopback(t, "127.0.0.71"), "--peer", sellerAddr,
+		"--bid", "0.002", "--buyer-strategy", "fixed", "--out", out, tor)...)
+	buyer.Env = env
+	if b, err := buyer.CombinedOutput(); err != nil {
+		t.Fatalf("buyer: %v\n%s\nseller:\n%s", err, b, sellerErr.String())
+	}
+	got, err := os.ReadFile(filepath.Join(out, "payload.bin"))
+	if err != nil || string(got) != string(data) {
+		t.Fatalf("downloaded file differs (%v)", err)
+	}
+	// Stop the seller: it settles before it exits.
+	if err := seller.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-sellerDone:
+		if err != nil {
+			t.Fatalf("seller: %v\n%s", err, sellerErr.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("seller did not stop")
+	}
+
+	var sb, bb balanceJSON
+	w.okJSON(&sb, cli(dS, "wallet", "balance", "--json")...)
+	w.okJSON(&bb, cli(dB, "wallet", "balance", "--json")...)
+	var sc, bc []recordJSON
+	w.okJSON(&sc, cli(dS, "wallet", "cheques", "--json")...)
+	w.okJSON(&bc, cli(dB, "wallet", "cheques", "--json")...)
+	if len(bc) != 1 || bc[0].Direction != "issued" || bc[0].Counterparty != sa.Address {
+		t.Fatalf("buyer's cheques: %+v", bc)
+	}
+	if len(sc) != 1 || sc[0].Direction != "received" || sc[0].Counterparty != ba.Address {
+		t.Fatalf("seller's cheques %+v, buyer's %+v", sc, bc)
+	}
+	paid := btt(t, bc[0].Cumulative.Value)
+	// The connection closes the moment the buyer completes, so its final
+	// cheque may not arrive; the buyer redeems it on the ledger itself.
+	if got := btt(t, sc[0].Cumulative.Value); got.Cmp(paid) > 0 {
+		t.Errorf("seller accepted %s, more than the buyer issued (%s)", sc[0].Cumulative.Value, bc[0].Cumulative.Value)
+	}
+	if paid.IsZero() {
+		t.Fatal("the buyer paid nothing")
+	}
+	// 0.001 BTT/MiB at least (the reserve), 0.002 at most, for ≤ 6 MiB.
+	if max := btt(t, "0.012"); paid.Cmp(max) > 0 {
+		t.Errorf("paid %s BTT for 6 MiB at most 0.002/MiB", bc[0].Cumulative.Value)
+	}
+	wantSeller := paid
+	wantBuyer := btt(t, "100").SubFloor(paid)
+	if got := btt(t, sb.BTT.Value); got.Cmp(wantSeller) != 0 {
+		t.Errorf("seller balance %s, want %s", sb.BTT.Value, wantSeller.Format(wallet.BTTDecimals))
+	}
+	if got := btt(t, bb.BTT.Value); got.Cmp(wantBuyer) != 0 {
+		t.Errorf("buyer balance %s, want %s", bb.BTT.Value, wantBuyer.Format(wallet.BTTDecimals))
+	}
+	if bc[0].Unsettled.BaseUnits != "0" || sc[0].Unsettled.BaseUnits != "0" {
+		t.Errorf("unsettled after exit: buyer %s, seller %s", bc[0].Unsettled.Value, sc[0].Unsettled.Value)
+	}
+	t.Logf("buyer paid %s BTT; the seller holds a cheque for %s", bc[0].Cumulative.Value, sc[0].Cumulative.Value)
+}
