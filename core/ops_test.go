@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -255,19 +256,22 @@ func TestUTPTransfer(t *testing.T) {
 	lc := testConfig("127.0.0.20")
 	lc.UTP = true
 	l := startEngine(t, "leecher", lc, filepath.Join(dir, "l"), func(o *options) { o.noTCPDial = true })
+	var mu sync.Mutex
+	transports := map[string]int{}
+	l.Conns().OnConn(func(c *Conn) {
+		mu.Lock()
+		transports[c.Transport()]++
+		mu.Unlock()
+	})
 	if _, err := l.Add(ctx, AddSpec{Source: torrentPath, DataDir: filepath.Join(dir, "out"), Peers: []string{seeder.ListenAddr().String()}}); err != nil {
 		t.Fatal(err)
 	}
-	sawUTP := false
-	waitFor(t, l.Engine, ih, 120*time.Second, "complete over uTP", func(tr Torrent) bool {
-		for _, p := range tr.Peers {
-			sawUTP = sawUTP || p.Transport == "utp"
-		}
-		return isComplete(tr)
-	})
+	waitFor(t, l.Engine, ih, 120*time.Second, "complete over uTP", isComplete)
 	sameTree(t, hashTree(t, root), hashTree(t, filepath.Join(dir, "out", "payload")))
-	if !sawUTP {
-		t.Errorf("no peer row showed a uTP transport")
+	mu.Lock()
+	defer mu.Unlock()
+	if transports["utp"] == 0 || transports["tcp"] != 0 {
+		t.Errorf("leecher's connections by transport: %v, want only uTP", transports)
 	}
 }
 
