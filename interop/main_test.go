@@ -111,6 +111,19 @@ func newBT(t *testing.T, dir, label string) *bt {
 	if err := os.WriteFile(b.config, []byte(OurConfig(listen)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Registered before any of b's processes, so it runs after they stop.
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		log := filepath.Join(b.dataDir, "bidtorrent.log")
+		if data, err := os.ReadFile(log); err == nil {
+			if len(data) > 8000 {
+				data = data[len(data)-8000:]
+			}
+			t.Logf("--- %s (last %d bytes)\n%s", log, len(data), data)
+		}
+	})
 	return b
 }
 
