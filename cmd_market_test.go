@@ -43,6 +43,42 @@ func freeLoopback(t *testing.T, ip string) string {
 	return l.Addr().String()
 }
 
+// startSeller starts `seed` and waits for its magnet line.
+func startSeller(t *testing.T, bin string, env, args []string) (*exec.Cmd, chan error, *strings.Builder) {
+	t.Helper()
+	seller := exec.Command(bin, args...)
+	seller.Env = env
+	errb := &strings.Builder{}
+	seller.Stderr = errb
+	stdout, err := seller.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := seller.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- seller.Wait() }()
+	t.Cleanup(func() { _ = seller.Process.Kill() })
+	magnet := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "magnet:") {
+				magnet <- sc.Text()
+			}
+		}
+	}()
+	select {
+	case <-magnet:
+	case err := <-done:
+		t.Fatalf("seller exited: %v\n%s", err, errb.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("seller printed no magnet\n%s", errb.String())
+	}
+	return seller, done, errb
+}
+
 // TestCLIMarketTwoProcesses: a seller (`seed --ask`) and a buyer (`get
 // --bid`), two processes sharing one local ledger file, trade: the buyer
 // pays with cheques, both settle on exit, and `wallet balance` of each
@@ -86,39 +122,8 @@ chain = "local"
 	env := append(os.Environ(), passphraseEnv+"=market pass")
 
 	sellerAddr := freeLoopback(t, "127.0.0.70")
-	seller := exec.Command(bin, cli(dS, "seed", "--listen", sellerAddr, "--torrent", tor,
-		"--ask", "0.001", "--seller-strategy", "uniform", "--upload-limit", "2MiB", src)...)
-	seller.Env = env
-	var sellerErr strings.Builder
-	seller.Stderr = &sellerErr
-	stdout, err := seller.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := seller.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sellerDone := make(chan error, 1)
-	go func() { sellerDone <- seller.Wait() }()
-	t.Cleanup(func() {
-		_ = seller.Process.Kill()
-	})
-	magnet := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "magnet:") {
-				magnet <- sc.Text()
-			}
-		}
-	}()
-	select {
-	case <-magnet:
-	case err := <-sellerDone:
-		t.Fatalf("seller exited: %v\n%s", err, sellerErr.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("seller printed no magnet\n%s", sellerErr.String())
-	}
+	seller, sellerDone, sellerErr := startSeller(t, bin, env, cli(dS, "seed", "--listen", sellerAddr, "--torrent", tor,
+		"--ask", "0.001", "--seller-strategy", "uniform", "--upload-limit", "2MiB", src))
 
 	out := filepath.Join(w.dir, "out")
 	if err := os.MkdirAll(out, 0o755); err != nil {
@@ -186,4 +191,127 @@ chain = "local"
 		t.Errorf("unsettled after exit: buyer %s, seller %s", bc[0].Unsettled.Value, sc[0].Unsettled.Value)
 	}
 	t.Logf("buyer paid %s BTT; the seller holds a cheque for %s", bc[0].Cumulative.Value, sc[0].Cumulative.Value)
+}
+
+// TestCLIMarketSellerKilled: the seller is killed (SIGKILL) while the
+// buyer pays it; every cheque it had acknowledged is still in its cheque
+// book, and after a restart the buyer's next cheque continues the
+// cumulative total.
+func TestCLIMarketSellerKilled(t *testing.T) {
+	bin := buildCLI(t)
+	w := newWalletCLI(t, `chain = "local"`+"\n")
+	cfg := w.file("market.toml", "[engine]\ndht = false\npex = false\nlsd = false\nutp = false\n[engine.market]\nround = \"1s\"\ncredit_mib = 1\ncap_mib = 1\n[wallet]\nchain = \"local\"\n")
+	ledger := filepath.Join(w.dir, "ledger.db")
+	dS, dB := filepath.Join(w.dir, "seller"), filepath.Join(w.dir, "buyer")
+	pass := w.file("pass", "market pass\n")
+	cli := func(dir string, args ...string) []string {
+		return append([]string{"--config", cfg, "--data-dir", dir, "--ledger", ledger}, args...)
+	}
+	var sa, ba addressJSON
+	w.okJSON(&sa, cli(dS, "wallet", "new", "--passphrase-file", pass, "--json")...)
+	w.okJSON(&ba, cli(dB, "wallet", "new", "--passphrase-file", pass, "--json")...)
+	w.ok(cli(dB, "wallet", "faucet", "100")...)
+	src := filepath.Join(w.dir, "src", "payload.bin")
+	if err := os.MkdirAll(filepath.Dir(src), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 12<<20)
+	for i := range data {
+		data[i] = byte(i*13 + i>>9)
+	}
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tor := filepath.Join(w.dir, "payload.torrent")
+	env := append(os.Environ(), passphraseEnv+"=market pass")
+	sellerAddr := freeLoopback(t, "127.0.0.72")
+	seedArgs := cli(dS, "seed", "--listen", sellerAddr, "--torrent", tor, "--ask", "0.001", "--upload-limit", "1MiB", src)
+	seller, sellerDone, _ := startSeller(t, bin, env, seedArgs)
+
+	out := filepath.Join(w.dir, "out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	buyer := exec.CommandContext(ctx, bin, cli(dB, "get", "--listen", freeLoopback(t, "127.0.0.73"), "--peer", sellerAddr,
+		"--bid", "0.002", "--out", out, tor)...)
+	buyer.Env = env
+	var buyerOut strings.Builder
+	buyer.Stdout, buyer.Stderr = &buyerOut, &buyerOut
+	if err := buyer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buyerDone := make(chan error, 1)
+	go func() { buyerDone <- buyer.Wait() }()
+
+	// Wait for the seller to hold a cheque, then kill it.
+	received := func() wallet.Amount {
+		var rs []recordJSON
+		w.okJSON(&rs, cli(dS, "wallet", "cheques", "--json")...)
+		for _, r := range rs {
+			if r.Direction == "received" {
+				return btt(t, r.Cumulative.Value)
+			}
+		}
+		return wallet.Amount{}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	var before wallet.Amount
+	for before.IsZero() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no cheque reached the seller\n%s", buyerOut.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+		before = received()
+	}
+	if err := seller.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-sellerDone
+	after := received()
+	if after.Cmp(before) < 0 {
+		t.Fatalf("the killed seller lost cheques: held %s, now %s", before, after)
+	}
+	// Restart it on the same address and data dir. The buyer's engine does
+	// not redial a peer that went away, so the buyer is restarted too
+	// (gracefully); its download resumes from its data dir.
+	startSeller(t, bin, env, seedArgs)
+	_ = buyer.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-buyerDone:
+	case <-time.After(60 * time.Second):
+		t.Fatal("buyer did not stop")
+	}
+	buyer = exec.CommandContext(ctx, bin, buyer.Args[1:]...)
+	buyer.Env = env
+	buyer.Stdout, buyer.Stderr = &buyerOut, &buyerOut
+	if err := buyer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { buyerDone <- buyer.Wait() }()
+	select {
+	case err := <-buyerDone:
+		if err != nil {
+			t.Fatalf("buyer: %v\n%s", err, buyerOut.String())
+		}
+	case <-ctx.Done():
+		t.Fatalf("buyer did not finish\n%s", buyerOut.String())
+	}
+	got, err := os.ReadFile(filepath.Join(out, "payload.bin"))
+	if err != nil || string(got) != string(data) {
+		t.Fatalf("downloaded file differs (%v)", err)
+	}
+	var bc []recordJSON
+	w.okJSON(&bc, cli(dB, "wallet", "cheques", "--json")...)
+	final := received()
+	if len(bc) != 1 {
+		t.Fatalf("buyer's cheques %+v", bc)
+	}
+	issued := btt(t, bc[0].Cumulative.Value)
+	if final.Cmp(after) <= 0 || final.Cmp(issued) > 0 {
+		t.Errorf("after the restart the seller holds %s (had %s before the kill), the buyer issued %s: the cumulative total did not continue",
+			final.Format(18), after.Format(18), issued.Format(18))
+	}
+	t.Logf("seller held %s BTT at the kill, %s at the end; the buyer issued %s", after.Format(18), final.Format(18), issued.Format(18))
 }
