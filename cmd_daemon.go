@@ -10,18 +10,9 @@ import (
 	"path/filepath"
 
 	"github.com/bidtorrent/bidtorrent/automation"
-	"github.com/bidtorrent/bidtorrent/config"
 	"github.com/bidtorrent/bidtorrent/core"
 	"github.com/bidtorrent/bidtorrent/daemon"
 )
-
-// daemonSections returns the [daemon] and [automation] sections of cfg.
-// Until config.Config composes them, the defaults are used (flags still
-// apply): the lead wires cfg.Daemon and cfg.Automation here.
-func daemonSections(cfg config.Config) (daemon.Config, automation.Config) {
-	_ = cfg
-	return daemon.DefaultConfig(), automation.DefaultConfig()
-}
 
 // runDaemon runs the engine without a terminal, with the SSH server (a TUI
 // per session with a terminal, remote commands otherwise), the automation
@@ -43,7 +34,7 @@ func runDaemon(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	dcfg, acfg := daemonSections(cfg)
+	dcfg, acfg := cfg.Daemon, cfg.Automation
 	if *sshListen != "" {
 		dcfg.SSHListen = *sshListen
 	}

@@ -13,7 +13,9 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/bidtorrent/bidtorrent/automation"
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/daemon"
 	"github.com/bidtorrent/bidtorrent/tui"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
@@ -23,6 +25,9 @@ type Config struct {
 	Engine core.Config   `toml:"engine"`
 	Wallet wallet.Config `toml:"wallet"`
 	TUI    tui.Config    `toml:"tui"`
+	Daemon daemon.Config `toml:"daemon"`
+	// Automation is the daemon's policy: watch dir, queueing, limits, hooks.
+	Automation automation.Config `toml:"automation"`
 }
 
 // Default returns the embedded defaults.
@@ -31,6 +36,9 @@ func Default() Config {
 		Engine: core.DefaultConfig(),
 		Wallet: wallet.DefaultConfig(),
 		TUI:    tui.DefaultConfig(),
+		Daemon: daemon.DefaultConfig(),
+
+		Automation: automation.DefaultConfig(),
 	}
 }
 
@@ -98,6 +106,12 @@ func (c Config) Validate() error {
 	}
 	if err := c.TUI.Validate(); err != nil {
 		return fmt.Errorf("[tui] %w", err)
+	}
+	if err := c.Daemon.Validate(); err != nil {
+		return fmt.Errorf("[daemon] %w", err)
+	}
+	if err := c.Automation.Validate(); err != nil {
+		return fmt.Errorf("[automation] %w", err)
 	}
 	return nil
 }

@@ -51,6 +51,14 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 			}
 			continue
 		}
+		if key.optional {
+			// Off by default (a nil pointer): shown as a commented example.
+			name := key.path[len(key.path)-1]
+			if !strings.Contains(string(b), "# "+name+" = ") {
+				t.Errorf("example does not show optional key %s, even commented", strings.Join(key.path, "."))
+			}
+			continue
+		}
 		if !md.IsDefined(key.path...) {
 			t.Errorf("example lacks key %s", strings.Join(key.path, "."))
 		}
@@ -58,8 +66,9 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 }
 
 type keyPath struct {
-	path  []string
-	isMap bool
+	path     []string
+	isMap    bool
+	optional bool // a pointer: absent means off
 }
 
 func keysOf(typ reflect.Type, prefix []string) []keyPath {
@@ -78,6 +87,8 @@ func keysOf(typ reflect.Type, prefix []string) []keyPath {
 		switch {
 		case ft.Kind() == reflect.Map:
 			out = append(out, keyPath{path: p, isMap: true})
+		case ft.Kind() == reflect.Pointer:
+			out = append(out, keyPath{path: p, optional: true})
 		case ft.Kind() == reflect.Struct && !implementsDecoder(ft) && len(prefix) == 0:
 			out = append(out, keysOf(ft, p)...)
 		default:
