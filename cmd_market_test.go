@@ -1,5 +1,3 @@
-//go:build marketglue
-
 package main
 
 import (

@@ -167,8 +167,21 @@ func (c *cli) startEngine(ctx context.Context, dataDir string, ef *engineFlags, 
 	if ef.uploadLimit.r > 0 {
 		ec.UploadLimit = ef.uploadLimit.r
 	}
-	e, err := core.New(ec, dataDir, core.WithClientVersion("bidtorrent "+version))
+	opts := []core.Option{core.WithClientVersion("bidtorrent " + version)}
+	// The bandwidth market: --ask/--bid or a strategy open the wallet of
+	// the data dir (on the ledger of --ledger) and turn btt_bid on.
+	closeWallet := func() {}
+	if ef.price != "" || ef.strategy != "" {
+		w, closeChain, err := c.marketWallet()
+		if err != nil {
+			return nil, nil, err
+		}
+		opts = append(opts, core.WithWallet(w))
+		closeWallet = closeChain
+	}
+	e, err := core.New(ec, dataDir, opts...)
 	if err != nil {
+		closeWallet()
 		return nil, nil, err
 	}
 	if ef.uploadLimit.r > 0 {
@@ -182,9 +195,25 @@ func (c *cli) startEngine(ctx context.Context, dataDir string, ef *engineFlags, 
 	go func() { done <- e.Run(runCtx) }()
 	stop := func() error {
 		cancel()
-		return <-done
+		err := <-done
+		closeWallet()
+		return err
 	}
 	return e, stop, nil
+}
+
+// marketWallet unlocks the wallet of the data dir for the market (the
+// passphrase from $BIDTORRENT_PASSPHRASE or a prompt).
+func (c *cli) marketWallet() (*wallet.Wallet, func(), error) {
+	env, err := c.walletEnv()
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := c.unlock(env, "")
+	if err != nil {
+		return nil, nil, fmt.Errorf("the bandwidth market needs a wallet (bidtorrent wallet new): %w", err)
+	}
+	return env.open(key)
 }
 
 // marketSettings turns --ask/--bid and a strategy name into settings.
@@ -225,8 +254,8 @@ func runSeed(ctx context.Context, c *cli, args []string) error {
 	fs.StringVar(&ef.listen, "listen", "", "listen on `HOST:PORT` (default: the config's listen_addr)")
 	torrentPath := fs.String("torrent", "", "the .torrent `FILE` of PATH; created if it does not exist")
 	fs.Var(&ef.uploadLimit, "upload-limit", "upload `RATE` limit, e.g. 2MiB (default: unlimited)")
-	fs.StringVar(&ef.price, "ask", "", "reserve `PRICE` in BTT per MiB for the bandwidth market (stored; the market comes later)")
-	fs.StringVar(&ef.strategy, "seller-strategy", "", "seller strategy `NAME` for the bandwidth market (stored)")
+	fs.StringVar(&ef.price, "ask", "", "sell upload in the bandwidth market at a reserve `PRICE` in BTT per MiB (opens the wallet)")
+	fs.StringVar(&ef.strategy, "seller-strategy", "", "seller strategy `NAME`: uniform, propshare or free (default uniform with --ask)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -367,8 +396,8 @@ func runGet(ctx context.Context, c *cli, args []string) error {
 	out := fs.String("out", ".", "download into `DIR`")
 	seedFor := fs.Duration("seed-for", 0, "keep seeding for `DURATION` after the download completes")
 	fs.Var(&ef.uploadLimit, "upload-limit", "upload `RATE` limit, e.g. 2MiB (default: unlimited)")
-	fs.StringVar(&ef.price, "bid", "", "max `PRICE` in BTT per MiB for the bandwidth market (stored; the market comes later)")
-	fs.StringVar(&ef.strategy, "buyer-strategy", "", "buyer strategy `NAME` for the bandwidth market (stored)")
+	fs.StringVar(&ef.price, "bid", "", "buy upload in the bandwidth market at up to `PRICE` in BTT per MiB (opens the wallet)")
+	fs.StringVar(&ef.strategy, "buyer-strategy", "", "buyer strategy `NAME`: fixed, budget, adaptive or none (default fixed with --bid)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -45,6 +45,8 @@ type Config struct {
 	Seed bool `toml:"seed"`
 	// MaxPeersPerTorrent caps established connections per torrent.
 	MaxPeersPerTorrent int `toml:"max_peers_per_torrent"`
+	// Market is the bandwidth market's terms ([engine.market]).
+	Market MarketConfig `toml:"market"`
 }
 
 // DefaultConfig returns the embedded defaults.
@@ -57,6 +59,7 @@ func DefaultConfig() Config {
 		Trackers:           []string{},
 		Seed:               true,
 		MaxPeersPerTorrent: 50,
+		Market:             DefaultMarketConfig(),
 	}
 }
 
@@ -85,6 +88,9 @@ func (c Config) Validate() error {
 	}
 	if c.UploadLimit < 0 {
 		return fmt.Errorf("upload_limit %d: must not be negative", c.UploadLimit)
+	}
+	if err := c.Market.Validate(); err != nil {
+		return err
 	}
 	if c.MaxPeersPerTorrent < 1 {
 		return fmt.Errorf("max_peers_per_torrent %d: must be at least 1", c.MaxPeersPerTorrent)

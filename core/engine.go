@@ -54,7 +54,8 @@ type options struct {
 	logger        *slog.Logger
 	interval      time.Duration
 	clientVersion string
-	noTCPDial     bool // tests: dial over uTP only
+	wallet        Wallet // the bandwidth market's wallet; nil = plain BitTorrent (market_glue.go)
+	noTCPDial     bool   // tests: dial over uTP only
 }
 
 // WithLogger sends the engine's and anacrolix's logs to l instead of
@@ -89,6 +90,7 @@ type Engine struct {
 	dhtPC net.PacketConn // nil unless DHT runs on its own socket
 	dht   *dht.Server    // nil unless DHT is on
 	facts *peerTable
+	mkt   *marketState // the bandwidth market; nil without a wallet (market_glue.go)
 
 	// tlimits maps InfoHash to *tlimiters for the PeerConnAdded callback;
 	// the loop stores and deletes entries.
@@ -216,6 +218,10 @@ func New(cfg Config, dataDir string, opts ...Option) (_ *Engine, err error) {
 		return nil, err
 	}
 
+	// The bandwidth market, before the client so its hooks are installed.
+	if e.mkt, err = newMarketState(cfg.Market, o.wallet, e.limits.Up); err != nil {
+		return nil, err
+	}
 	cc := e.clientConfig(o.clientVersion)
 	if e.cl, err = torrent.NewClient(cc); err != nil {
 		return nil, fmt.Errorf("cannot start BitTorrent client: %w", err)
@@ -298,6 +304,7 @@ func (e *Engine) clientConfig(clientVersion string) *torrent.ClientConfig {
 	cc.Bep20 = "-BD0001-"
 	cc.HTTPUserAgent = clientVersion
 	e.facts.install(&cc.Callbacks)
+	e.installMarket(&cc.Callbacks) // BEP 10 hooks of btt_bid (market_glue.go)
 	// Match each new peer connection to its torrent's limiters at once
 	// (the loop re-checks on every poll). Runs under the client lock:
 	// only atomic stores and the registry's own lock.
@@ -394,6 +401,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.g, e.gctx = g, gctx
 	g.Go(func() error { return e.loop(gctx) })
 	err := g.Wait()
+	e.marketShutdown() // money first: final cheques and settlement, then the client
 	e.shutdown()
 	if errors.Is(err, context.Canceled) {
 		err = nil

@@ -33,6 +33,8 @@ func (e *Engine) loop(ctx context.Context) error {
 			return nil
 		case fn := <-e.cmdC:
 			fn()
+		case ev := <-e.marketEventC(): // btt_bid events (market_glue.go)
+			e.marketEvent(ev)
 		case now := <-tick.C:
 			e.tick(now.Sub(last))
 			last = now
@@ -124,6 +126,7 @@ func (e *Engine) tick(dt time.Duration) {
 	for _, ih := range e.order {
 		ts := e.torrents[ih]
 		t := e.poll(ts, dt)
+		e.marketTick(ts, &t, s.Time) // the bandwidth market's step (market_glue.go)
 		s.Torrents = append(s.Torrents, t)
 		s.Totals.DownRate += t.DownRate
 		s.Totals.UpRate += t.UpRate
@@ -131,6 +134,7 @@ func (e *Engine) tick(dt time.Duration) {
 		s.Totals.Downloaded += ts.sessDown
 		s.Totals.Uploaded += ts.sessUp
 	}
+	e.marketTotals(&s, s.Time) // wallet status and money totals (market_glue.go)
 	e.publish(s)
 }
 

@@ -1,5 +1,3 @@
-//go:build marketglue
-
 package core
 
 // This file wires the btt_bid bandwidth market (core/market) into the

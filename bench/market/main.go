@@ -1,5 +1,3 @@
-//go:build marketglue
-
 // Command market benchmarks bidtorrent's bandwidth market in one run and
 // prints three tables:
 //
