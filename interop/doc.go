@@ -15,7 +15,8 @@
 // program is missing and fails instead when CI=true; children run in their
 // own process groups, log to the test's temp dir (printed on failure) and
 // are killed when the test ends. The tests run in parallel: the package
-// takes about 25 s, most of it Transmission's ~15 s unchoke delay.
+// takes about 25 s, most of it Transmission's start-up with a new peer:
+// nothing for ~10 s (its rechoke period), then a ramp to full speed.
 //
 // The non-test files hold the harness the tests and the transfer benchmark
 // (bench/transfer) share: a tiny HTTP tracker, a child-process runner that

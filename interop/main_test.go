@@ -19,9 +19,9 @@ var btBin string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	// The tests mostly wait on other programs' timers (Transmission
-	// unchokes a new peer after ~15 s), not on the CPU: run them all at
-	// once unless -parallel was given.
+	// The tests mostly wait on other programs' timers (Transmission sends
+	// a new peer nothing until its next rechoke, ~10 s), not on the CPU:
+	// run them all at once unless -parallel was given.
 	set := false
 	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
 	if !set {
