@@ -16,12 +16,12 @@ import (
 var t0 = time.Unix(1764000000, 0)
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	ledger *local.Ledger
 	dir    string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	dir := t.TempDir()
 	l, err := local.Open(filepath.Join(dir, "ledger.json"), wallet.MustParseAddress(wallet.DefaultBTTContract), time.Second)
@@ -55,7 +55,7 @@ func testConfig() Config {
 	return c
 }
 
-func newMarket(t *testing.T, w Wallet) *Market {
+func newMarket(t testing.TB, w Wallet) *Market {
 	t.Helper()
 	m, err := New(testConfig(), w)
 	if err != nil {
