@@ -13,10 +13,14 @@ import (
 )
 
 // runTUI starts the engine on the data dir and runs the terminal UI on it
-// until the user quits, then shuts the engine down. Logs go to
-// DATA_DIR/bidtorrent.log, never onto the screen.
+// until the user quits, then shuts the engine down. When the data dir has
+// a wallet keystore it is unlocked first (before the screen is taken) and
+// the bandwidth market is on. Logs go to DATA_DIR/bidtorrent.log, never
+// onto the screen.
 func runTUI(ctx context.Context, c *cli, args []string) error {
 	fs := c.newFlagSet("tui", "")
+	passFile := fs.String("passphrase-file", "", "read the wallet passphrase from `FILE` (default: $"+passphraseEnv+" or a prompt)")
+	noWallet := fs.Bool("no-wallet", false, "do not open the wallet: no bandwidth market")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -45,7 +49,28 @@ func runTUI(ctx context.Context, c *cli, args []string) error {
 	slog.SetDefault(log)
 	defer slog.SetDefault(prev)
 
-	e, err := core.New(cfg.Engine, dataDir, core.WithLogger(log), core.WithClientVersion("bidtorrent "+version))
+	opts := []core.Option{core.WithLogger(log), core.WithClientVersion("bidtorrent " + version)}
+	if !*noWallet {
+		we, err := c.walletEnv()
+		if err != nil {
+			return err
+		}
+		if we.ks.Exists() {
+			key, err := c.unlock(we, *passFile)
+			if err != nil {
+				return fmt.Errorf("cannot open the wallet (or run with --no-wallet): %w", err)
+			}
+			w, closeChain, err := we.open(key)
+			if err != nil {
+				return fmt.Errorf("cannot open the wallet (or run with --no-wallet): %w", err)
+			}
+			defer closeChain()
+			opts = append(opts, core.WithWallet(w))
+		} else {
+			log.Info("no wallet in the data dir: the bandwidth market is off (create one with: bidtorrent wallet new)")
+		}
+	}
+	e, err := core.New(cfg.Engine, dataDir, opts...)
 	if err != nil {
 		return err
 	}
