@@ -33,7 +33,6 @@ import (
 	alog "github.com/anacrolix/log"
 	"github.com/anacrolix/torrent"
 	pp "github.com/anacrolix/torrent/peer_protocol"
-	"github.com/anacrolix/torrent/storage"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 )
@@ -282,12 +281,7 @@ func (e *Engine) clientConfig(clientVersion string) *torrent.ClientConfig {
 	cc.UploadRateLimiter = rate.NewLimiter(rate.Inf, 1<<20)
 	cc.DownloadRateLimiter = rate.NewLimiter(rate.Inf, 1<<20)
 	cc.DialRateLimiter = rate.NewLimiter(20, 20)
-	cc.DefaultStorage = storage.NewFileOpts(storage.NewFileClientOpts{
-		ClientBaseDir:   e.downloadDir,
-		PieceCompletion: e.pc,
-		DisableMmap:     true, // see fileStorageNote
-		Logger:          e.log,
-	})
+	cc.DefaultStorage = e.fileStorage(e.downloadDir)
 	switch cfg.Encryption {
 	case "prefer":
 		cc.HeaderObfuscationPolicy = torrent.HeaderObfuscationPolicy{Preferred: true}

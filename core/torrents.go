@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	g "github.com/anacrolix/generics"
 	"net"
 	"os"
 	"path/filepath"
@@ -53,13 +54,24 @@ type peerRate struct {
 func (ts *tstate) downloaded() int64 { return ts.rec.Downloaded + ts.sessDown }
 func (ts *tstate) uploaded() int64   { return ts.rec.Uploaded + ts.sessUp }
 
-// fileStorageNote: torrent data is stored with anacrolix's file storage,
-// part files on (an incomplete file is NAME.part until its last piece is
-// verified) and mmap off: the mmap implementation fails writes to chunks
-// that touch a zero-length file (EINVAL), and a file changed by another
-// program under a mapping would crash the process (SIGBUS) when seeding
-// the user's own files.
-const fileStorageNote = ""
+// fileStorage returns anacrolix's file storage for torrents under dir, with
+// mmap off: the mmap implementation fails writes to chunks that touch a
+// zero-length file (EINVAL), and a file changed by another program under a
+// mapping would crash the process (SIGBUS) when seeding the user's own
+// files. Part files are off too: with them an incomplete file is NAME.part,
+// a seeded file that does not match is renamed under the user, completed
+// files are made read-only, and promoting a .part file closes it under
+// concurrent writes ("file already closed" failed about 1 in 20 downloads
+// of 256 MiB). Files keep their real names from the first byte.
+func (e *Engine) fileStorage(dir string) storage.ClientImplCloser {
+	return storage.NewFileOpts(storage.NewFileClientOpts{
+		ClientBaseDir:   dir,
+		PieceCompletion: e.pc,
+		DisableMmap:     true,
+		UsePartFiles:    g.Some(false),
+		Logger:          e.log,
+	})
+}
 
 // start adds the torrent to the anacrolix client (unless paused).
 func (e *Engine) start(ts *tstate) error {
@@ -69,12 +81,7 @@ func (e *Engine) start(ts *tstate) error {
 	ih := metainfo.Hash(mustHash(ts.rec.InfoHash))
 	opts := torrent.AddTorrentOpts{
 		InfoHash: ih,
-		Storage: storage.NewFileOpts(storage.NewFileClientOpts{
-			ClientBaseDir:   ts.rec.DataDir,
-			PieceCompletion: e.pc,
-			DisableMmap:     true, // see fileStorageNote
-			Logger:          e.log,
-		}),
+		Storage:  e.fileStorage(ts.rec.DataDir),
 	}
 	if ts.tf != nil {
 		opts.InfoBytes = ts.tf.mi.InfoBytes
