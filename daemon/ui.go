@@ -39,6 +39,7 @@ func RunProgram(ctx context.Context, m tea.Model, t Terminal) error {
 		tea.WithEnvironment(t.Environ),
 		tea.WithColorProfile(colorprofile.Env(t.Environ)),
 		tea.WithWindowSize(t.Width, t.Height),
+		tea.WithFPS(tui.FPS),
 		// Signals are the daemon's, not one session's.
 		tea.WithoutSignalHandler(),
 		// There is no process to suspend on the other end of SSH.
