@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 )
 
 // Verbs not built yet. Each moves to its own cmd_*.go file when it lands.
 
 var errNotYet = errors.New("not implemented yet")
-
-func runDemo(ctx context.Context, c *cli, args []string) error { return errNotYet }

@@ -1,0 +1,231 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/wallet"
+)
+
+// NodeReport is one node's line of a Report. Amounts are base units.
+type NodeReport struct {
+	Node       string        `json:"node"`
+	Role       Role          `json:"role"`
+	Strategy   string        `json:"strategy,omitempty"`
+	Bid        wallet.Amount `json:"-"`
+	Downloaded int64         `json:"downloaded"`
+	Uploaded   int64         `json:"uploaded"`
+	Done       int64         `json:"done"`
+	Size       int64         `json:"size"`
+	// Completion is the time from start to a complete download (0: not
+	// complete).
+	Completion time.Duration `json:"-"`
+	Spent      wallet.Amount `json:"-"` // cumulative cheques issued
+	Earned     wallet.Amount `json:"-"` // cumulative cheques accepted
+	Funding    wallet.Amount `json:"-"` // faucet
+	Balance    wallet.Amount `json:"-"` // ledger balance after settlement
+}
+
+// MarshalJSON writes amounts as decimal strings of base units and the
+// completion time in seconds.
+func (r NodeReport) MarshalJSON() ([]byte, error) {
+	type plain NodeReport
+	return json.Marshal(struct {
+		plain
+		Bid        string   `json:"bid"`
+		Completion *float64 `json:"completion_s"`
+		Spent      string   `json:"spent"`
+		Earned     string   `json:"earned"`
+		Funding    string   `json:"funding"`
+		Balance    string   `json:"balance"`
+	}{plain(r), r.Bid.String(), secs(r.Completion), r.Spent.String(), r.Earned.String(), r.Funding.String(), r.Balance.String()})
+}
+
+func secs(d time.Duration) *float64 {
+	if d <= 0 {
+		return nil
+	}
+	s := d.Seconds()
+	return &s
+}
+
+// Money is the conservation account of a Report, in base units.
+type Money struct {
+	Spent     wallet.Amount // Σ cheques issued
+	Earned    wallet.Amount // Σ cheques accepted
+	Unsettled wallet.Amount // Σ issued − accepted, per payer and beneficiary (in flight)
+	Paid      wallet.Amount // Σ (funding − balance) of paying wallets on the ledger
+	Received  wallet.Amount // Σ (balance − funding) of earning wallets on the ledger
+	Problems  []string      // why money is not conserved; empty when it is
+}
+
+// Conserved reports whether no problem was found.
+func (m Money) Conserved() bool { return len(m.Problems) == 0 }
+
+// MarshalJSON writes amounts as decimal strings of base units.
+func (m Money) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Spent, Earned, Unsettled, Paid, Received string
+		Conserved                                bool
+		Problems                                 []string `json:",omitempty"`
+	}{m.Spent.String(), m.Earned.String(), m.Unsettled.String(), m.Paid.String(), m.Received.String(), m.Conserved(), m.Problems})
+}
+
+// Report is what a headless run prints.
+type Report struct {
+	Duration time.Duration `json:"-"`
+	Nodes    []NodeReport  `json:"nodes"`
+	Money    Money         `json:"money"`
+}
+
+// Settle settles every wallet's cheques on the ledger and accounts for
+// the money: the swarm must be closed first (no cheque in flight
+// changes under it). It fails only when a wallet or the ledger cannot be
+// read; money that is not conserved is listed in Report.Money.Problems.
+func (s *Swarm) Settle(ctx context.Context) (Report, error) {
+	rep := Report{Duration: time.Since(s.start)}
+	var m Money
+	add := func(a *wallet.Amount, b wallet.Amount) {
+		sum, err := a.Add(b)
+		if err != nil {
+			m.Problems = append(m.Problems, "overflow adding "+b.String())
+			return
+		}
+		*a = sum
+	}
+	nodes := s.All()
+	// Cheques, before settlement, per pair.
+	type pair struct{ payer, beneficiary wallet.Address }
+	issued := map[pair]wallet.Amount{}
+	accepted := map[pair]wallet.Amount{}
+	for _, n := range nodes {
+		tr := n.Torrent()
+		nr := NodeReport{Node: n.Label(), Role: n.Role, Strategy: n.Strategy, Bid: n.Bid,
+			Downloaded: tr.Downloaded, Uploaded: tr.Uploaded, Done: tr.Done, Size: tr.Size, Funding: n.Funding}
+		if f := n.Finished(); !f.IsZero() && n.Role != RoleSeeder {
+			nr.Completion = f.Sub(n.Started)
+		}
+		if n.Wallet != nil {
+			rs, err := n.Wallet.Cheques()
+			if err != nil {
+				return rep, fmt.Errorf("cannot read %s's cheques: %w", n.Label(), err)
+			}
+			for _, r := range rs {
+				if r.Direction == wallet.Issued {
+					add(&nr.Spent, r.Cheque.Cumulative)
+					issued[pair{n.Wallet.Address(), r.Counterparty}] = r.Cheque.Cumulative
+				} else {
+					add(&nr.Earned, r.Cheque.Cumulative)
+					accepted[pair{r.Counterparty, n.Wallet.Address()}] = r.Cheque.Cumulative
+				}
+			}
+			add(&m.Spent, nr.Spent)
+			add(&m.Earned, nr.Earned)
+		}
+		rep.Nodes = append(rep.Nodes, nr)
+	}
+	for p, a := range accepted {
+		i := issued[p]
+		if a.Cmp(i) > 0 {
+			m.Problems = append(m.Problems, fmt.Sprintf("%s accepted %s from %s, which issued only %s", p.beneficiary, a, p.payer, i))
+		}
+	}
+	for p, i := range issued {
+		add(&m.Unsettled, i.SubFloor(accepted[p]))
+	}
+	// Settle and read the ledger.
+	for _, n := range nodes {
+		if n.Wallet == nil {
+			continue
+		}
+		ss, err := n.Wallet.Settle(ctx)
+		if err != nil {
+			return rep, fmt.Errorf("cannot settle %s's cheques: %w", n.Label(), err)
+		}
+		for _, st := range ss {
+			if st.Err != nil || !st.Shortfall.IsZero() {
+				m.Problems = append(m.Problems, fmt.Sprintf("%s: settlement with %s: shortfall %s, %v", n.Label(), st.Record.Counterparty, st.Shortfall, st.Err))
+			}
+		}
+	}
+	for i, n := range nodes {
+		if n.Wallet == nil {
+			continue
+		}
+		b, err := n.Wallet.Balance(ctx)
+		if err != nil {
+			return rep, fmt.Errorf("cannot read %s's balance: %w", n.Label(), err)
+		}
+		rep.Nodes[i].Balance = b.Token
+		switch b.Token.Cmp(n.Funding) {
+		case -1:
+			add(&m.Paid, n.Funding.SubFloor(b.Token))
+		case 1:
+			add(&m.Received, b.Token.SubFloor(n.Funding))
+		}
+	}
+	if sum, err := m.Earned.Add(m.Unsettled); err != nil || sum.Cmp(m.Spent) != 0 {
+		m.Problems = append(m.Problems, fmt.Sprintf("spent %s ≠ earned %s + unsettled %s", m.Spent, m.Earned, m.Unsettled))
+	}
+	if m.Paid.Cmp(m.Earned) != 0 {
+		m.Problems = append(m.Problems, fmt.Sprintf("the ledger took %s from payers, cheques accepted %s", m.Paid, m.Earned))
+	}
+	if m.Received.Cmp(m.Paid) != 0 {
+		m.Problems = append(m.Problems, fmt.Sprintf("the ledger gave %s to earners, took %s from payers", m.Received, m.Paid))
+	}
+	rep.Money = m
+	return rep, nil
+}
+
+// WriteTable prints the report as a table and the conservation line.
+func (r Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tROLE\tSTRATEGY\tBID/MiB\tDOWN\tUP\tDONE\tTIME\tSPENT\tEARNED\t")
+	for _, n := range r.Nodes {
+		bid, spent, earned := "-", "-", "-"
+		if !n.Bid.IsZero() {
+			bid = n.Bid.Format(wallet.BTTDecimals)
+		}
+		if n.Role != RoleLegacy {
+			spent, earned = n.Spent.Format(wallet.BTTDecimals), n.Earned.Format(wallet.BTTDecimals)
+		}
+		done, t := "-", "-"
+		if n.Size > 0 {
+			done = fmt.Sprintf("%.0f%%", 100*float64(n.Done)/float64(n.Size))
+		}
+		if n.Completion > 0 {
+			t = fmt.Sprintf("%.1fs", n.Completion.Seconds())
+		}
+		st := n.Strategy
+		if st == "" {
+			st = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", n.Node, n.Role, st, bid,
+			core.FormatBytes(n.Downloaded), core.FormatBytes(n.Uploaded), done, t, spent, earned)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	m := r.Money
+	fmt.Fprintf(w, "\nprices and amounts in BTT; conservation in base units (1 BTT = 10^18):\n")
+	fmt.Fprintf(w, "spent %s = earned %s + unsettled %s; ledger: payers paid %s, earners received %s\n",
+		m.Spent, m.Earned, m.Unsettled, m.Paid, m.Received)
+	if m.Conserved() {
+		_, err := fmt.Fprintln(w, "money conserved: yes")
+		return err
+	}
+	fmt.Fprintln(w, "money conserved: NO")
+	for _, p := range m.Problems {
+		fmt.Fprintln(w, "  "+p)
+	}
+	return nil
+}
+
+// errNotConserved is Bench's error when a scenario lost or made money.
+var errNotConserved = errors.New("money is not conserved")
