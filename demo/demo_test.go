@@ -1,0 +1,161 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/bidtorrent/bidtorrent/wallet"
+)
+
+// TestMain checks no test leaves a goroutine behind once every swarm is
+// closed.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// Package-level workers anacrolix starts once and never stops.
+		goleak.IgnoreAnyFunction("github.com/anacrolix/torrent.(*dialPool).startDrainer.func1"),
+		goleak.IgnoreTopFunction("github.com/anacrolix/torrent/internal/nestedmaps.init"),
+		goleak.IgnoreAnyFunction("go.opencensus.io/stats/view.(*worker).start"),
+	)
+}
+
+// smallSwarm is the demo swarm on a 4 MiB torrent with 1 s rounds.
+func smallSwarm(t *testing.T, firstIP int) *Swarm {
+	t.Helper()
+	opts := DefaultOptions()
+	opts.Dir, opts.Size, opts.PieceLength, opts.Round, opts.FirstIP = t.TempDir(), 4<<20, 64<<10, time.Second, firstIP
+	opts.Rate = 1 << 20
+	s, err := Start(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// TestSwarmTradesAndConserves runs the demo swarm until finished leechers
+// have been replaced, then checks the money against the ledger: each
+// bidder's balance went down by exactly the cheques it issued, each
+// seeder's up by exactly the cheques it accepted.
+func TestSwarmTradesAndConserves(t *testing.T) {
+	s := smallSwarm(t, 120)
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(s.All()) < len(s.Live())+2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no two leechers finished and were replaced within 2 minutes: %d nodes", len(s.All()))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.Settle(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := rep.WriteTable(&buf); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + buf.String())
+	if !rep.Money.Conserved() {
+		t.Fatalf("money not conserved: %v", rep.Money.Problems)
+	}
+	if !strings.Contains(buf.String(), "money conserved: yes") {
+		t.Errorf("table lacks the conservation line")
+	}
+	nodes := s.All()
+	var spent, earned wallet.Amount
+	finished := 0
+	for i, n := range nodes {
+		r := rep.Nodes[i]
+		if r.Node != n.Label() || r.Role != n.Role {
+			t.Fatalf("row %d is %s/%s, want %s/%s", i, r.Node, r.Role, n.Label(), n.Role)
+		}
+		if r.Completion > 0 {
+			finished++
+			if r.Done != r.Size || r.Size != 4<<20 {
+				t.Errorf("%s: completion time but %d of %d bytes", r.Node, r.Done, r.Size)
+			}
+		}
+		switch n.Role {
+		case RoleLegacy:
+			if n.Wallet != nil {
+				t.Errorf("legacy %s has a wallet", r.Node)
+			}
+		case RoleBidder:
+			b, err := n.Wallet.Balance(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := n.Funding.SubFloor(b.Token); got.Cmp(r.Spent) != 0 || b.Token.Cmp(r.Balance) != 0 {
+				t.Errorf("%s: ledger moved %s, cheques issued %s", r.Node, got, r.Spent)
+			}
+			spent, _ = spent.Add(r.Spent)
+		case RoleSeeder:
+			b, err := n.Wallet.Balance(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Token.Cmp(r.Earned) < 0 {
+				t.Errorf("%s: ledger balance %s below the cheques it accepted, %s", r.Node, b.Token, r.Earned)
+			}
+			earned, _ = earned.Add(b.Token)
+		}
+	}
+	if finished < 2 {
+		t.Errorf("%d leechers finished, want at least 2", finished)
+	}
+	if spent.IsZero() || spent.Cmp(earned) != 0 || spent.Cmp(rep.Money.Spent) != 0 {
+		t.Errorf("bidders spent %s, seeders' balances %s, report says %s", spent, earned, rep.Money.Spent)
+	}
+	// The first bidder (fixed, highest bid) bought at most its bid per
+	// MiB: paid ≤ 5 BTT × MiB received while awarded.
+	first := rep.Nodes[len(s.opts.Seeders)]
+	limit, _ := BTT("5").MulDiv(uint64(first.Downloaded), 1<<20)
+	if first.Spent.IsZero() || first.Spent.Cmp(limit) > 0 {
+		t.Errorf("%s spent %s for %d bytes, want (0, %s]", first.Node, first.Spent, first.Downloaded, limit)
+	}
+}
+
+// TestSwitcherFollowsTheNodeInView: the switcher's snapshots come from
+// the node in view, and change when the view moves.
+func TestSwitcherFollowsTheNodeInView(t *testing.T) {
+	s := smallSwarm(t, 140)
+	sw := NewSwitcher(s, 0)
+	ch, stop := sw.Subscribe()
+	defer stop()
+	wantWallet := func(n *Node) {
+		t.Helper()
+		want := ""
+		if n.Wallet != nil {
+			want = n.Wallet.Address().String()
+		}
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case snap := <-ch:
+				if snap.Wallet.Address == want && len(snap.Torrents) == 1 && snap.Torrents[0].InfoHash == s.InfoHash() {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no snapshot of %s (wallet %q) within 10 s", n.Label(), want)
+			}
+		}
+	}
+	wantWallet(sw.Node())
+	sw.Next(1)
+	if sw.Node().Name != "seeder-2" {
+		t.Fatalf("next node is %s, want seeder-2", sw.Node().Name)
+	}
+	wantWallet(sw.Node())
+	sw.Next(-2) // wraps around to the last leecher, a legacy one
+	if n := sw.Node(); n.Role != RoleLegacy || n.Slot != len(s.Live())-1 {
+		t.Fatalf("node after wrapping is %s (%s, slot %d)", n.Label(), n.Role, n.Slot)
+	}
+	wantWallet(sw.Node())
+}
