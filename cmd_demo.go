@@ -30,6 +30,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	size := fs.String("size", "64MiB", "the generated torrent's payload")
 	rate := fs.String("rate", "4MiB", "each seeder's upload capacity per second")
 	round := fs.Duration("round", 2*time.Second, "the sellers' market round")
+	freeShare := fs.Float64("free-share", 0, "with --bench: the seeder's share of upload for peers without an award (default: the engine's)")
 	keep := fs.String("keep", "", "work in `DIR` and keep it (default: a temp dir removed on exit)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -66,7 +67,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	defer slog.SetDefault(prev)
 
 	if *bench {
-		return demo.Bench(ctx, demo.BenchOptions{Dir: dir, Size: int64(sz), Rate: int64(rt), Round: *round, Logger: log}, c.stdout)
+		return demo.Bench(ctx, demo.BenchOptions{Dir: dir, Size: int64(sz), Rate: int64(rt), Round: *round, FreeShare: *freeShare, Logger: log}, c.stdout)
 	}
 	opts := demo.DefaultOptions()
 	opts.Dir, opts.Size, opts.Rate, opts.Round, opts.Logger = dir, int64(sz), int64(rt), *round, log

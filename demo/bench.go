@@ -22,6 +22,8 @@ type BenchOptions struct {
 	Size  int64
 	Rate  int64
 	Round time.Duration
+	// FreeShare is the seeder's free share (0: the engine's default).
+	FreeShare float64
 	// Timeout bounds each scenario.
 	Timeout time.Duration
 	Logger  *slog.Logger
@@ -60,7 +62,7 @@ func BenchScenarios() []BenchScenario {
 // BTT/MiB), two legacy leechers, one paid slot, no replacement.
 func benchSwarm(o BenchOptions, sc BenchScenario, dir string, firstIP int) Options {
 	opts := DefaultOptions()
-	opts.Dir, opts.Logger, opts.Replace, opts.FirstIP = dir, o.Logger, false, firstIP
+	opts.Dir, opts.Logger, opts.Replace, opts.FirstIP, opts.Slots = dir, o.Logger, false, firstIP, 1
 	if o.Size > 0 {
 		opts.Size = o.Size
 	}
@@ -70,6 +72,7 @@ func benchSwarm(o BenchOptions, sc BenchScenario, dir string, firstIP int) Optio
 	if o.Round > 0 {
 		opts.Round = o.Round
 	}
+	opts.FreeShare = o.FreeShare
 	opts.Seeders = []Spec{{Name: "seeder", Role: RoleSeeder, Strategy: sc.Seller}}
 	opts.Leechers = []Spec{
 		{Name: "bidder-1 (5)", Role: RoleBidder, Strategy: sc.Buyer, Bid: BTT("5")},
@@ -148,8 +151,12 @@ func Bench(ctx context.Context, o BenchOptions, w io.Writer) error {
 	if o.Round <= 0 {
 		o.Round = d.Round
 	}
-	fmt.Fprintf(w, "contended swarm: %s torrent, one seeder at %s/s, 2 bidders (5 and 3 BTT/MiB), 2 legacy, 1 paid slot, %s rounds, ask 1 BTT/MiB\n\n",
-		core.FormatBytes(o.Size), core.FormatBytes(o.Rate), o.Round)
+	free := o.FreeShare
+	if free <= 0 {
+		free = core.DefaultMarketConfig().FreeShare
+	}
+	fmt.Fprintf(w, "contended swarm: %s torrent, one seeder at %s/s, 2 bidders (5 and 3 BTT/MiB), 2 legacy, 1 paid slot, free share %.2f, %s rounds, ask 1 BTT/MiB\n\n",
+		core.FormatBytes(o.Size), core.FormatBytes(o.Rate), free, o.Round)
 	var off time.Duration
 	var results []BenchResult
 	conserved := true
@@ -170,7 +177,7 @@ func Bench(ctx context.Context, o BenchOptions, w io.Writer) error {
 		results = append(results, res)
 	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SELLER\tBUYER\tBIDDER-1\tBIDDER-2\tLEGACY-1\tLEGACY-2\tSPEED-UP\tLEGACY SLOWDOWN\tEARNED/MiB SOLD\tCONSERVED\t")
+	fmt.Fprintln(tw, "SELLER\tBUYER\tBIDDER-1\tBIDDER-2\tLEGACY-1\tLEGACY-2\tSPEED-UP\tLEGACY SLOWDOWN\tSELLER EARNED/MiB UP\tCONSERVED\t")
 	for _, r := range results {
 		times := []string{}
 		for _, n := range r.Report.Nodes {
@@ -200,7 +207,7 @@ func Bench(ctx context.Context, o BenchOptions, w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "\nSPEED-UP is the legacy peers' mean completion time over the bidders'; LEGACY SLOWDOWN their mean time over the market-off run's.")
+	fmt.Fprintln(w, "\nSPEED-UP is the legacy peers' mean completion time over the bidders'; LEGACY SLOWDOWN their mean time over the market-off run's; SELLER EARNED/MiB UP is the seeder's earnings over every MiB it uploaded (paid and free).")
 	if !conserved {
 		for _, r := range results {
 			for _, p := range r.Report.Money.Problems {

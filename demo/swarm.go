@@ -64,6 +64,9 @@ type Options struct {
 	Round time.Duration
 	// Slots is the number of paid slots per seller round.
 	Slots int
+	// FreeShare is the sellers' share of upload kept for peers without an
+	// award; 0 is the engine's default.
+	FreeShare float64
 	// Ask is the seeders' reserve price per MiB.
 	Ask wallet.Amount
 	// Fund is what each bidder's wallet gets from the ledger's faucet.
@@ -90,7 +93,7 @@ func BTT(s string) wallet.Amount {
 }
 
 // DefaultOptions is the demo swarm: two seeders capped at 4 MiB/s selling
-// with the uniform-price auction at 1 BTT/MiB, three bidders (fixed at 5,
+// two paid slots with the uniform-price auction at 1 BTT/MiB, three bidders (fixed at 5,
 // adaptive up to 4, budget of 150 BTT up to 4 BTT/MiB), two legacy
 // leechers, a 64 MiB torrent and 2 s rounds.
 func DefaultOptions() Options {
@@ -99,7 +102,7 @@ func DefaultOptions() Options {
 		PieceLength: 256 << 10,
 		Rate:        4 << 20,
 		Round:       2 * time.Second,
-		Slots:       1,
+		Slots:       2,
 		Ask:         BTT("1"),
 		Fund:        BTT("100000"),
 		Seeders: []Spec{
@@ -400,6 +403,9 @@ func (s *Swarm) startNode(ctx context.Context, sp Spec, slot, gen int) (*Node, e
 	cfg.DHT, cfg.PEX, cfg.LSD, cfg.UTP = false, false, false, false
 	cfg.Market.Round = s.opts.Round
 	cfg.Market.Slots = s.opts.Slots
+	if s.opts.FreeShare > 0 {
+		cfg.Market.FreeShare = s.opts.FreeShare
+	}
 	if sp.Role == RoleSeeder {
 		cfg.UploadLimit = core.Rate(s.opts.Rate)
 	} else {
