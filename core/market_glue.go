@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -125,7 +126,14 @@ type mevent struct {
 	has     bool   // handshake: the peer advertises btt_bid
 	payload []byte // message: a copy
 	at      time.Time
+	pos     int64 // message: useful bytes received from the peer before it
 }
+
+// usefulCounter counts a peer's useful payload bytes as anacrolix's reader
+// receives them, in stream order with its extension messages: the buyer's
+// exact epoch boundaries (PROTOCOL.md §8.1). Callbacks add to it; the
+// loop reads it.
+type usefulCounter struct{ n atomic.Int64 }
 
 // marketState is the engine's market. Owned by the loop.
 type marketState struct {
@@ -135,6 +143,7 @@ type marketState struct {
 	evC     chan mevent
 	dropped atomic.Int64 // events lost to a full queue
 	peers   map[*torrent.PeerConn]*mpeer
+	useful  sync.Map // *torrent.Peer → *usefulCounter
 	tors    map[InfoHash]*market.Torrent
 	balance wallet.Amount
 	unsett  wallet.Amount
@@ -204,12 +213,17 @@ func (e *Engine) installMarket(cb *torrent.Callbacks) {
 		}
 		send(mevent{kind: mevHandshake, pc: pc, has: m.M[pp.ExtensionName(bttbid.ExtensionName)] != 0})
 	}
+	cb.ReceivedUsefulData = append(cb.ReceivedUsefulData, func(ev torrent.ReceivedUsefulDataEvent) {
+		v, _ := mk.useful.LoadOrStore(ev.Peer, &usefulCounter{})
+		v.(*usefulCounter).n.Add(int64(len(ev.Message.Piece)))
+	})
 	cb.PeerConnReadExtensionMessage = append(cb.PeerConnReadExtensionMessage, func(ev torrent.PeerConnReadExtensionMessageEvent) {
 		name, builtin, err := ev.PeerConn.LocalLtepProtocolMap.LookupId(ev.ExtensionNumber)
 		if err != nil || builtin || name != pp.ExtensionName(bttbid.ExtensionName) {
 			return
 		}
-		send(mevent{kind: mevMessage, pc: ev.PeerConn, payload: slices.Clone(ev.Payload), at: time.Now()})
+		send(mevent{kind: mevMessage, pc: ev.PeerConn, payload: slices.Clone(ev.Payload), at: time.Now(),
+			pos: mk.usefulOf(&ev.PeerConn.Peer)})
 	})
 	prevClosed := cb.PeerConnClosed
 	cb.PeerConnClosed = func(pc *torrent.PeerConn) {
@@ -223,6 +237,14 @@ func (e *Engine) installMarket(cb *torrent.Callbacks) {
 		f.SetWeight(mk.m.Config().FreeShare)
 		c.SetShaper(f)
 	})
+}
+
+// usefulOf returns the useful bytes received from p so far.
+func (mk *marketState) usefulOf(p *torrent.Peer) int64 {
+	if v, ok := mk.useful.Load(p); ok {
+		return v.(*usefulCounter).n.Load()
+	}
+	return 0
 }
 
 // marketEventC is the loop's channel of market events (nil without a
@@ -266,13 +288,14 @@ func (e *Engine) marketEvent(ev mevent) {
 		if mp == nil {
 			return
 		}
-		mp.p.Receive(ev.at, ev.payload)
+		mp.p.ReceiveAt(ev.at, ev.payload, ev.pos)
 		e.flushPeer(ev.pc, mp)
 	case mevClosed:
 		if mp := mk.peers[ev.pc]; mp != nil {
 			mp.p.Disable("connection closed")
 			delete(mk.peers, ev.pc)
 		}
+		mk.useful.Delete(&ev.pc.Peer)
 	}
 }
 
@@ -385,7 +408,7 @@ func (e *Engine) marketTick(ts *tstate, out *Torrent, now time.Time) {
 		mp.p.Tick(now)
 		mp.p.SetAsk(askMsg)
 		mp.p.ObserveSent(st.BytesWrittenData.Int64(), mt.Round())
-		mp.p.ObserveReceived(st.BytesReadUsefulData.Int64())
+		mp.p.ObserveReceived(mk.usefulOf(&pc.Peer))
 		if bad := st.PiecesDirtiedBad.Int64(); bad > mp.bad {
 			mp.bad = bad
 			mp.p.BadPiece()

@@ -236,6 +236,17 @@ func TestMarketContendedSwarm(t *testing.T) {
 		t.Errorf("low bidder's view: awarded %v, price %s (OUTBID at the clearing price %d)", p.AwardedU, p.Price, lowBid)
 	}
 
+	// Strategies switch at run time: with `free` the award ends at the
+	// next round; back to `uniform`, the high bidder wins again.
+	setMarket(t, c.seller.Engine, c.ih, MarketSettings{SellerStrategy: ptr(strategy.SellerFree)})
+	waitFor(t, c.high.Engine, c.ih, 30*time.Second, "award ended by free", func(tr Torrent) bool {
+		return len(tr.Peers) == 1 && !tr.Peers[0].Market.AwardedU
+	})
+	setMarket(t, c.seller.Engine, c.ih, MarketSettings{SellerStrategy: ptr(strategy.SellerUniform)})
+	waitFor(t, c.high.Engine, c.ih, 30*time.Second, "award again under uniform", func(tr Torrent) bool {
+		return isComplete(tr) || len(tr.Peers) == 1 && tr.Peers[0].Market.AwardedU
+	})
+
 	// Everyone finishes; the data is right.
 	for _, e := range c.leechers() {
 		waitFor(t, e.Engine, c.ih, 120*time.Second, "download complete", isComplete)

@@ -23,6 +23,7 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -31,6 +32,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
@@ -46,12 +48,19 @@ func main() {
 	rate := flag.String("rate", "1MiB", "the contended seller's upload capacity per second")
 	big := flag.String("big", "256MiB", "payload of the uncontended transfers")
 	keep := flag.Bool("keep", false, "keep the work dir")
+	only = flag.String("only", "", "run only the uncontended scenarios whose name contains this")
+	swarm = flag.Bool("swarm", true, "run the contended swarm")
 	flag.Parse()
 	if err := run(*size, *rate, *big, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "market:", err)
 		os.Exit(1)
 	}
 }
+
+var (
+	only  *string
+	swarm *bool
+)
 
 type bench struct {
 	dir    string
@@ -90,6 +99,9 @@ func run(sizeS, rateS, bigS string, keep bool) error {
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "contended swarm: %s at %s/s\tseller\tpeer\tdownload time\tbytes when high done\tbidder/legacy\t\n", core.FormatBytes(int64(size)), core.FormatBytes(int64(rate)))
 	for _, s := range []string{strategy.SellerUniform, strategy.SellerFree} {
+		if !*swarm {
+			break
+		}
 		rows, err := b.contended(s, int64(size), int64(rate))
 		if err != nil {
 			return fmt.Errorf("contended swarm (%s): %w", s, err)
@@ -103,6 +115,9 @@ func run(sizeS, rateS, bigS string, keep bool) error {
 	fmt.Fprintf(tw, "uncontended %s\tMiB/s\tpaid bytes\tcheques\tcheques/MiB paid\t\n", core.FormatBytes(int64(big)))
 	for _, sc := range []transfer{{name: "no shaper (no wallet)"}, {name: "shaper (market on, free)", wallets: true},
 		{name: "paid (ask 1000, bid 2000)", wallets: true, paid: true}} {
+		if *only != "" && !strings.Contains(sc.name, *only) {
+			continue
+		}
 		res, err := b.transfer(sc, int64(big))
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.name, err)
@@ -193,8 +208,8 @@ func (b *bench) payload(name string, size int64) (root, torrentPath string, ih c
 	r := rand.New(rand.NewPCG(uint64(size), 7))
 	buf := make([]byte, 1<<20)
 	for left := size; left > 0; left -= int64(len(buf)) {
-		for i := range buf {
-			buf[i] = byte(r.Uint32())
+		for i := 0; i+8 <= len(buf); i += 8 {
+			binary.LittleEndian.PutUint64(buf[i:], r.Uint64())
 		}
 		if _, err = f.Write(buf[:min(left, int64(len(buf)))]); err != nil {
 			f.Close()
@@ -226,13 +241,20 @@ func complete(t core.Torrent) bool { return t.Size > 0 && t.Done >= t.Size }
 
 func waitComplete(e *engine, ih core.InfoHash, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
+	var last core.Torrent
 	for time.Now().Before(deadline) {
-		if t, ok := torrentOf(e.Snapshot(), ih); ok && complete(t) {
+		t, ok := torrentOf(e.Snapshot(), ih)
+		if ok && complete(t) {
 			return nil
 		}
+		last = t
 		time.Sleep(50 * time.Millisecond)
 	}
-	return errors.New("timed out")
+	msg := fmt.Sprintf("timed out at %d/%d bytes, state %s, %d peers", last.Done, last.Size, last.State, len(last.Peers))
+	for _, p := range last.Peers {
+		msg += fmt.Sprintf("; peer %s market %+v", p.Key, p.Market)
+	}
+	return errors.New(msg)
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -430,7 +452,7 @@ func (b *bench) transfer(sc transfer, size int64) (transferResult, error) {
 			return res, err
 		}
 	}
-	if err := waitComplete(buyer, ih, 10*time.Minute); err != nil {
+	if err := waitComplete(buyer, ih, 2*time.Minute); err != nil {
 		return res, err
 	}
 	res.time = time.Since(start)

@@ -237,6 +237,16 @@ func (p *Peer) allow(now time.Time) bool {
 	return false
 }
 
+// ReceiveAt is Receive for a message read when the connection had
+// delivered recvTotal useful payload bytes (the running total
+// ObserveReceived takes): the bytes before the message are accounted
+// under the state before it, so an AWARD's or OUTBID's epoch starts
+// exactly at its position in the stream (PROTOCOL.md §8.1).
+func (p *Peer) ReceiveAt(now time.Time, payload []byte, recvTotal int64) {
+	p.ObserveReceived(recvTotal)
+	p.Receive(now, payload)
+}
+
 // Receive handles one btt_bid payload from the peer. It never panics and
 // never fails: protocol errors are answered with ERROR per the spec.
 func (p *Peer) Receive(now time.Time, payload []byte) {
@@ -432,7 +442,7 @@ func (p *Peer) ObserveSent(total int64, round uint64) {
 		return
 	}
 	a.owed = add(a.owed, inc)
-	p.checkCredit(a, round)
+	p.checkCredit(a, round, false)
 }
 
 // creditAmount is the account's credit in base units at price.
@@ -441,8 +451,13 @@ func (p *Peer) creditAmount(a *account, price wallet.Amount) wallet.Amount {
 }
 
 // checkCredit suspends paid service at the credit limit and cuts the
-// buyer past the tolerance (§8.3).
-func (p *Peer) checkCredit(a *account, round uint64) {
+// buyer past the tolerance (§8.3). Byte counters are sampled (each engine
+// tick), so a fast transfer can overshoot the credit between two samples
+// through no fault of the buyer: the tolerance is therefore judged at a
+// round boundary after the suspension (boundary), once the buyer has had
+// the time to answer ERROR 404 with a cheque; the grace bounds how long
+// it may stay suspended.
+func (p *Peer) checkCredit(a *account, round uint64, boundary bool) {
 	if p.price.IsZero() && !p.suspended {
 		return
 	}
@@ -460,7 +475,7 @@ func (p *Peer) checkCredit(a *account, round uint64) {
 	if err != nil {
 		limit = credit
 	}
-	if debt.Cmp(limit) > 0 || round > p.suspendedAt+uint64(p.m.cfg.Grace) {
+	if boundary && round > p.suspendedAt && debt.Cmp(limit) > 0 || round > p.suspendedAt+uint64(p.m.cfg.Grace) {
 		p.cut, a.cut = true, true
 		p.lastErr = "cut: debt past the credit tolerance"
 	}
@@ -531,7 +546,7 @@ func (p *Peer) stopPaid() {
 	if p.awarded {
 		p.closeSellEpoch()
 		p.awarded = false
-		p.suspended = true
+		p.suspended, p.suspendedAt = true, p.t.round
 	}
 }
 

@@ -167,7 +167,7 @@ func (p *Peer) answerRound(round uint64, d strategy.Decision, interested bool) {
 	if p.suspended || p.cut {
 		if p.suspended {
 			if a, err := p.m.seller(p.addr); err == nil {
-				p.checkCredit(a, round)
+				p.checkCredit(a, round, true)
 			}
 		}
 		return
