@@ -29,8 +29,11 @@ case "$v" in
   *" dev "*|"bidtorrent dev"*) echo "release-check: snapshot binary reports version dev" >&2; exit 1 ;;
 esac
 for f in dist/*.tar.gz; do
-  tar -tzf "$f" | grep -qx 'LICENSE' || { echo "release-check: $f lacks LICENSE" >&2; exit 1; }
-  tar -tzf "$f" | grep -qx 'config.toml.example' || { echo "release-check: $f lacks config.toml.example" >&2; exit 1; }
+  # (list first: grep -q closing the pipe early would fail tar under pipefail)
+  list=$(tar -tzf "$f")
+  for want in LICENSE README.md config.toml.example LICENSES/LGPL-3.0.txt bidtorrent; do
+    grep -qx "$want" <<<"$list" || { echo "release-check: $f lacks $want" >&2; exit 1; }
+  done
 done
 (cd dist && sha256sum -c checksums.txt >/dev/null) || { echo "release-check: checksums do not match" >&2; exit 1; }
 echo "release-check: 6 archives, checksums verified, version ok"
