@@ -31,6 +31,9 @@ type tstate struct {
 	err      string
 	checking int  // rechecks running
 	moving   bool // Move in progress
+	// announcePending holds back the trackers until the data on disk has
+	// been checked, so the first announce states what is really left.
+	announcePending bool
 
 	down, up *rate.Limiter // per-torrent limits, also in Engine.tlimits
 
@@ -107,16 +110,31 @@ func (e *Engine) start(ts *tstate) error {
 	if ts.tf != nil && len(ts.tf.mi.UrlList) > 0 {
 		t.AddWebSeeds(ts.tf.mi.UrlList)
 	}
-	if len(ts.trackers) > 0 {
-		tiers := make([][]string, len(ts.trackers))
-		for i, tr := range ts.trackers {
-			tiers[i] = []string{tr}
-		}
-		t.AddTrackers(tiers)
+	// With the info known, existing data is hashed first (our completion
+	// store holds no record for data we did not download): announcing now
+	// would tell trackers we have nothing, and anacrolix sends no
+	// "completed" for data it found rather than fetched, so peers would
+	// learn we seed only at the next interval (~30 min). A magnet needs
+	// peers for its metadata and announces at once.
+	ts.announcePending = ts.tf != nil
+	if !ts.announcePending {
+		addTrackers(ts)
 	}
 	e.addPeers(ts, ts.rec.Peers)
 	e.applyInfo(ts)
 	return nil
+}
+
+// addTrackers hands the torrent's trackers to anacrolix, a tier each.
+func addTrackers(ts *tstate) {
+	if len(ts.trackers) == 0 {
+		return
+	}
+	tiers := make([][]string, len(ts.trackers))
+	for i, tr := range ts.trackers {
+		tiers[i] = []string{tr}
+	}
+	ts.t.AddTrackers(tiers)
 }
 
 // stop drops the torrent from the client, folding its counters into the
@@ -323,6 +341,10 @@ func (e *Engine) poll(ts *tstate, dt time.Duration) Torrent {
 		}
 	}
 	e.pollPeers(ts, &out, dt)
+	if ts.announcePending && t.Info() != nil && !hashing {
+		ts.announcePending = false
+		addTrackers(ts)
+	}
 	switch {
 	case ts.err != "":
 		out.State = StateError
