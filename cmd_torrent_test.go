@@ -209,6 +209,7 @@ func TestGetBadInput(t *testing.T) {
 		{"bad peer", []string{"get", "--peer", "nonsense", "--out", out, good}, 1, []string{"bad peer address", "nonsense"}},
 		{"bad upload limit", []string{"get", "--upload-limit", "fast", good}, 2, []string{"upload-limit"}},
 		{"bad bid", []string{"get", "--bid", "cheap", "--out", out, good}, 1, []string{"--bid", "cheap"}},
+		{"bid without wallet", []string{"get", "--bid", "0.002", "--out", out, good}, 1, []string{"needs a wallet", "wallet new"}},
 	} {
 		code, _, stderr := runCLI(t, ctx, tc.args...)
 		oneLineError(t, tc.name, code, stderr, tc.code, tc.want...)
@@ -242,6 +243,9 @@ func TestSeedBadInput(t *testing.T) {
 		{"not a torrent", []string{"seed", "--torrent", text, filepath.Join(dir, "a.bin")}, 1, []string{"not a torrent"}},
 		{"port in use", []string{"seed", "--listen", busy, "--torrent", aTorrent, filepath.Join(dir, "a.bin")}, 1, []string{"cannot listen on " + busy, "address already in use"}},
 		{"bad ask", []string{"seed", "--ask", "-1", filepath.Join(dir, "a.bin")}, 1, []string{"--ask"}},
+		// The market pays and earns with the data dir's wallet; without one
+		// --ask is refused up front, not ignored.
+		{"ask without wallet", []string{"seed", "--ask", "0.001", filepath.Join(dir, "a.bin")}, 1, []string{"needs a wallet", "wallet new"}},
 	} {
 		code, _, stderr := runCLI(t, ctx, tc.args...)
 		oneLineError(t, tc.name, code, stderr, tc.code, tc.want...)
@@ -266,7 +270,7 @@ func TestSeedGetCLI(t *testing.T) {
 	seedDone := make(chan int, 1)
 	go func() {
 		seedDone <- run(ctx, []string{"--data-dir", filepath.Join(dir, "seedstate"), "seed", "--listen", seedAddr,
-			"--torrent", torrentPath, "--upload-limit", "50MiB", "--ask", "0.001", "--seller-strategy", "uniform", payload},
+			"--torrent", torrentPath, "--upload-limit", "50MiB", payload},
 			strings.NewReader(""), pw, &seedErr)
 		pw.Close()
 	}()
@@ -286,7 +290,7 @@ func TestSeedGetCLI(t *testing.T) {
 
 	out := filepath.Join(dir, "out")
 	code, _, stderr := runCLI(t, context.Background(), "get", "--listen", "127.0.0.3:0", "--peer", seedAddr,
-		"--out", out, "--bid", "0.002", "--buyer-strategy", "fixed", magnet)
+		"--out", out, magnet)
 	if code != 0 {
 		t.Fatalf("get exit %d: %s", code, stderr)
 	}
