@@ -118,6 +118,7 @@ func (e *Engine) tick(dt time.Duration) {
 	s := Snapshot{
 		Time:    time.Now(),
 		Limits:  e.limits,
+		Market:  globalMarketView(e.market),
 		Err:     e.lastErr,
 		ErrTime: e.errTime,
 		Wallet:  WalletStatus{Err: "no wallet"},
@@ -184,6 +185,19 @@ func marketView(m marketRec) TorrentMarket {
 		Bid:            parseStoredAmount(m.Bid),
 		Ask:            parseStoredAmount(m.Ask),
 		Budget:         parseStoredAmount(m.Budget),
+	}
+}
+
+// globalMarketView turns the stored global market settings into the
+// snapshot's form.
+func globalMarketView(m marketRec) GlobalMarket {
+	v := marketView(m)
+	return GlobalMarket{
+		BuyerStrategy:  v.BuyerStrategy,
+		SellerStrategy: v.SellerStrategy,
+		Bid:            v.Bid,
+		Ask:            v.Ask,
+		Budget:         v.Budget,
 	}
 }
 

@@ -79,7 +79,11 @@ type Snapshot struct {
 	Torrents []Torrent // in the order they were added
 	Totals   Totals
 	Limits   Limits
-	Wallet   WalletStatus
+	// Market is the global market settings: the defaults for torrents
+	// that set none of their own (what SetMarket stores for the zero
+	// InfoHash).
+	Market GlobalMarket
+	Wallet WalletStatus
 	// Err is the most recent engine-level error worth showing the user
 	// (empty if none), with when it happened.
 	Err     string
@@ -209,6 +213,17 @@ type PeerMarket struct {
 	Debt     wallet.Amount // what it owes us beyond its cheques
 	Credit   wallet.Amount // credit limit we extend to it
 	Err      string
+}
+
+// GlobalMarket is the global market settings, the defaults a torrent
+// uses for any setting it leaves empty. Empty strategies and zero amounts
+// mean "not set" (the built-in defaults apply).
+type GlobalMarket struct {
+	BuyerStrategy  string
+	SellerStrategy string
+	Bid            wallet.Amount // max price per MiB we offer
+	Ask            wallet.Amount // reserve price per MiB we ask
+	Budget         wallet.Amount // 0 = none
 }
 
 // TorrentMarket is a torrent's market settings and totals.
