@@ -1,0 +1,201 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/bidtorrent/bidtorrent/strategy"
+	"github.com/bidtorrent/bidtorrent/wallet"
+)
+
+// cheatWallet is a buyer's wallet whose cheques are corrupted on their
+// way out: the engine signs through it (core.Wallet), the market sends
+// what it returns. The inner wallet records the genuine cheques it signs;
+// the cheats below sign their own with the same key.
+type cheatWallet struct {
+	*wallet.Wallet
+	key   *wallet.Key
+	kind  string
+	first *wallet.Cheque // the first genuine cheque (replay, decreasing)
+}
+
+func (c *cheatWallet) SignCheque(token, ben wallet.Address, cum wallet.Amount, chainID uint64) (wallet.Cheque, error) {
+	switch c.kind {
+	case "never":
+		return wallet.Cheque{}, errors.New("this buyer never pays")
+	case "forged":
+		// Signed with the key but never recorded: the buyer's own book
+		// (which it settles on shutdown) holds no cheque.
+		ch, err := wallet.SignCheque(c.key, chainID, token, ben, cum)
+		ch.Signature[10] ^= 0x5a
+		return ch, err
+	case "misaddressed":
+		other := testKey(t0, 99).Address()
+		return wallet.SignCheque(c.key, chainID, token, other, cum)
+	case "wrong-chain":
+		return wallet.SignCheque(c.key, chainID+1, token, ben, cum)
+	case "replay", "decreasing":
+		if c.first == nil {
+			ch, err := c.Wallet.SignCheque(token, ben, cum, chainID)
+			if err != nil {
+				return ch, err
+			}
+			c.first = &ch
+			return ch, nil
+		}
+		if c.kind == "replay" {
+			return *c.first, nil
+		}
+		less, err := c.first.Cumulative.Sub(wallet.NewAmount(1))
+		if err != nil {
+			return wallet.Cheque{}, err
+		}
+		return wallet.SignCheque(c.key, chainID, token, ben, less)
+	}
+	return c.Wallet.SignCheque(token, ben, cum, chainID)
+}
+
+// t0 stands for "no test" in testKey calls outside a test's goroutine.
+var t0 testing.TB
+
+// testKey is the key testWallet derives from seed.
+func testKey(t testing.TB, seed byte) *wallet.Key {
+	b := make([]byte, 32)
+	b[0], b[31] = 7, seed
+	k, err := wallet.KeyFromBytes(b)
+	if err != nil {
+		if t != nil {
+			t.Fatal(err)
+		}
+		panic(err)
+	}
+	return k
+}
+
+// TestMarketCheaters runs a real seller and one cheating buyer per case
+// over loopback. No cheater gets paid service beyond the first credit
+// (1 MiB at the ask, plus the tolerance); the seller's cheque book holds
+// none of the bad cheques, and what it earned is exactly what its ledger
+// balance rises by after the shutdown settlement.
+func TestMarketCheaters(t *testing.T) {
+	const (
+		creditMiB = 1
+		sizeMiB   = 6
+	)
+	dir := t.TempDir()
+	root := makePayload(t, filepath.Join(dir, "src"), "payload", 11, map[string]int{"data.bin": sizeMiB << 20})
+	tf, err := CreateTorrent(CreateOptions{Path: root, PieceLength: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := filepath.Join(dir, "payload.torrent")
+	if err := os.WriteFile(tp, tf.Bytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := hashTree(t, root)
+	for i, kind := range []string{"forged", "replay", "decreasing", "misaddressed", "wrong-chain", "never"} {
+		t.Run(kind, func(t *testing.T) {
+			cdir := filepath.Join(dir, kind)
+			l := testLedger(t, cdir)
+			sw := testWallet(t, l, cdir, 1, 0)
+			bw := &cheatWallet{Wallet: testWallet(t, l, cdir, 2, 1e15), key: testKey(t, 2), kind: kind}
+			ctx := context.Background()
+			scfg := marketTestConfig(ipN(40+2*i), 2<<20)
+			scfg.Market.CreditMiB = creditMiB
+			seller := startMarketEngine(t, "seller", scfg, filepath.Join(cdir, "seller"), sw)
+			if _, err := seller.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Dir(root)}); err != nil {
+				t.Fatal(err)
+			}
+			setMarket(t, seller.Engine, tf.InfoHash, MarketSettings{Ask: ptr(wallet.NewAmount(askPrice)), SellerStrategy: ptr(strategy.SellerUniform)})
+			waitFor(t, seller.Engine, tf.InfoHash, 30*time.Second, "seller verified", isComplete)
+			buyer := startMarketEngine(t, "buyer", marketTestConfig(ipN(41+2*i), 0), filepath.Join(cdir, "buyer"), bw)
+			if _, err := buyer.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Join(cdir, "out"), Paused: true}); err != nil {
+				t.Fatal(err)
+			}
+			setMarket(t, buyer.Engine, tf.InfoHash, MarketSettings{Bid: ptr(wallet.NewAmount(highBid)), BuyerStrategy: ptr(strategy.BuyerFixed)})
+			if err := buyer.Resume(ctx, tf.InfoHash); err != nil {
+				t.Fatal(err)
+			}
+			if err := buyer.AddPeer(ctx, tf.InfoHash, seller.ListenAddr().String()); err != nil {
+				t.Fatal(err)
+			}
+			// The cheater is served (free share) to the end.
+			waitFor(t, buyer.Engine, tf.InfoHash, 120*time.Second, "download complete", isComplete)
+			sameTree(t, want, hashTree(t, filepath.Join(cdir, "out", "payload")))
+			time.Sleep(500 * time.Millisecond) // any cheque in flight lands now
+			st := seller.Snapshot().Torrents[0].Market
+			rs, err := sw.Cheques()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// What the seller may have given: the first credit, plus the
+			// bytes covered by a genuine first cheque and the doubled
+			// credit it earns (replay, decreasing), plus the tolerance.
+			credit := int64(creditMiB << 20)
+			var paidBytes int64
+			var wantEarned wallet.Amount
+			switch kind {
+			case "replay", "decreasing":
+				if bw.first == nil {
+					t.Fatal("the buyer never signed its first, genuine cheque")
+				}
+				wantEarned = bw.first.Cumulative
+				n, _ := wantEarned.Uint64()
+				paidBytes, credit = int64(n<<20/askPrice), 2*credit
+				if len(rs) != 1 || rs[0].Cheque.Cumulative.Cmp(wantEarned) != 0 {
+					t.Errorf("seller holds %+v, want only the genuine cheque of %s", rs, wantEarned)
+				}
+			default:
+				if len(rs) != 0 {
+					t.Errorf("seller accepted %d bad cheques: %+v", len(rs), rs)
+				}
+			}
+			limit := paidBytes + credit + credit/4
+			t.Logf("%s: seller sold %d paid bytes (limit %d), earned %s", kind, st.Sold, limit, st.Earned)
+			if st.Sold == 0 {
+				t.Errorf("the %s cheater was never awarded: the case tests nothing", kind)
+			}
+			if st.Sold > limit {
+				t.Errorf("seller sold %d paid bytes to a %s cheater, limit %d", st.Sold, kind, limit)
+			}
+			if st.Earned.Cmp(wantEarned) != 0 {
+				t.Errorf("seller earned %s from a %s cheater, want %s", st.Earned, kind, wantEarned)
+			}
+			before, err := sw.Balance(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bBefore, err := bw.Balance(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := buyer.stop(); err != nil {
+				t.Fatal(err)
+			}
+			if err := seller.stop(); err != nil {
+				t.Fatal(err)
+			}
+			after, err := sw.Balance(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := after.Token.Sub(before.Token); got.Cmp(wantEarned) != 0 {
+				t.Errorf("seller's ledger balance rose by %s on shutdown, want %s", got, wantEarned)
+			}
+			bAfter, err := bw.Balance(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := bBefore.Token.Sub(bAfter.Token); got.Cmp(wantEarned) != 0 {
+				t.Errorf("cheater's ledger balance fell by %s, want %s", got, wantEarned)
+			}
+		})
+	}
+}
+
+func ipN(n int) string { return fmt.Sprintf("127.0.0.%d", n) }
