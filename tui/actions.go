@@ -90,9 +90,20 @@ func (m *Model) torrentAction(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		m.dialog = m.filterDialog()
 		return m.dialog.init()
+	case key.Matches(msg, k.GlobalBidUp):
+		return m.globalBidStep(true)
+	case key.Matches(msg, k.GlobalBidDown):
+		return m.globalBidStep(false)
 	}
 	ts := m.targets()
 	if len(ts) == 0 {
+		// No torrent to act on: the bid keys step the global bid.
+		switch {
+		case key.Matches(msg, k.BidUp):
+			return m.globalBidStep(true)
+		case key.Matches(msg, k.BidDown):
+			return m.globalBidStep(false)
+		}
 		return nil
 	}
 	switch {
@@ -163,6 +174,27 @@ func (m *Model) bidStep(ts []*core.Torrent, up bool) tea.Cmd {
 	return m.forEach(what, ts, func(ctx context.Context, h core.InfoHash) error {
 		b := bids[h]
 		return e.SetMarket(ctx, h, core.MarketSettings{Bid: &b})
+	})
+}
+
+// globalBidStep raises or lowers the global bid (the default for torrents
+// without their own) by the configured step.
+func (m *Model) globalBidStep(up bool) tea.Cmd {
+	cur := m.sh.snap.Market.Bid
+	b := cur.SubFloor(m.sh.step)
+	what := "lower global bid"
+	if up {
+		var err error
+		if b, err = cur.Add(m.sh.step); err != nil {
+			m.setStatus("cannot raise the global bid: it is at the maximum", true)
+			return nil
+		}
+		what = "raise global bid"
+	}
+	what += " to " + m.sh.amount(b, 0) + " " + m.sh.token + "/MiB"
+	e := m.eng
+	return m.do(what, func(ctx context.Context) error {
+		return e.SetMarket(ctx, core.InfoHash{}, core.MarketSettings{Bid: &b})
 	})
 }
 
@@ -388,9 +420,9 @@ func (m *Model) marketDialog(ts []*core.Torrent) dialog {
 	return d
 }
 
-// optionsDialog edits the global limits and market settings. The
-// snapshot does not carry the global market settings, so those fields
-// start empty and only what is typed changes.
+// optionsDialog edits the global limits and market settings, pre-filled
+// from the snapshot; unset amounts start empty and only changed fields
+// are sent.
 func (m *Model) optionsDialog() dialog {
 	e := m.eng
 	l := m.sh.snap.Limits
@@ -398,9 +430,16 @@ func (m *Model) optionsDialog() dialog {
 		{label: "Download", value: limitValue(l.Down), hint: "global, e.g. 10M; 0 = none"},
 		{label: "Upload", value: limitValue(l.Up), hint: "global, e.g. 2M; 0 = none"},
 	}
-	mf := m.marketFields("", "", "", "", "")
+	g := m.sh.snap.Market
+	a := func(x wallet.Amount) string {
+		if x.IsZero() {
+			return ""
+		}
+		return x.Format(m.sh.decimals)
+	}
+	mf := m.marketFields(a(g.Bid), a(g.Ask), a(g.Budget), g.BuyerStrategy, g.SellerStrategy)
 	for _, f := range mf {
-		f.hint = "unchanged · " + f.hint
+		f.hint = "default · " + f.hint
 	}
 	d := newForm(m.sh, "Global limits and market defaults", append(lim, mf...))
 	d.submit = func(v []string) (tea.Cmd, error) {

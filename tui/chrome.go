@@ -66,12 +66,28 @@ func (m *Model) statusBar() string {
 	parts := []part{
 		{fmt.Sprintf("↓%s ↑%s", orDash(fmtRate(t.DownRate)), orDash(fmtRate(t.UpRate))), 0},
 		{fmt.Sprintf("lim ↓%s ↑%s", fmtLimit(l.Down), fmtLimit(l.Up)), 3},
-		{fmt.Sprintf("peers %d", t.Peers), 4},
+		{fmt.Sprintf("peers %d", t.Peers), 5},
 		{st.Good.Render("+"+sh.amount(t.Earned, 10)) + " " + st.Bad.Render("-"+sh.amount(t.Spent, 10)), 2},
 		{"wallet " + wal, 1},
 	}
+	// The global market settings: bid/ask first to go after the limits,
+	// strategies last; unset ones are left out.
+	g := sh.snap.Market
+	var gm []string
+	if !g.Bid.IsZero() {
+		gm = append(gm, "bid "+sh.amount(g.Bid, 10))
+	}
+	if !g.Ask.IsZero() {
+		gm = append(gm, "ask "+sh.amount(g.Ask, 10))
+	}
+	if len(gm) > 0 {
+		parts = append(parts, part{"global " + strings.Join(gm, " "), 4})
+	}
+	if g.BuyerStrategy != "" || g.SellerStrategy != "" {
+		parts = append(parts, part{"buy " + orDash(g.BuyerStrategy) + " sell " + orDash(g.SellerStrategy), 6})
+	}
 	sep := st.Dim.Render(" │ ")
-	for drop := 5; drop >= 0; drop-- {
+	for drop := 7; drop >= 0; drop-- {
 		var kept []string
 		for _, p := range parts {
 			if p.prio < drop {

@@ -211,6 +211,7 @@ func fixture() core.Snapshot {
 		Totals: core.Totals{DownRate: 3 << 20, UpRate: 1712 << 10, Peers: 15, Spent: btt("0.0128"),
 			Earned: btt("1.2564"), Unsettled: btt("0.002")},
 		Limits: core.Limits{Up: 2 << 20},
+		Market: core.GlobalMarket{BuyerStrategy: "fixed", SellerStrategy: "uniform", Bid: btt("0.0002"), Ask: btt("0.0001")},
 		Wallet: core.WalletStatus{Address: "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8", Chain: "local", Token: "BTT",
 			Decimals: 18, Balance: btt("100.5"), Unsettled: btt("0.002")},
 	}

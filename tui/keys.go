@@ -19,6 +19,7 @@ type KeyMap struct {
 	Open, Add, Remove, RemoveData, Pause, Recheck, Sequential key.Binding
 	Filter, Sort, Reverse, Mark, MarkAll, Labels              key.Binding
 	Limits, Market, BidUp, BidDown                            key.Binding
+	GlobalBidUp, GlobalBidDown                                key.Binding
 	// Details tabs.
 	NextTab, PrevTab                                                  key.Binding
 	TabGeneral, TabFiles, TabPeers, TabTrackers, TabPieces, TabMarket key.Binding
@@ -79,6 +80,8 @@ func (k *KeyMap) named() []namedBinding {
 		{"market", ctxTorrent, &k.Market},
 		{"bid_up", ctxTorrent, &k.BidUp},
 		{"bid_down", ctxTorrent, &k.BidDown},
+		{"global_bid_up", ctxTorrent, &k.GlobalBidUp},
+		{"global_bid_down", ctxTorrent, &k.GlobalBidDown},
 		{"next_tab", ctxDetails, &k.NextTab},
 		{"prev_tab", ctxDetails, &k.PrevTab},
 		{"tab_general", ctxDetails, &k.TabGeneral},
@@ -159,6 +162,10 @@ func DefaultKeyMap() KeyMap {
 		Market:     bind("bid, budget, strategy", "m"),
 		BidUp:      bind("raise bid", "+", "="),
 		BidDown:    bind("lower bid", "-"),
+		// The global bid, the default of torrents without their own; +/-
+		// also step it when no torrent is listed.
+		GlobalBidUp:   bind("raise global bid", "}"),
+		GlobalBidDown: bind("lower global bid", "{"),
 
 		NextTab:     bind("next tab", "tab", "right", "l"),
 		PrevTab:     bind("previous tab", "shift+tab", "left", "h"),

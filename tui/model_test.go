@@ -74,10 +74,53 @@ func TestMarketDialog(t *testing.T) {
 
 func TestGlobalOptions(t *testing.T) {
 	h := newHarness(t, 80, 24, Config{}).snap(fixture())
-	h.keys("O", "ctrl+u", "10M", "down", "down", "0.001", "enter")
+	h.keys("O")
+	// Pre-filled from the snapshot's global market settings; the unset
+	// budget starts empty.
+	for _, want := range []string{"0.0002", "0.0001", "fixed", "uniform"} {
+		if !strings.Contains(h.screen(), want) {
+			t.Errorf("options dialog not pre-filled with %q:\n%s", want, h.screen())
+		}
+	}
+	// Unchanged pre-filled fields are not sent: only the download limit
+	// and the bid (retyped) change.
+	h.keys("ctrl+u", "10M", "down", "down", "ctrl+u", "0.001", "enter")
 	wantCalls(t, h.eng,
 		"limits 0000 down=10485760 up=2097152",
 		"market 0000 bid=1000000000000000")
+	h.eng.calls = nil
+	// Submitting the pre-filled dialog untouched changes nothing.
+	h.keys("O", "enter")
+	wantCalls(t, h.eng)
+	// Changing only the seller strategy sends only it.
+	h.keys("O", "down", "down", "down", "down", "down", "down", "tab", "enter")
+	wantCalls(t, h.eng, "market 0000 seller=propshare")
+}
+
+// The global bid steps from the snapshot's global bid: with { and }
+// always, and with +/- when no torrent is listed.
+func TestGlobalBidKeys(t *testing.T) {
+	h := newHarness(t, 80, 24, Config{}).snap(fixture())
+	h.keys("}", "{") // global bid 0.0002, step 0.0001; the cursor torrent is untouched
+	wantCalls(t, h.eng,
+		"market 0000 bid=300000000000000",
+		"market 0000 bid=100000000000000")
+	if !strings.Contains(h.screen(), "lower global bid to 0.0001 BTT/MiB: done") {
+		t.Errorf("no result in the status line:\n%s", h.screen())
+	}
+	h.eng.calls = nil
+	empty := fixture()
+	empty.Torrents = nil
+	h.snap(empty)
+	h.keys("+", "-")
+	wantCalls(t, h.eng,
+		"market 0000 bid=300000000000000",
+		"market 0000 bid=100000000000000")
+	h.eng.calls = nil
+	empty.Market.Bid = btt("0")
+	h.snap(empty)
+	h.keys("-") // at zero it stays zero
+	wantCalls(t, h.eng, "market 0000 bid=0")
 }
 
 func TestLimitsLabelsAdd(t *testing.T) {
