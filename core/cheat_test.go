@@ -20,6 +20,7 @@ import (
 type cheatWallet struct {
 	*wallet.Wallet
 	key   *wallet.Key
+	other wallet.Address // a beneficiary that is not the seller
 	kind  string
 	first *wallet.Cheque // the first genuine cheque (replay, decreasing)
 }
@@ -35,8 +36,7 @@ func (c *cheatWallet) SignCheque(token, ben wallet.Address, cum wallet.Amount, c
 		ch.Signature[10] ^= 0x5a
 		return ch, err
 	case "misaddressed":
-		other := testKey(t0, 99).Address()
-		return wallet.SignCheque(c.key, chainID, token, other, cum)
+		return wallet.SignCheque(c.key, chainID, token, c.other, cum)
 	case "wrong-chain":
 		return wallet.SignCheque(c.key, chainID+1, token, ben, cum)
 	case "replay", "decreasing":
@@ -60,19 +60,13 @@ func (c *cheatWallet) SignCheque(token, ben wallet.Address, cum wallet.Amount, c
 	return c.Wallet.SignCheque(token, ben, cum, chainID)
 }
 
-// t0 stands for "no test" in testKey calls outside a test's goroutine.
-var t0 testing.TB
-
 // testKey is the key testWallet derives from seed.
 func testKey(t testing.TB, seed byte) *wallet.Key {
 	b := make([]byte, 32)
 	b[0], b[31] = 7, seed
 	k, err := wallet.KeyFromBytes(b)
 	if err != nil {
-		if t != nil {
-			t.Fatal(err)
-		}
-		panic(err)
+		t.Fatal(err)
 	}
 	return k
 }
@@ -103,27 +97,11 @@ func TestMarketCheaters(t *testing.T) {
 			cdir := filepath.Join(dir, kind)
 			l := testLedger(t, cdir)
 			sw := testWallet(t, l, cdir, 1, 0)
-			bw := &cheatWallet{Wallet: testWallet(t, l, cdir, 2, 1e15), key: testKey(t, 2), kind: kind}
-			ctx := context.Background()
+			bw := &cheatWallet{Wallet: testWallet(t, l, cdir, 2, 1e15), key: testKey(t, 2), other: testKey(t, 99).Address(), kind: kind}
 			scfg := marketTestConfig(ipN(40+2*i), 2<<20)
 			scfg.Market.CreditMiB = creditMiB
-			seller := startMarketEngine(t, "seller", scfg, filepath.Join(cdir, "seller"), sw)
-			if _, err := seller.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Dir(root)}); err != nil {
-				t.Fatal(err)
-			}
-			setMarket(t, seller.Engine, tf.InfoHash, MarketSettings{Ask: ptr(wallet.NewAmount(askPrice)), SellerStrategy: ptr(strategy.SellerUniform)})
-			waitFor(t, seller.Engine, tf.InfoHash, 30*time.Second, "seller verified", isComplete)
-			buyer := startMarketEngine(t, "buyer", marketTestConfig(ipN(41+2*i), 0), filepath.Join(cdir, "buyer"), bw)
-			if _, err := buyer.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Join(cdir, "out"), Paused: true}); err != nil {
-				t.Fatal(err)
-			}
-			setMarket(t, buyer.Engine, tf.InfoHash, MarketSettings{Bid: ptr(wallet.NewAmount(highBid)), BuyerStrategy: ptr(strategy.BuyerFixed)})
-			if err := buyer.Resume(ctx, tf.InfoHash); err != nil {
-				t.Fatal(err)
-			}
-			if err := buyer.AddPeer(ctx, tf.InfoHash, seller.ListenAddr().String()); err != nil {
-				t.Fatal(err)
-			}
+			seller, buyer := startPair(t, tp, filepath.Dir(root), cdir, scfg, ipN(41+2*i), sw, bw)
+			ctx := context.Background()
 			// The cheater is served (free share) to the end.
 			waitFor(t, buyer.Engine, tf.InfoHash, 120*time.Second, "download complete", isComplete)
 			sameTree(t, want, hashTree(t, filepath.Join(cdir, "out", "payload")))
@@ -166,6 +144,14 @@ func TestMarketCheaters(t *testing.T) {
 			if st.Earned.Cmp(wantEarned) != 0 {
 				t.Errorf("seller earned %s from a %s cheater, want %s", st.Earned, kind, wantEarned)
 			}
+			// The snapshot's unsettled amounts, per torrent and in total,
+			// are the genuine cheque (after the next balance refresh).
+			waitFor(t, seller.Engine, tf.InfoHash, 30*time.Second, "unsettled in the snapshot", func(tr Torrent) bool {
+				return tr.Market.Unsettled.Cmp(wantEarned) == 0
+			})
+			if s := seller.Snapshot(); s.Totals.Unsettled.Cmp(wantEarned) != 0 || s.Torrents[0].Market.Unsettled.Cmp(wantEarned) != 0 {
+				t.Errorf("seller's unsettled: total %s, torrent %s, want %s", s.Totals.Unsettled, s.Torrents[0].Market.Unsettled, wantEarned)
+			}
 			before, err := sw.Balance(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -196,6 +182,33 @@ func TestMarketCheaters(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startPair starts a seller of the torrent at tp (data in dataDir) with
+// ask askPrice under scfg, and a buyer on ip bidding highBid, connected
+// to it.
+func startPair(t *testing.T, tp, dataDir, dir string, scfg Config, ip string, sw, bw Wallet) (seller, buyer *runningEngine) {
+	t.Helper()
+	ctx := context.Background()
+	seller = startMarketEngine(t, "seller", scfg, filepath.Join(dir, "seller"), sw)
+	ih, err := seller.Add(ctx, AddSpec{Source: tp, DataDir: dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setMarket(t, seller.Engine, ih, MarketSettings{Ask: ptr(wallet.NewAmount(askPrice)), SellerStrategy: ptr(strategy.SellerUniform)})
+	waitFor(t, seller.Engine, ih, 30*time.Second, "seller verified", isComplete)
+	buyer = startMarketEngine(t, "buyer", marketTestConfig(ip, 0), filepath.Join(dir, "buyer"), bw)
+	if _, err := buyer.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Join(dir, "out"), Paused: true}); err != nil {
+		t.Fatal(err)
+	}
+	setMarket(t, buyer.Engine, ih, MarketSettings{Bid: ptr(wallet.NewAmount(highBid)), BuyerStrategy: ptr(strategy.BuyerFixed)})
+	if err := buyer.Resume(ctx, ih); err != nil {
+		t.Fatal(err)
+	}
+	if err := buyer.AddPeer(ctx, ih, seller.ListenAddr().String()); err != nil {
+		t.Fatal(err)
+	}
+	return seller, buyer
 }
 
 func ipN(n int) string { return fmt.Sprintf("127.0.0.%d", n) }

@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -147,6 +148,7 @@ type marketState struct {
 	tors    map[InfoHash]*market.Torrent
 	balance wallet.Amount
 	unsett  wallet.Amount
+	unsBy   map[wallet.Address]wallet.Amount // unsettled received, by payer
 	balErr  string
 	balAt   time.Time
 	balBusy bool
@@ -472,7 +474,7 @@ func (e *Engine) marketTick(ts *tstate, out *Torrent, now time.Time) {
 			_ = l.mp.conn.Close()
 		}
 	}
-	e.fillMarket(mt, out, lives2peers(lives, func(l live) (string, *mpeer) { return l.mp.key, l.mp }))
+	e.fillMarket(mt, out, lives2peers(lives, func(l live) (string, *mpeer) { return l.mp.key, l.mp }), selling)
 }
 
 func lives2peers[T any](ls []T, f func(T) (string, *mpeer)) map[string]*mpeer {
@@ -498,8 +500,19 @@ func flowOf(c *Conn) *shaper.Flow {
 }
 
 // fillMarket copies the market state into the torrent's snapshot.
-func (e *Engine) fillMarket(mt *market.Torrent, out *Torrent, peers map[string]*mpeer) {
+func (e *Engine) fillMarket(mt *market.Torrent, out *Torrent, peers map[string]*mpeer, selling bool) {
 	out.Market.Price = mt.Price
+	if !selling {
+		// A torrent we only buy: the highest price a seller awarding us
+		// charges now.
+		out.Market.Price = wallet.Amount{}
+		for _, mp := range peers {
+			if v := mp.p.View(); v.AwardedU && v.Price.Cmp(out.Market.Price) > 0 {
+				out.Market.Price = v.Price
+			}
+		}
+	}
+	out.Market.Unsettled = e.mkt.torrentUnsettled(out.InfoHash)
 	out.Market.Spent, out.Market.Earned = mt.Spent, mt.Earned
 	out.Market.Sold, out.Market.Bought = mt.Sold, mt.Bought
 	for _, h := range mt.History {
@@ -546,18 +559,21 @@ func (e *Engine) marketTotals(s *Snapshot, now time.Time) {
 	}
 	mk.balBusy = true
 	threshold, _ := e.cfg.Market.threshold()
-	settle := !threshold.IsZero() && mk.unsett.Cmp(threshold) >= 0
 	w := mk.w
 	e.g.Go(func() error {
 		ctx, cancel := context.WithTimeout(e.gctx, 30*time.Second)
 		defer cancel()
-		if settle {
+		// Settle when what received cheques promise reaches the
+		// threshold (judged on the cheque book as it is now, not on the
+		// last refresh).
+		uns, by, uerr := unsettled(w)
+		if uerr == nil && !threshold.IsZero() && uns.Cmp(threshold) >= 0 {
 			if _, err := w.Settle(ctx); err != nil {
 				e.log.Warn("settlement failed", "err", err)
 			}
+			uns, by, uerr = unsettled(w)
 		}
 		b, berr := w.Balance(ctx)
-		uns, uerr := unsettled(w)
 		e.post(func() {
 			mk.balBusy, mk.balAt = false, time.Now()
 			mk.balErr = ""
@@ -568,7 +584,7 @@ func (e *Engine) marketTotals(s *Snapshot, now time.Time) {
 				mk.balance = b.Token
 			}
 			if uerr == nil {
-				mk.unsett = uns
+				mk.unsett, mk.unsBy = uns, by
 			}
 		})
 		return nil
@@ -586,19 +602,54 @@ const uploadFloor = 64 << 10
 // refreshed.
 const balanceEvery = 3 * time.Second
 
-// unsettled sums what received cheques promise beyond what was settled.
-func unsettled(w Wallet) (wallet.Amount, error) {
+// unsettled sums what received cheques promise beyond what was settled,
+// in total and by payer.
+func unsettled(w Wallet) (wallet.Amount, map[wallet.Address]wallet.Amount, error) {
 	rs, err := w.Cheques()
 	if err != nil {
-		return wallet.Amount{}, err
+		return wallet.Amount{}, nil, err
 	}
 	var sum wallet.Amount
+	by := make(map[wallet.Address]wallet.Amount)
 	for _, r := range rs {
 		if r.Direction == wallet.Received {
 			sum = addAmount(sum, r.Unsettled())
+			by[r.Counterparty] = addAmount(by[r.Counterparty], r.Unsettled())
 		}
 	}
-	return sum, nil
+	return sum, by, nil
+}
+
+// torrentUnsettled is the part of the unsettled received cheques that
+// pays for torrent ih: a payer's unsettled amount is split between the
+// torrents it paid this session in proportion to what each earned from
+// it (cheques are cumulative per payer, not per torrent), and is never
+// more than the torrent earned from it. What was left unsettled by an
+// earlier session belongs to no torrent (it is in the totals only).
+func (mk *marketState) torrentUnsettled(ih InfoHash) wallet.Amount {
+	mt := mk.tors[ih]
+	if mt == nil {
+		return wallet.Amount{}
+	}
+	var sum wallet.Amount
+	for addr, earned := range mt.EarnedFrom {
+		u := mk.unsBy[addr]
+		if u.IsZero() || earned.IsZero() {
+			continue
+		}
+		var all wallet.Amount
+		for _, t := range mk.tors {
+			all = addAmount(all, t.EarnedFrom[addr])
+		}
+		part := new(big.Int).Mul(u.Big(), earned.Big())
+		part.Quo(part, all.Big())
+		a, err := wallet.AmountFromBig(part)
+		if err != nil {
+			continue
+		}
+		sum = addAmount(sum, a.Min(earned))
+	}
+	return sum
 }
 
 func addAmount(a, b wallet.Amount) wallet.Amount {

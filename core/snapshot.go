@@ -233,9 +233,15 @@ type TorrentMarket struct {
 	Bid            wallet.Amount // max price per MiB we offer
 	Ask            wallet.Amount // reserve price per MiB we ask
 	Budget         wallet.Amount // 0 = none
-	Price          wallet.Amount // clearing price of our latest auction
-	Spent, Earned  wallet.Amount
-	Unsettled      wallet.Amount
+	// Price is, for a torrent we sell, the clearing price of our latest
+	// auction; for a torrent we only buy, the highest price in force
+	// among the sellers that award us (zero when none does).
+	Price         wallet.Amount
+	Spent, Earned wallet.Amount
+	// Unsettled is this torrent's part of the received cheques not yet
+	// settled: each payer's unsettled amount split between the torrents
+	// it paid this session, pro rata to what each earned from it.
+	Unsettled wallet.Amount
 	// Sold and Bought are the bytes served and received while awarded
 	// (paid service), this session.
 	Sold, Bought int64

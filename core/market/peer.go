@@ -534,6 +534,10 @@ func (p *Peer) onCheque(m *bttbid.Cheque) {
 	a.accepted = m.Payout
 	p.earned = add(p.earned, inc)
 	p.t.Earned = add(p.t.Earned, inc)
+	if p.t.EarnedFrom == nil {
+		p.t.EarnedFrom = make(map[wallet.Address]wallet.Amount)
+	}
+	p.t.EarnedFrom[p.addr] = add(p.t.EarnedFrom[p.addr], inc)
 	a.creditBytes = min(a.creditBytes*2, p.m.cfg.Cap)
 	p.send(&bttbid.Receipt{Payout: a.accepted, Owed: a.owed})
 	if p.suspended && a.owed.SubFloor(a.accepted).Cmp(p.creditAmount(a, p.price)) < 0 && !p.cut {

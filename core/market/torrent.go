@@ -22,6 +22,9 @@ type Torrent struct {
 	// Spent and Earned are the cheque value issued and accepted for this
 	// torrent this session.
 	Spent, Earned wallet.Amount
+	// EarnedFrom splits Earned by payer address (the cheque book keeps
+	// one cumulative total per payer, across torrents).
+	EarnedFrom map[wallet.Address]wallet.Amount
 	// Sold and Bought are the bytes served and received while awarded.
 	Sold, Bought int64
 	// History holds the clearing price after each round, oldest first.
