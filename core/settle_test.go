@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bidtorrent/bidtorrent/core/market"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -96,6 +97,7 @@ func TestMarketSettleThreshold(t *testing.T) {
 	if settled.Cmp(wallet.NewAmount(threshold)) < 0 {
 		t.Errorf("settled %s before shutdown, below the threshold %d", settled, threshold)
 	}
+	spentBefore := buyer.Snapshot().Torrents[0].Market.Spent
 	if err := buyer.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +109,7 @@ func TestMarketSettleThreshold(t *testing.T) {
 	// never reaches the seller's book: the buyer's shutdown settlement
 	// pays it on the ledger (the difference logged below).
 	final, _ := received(t, sw)
+	t.Logf("buyer's spent before its shutdown: %s", spentBefore)
 	var issued wallet.Amount
 	rs, err := bw.Cheques()
 	if err != nil {
@@ -132,5 +135,42 @@ func TestMarketSettleThreshold(t *testing.T) {
 	}
 	if _, s := received(t, sw); s.Cmp(final) != 0 {
 		t.Errorf("seller's book: %s of %s settled after shutdown", s, final)
+	}
+}
+
+// TestTorrentUnsettledProRata: a payer's unsettled amount is split between
+// the torrents it paid pro rata to their earnings, capped at each one's
+// earnings; unsettled amounts of payers no torrent earned from this
+// session belong to no torrent.
+func TestTorrentUnsettledProRata(t *testing.T) {
+	a, b, c := testKey(t, 1).Address(), testKey(t, 2).Address(), testKey(t, 3).Address()
+	amt := wallet.NewAmount
+	mk := &marketState{tors: map[InfoHash]*market.Torrent{}, unsBy: map[wallet.Address]wallet.Amount{
+		a: amt(900), // earned 200 + 100 this session, the rest from before
+		b: amt(50),  // half of what t1 earned from it
+		c: amt(7),   // earned nothing this session
+	}}
+	t1, t2 := &market.Torrent{}, &market.Torrent{}
+	t1.EarnedFrom = map[wallet.Address]wallet.Amount{a: amt(200), b: amt(100)}
+	t2.EarnedFrom = map[wallet.Address]wallet.Amount{a: amt(100)}
+	mk.tors[InfoHash{1}], mk.tors[InfoHash{2}] = t1, t2
+	for _, tc := range []struct {
+		ih   InfoHash
+		want uint64
+	}{
+		{InfoHash{1}, 200 + 50}, // a: 900×200/300 = 600, capped at 200; b: 50×100/100
+		{InfoHash{2}, 100},      // a: 900×100/300 = 300, capped at 100
+		{InfoHash{3}, 0},
+	} {
+		if got := mk.torrentUnsettled(tc.ih); got.Cmp(amt(tc.want)) != 0 {
+			t.Errorf("torrent %x: unsettled %s, want %d", tc.ih[:1], got, tc.want)
+		}
+	}
+	mk.unsBy[a] = amt(30) // a settled most of it: 30 split 2:1
+	if got := mk.torrentUnsettled(InfoHash{1}); got.Cmp(amt(20+50)) != 0 {
+		t.Errorf("after a partial settlement: %s, want 70", got)
+	}
+	if got := mk.torrentUnsettled(InfoHash{2}); got.Cmp(amt(10)) != 0 {
+		t.Errorf("after a partial settlement: %s, want 10", got)
 	}
 }
