@@ -299,6 +299,9 @@ func (e *Engine) clientConfig(clientVersion string) *torrent.ClientConfig {
 	cc.HTTPUserAgent = clientVersion
 	e.facts.install(&cc.Callbacks)
 	e.installMarket(&cc.Callbacks) // BEP 10 hooks of btt_bid (market_glue.go)
+	// With the market on, market_glue.go drops connections between two
+	// seeds itself, once the last cheque is acknowledged.
+	cc.DropMutuallyCompletePeers = e.mkt == nil
 	// Match each new peer connection to its torrent's limiters at once
 	// (the loop re-checks on every poll). Runs under the client lock:
 	// only atomic stores and the registry's own lock.

@@ -163,6 +163,7 @@ type mpeer struct {
 	conn     *Conn
 	bad      int64 // pieces it dirtied that failed the hash check
 	complete bool
+	mutual   time.Time // when both sides were first seen complete
 	since    time.Time // when the connection was added
 }
 
@@ -416,7 +417,9 @@ func (e *Engine) marketTick(ts *tstate, out *Torrent, now time.Time) {
 			mp.p.BadPiece()
 		}
 		switch {
-		case complete && !mp.complete:
+		case complete:
+			// Pay on completion, and again for bytes counted after it
+			// (sampled a tick late, or before a btt_bid message).
 			mp.complete = true
 			mp.p.PayAll()
 		case nearlyDone:
@@ -473,8 +476,31 @@ func (e *Engine) marketTick(ts *tstate, out *Torrent, now time.Time) {
 			// Past the credit tolerance (PROTOCOL.md §8.3): disconnect.
 			_ = l.mp.conn.Close()
 		}
+		e.dropMutuallyComplete(l.pc, l.mp, complete, out.NumPieces, now)
 	}
 	e.fillMarket(mt, out, lives2peers(lives, func(l live) (string, *mpeer) { return l.mp.key, l.mp }), selling)
+}
+
+// mutualGrace bounds how long a connection between two seeds stays up
+// for the money to square (the last cheque and its RECEIPT).
+const mutualGrace = 5 * time.Second
+
+// dropMutuallyComplete closes a connection once both sides have every
+// piece, as anacrolix does when the market is off
+// (DropMutuallyCompletePeers, turned off with a wallet): first the final
+// cheque and its RECEIPT cross (we await no RECEIPT and the peer owes us
+// nothing), or mutualGrace passes. Closing at the last HAVE, as anacrolix
+// would, loses the cheque for the last blocks.
+func (e *Engine) dropMutuallyComplete(pc *torrent.PeerConn, mp *mpeer, complete bool, pieces int, now time.Time) {
+	if !complete || pieces == 0 || mp.conn == nil || pc.PeerPieces().GetCardinality() < uint64(pieces) {
+		return
+	}
+	if mp.mutual.IsZero() {
+		mp.mutual = now
+	}
+	if !mp.p.AwaitingReceipt() && mp.p.View().Debt.IsZero() || now.Sub(mp.mutual) >= mutualGrace {
+		_ = mp.conn.Close()
+	}
 }
 
 func lives2peers[T any](ls []T, f func(T) (string, *mpeer)) map[string]*mpeer {
