@@ -56,31 +56,13 @@ func marketTestConfig(ip string, upload int64) Config {
 	return c
 }
 
+// startMarketEngine is startEngine with the wallet (nil: market off).
 func startMarketEngine(t testing.TB, name string, cfg Config, dataDir string, w Wallet) *runningEngine {
 	t.Helper()
-	opts := []Option{WithLogger(testLogger(t, name)), WithSnapshotInterval(100 * time.Millisecond)}
-	if w != nil {
-		opts = append(opts, WithWallet(w))
+	if w == nil {
+		return startEngine(t, name, cfg, dataDir)
 	}
-	e, err := New(cfg, dataDir, opts...)
-	if err != nil {
-		t.Fatalf("New %s: %v", name, err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx) }()
-	var stopped bool
-	var runErr error
-	stop := func() error {
-		if !stopped {
-			stopped = true
-			cancel()
-			runErr = <-done
-		}
-		return runErr
-	}
-	t.Cleanup(func() { _ = stop() })
-	return &runningEngine{Engine: e, stop: stop}
+	return startEngine(t, name, cfg, dataDir, WithWallet(w))
 }
 
 func ptr[T any](v T) *T { return &v }
