@@ -411,11 +411,13 @@ func (e *Engine) marketTick(ts *tstate, out *Torrent, now time.Time) {
 		mp.p.Tick(now)
 		mp.p.SetAsk(askMsg)
 		mp.p.ObserveSent(st.BytesWrittenData.Int64(), mt.Round())
-		mp.p.ObserveReceived(mk.usefulOf(&pc.Peer))
+		// A hash failure is seen before this tick's bytes are counted, so
+		// they cannot trigger a cheque to a seller that just sent garbage.
 		if bad := st.PiecesDirtiedBad.Int64(); bad > mp.bad {
 			mp.bad = bad
 			mp.p.BadPiece()
 		}
+		mp.p.ObserveReceived(mk.usefulOf(&pc.Peer))
 		switch {
 		case complete:
 			// Pay on completion, and again for bytes counted after it

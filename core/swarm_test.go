@@ -315,12 +315,17 @@ func checkConservation(t *testing.T, l *local.Ledger, ws []*wallet.Wallet) {
 	}
 }
 
-// TestMarketGarbageSellerNotPaid: a seller whose data went bad after it
-// was verified serves pieces that fail the buyer's hash check; the buyer
-// stops paying it (ERROR 405) and no cheque is accepted for them.
+// TestMarketGarbageSellerNotPaid: a seller that awards the buyer paid
+// service, and has already been paid at least one cheque for good bytes,
+// starts serving pieces that fail the buyer's hash check (its data file is
+// overwritten in place behind the engine's back mid-transfer). From the
+// first hash failure on, the buyer issues it no further cheque (its
+// cumulative total stays where it was), stops the paid relationship
+// (ERROR 405, extension off, no award), and money is conserved.
 func TestMarketGarbageSellerNotPaid(t *testing.T) {
 	dir := t.TempDir()
-	root := makePayload(t, filepath.Join(dir, "src"), "payload", 5, map[string]int{"data.bin": 4 << 20})
+	const size = 16 << 20
+	root := makePayload(t, filepath.Join(dir, "src"), "payload", 5, map[string]int{"data.bin": size})
 	tf, err := CreateTorrent(CreateOptions{Path: root, PieceLength: 64 << 10})
 	if err != nil {
 		t.Fatal(err)
@@ -332,21 +337,14 @@ func TestMarketGarbageSellerNotPaid(t *testing.T) {
 	l := testLedger(t, dir)
 	sw, bw := testWallet(t, l, dir, 1, 0), testWallet(t, l, dir, 2, 1e15)
 	ctx := context.Background()
-	seller := startMarketEngine(t, "seller", marketTestConfig("127.0.0.30", 4<<20), filepath.Join(dir, "seller"), sw)
+	// A slow seller: the first cheque (half the 2 MiB credit) comes
+	// after about 1 MiB, long before the 16 MiB are through.
+	seller := startMarketEngine(t, "seller", marketTestConfig("127.0.0.30", 512<<10), filepath.Join(dir, "seller"), sw)
 	if _, err := seller.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Dir(root)}); err != nil {
 		t.Fatal(err)
 	}
 	setMarket(t, seller.Engine, tf.InfoHash, MarketSettings{Ask: ptr(wallet.NewAmount(askPrice)), SellerStrategy: ptr(strategy.SellerUniform)})
 	waitFor(t, seller.Engine, tf.InfoHash, 30*time.Second, "seller verified", isComplete)
-	// The data goes bad behind the engine's back.
-	garbage := makePayload(t, filepath.Join(dir, "garbage"), "payload", 6, map[string]int{"data.bin": 4 << 20})
-	b, err := os.ReadFile(filepath.Join(garbage, "data.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "data.bin"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	buyer := startMarketEngine(t, "buyer", marketTestConfig("127.0.0.31", 0), filepath.Join(dir, "buyer"), bw)
 	if _, err := buyer.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Join(dir, "out"), Paused: true}); err != nil {
 		t.Fatal(err)
@@ -358,19 +356,84 @@ func TestMarketGarbageSellerNotPaid(t *testing.T) {
 	if err := buyer.AddPeer(ctx, tf.InfoHash, seller.ListenAddr().String()); err != nil {
 		t.Fatal(err)
 	}
-	// The buyer turns the extension off for the garbage seller.
-	got := waitFor(t, buyer.Engine, tf.InfoHash, 60*time.Second, "bad piece detected", func(tr Torrent) bool {
-		return len(tr.Peers) == 1 && strings.Contains(tr.Peers[0].Market.Err, "bad_piece") && !tr.Peers[0].Market.Enabled
+	// Paid service in force and at least one cheque for good bytes.
+	paid := waitFor(t, buyer.Engine, tf.InfoHash, 60*time.Second, "first cheque while awarded", func(tr Torrent) bool {
+		return len(tr.Peers) == 1 && tr.Peers[0].Market.AwardedU && !tr.Peers[0].Market.Spent.IsZero()
 	})
-	if !got.Market.Spent.IsZero() {
-		t.Errorf("buyer paid %s to a garbage seller", got.Market.Spent)
+	if paid.Done >= paid.Size {
+		t.Fatalf("transfer finished (%d of %d bytes) before the data could go bad", paid.Done, paid.Size)
 	}
-	time.Sleep(500 * time.Millisecond) // any cheque in flight would land now
-	if s := seller.Snapshot(); !s.Torrents[0].Market.Earned.IsZero() {
-		t.Errorf("garbage seller earned %s", s.Torrents[0].Market.Earned)
+	firstSpent := paid.Peers[0].Market.Spent
+	t.Logf("first cheque: cumulative %s after %d bought bytes (%d of %d done)", firstSpent, paid.Peers[0].Market.Bought, paid.Done, paid.Size)
+	// The seller's data goes bad in place (same inode and size, so its
+	// reads keep succeeding) behind the engine's back.
+	garbage := makePayload(t, filepath.Join(dir, "garbage"), "payload", 6, map[string]int{"data.bin": size})
+	b, err := os.ReadFile(filepath.Join(garbage, "data.bin"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if rs, _ := sw.Cheques(); len(rs) != 0 {
-		t.Errorf("garbage seller holds cheques: %+v", rs)
+	f, err := os.OpenFile(filepath.Join(root, "data.bin"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(b, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The buyer detects the first bad piece and stops paying the seller.
+	got := waitFor(t, buyer.Engine, tf.InfoHash, 60*time.Second, "bad piece detected", func(tr Torrent) bool {
+		return len(tr.Peers) == 1 && strings.Contains(tr.Peers[0].Market.Err, "bad_piece")
+	})
+	atFail := got.Peers[0].Market
+	if atFail.Enabled || atFail.AwardedU {
+		t.Errorf("after a bad piece the buyer still has the market on (%v) or an award from the seller (%v)", atFail.Enabled, atFail.AwardedU)
+	}
+	if atFail.Spent.Cmp(firstSpent) < 0 {
+		t.Fatalf("cumulative to the seller went down from %s to %s", firstSpent, atFail.Spent)
+	}
+	t.Logf("at the first hash failure: cumulative %s, bought %d bytes, done %d", atFail.Spent, atFail.Bought, got.Done)
+	// Let the transfer go on with more bad pieces and any cheque in flight land.
+	time.Sleep(3 * time.Second)
+	later := buyer.Snapshot()
+	if p, ok := peerOf(later, tf.InfoHash, "127.0.0.30"); ok {
+		if p.Market.Spent.Cmp(atFail.Spent) != 0 {
+			t.Errorf("buyer's cumulative to the garbage seller moved from %s to %s after the hash failure", atFail.Spent, p.Market.Spent)
+		}
+		if p.Market.AwardedU || p.Market.Enabled {
+			t.Errorf("buyer back in a paid relationship with the garbage seller: %+v", p.Market)
+		}
+	}
+	// The cheque books agree to the base unit: the buyer issued exactly
+	// the cumulative seen at the failure, the seller holds at most that.
+	issued, received := wallet.Amount{}, wallet.Amount{}
+	if rs, err := bw.Cheques(); err != nil {
+		t.Fatal(err)
+	} else {
+		for _, r := range rs {
+			if r.Direction == wallet.Issued && r.Counterparty == sw.Address() {
+				issued = r.Cheque.Cumulative
+			}
+		}
+	}
+	if rs, err := sw.Cheques(); err != nil {
+		t.Fatal(err)
+	} else {
+		for _, r := range rs {
+			if r.Direction == wallet.Received && r.Counterparty == bw.Address() {
+				received = r.Cheque.Cumulative
+			}
+		}
+	}
+	if issued.Cmp(atFail.Spent) != 0 {
+		t.Errorf("buyer's cheque book holds cumulative %s issued to the seller, want %s (the total at the hash failure)", issued, atFail.Spent)
+	}
+	if received.IsZero() || received.Cmp(issued) > 0 {
+		t.Errorf("seller's cheque book holds cumulative %s from the buyer, want between 1 and %s", received, issued)
+	}
+	if s := seller.Snapshot(); s.Torrents[0].Market.Earned.Cmp(received) != 0 {
+		t.Errorf("seller earned %s, its cheque book holds %s", s.Torrents[0].Market.Earned, received)
 	}
 	checkConservation(t, l, []*wallet.Wallet{sw, bw})
 }

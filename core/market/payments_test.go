@@ -204,6 +204,66 @@ func TestBadPieceStopsPayment(t *testing.T) {
 	}
 }
 
+// TestBadPieceDuringAwardStopsPayment: a hash failure from a seller that
+// awards us, whatever we already paid it, stops every further cheque: the
+// cumulative total stays where it was and bytes received afterwards are
+// neither counted nor paid.
+func TestBadPieceDuringAwardStopsPayment(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		before  int64 // bytes served (and paid as due) before the bad piece
+		cheques bool  // a cheque went out before the bad piece
+	}{
+		{"before any cheque", 3 << 18, false},
+		{"after the first cheque", 2 << 20, true},
+		{"after several cheques", 12 << 20, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := paidSwarm(t)
+			l := s.links[0]
+			s.serve(t, 0, tc.before, 1<<18)
+			v := l.b.View()
+			if !v.AwardedU {
+				t.Fatal("the seller does not award the buyer")
+			}
+			if got := !v.Spent.IsZero(); got != tc.cheques {
+				t.Fatalf("spent %s before the bad piece, want cheques=%v", v.Spent, tc.cheques)
+			}
+			spent, bought := v.Spent, v.Bought
+			accepted := s.seller.Accounts()[0].Accepted
+			if accepted.Cmp(spent) != 0 {
+				t.Fatalf("seller accepted %s, buyer spent %s", accepted, spent)
+			}
+			nCheques := countOf[*bttbid.Cheque](l.ba)
+			l.b.BadPiece()
+			l.flush(t, t0)
+			s.serve(t, 0, 4<<20, 1<<18) // more bytes arrive after the failure
+			l.b.PayAll()
+			l.flush(t, t0)
+			if n := countOf[*bttbid.Cheque](l.ba); n != nCheques {
+				t.Fatalf("%d cheques after the bad piece", n-nCheques)
+			}
+			v = l.b.View()
+			if v.Spent.Cmp(spent) != 0 || v.Bought != bought || v.AwardedU {
+				t.Fatalf("after the bad piece: spent %s (was %s) bought %d (was %d) awardedU %v", v.Spent, spent, v.Bought, bought, v.AwardedU)
+			}
+			if got := s.seller.Accounts()[0].Accepted; got.Cmp(accepted) != 0 {
+				t.Fatalf("seller accepted %s after the bad piece, had %s", got, accepted)
+			}
+		})
+	}
+}
+
+func countOf[T bttbid.Message](ms []bttbid.Message) int {
+	n := 0
+	for _, m := range ms {
+		if _, ok := m.(T); ok {
+			n++
+		}
+	}
+	return n
+}
+
 func TestRestartResumes(t *testing.T) {
 	s := paidSwarm(t)
 	l := s.links[0]
