@@ -106,17 +106,24 @@ func (s *Shaper) Rate() int64 {
 func (s *Shaper) Close() error {
 	s.stopOnce.Do(func() {
 		s.mu.Lock()
-		s.closed = true
-		for _, w := range s.waiting {
-			w.err = net.ErrClosed
-			close(w.ready)
-		}
-		s.waiting = nil
+		s.failWaitersLocked()
 		s.mu.Unlock()
 		s.poke()
 		<-s.done
 	})
 	return nil
+}
+
+// failWaitersLocked marks the shaper closed and releases every waiter with
+// net.ErrClosed.
+func (s *Shaper) failWaitersLocked() {
+	s.closed = true
+	for _, w := range s.waiting {
+		w.err = net.ErrClosed
+		w.index = -1 // no longer in the heap: acquire must not remove it
+		close(w.ready)
+	}
+	s.waiting = nil
 }
 
 // Bound returns the longest a write of n <= Quantum bytes waits for its
@@ -159,8 +166,8 @@ func (s *Shaper) acquire(ctx context.Context, c *Flow, n int) error {
 		return w.err
 	case <-ctx.Done():
 		s.mu.Lock()
-		if w.index >= 0 {
-			heap.Remove(&s.waiting, w.index)
+		if i := w.index; i >= 0 && i < len(s.waiting) && s.waiting[i] == w {
+			heap.Remove(&s.waiting, i)
 		}
 		s.mu.Unlock()
 		select {

@@ -1,6 +1,7 @@
 package shaper
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"sync"
@@ -226,5 +227,37 @@ func TestControlMessageOvertakesFloods(t *testing.T) {
 			t.Fatalf("write %d: %d bytes of other conns went first; want at most %d", i, others, limit)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A writer whose context ends while the shaper closes must not touch the
+// emptied queue (this panicked: a stale heap index after Close). The lock
+// is held so that the writer, woken by its cancelled context, waits for it
+// while the queue is emptied.
+func TestCancelRacingClose(t *testing.T) {
+	for range 20 {
+		s := New(16 << 10)
+		f := s.NewFlow()
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() { errc <- f.WaitN(ctx, 1<<20) }()
+		for {
+			s.mu.Lock()
+			n := len(s.waiting)
+			s.mu.Unlock()
+			if n > 0 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		s.mu.Lock()
+		cancel()
+		time.Sleep(5 * time.Millisecond) // the writer is now blocked on s.mu
+		s.failWaitersLocked()
+		s.mu.Unlock()
+		if err := <-errc; err == nil {
+			t.Fatal("WaitN returned nil after cancel and close")
+		}
+		s.Close()
 	}
 }
