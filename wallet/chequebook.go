@@ -203,20 +203,7 @@ func (b *ChequeBook) Records() ([]Record, error) {
 // the recorded cheque) has been settled for the record's pair. Settled
 // amounts only grow: a lower value is ignored.
 func (b *ChequeBook) SetSettled(dir Direction, chainID uint64, token, counterparty Address, settled Amount) error {
-	key := recordKey(dir, chainID, token, counterparty)
-	err := boltfile.Update(b.path, b.lockTimeout, func(tx *bolt.Tx) error {
-		bk, err := tx.CreateBucketIfNotExists(bucketCheques)
-		if err != nil {
-			return err
-		}
-		v := bk.Get(key)
-		if v == nil {
-			return fmt.Errorf("no %s cheque recorded", dir)
-		}
-		r, err := decodeRecord(key, v)
-		if err != nil {
-			return err
-		}
+	err := b.updateRecord(dir, chainID, token, counterparty, func(r *Record) error {
 		if settled.Cmp(r.Cheque.Cumulative) > 0 {
 			return fmt.Errorf("settled %s exceeds the cheque's %s", settled, r.Cheque.Cumulative)
 		}
@@ -226,8 +213,7 @@ func (b *ChequeBook) SetSettled(dir Direction, chainID uint64, token, counterpar
 		if settled.Cmp(r.Settled) > 0 {
 			r.Settled = settled
 		}
-		r.Updated = time.Now()
-		return bk.Put(key, encodeRecord(r))
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("cannot record settlement with %s: %w", counterparty, err)
@@ -239,8 +225,26 @@ func (b *ChequeBook) SetSettled(dir Direction, chainID uint64, token, counterpar
 // broadcast; p == nil clears it. SetSettled at or above the target also
 // clears it.
 func (b *ChequeBook) SetPending(dir Direction, chainID uint64, token, counterparty Address, p *Pending) error {
+	err := b.updateRecord(dir, chainID, token, counterparty, func(r *Record) error {
+		if p != nil {
+			if _, err := hex.DecodeString(p.TxID); err != nil || len(p.TxID) != 64 {
+				return fmt.Errorf("transaction id %q is not 32 bytes of hex", p.TxID)
+			}
+		}
+		r.Pending = p
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cannot record pending settlement with %s: %w", counterparty, err)
+	}
+	return nil
+}
+
+// updateRecord changes the existing record of the pair with fn and stores
+// it, stamped, in one fsynced transaction; fn's error aborts it.
+func (b *ChequeBook) updateRecord(dir Direction, chainID uint64, token, counterparty Address, fn func(*Record) error) error {
 	key := recordKey(dir, chainID, token, counterparty)
-	err := boltfile.Update(b.path, b.lockTimeout, func(tx *bolt.Tx) error {
+	return boltfile.Update(b.path, b.lockTimeout, func(tx *bolt.Tx) error {
 		bk, err := tx.CreateBucketIfNotExists(bucketCheques)
 		if err != nil {
 			return err
@@ -253,18 +257,12 @@ func (b *ChequeBook) SetPending(dir Direction, chainID uint64, token, counterpar
 		if err != nil {
 			return err
 		}
-		if p != nil {
-			if _, err := hex.DecodeString(p.TxID); err != nil || len(p.TxID) != 64 {
-				return fmt.Errorf("transaction id %q is not 32 bytes of hex", p.TxID)
-			}
+		if err := fn(&r); err != nil {
+			return err
 		}
-		r.Pending, r.Updated = p, time.Now()
+		r.Updated = time.Now()
 		return bk.Put(key, encodeRecord(r))
 	})
-	if err != nil {
-		return fmt.Errorf("cannot record pending settlement with %s: %w", counterparty, err)
-	}
-	return nil
 }
 
 // Check verifies the file's integrity (bbolt page consistency and every
