@@ -73,8 +73,7 @@ type Peer struct {
 	cut         bool
 	sentTotal   int64
 	sentInit    bool
-	epochSent   int64
-	epochOwed   wallet.Amount
+	sellEpoch   epoch
 	sold        int64
 	earned      wallet.Amount // accepted on this connection
 	weight      float64
@@ -91,8 +90,7 @@ type Peer struct {
 	credit      wallet.Amount // credit of the latest AWARD, base units
 	recvTotal   int64
 	recvInit    bool
-	bEpochRecv  int64
-	bEpochOwed  wallet.Amount
+	buyEpoch    epoch
 	bought      int64
 	spent       wallet.Amount // issued on this connection
 	badPiece    bool
@@ -410,12 +408,29 @@ func (p *Peer) onOutbid(o *bttbid.Outbid) {
 
 // closeSellEpoch ends the seller's epoch: later bytes are free until the
 // next AWARD.
-func (p *Peer) closeSellEpoch() {
-	p.epochSent, p.epochOwed = 0, wallet.Amount{}
+func (p *Peer) closeSellEpoch() { p.sellEpoch = epoch{} }
+
+// closeBuyEpoch ends the buyer's epoch: later bytes are not owed until
+// the next AWARD.
+func (p *Peer) closeBuyEpoch() { p.buyEpoch = epoch{} }
+
+// epoch meters the paid bytes of one price epoch (from an AWARD to the
+// next AWARD, OUTBID or suspension). Owing is computed on the epoch's
+// total bytes, so rounding down per MiB never loses more than one base
+// unit per epoch, however the bytes arrive.
+type epoch struct {
+	bytes int64
+	owed  wallet.Amount
 }
 
-func (p *Peer) closeBuyEpoch() {
-	p.bEpochRecv, p.bEpochOwed = 0, wallet.Amount{}
+// add counts n more bytes at price and returns what they add to the owed
+// amount.
+func (e *epoch) add(price wallet.Amount, n int64) wallet.Amount {
+	e.bytes += n
+	owed := charge(price, e.bytes)
+	inc := owed.SubFloor(e.owed)
+	e.owed = owed
+	return inc
 }
 
 // ObserveSent samples the payload bytes written to the peer so far (a
@@ -432,10 +447,7 @@ func (p *Peer) ObserveSent(total int64, round uint64) {
 	}
 	p.sold += d
 	p.t.Sold += d
-	p.epochSent += d
-	owed := charge(p.price, p.epochSent)
-	inc := owed.SubFloor(p.epochOwed)
-	p.epochOwed = owed
+	inc := p.sellEpoch.add(p.price, d)
 	a, err := p.m.seller(p.addr)
 	if err != nil {
 		p.lastErr = err.Error()
@@ -605,10 +617,7 @@ func (p *Peer) ObserveReceived(total int64) {
 	}
 	p.bought += d
 	p.t.Bought += d
-	p.bEpochRecv += d
-	owed := charge(p.ourPrice, p.bEpochRecv)
-	inc := owed.SubFloor(p.bEpochOwed)
-	p.bEpochOwed = owed
+	inc := p.buyEpoch.add(p.ourPrice, d)
 	a, err := p.m.buyer(p.addr)
 	if err != nil {
 		p.lastErr = err.Error()
