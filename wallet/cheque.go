@@ -51,8 +51,7 @@ type Cheque struct {
 // keccak256(typeHash(EIP712Domain(string name,string version,uint256 chainId))
 // ‖ keccak256("BTTCheque") ‖ keccak256("1") ‖ uint256(chainID)).
 func ChequeDomainSeparator(chainID uint64) [32]byte {
-	var id [32]byte
-	binary.BigEndian.PutUint64(id[24:], chainID)
+	id := uint64Word(chainID)
 	return keccak(domainTypeHash[:], domainNameHash[:], domainVerHash[:], id[:])
 }
 
@@ -60,20 +59,28 @@ func ChequeDomainSeparator(chainID uint64) [32]byte {
 // Addresses are ABI-encoded as their 20-byte account id (the 0x41 prefix
 // dropped), left-padded to 32 bytes, as TronWeb does.
 func (c Cheque) StructHash() [32]byte {
-	var tok, pay, ben [32]byte
-	copy(tok[12:], c.Token[1:])
-	copy(pay[12:], c.Payer[1:])
-	copy(ben[12:], c.Beneficiary[1:])
+	tok, pay, ben := addressWord(c.Token), addressWord(c.Payer), addressWord(c.Beneficiary)
 	cum := c.Cumulative.Bytes32()
 	return keccak(chequeTypeHash[:], tok[:], pay[:], ben[:], cum[:])
 }
 
 // Digest returns keccak256(0x19 0x01 ‖ domainSeparator ‖ structHash), the
 // 32 bytes that are signed.
-func (c Cheque) Digest() [32]byte {
-	d := ChequeDomainSeparator(c.ChainID)
-	s := c.StructHash()
-	return keccak([]byte{0x19, 0x01}, d[:], s[:])
+func (c Cheque) Digest() [32]byte { return typedDigest(c.ChainID, c.StructHash()) }
+
+// typedDigest is the TIP-712 digest of a struct hash in the cheque domain
+// of chainID: keccak256(0x19 0x01 ‖ domainSeparator ‖ structHash).
+func typedDigest(chainID uint64, structHash [32]byte) [32]byte {
+	d := ChequeDomainSeparator(chainID)
+	return keccak([]byte{0x19, 0x01}, d[:], structHash[:])
+}
+
+// addressWord ABI-encodes a TRON address as TIP-712 does: its 20-byte
+// account id (the 0x41 prefix dropped), left-padded to 32 bytes.
+func addressWord(a Address) [32]byte {
+	var w [32]byte
+	copy(w[12:], a[1:])
+	return w
 }
 
 // SignCheque fills in the payer (the key's address) and signs the cheque.
@@ -108,16 +115,28 @@ func (c Cheque) Verify() error {
 }
 
 func (c Cheque) checkFields() error {
-	for _, f := range []struct {
-		name string
-		a    Address
-	}{{"token", c.Token}, {"payer", c.Payer}, {"beneficiary", c.Beneficiary}} {
-		if f.a[0] != AddressPrefix {
-			return fmt.Errorf("cheque %s %s lacks the 0x41 prefix: %w", f.name, f.a.Hex(), ErrBadAddress)
-		}
+	if err := checkPrefixes("cheque", namedAddress{"token", c.Token}, namedAddress{"payer", c.Payer}, namedAddress{"beneficiary", c.Beneficiary}); err != nil {
+		return err
 	}
 	if c.Payer == c.Beneficiary {
 		return fmt.Errorf("cheque payer and beneficiary are both %s: %w", c.Payer, ErrMisaddressed)
+	}
+	return nil
+}
+
+// namedAddress is an address field of a signed struct, for error messages.
+type namedAddress struct {
+	name string
+	a    Address
+}
+
+// checkPrefixes checks that every address of a signed struct (what names
+// it) has the 0x41 prefix.
+func checkPrefixes(what string, fields ...namedAddress) error {
+	for _, f := range fields {
+		if f.a[0] != AddressPrefix {
+			return fmt.Errorf("%s %s %s lacks the 0x41 prefix: %w", what, f.name, f.a.Hex(), ErrBadAddress)
+		}
 	}
 	return nil
 }

@@ -116,32 +116,41 @@ func (b *ChequeBook) RecordReceived(c Cheque) (Amount, error) {
 // record stores a cheque whose signature the caller has verified.
 func (b *ChequeBook) record(dir Direction, counterparty Address, c Cheque) (Amount, error) {
 	var delta Amount
-	key := recordKey(dir, c.ChainID, c.Token, counterparty)
 	err := boltfile.Update(b.path, b.lockTimeout, func(tx *bolt.Tx) error {
-		bk, err := tx.CreateBucketIfNotExists(bucketCheques)
-		if err != nil {
-			return err
-		}
-		r := Record{Direction: dir, Counterparty: counterparty}
-		if v := bk.Get(key); v != nil {
-			if r, err = decodeRecord(key, v); err != nil {
-				return err
-			}
-			switch r.Cheque.Cumulative.Cmp(c.Cumulative) {
-			case 0:
-				return nil
-			case 1:
-				return fmt.Errorf("cumulative %s is below the recorded %s: %w", c.Cumulative, r.Cheque.Cumulative, ErrStale)
-			}
-		}
-		delta = c.Cumulative.SubFloor(r.Cheque.Cumulative)
-		r.Cheque, r.Updated = c, time.Now()
-		return bk.Put(key, encodeRecord(r))
+		var err error
+		delta, err = recordTx(tx, dir, counterparty, c)
+		return err
 	})
 	if err != nil {
 		return Amount{}, fmt.Errorf("cannot record %s cheque for %s: %w", dir, counterparty, err)
 	}
 	return delta, nil
+}
+
+// recordTx is record's body inside the caller's transaction: it stores c
+// as the highest cheque of its pair and returns the increase (zero for
+// the same cumulative, ErrStale for a lower one).
+func recordTx(tx *bolt.Tx, dir Direction, counterparty Address, c Cheque) (Amount, error) {
+	key := recordKey(dir, c.ChainID, c.Token, counterparty)
+	bk, err := tx.CreateBucketIfNotExists(bucketCheques)
+	if err != nil {
+		return Amount{}, err
+	}
+	r := Record{Direction: dir, Counterparty: counterparty}
+	if v := bk.Get(key); v != nil {
+		if r, err = decodeRecord(key, v); err != nil {
+			return Amount{}, err
+		}
+		switch r.Cheque.Cumulative.Cmp(c.Cumulative) {
+		case 0:
+			return Amount{}, nil
+		case 1:
+			return Amount{}, fmt.Errorf("cumulative %s is below the recorded %s: %w", c.Cumulative, r.Cheque.Cumulative, ErrStale)
+		}
+	}
+	delta := c.Cumulative.SubFloor(r.Cheque.Cumulative)
+	r.Cheque, r.Updated = c, time.Now()
+	return delta, bk.Put(key, encodeRecord(r))
 }
 
 // Highest returns the record for (dir, chainID, token, counterparty) and
@@ -265,8 +274,8 @@ func (b *ChequeBook) updateRecord(dir Direction, chainID uint64, token, counterp
 	})
 }
 
-// Check verifies the file's integrity (bbolt page consistency and every
-// record decodable with a valid signature).
+// Check verifies the file's integrity (bbolt page consistency, every
+// record, payment, licence and pledge decodable, every signature valid).
 func (b *ChequeBook) Check() error {
 	if err := boltfile.Check(b.path, b.lockTimeout); err != nil {
 		return err
@@ -280,7 +289,7 @@ func (b *ChequeBook) Check() error {
 			return fmt.Errorf("cheque book %s holds a bad cheque: %w", b.path, err)
 		}
 	}
-	return nil
+	return b.checkCommerce()
 }
 
 // Key layout: direction (1) ‖ chain id (8) ‖ token (21) ‖ counterparty (21).

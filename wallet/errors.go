@@ -15,6 +15,12 @@ var (
 	// ErrStale: a cheque's cumulative payout is not above what is already
 	// recorded or settled for its pair.
 	ErrStale = errors.New("stale cheque")
+	// ErrUnderpaid: a payment's cheque does not raise the cumulative
+	// payout by at least the payment's amount.
+	ErrUnderpaid = errors.New("underpaid")
+	// ErrSuperseded: a later record (a pledge with a higher time) is
+	// already stored.
+	ErrSuperseded = errors.New("superseded by a later record")
 	// ErrMisaddressed: a cheque names another beneficiary, token or chain
 	// than the one checking it.
 	ErrMisaddressed = errors.New("misaddressed cheque")
