@@ -14,7 +14,9 @@
 // Wallet is the entry type. The engine uses it through a small interface
 // of its own: Address, SignCheque, AcceptCheque (verify + fsynced record
 // before a RECEIPT), VerifyCheque, SignMessage/VerifyMessage (HELLO),
-// Highest, Balance, Settle.
+// Highest, Balance, Settle; for tips, purchases and pledges (see
+// commerce.go) IssuePayment, AcceptPayment, SignLicense, SignPledge and the
+// licence and pledge store.
 package wallet
 
 import (
@@ -94,18 +96,27 @@ func (w *Wallet) VerifyCheque(c Cheque) error { return c.Verify() }
 // previous cheque from the same payer. Errors: ErrBadSignature (forged),
 // ErrMisaddressed, ErrStale (below the recorded total).
 func (w *Wallet) AcceptCheque(c Cheque) (Amount, error) {
-	if err := c.Verify(); err != nil {
+	if err := w.checkReceived(c); err != nil {
 		return Amount{}, err
+	}
+	return w.book.record(Received, c.Payer, c)
+}
+
+// checkReceived verifies c and checks it pays this wallet on its chain in
+// its token.
+func (w *Wallet) checkReceived(c Cheque) error {
+	if err := c.Verify(); err != nil {
+		return err
 	}
 	switch {
 	case c.Beneficiary != w.addr:
-		return Amount{}, fmt.Errorf("cheque pays %s, not us (%s): %w", c.Beneficiary, w.addr, ErrMisaddressed)
+		return fmt.Errorf("cheque pays %s, not us (%s): %w", c.Beneficiary, w.addr, ErrMisaddressed)
 	case c.ChainID != w.chain.ChainID():
-		return Amount{}, fmt.Errorf("cheque is for chain %d, not %d: %w", c.ChainID, w.chain.ChainID(), ErrMisaddressed)
+		return fmt.Errorf("cheque is for chain %d, not %d: %w", c.ChainID, w.chain.ChainID(), ErrMisaddressed)
 	case c.Token != w.chain.Token():
-		return Amount{}, fmt.Errorf("cheque is in token %s, not %s: %w", c.Token, w.chain.Token(), ErrMisaddressed)
+		return fmt.Errorf("cheque is in token %s, not %s: %w", c.Token, w.chain.Token(), ErrMisaddressed)
 	}
-	return w.book.record(Received, c.Payer, c)
+	return nil
 }
 
 // Highest returns the highest cheque of direction dir exchanged with
@@ -292,3 +303,106 @@ func (w *Wallet) pay(ctx context.Context, s Settlement) Settlement {
 // pendingGrace is how long after its expiry a transaction not found on
 // chain is taken as dropped (block production and node lag).
 const pendingGrace = 2 * time.Minute
+
+// IssuePayment pays p.Amount to beneficiary for p.For (a tip, purchase or
+// pledge regarding p.InfoHash, with p.Memo on a tip): it signs the
+// cumulative cheque (on the wallet's chain and token; cumulative may also
+// cover unpaid bandwidth, but must exceed the highest cheque issued to
+// beneficiary by at least p.Amount, else ErrUnderpaid) and the TipNote
+// over that cumulative, and records both (RecordIssuedPayment, one
+// fsynced transaction) before returning them. p's Direction,
+// Counterparty, Cumulative and Time may be left zero.
+func (w *Wallet) IssuePayment(beneficiary Address, cumulative Amount, p Payment) (Cheque, TipNote, error) {
+	if w.key == nil {
+		return Cheque{}, TipNote{}, ErrNoKey
+	}
+	chain, token := w.chain.ChainID(), w.chain.Token()
+	n, err := SignTipNote(w.key, chain, token, beneficiary, cumulative, p.Amount, p.InfoHash, p.For, p.Memo)
+	if err != nil {
+		return Cheque{}, TipNote{}, fmt.Errorf("cannot pay %s: %w", beneficiary, err)
+	}
+	c, err := SignCheque(w.key, chain, token, beneficiary, cumulative)
+	if err != nil {
+		return Cheque{}, TipNote{}, fmt.Errorf("cannot pay %s: %w", beneficiary, err)
+	}
+	if _, err := w.book.recordPayment(Issued, beneficiary, c, p); err != nil {
+		return Cheque{}, TipNote{}, err
+	}
+	return c, n, nil
+}
+
+// SignTipNote signs, with the wallet's key, chain and token, the note of a
+// payment of amount within the cumulative cheque to beneficiary. It
+// records nothing: IssuePayment signs and records a whole payment.
+func (w *Wallet) SignTipNote(beneficiary Address, cumulative, amount Amount, infoHash [20]byte, purpose, memo string) (TipNote, error) {
+	if w.key == nil {
+		return TipNote{}, ErrNoKey
+	}
+	return SignTipNote(w.key, w.chain.ChainID(), w.chain.Token(), beneficiary, cumulative, amount, infoHash, purpose, memo)
+}
+
+// SignLicense signs, as payee, a licence for buyer to the torrent
+// infoHash bought for price, on the wallet's chain and token.
+func (w *Wallet) SignLicense(buyer Address, infoHash [20]byte, price Amount) (License, error) {
+	if w.key == nil {
+		return License{}, ErrNoKey
+	}
+	return SignLicense(w.key, w.chain.ChainID(), w.chain.Token(), buyer, infoHash, price)
+}
+
+// SignPledge signs, as payer, a pledge of amount to payee for infoHash
+// towards goal by deadline, made at at (unix seconds), on the wallet's
+// chain and token. It does not store it: see SavePledge.
+func (w *Wallet) SignPledge(payee Address, infoHash [20]byte, amount, goal Amount, deadline, at uint64) (Pledge, error) {
+	if w.key == nil {
+		return Pledge{}, ErrNoKey
+	}
+	return SignPledge(w.key, w.chain.ChainID(), w.chain.Token(), payee, infoHash, amount, goal, deadline, at)
+}
+
+// AcceptPayment is how a payee takes a tip, purchase or pledge payment:
+// AcceptCheque's checks (ErrBadSignature, ErrMisaddressed, ErrStale), then
+// the cheque and p are recorded in one fsynced transaction
+// (ChequeBook.AcceptPayment: ErrUnderpaid when the cheque adds less than
+// p.Amount, and then nothing is recorded). It returns the increase.
+func (w *Wallet) AcceptPayment(c Cheque, p Payment) (Amount, error) {
+	if err := w.checkReceived(c); err != nil {
+		return Amount{}, err
+	}
+	return w.book.recordPayment(Received, c.Payer, c, p)
+}
+
+// RecordIssuedPayment records a payment cheque we signed and its payment
+// in one fsynced transaction (ChequeBook.RecordIssuedPayment).
+func (w *Wallet) RecordIssuedPayment(c Cheque, p Payment) (Amount, error) {
+	return w.book.RecordIssuedPayment(c, p)
+}
+
+// Payments returns every payment made or received, oldest first.
+func (w *Wallet) Payments() ([]Payment, error) { return w.book.Payments() }
+
+// SaveLicense verifies and stores a licence (ChequeBook.SaveLicense).
+func (w *Wallet) SaveLicense(l License) error { return w.book.SaveLicense(l) }
+
+// LicenseFor returns this wallet's licence from payee for the torrent ih,
+// and whether it holds one.
+func (w *Wallet) LicenseFor(ih [20]byte, payee Address) (License, bool, error) {
+	return w.book.LicenseFor(ih, w.addr, payee)
+}
+
+// Licenses returns every stored licence.
+func (w *Wallet) Licenses() ([]License, error) { return w.book.Licenses() }
+
+// SavePledge verifies and stores a pledge; a later one from the same payer
+// to the same payee for the same torrent replaces it, an earlier one is
+// ErrSuperseded (ChequeBook.SavePledge).
+func (w *Wallet) SavePledge(p Pledge) error { return w.book.SavePledge(p) }
+
+// Pledges returns the stored pledges for the torrent ih.
+func (w *Wallet) Pledges(ih [20]byte) ([]Pledge, error) { return w.book.Pledges(ih) }
+
+// PledgePaid returns what payer has paid payee, as pledge payments, for
+// the torrent ih (zero when nothing).
+func (w *Wallet) PledgePaid(ih [20]byte, payer, payee Address) (Amount, error) {
+	return w.book.PledgePaid(ih, payer, payee)
+}
