@@ -93,6 +93,8 @@ func Encode(m Message) ([]byte, error) {
 		if m.Disable {
 			e.w.int("disable", 1)
 		}
+	default:
+		e.commerce(m)
 	}
 	if len(e.w.keys) == 0 && e.err == nil {
 		return nil, &Error{Code: CodeInvalidField, Reason: "cannot encode a nil or foreign message"}
@@ -189,7 +191,10 @@ func Decode(b []byte) (Message, error) {
 		}
 		m = em
 	default:
-		return nil, fieldErr(CodeUnknownType, "t", "unknown message type "+strconv.Quote(string(tv.s)))
+		var known bool
+		if m, known = d.commerce(Type(tv.s)); !known {
+			return nil, fieldErr(CodeUnknownType, "t", "unknown message type "+strconv.Quote(string(tv.s)))
+		}
 	}
 	if d.err != nil {
 		return nil, d.err

@@ -11,7 +11,7 @@ import (
 // §9; codes are never reused for another meaning.
 type Code int64
 
-// Error codes of protocol version 1.
+// Error codes of protocol versions 1 and 2.
 const (
 	// Protocol and codec errors.
 	CodeMalformed          Code = 100 // not a strict bencoded dict
@@ -43,6 +43,11 @@ const (
 	CodeBadPiece        Code = 405 // a piece from this seller failed its hash check
 	CodeBadAward        Code = 406 // AWARD price above our bid, or AWARD without a bid
 
+	// Payment errors of version 2 (406 is taken by bad_award).
+	CodeUnderpaid  Code = 407 // TIP pays less than its amount, the price or the pledge
+	CodeNotPayee   Code = 408 // purchase or pledge sent to a peer that is not the torrent's payee
+	CodeBadLicense Code = 409 // licence presentation invalid
+
 	// CodeInternal reports a failure on the sender's side.
 	CodeInternal Code = 500
 )
@@ -67,6 +72,9 @@ var codeNames = map[Code]string{
 	CodeCreditExceeded:     "credit_exceeded",
 	CodeBadPiece:           "bad_piece",
 	CodeBadAward:           "bad_award",
+	CodeUnderpaid:          "underpaid",
+	CodeNotPayee:           "not_payee",
+	CodeBadLicense:         "bad_license",
 	CodeInternal:           "internal",
 }
 

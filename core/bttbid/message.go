@@ -7,12 +7,13 @@ import (
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
-// Protocol constants of version 1 (docs/PROTOCOL.md).
+// Protocol constants (docs/PROTOCOL.md).
 const (
 	// ExtensionName is the key in the BEP 10 `m` dictionary.
 	ExtensionName = "btt_bid"
-	// Version is the protocol version this package speaks.
-	Version = 1
+	// Version is the highest protocol version this package speaks (HELLO
+	// `v`); it speaks every version from 1 up to it.
+	Version = 2
 	// MaxMessageSize is the largest payload (the bencoded dict, without the
 	// BEP 10 header) a peer may send or must accept.
 	MaxMessageSize = 4096
@@ -64,7 +65,8 @@ const (
 )
 
 // Message is one btt_bid message: *Hello, *Ask, *Bid, *Award, *Outbid,
-// *Cheque, *Receipt or *ErrorMsg.
+// *Cheque, *Receipt or *ErrorMsg of version 1, or *Tip, *License,
+// *Pledge, *Campaign or *Funded of version 2 (commerce.go).
 type Message interface {
 	// Type returns the message's `t` key.
 	Type() Type

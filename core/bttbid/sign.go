@@ -69,7 +69,7 @@ func (c *Cheque) Account() Account {
 func ReceiptSigningBytes(a Account, r *Receipt) []byte {
 	b := make([]byte, 0, 320)
 	b = append(b, ExtensionName+" RECEIPT\n"...)
-	b = line(b, "version", strconv.Itoa(Version))
+	b = line(b, "version", "1") // the string of §7.3, unchanged by version 2
 	b = line(b, "chain", strconv.FormatUint(a.ChainID, 10))
 	b = line(b, "token", a.Token.String())
 	b = line(b, "payer", a.Payer.String())
