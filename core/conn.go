@@ -50,8 +50,9 @@ type Conn struct {
 	shaper      atomic.Pointer[Waiter]
 	infoHash    atomic.Pointer[InfoHash]
 
-	read, written atomic.Int64
-	closeOnce     sync.Once
+	read      atomic.Int64
+	written   *tripwire // bytes written; the market arms it (ArmWritten)
+	closeOnce sync.Once
 }
 
 // Key returns the connection's address pair.
@@ -75,7 +76,11 @@ func (c *Conn) InfoHash() (InfoHash, bool) {
 func (c *Conn) BytesRead() int64 { return c.read.Load() }
 
 // BytesWritten counts raw bytes written to the wire.
-func (c *Conn) BytesWritten() int64 { return c.written.Load() }
+func (c *Conn) BytesWritten() int64 { return c.written.load() }
+
+// ArmWritten makes f run once, on the writing goroutine, when the bytes
+// written reach total (at once if they have). f must not block.
+func (c *Conn) ArmWritten(total int64, f func()) { c.written.arm(total, f) }
 
 // SetShaper installs w as the connection's upload shaper (nil removes it).
 // The shaper is waited on before every write, in pieces of at most
@@ -147,7 +152,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 		}
 		n, err := c.Conn.Write(p[done : done+k])
 		done += n
-		c.written.Add(int64(n))
+		c.written.add(int64(n))
 		if err != nil {
 			return done, err
 		}
@@ -237,6 +242,7 @@ func (r *ConnRegistry) wrap(nc net.Conn, transport string, outgoing bool) *Conn 
 		transport: transport,
 		outgoing:  outgoing,
 		reg:       r,
+		written:   newTripwire(),
 		ctx:       ctx,
 		cancel:    cancel,
 	}

@@ -118,6 +118,7 @@ const (
 	mevHandshake
 	mevMessage
 	mevClosed
+	mevMeter // a tripwire fired: an account is near a limit
 )
 
 type mevent struct {
@@ -130,11 +131,10 @@ type mevent struct {
 	pos     int64 // message: useful bytes received from the peer before it
 }
 
-// usefulCounter counts a peer's useful payload bytes as anacrolix's reader
-// receives them, in stream order with its extension messages: the buyer's
-// exact epoch boundaries (PROTOCOL.md §8.1). Callbacks add to it; the
-// loop reads it.
-type usefulCounter struct{ n atomic.Int64 }
+// The useful-bytes tripwire counts a peer's useful payload bytes as
+// anacrolix's reader receives them, in stream order with its extension
+// messages: the buyer's exact epoch boundaries (PROTOCOL.md §8.1).
+// Callbacks add to it; the loop reads and arms it.
 
 // marketState is the engine's market. Owned by the loop.
 type marketState struct {
@@ -144,7 +144,7 @@ type marketState struct {
 	evC     chan mevent
 	dropped atomic.Int64 // events lost to a full queue
 	peers   map[*torrent.PeerConn]*mpeer
-	useful  sync.Map // *torrent.Peer → *usefulCounter
+	useful  sync.Map // *torrent.Peer → *tripwire of useful bytes received
 	tors    map[InfoHash]*market.Torrent
 	balance wallet.Amount
 	unsett  wallet.Amount
@@ -165,6 +165,7 @@ type mpeer struct {
 	complete bool
 	mutual   time.Time // when both sides were first seen complete
 	since    time.Time // when the connection was added
+	poke     func()    // queues a mevMeter event for the connection
 }
 
 // newMarketState builds the market for w under cfg (nil when w is nil).
@@ -217,8 +218,7 @@ func (e *Engine) installMarket(cb *torrent.Callbacks) {
 		send(mevent{kind: mevHandshake, pc: pc, has: m.M[pp.ExtensionName(bttbid.ExtensionName)] != 0})
 	}
 	cb.ReceivedUsefulData = append(cb.ReceivedUsefulData, func(ev torrent.ReceivedUsefulDataEvent) {
-		v, _ := mk.useful.LoadOrStore(ev.Peer, &usefulCounter{})
-		v.(*usefulCounter).n.Add(int64(len(ev.Message.Piece)))
+		mk.usefulWire(ev.Peer).add(int64(len(ev.Message.Piece)))
 	})
 	cb.PeerConnReadExtensionMessage = append(cb.PeerConnReadExtensionMessage, func(ev torrent.PeerConnReadExtensionMessageEvent) {
 		name, builtin, err := ev.PeerConn.LocalLtepProtocolMap.LookupId(ev.ExtensionNumber)
@@ -245,9 +245,18 @@ func (e *Engine) installMarket(cb *torrent.Callbacks) {
 // usefulOf returns the useful bytes received from p so far.
 func (mk *marketState) usefulOf(p *torrent.Peer) int64 {
 	if v, ok := mk.useful.Load(p); ok {
-		return v.(*usefulCounter).n.Load()
+		return v.(*tripwire).load()
 	}
 	return 0
+}
+
+// usefulWire returns p's tripwire of useful bytes received.
+func (mk *marketState) usefulWire(p *torrent.Peer) *tripwire {
+	if v, ok := mk.useful.Load(p); ok {
+		return v.(*tripwire)
+	}
+	v, _ := mk.useful.LoadOrStore(p, newTripwire())
+	return v.(*tripwire)
 }
 
 // marketEventC is the loop's channel of market events (nil without a
@@ -273,6 +282,13 @@ func (e *Engine) marketEvent(ev mevent) {
 		pc := ev.pc
 		mp := &mpeer{ih: ih, key: pc.RemoteAddr.String(), conn: e.connOf(pc), since: time.Now()}
 		mp.p = mt.NewPeer(mp.key, [20]byte(e.cl.PeerID()), [20]byte(pc.PeerID), mp.since)
+		mp.poke = func() {
+			select {
+			case mk.evC <- mevent{kind: mevMeter, pc: pc}:
+			default:
+				mk.dropped.Add(1) // the next tick looks anyway
+			}
+		}
 		mk.peers[pc] = mp
 	case mevHandshake:
 		mp := mk.peers[ev.pc]
@@ -293,9 +309,19 @@ func (e *Engine) marketEvent(ev mevent) {
 		}
 		mp.p.ReceiveAt(ev.at, ev.payload, ev.pos)
 		e.flushPeer(ev.pc, mp)
+		e.armMeters(ev.pc, mp)
+	case mevMeter:
+		if mp := mk.peers[ev.pc]; mp != nil {
+			e.observe(ev.pc, mp, ev.pc.Stats())
+			e.flushPeer(ev.pc, mp)
+			e.armMeters(ev.pc, mp)
+		}
 	case mevClosed:
 		if mp := mk.peers[ev.pc]; mp != nil {
 			mp.p.Disable("connection closed")
+			if mp.conn != nil {
+				mp.conn.written.disarm()
+			}
 			delete(mk.peers, ev.pc)
 		}
 		mk.useful.Delete(&ev.pc.Peer)
@@ -322,6 +348,47 @@ func (e *Engine) tstateOf(t *torrent.Torrent) *tstate {
 		}
 	}
 	return nil
+}
+
+// observe counts the bytes a connection carried since the last look: sent
+// (paid if we award it) and received (owed if it awards us).
+func (e *Engine) observe(pc *torrent.PeerConn, mp *mpeer, st torrent.PeerStats) {
+	mk := e.mkt
+	mp.p.ObserveSent(st.BytesWrittenData.Int64(), mk.torrent(mp.ih).Round())
+	// A hash failure is seen before these bytes are counted, so they
+	// cannot trigger a cheque to a seller that just sent garbage.
+	if bad := st.PiecesDirtiedBad.Int64(); bad > mp.bad {
+		mp.bad = bad
+		mp.p.BadPiece()
+	}
+	mp.p.ObserveReceived(mk.usefulOf(&pc.Peer))
+}
+
+// meterStep is the least distance between two looks at a connection's
+// account: it bounds the events a fast connection causes (one per
+// meterStep bytes at most).
+const meterStep = 64 << 10
+
+// armMeters sets the connection's tripwires so the loop looks at it
+// again when the buyer's debt nears its credit (we sell) or a cheque is
+// due (we buy): PROTOCOL.md §8.2 and §8.3 are kept at byte precision
+// instead of tick precision. Wire bytes written are at least the payload
+// bytes, so the seller's wire fires early, never late.
+func (e *Engine) armMeters(pc *torrent.PeerConn, mp *mpeer) {
+	if mp.poke == nil {
+		return
+	}
+	if h := mp.p.SellHeadroom(); h >= 0 && mp.conn != nil {
+		mp.conn.ArmWritten(mp.conn.BytesWritten()+max(h, meterStep), mp.poke)
+	} else if mp.conn != nil {
+		mp.conn.written.disarm()
+	}
+	w := e.mkt.usefulWire(&pc.Peer)
+	if h := mp.p.BuyHeadroom(); h >= 0 {
+		w.arm(w.load()+max(h, meterStep), mp.poke)
+	} else {
+		w.disarm()
+	}
 }
 
 // flushPeer writes the peer's queued btt_bid messages, in order.
@@ -410,14 +477,7 @@ func (e *Engine) marketTick(ts *tstate, out *Torrent, now time.Time) {
 		lives = append(lives, live{pc, mp, st})
 		mp.p.Tick(now)
 		mp.p.SetAsk(askMsg)
-		mp.p.ObserveSent(st.BytesWrittenData.Int64(), mt.Round())
-		// A hash failure is seen before this tick's bytes are counted, so
-		// they cannot trigger a cheque to a seller that just sent garbage.
-		if bad := st.PiecesDirtiedBad.Int64(); bad > mp.bad {
-			mp.bad = bad
-			mp.p.BadPiece()
-		}
-		mp.p.ObserveReceived(mk.usefulOf(&pc.Peer))
+		e.observe(pc, mp, st)
 		switch {
 		case complete:
 			// Pay on completion, and again for bytes counted after it
@@ -474,6 +534,7 @@ func (e *Engine) marketTick(ts *tstate, out *Torrent, now time.Time) {
 	}
 	for _, l := range lives {
 		e.flushPeer(l.pc, l.mp)
+		e.armMeters(l.pc, l.mp)
 		if l.mp.p.Cut() && l.mp.conn != nil {
 			// Past the credit tolerance (PROTOCOL.md §8.3): disconnect.
 			_ = l.mp.conn.Close()

@@ -112,7 +112,7 @@ func run(sizeS, rateS, bigS string, keep bool) error {
 	}
 	tw.Flush()
 	fmt.Println()
-	fmt.Fprintf(tw, "uncontended %s\tMiB/s\tpaid bytes\tcheques\tcheques/MiB paid\t\n", core.FormatBytes(int64(big)))
+	fmt.Fprintf(tw, "uncontended %s\tMiB/s\tdownloaded\tpaid (buyer)\tpaid (seller)\tcheques\tcheques/MiB paid\tspent\tearned\t\n", core.FormatBytes(int64(big)))
 	for _, sc := range []transfer{{name: "no shaper (no wallet)"}, {name: "shaper (market on, free)", wallets: true},
 		{name: "paid (ask 1000, bid 2000)", wallets: true, paid: true}} {
 		if *only != "" && !strings.Contains(sc.name, *only) {
@@ -127,7 +127,8 @@ func run(sizeS, rateS, bigS string, keep bool) error {
 		if res.bought > 0 {
 			perMiB = fmt.Sprintf("%.3f", float64(res.cheques)/(float64(res.bought)/(1<<20)))
 		}
-		fmt.Fprintf(tw, "%s\t%.1f\t%s\t%d\t%s\t\n", sc.name, mib/res.time.Seconds(), core.FormatBytes(res.bought), res.cheques, perMiB)
+		fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t\n", sc.name, mib/res.time.Seconds(), core.FormatBytes(res.down),
+			core.FormatBytes(res.bought), core.FormatBytes(res.sold), res.cheques, perMiB, res.spent, res.earned)
 	}
 	return tw.Flush()
 }
@@ -366,7 +367,11 @@ type transfer struct {
 type transferResult struct {
 	time    time.Duration
 	cheques int64
-	bought  int64 // bytes received while awarded
+	bought  int64 // bytes received while awarded (the buyer's count)
+	sold    int64 // bytes served while awarding (the seller's count)
+	down    int64 // payload bytes the buyer downloaded
+	spent   wallet.Amount
+	earned  wallet.Amount
 }
 
 func (b *bench) transfer(sc transfer, size int64) (transferResult, error) {
@@ -459,7 +464,10 @@ func (b *bench) transfer(sc transfer, size int64) (transferResult, error) {
 	time.Sleep(300 * time.Millisecond) // the final cheque
 	res.cheques = n.Load()
 	if t, ok := torrentOf(buyer.Snapshot(), ih); ok {
-		res.bought = t.Market.Bought
+		res.bought, res.down, res.spent = t.Market.Bought, t.Downloaded, t.Market.Spent
+	}
+	if t, ok := torrentOf(seller.Snapshot(), ih); ok {
+		res.sold, res.earned = t.Market.Sold, t.Market.Earned
 	}
 	_ = os.RemoveAll(filepath.Join(b.dir, fmt.Sprintf("big-out-%d", b.nextIP)))
 	return res, nil

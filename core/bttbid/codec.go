@@ -78,6 +78,9 @@ func Encode(m Message) ([]byte, error) {
 		}
 		e.amount("payout", m.Payout)
 		e.amount("owed", m.Owed)
+		if !m.Credit.IsZero() {
+			e.amount("credit", m.Credit)
+		}
 		e.sig("sig", m.Sig, true)
 	case *ErrorMsg:
 		if m == nil {
@@ -177,7 +180,7 @@ func Decode(b []byte) (Message, error) {
 			Sig:         d.sig("sig", false),
 		}
 	case TypeReceipt:
-		m = &Receipt{Payout: d.amount("payout"), Owed: d.amount("owed"), Sig: d.sig("sig", true)}
+		m = &Receipt{Payout: d.amount("payout"), Owed: d.amount("owed"), Credit: d.optAmount("credit"), Sig: d.sig("sig", true)}
 	case TypeError:
 		em := &ErrorMsg{Code: Code(d.uint("code", 1, 65535))}
 		if v, ok := d.lookup("msg"); ok {
@@ -263,6 +266,14 @@ func (d *decoder) amount(key string) wallet.Amount {
 		d.fail(key, err.Error())
 	}
 	return a
+}
+
+// optAmount is amount for an optional key: zero when it is absent.
+func (d *decoder) optAmount(key string) wallet.Amount {
+	if _, ok := d.lookup(key); !ok {
+		return wallet.Amount{}
+	}
+	return d.amount(key)
 }
 
 func checkAmount(b []byte) string {

@@ -54,6 +54,7 @@ func sampleMessages(t testing.TB) []Message {
 		&Outbid{Round: 7, Seq: 2, Price: wallet.NewAmount(255)},
 		&Cheque{ChainID: ChainLocal, Token: testAddr(1), Payer: testAddr(2), Beneficiary: testAddr(3), Payout: wallet.NewAmount(123456789), Sig: testSig(9, 28)},
 		&Receipt{Payout: wallet.NewAmount(42), Owed: wallet.NewAmount(50)},
+		&Receipt{Payout: wallet.NewAmount(42), Owed: wallet.NewAmount(50), Credit: wallet.NewAmount(4096)},
 		&Receipt{Payout: wallet.Amount{}, Owed: wallet.Amount{}, Sig: testSig(1, 27)},
 		&ErrorMsg{Code: CodeStaleCheque},
 		&ErrorMsg{Code: CodeBadSignature, Text: "signature does not recover 41…", Disable: true},

@@ -175,7 +175,11 @@ type Cheque struct {
 type Receipt struct {
 	Payout wallet.Amount // `payout`: highest accepted cumulative payout
 	Owed   wallet.Amount // `owed`: the seller's cumulative owed amount
-	Sig    Signature     // `sig`: optional TIP-191 countersignature; zero = none
+	// Credit is `credit`, optional: the account's credit now, in base
+	// units at the price of the epoch in force (it grows with each
+	// accepted cheque); zero = not stated.
+	Credit wallet.Amount
+	Sig    Signature // `sig`: optional TIP-191 countersignature; zero = none
 }
 
 // ErrorMsg is the ERROR message. Both directions.

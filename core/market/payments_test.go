@@ -304,3 +304,118 @@ func TestRestartResumes(t *testing.T) {
 		t.Fatalf("restarted seller accepted %s", acc.Accepted)
 	}
 }
+
+// TestHeadroom checks the byte distances the engine arms its tripwires
+// with: the seller's to the credit limit, the buyer's to half the credit.
+func TestHeadroom(t *testing.T) {
+	s := paidSwarm(t)
+	l := s.links[0]
+	// Awarded at the reserve (price 1000/MiB) with the initial 2 MiB credit.
+	if h := l.a.SellHeadroom(); h != 2<<20 {
+		t.Fatalf("seller headroom %d, want %d", h, 2<<20)
+	}
+	if h := l.b.BuyHeadroom(); h != 1<<20 {
+		t.Fatalf("buyer headroom %d, want %d", h, 1<<20)
+	}
+	s.serve(t, 0, 512<<10, 512<<10)
+	if h := l.a.SellHeadroom(); h != 3<<19 {
+		t.Fatalf("seller headroom after 512 KiB %d, want %d", h, 3<<19)
+	}
+	if h := l.b.BuyHeadroom(); h != 1<<19 {
+		t.Fatalf("buyer headroom after 512 KiB %d, want %d", h, 1<<19)
+	}
+	// At half the credit the buyer pays; the credit doubles.
+	s.serve(t, 0, 512<<10, 512<<10)
+	if h := l.b.BuyHeadroom(); h != 2<<20 {
+		t.Fatalf("buyer headroom after its cheque %d, want %d (half of 4 MiB)", h, 2<<20)
+	}
+	if h := l.a.SellHeadroom(); h != 4<<20 {
+		t.Fatalf("seller headroom after the cheque %d, want %d", h, 4<<20)
+	}
+	// Nothing is metered without an award.
+	fresh := newSwarm(t, 1, price)
+	if h := fresh.links[0].a.SellHeadroom(); h != -1 {
+		t.Fatalf("headroom %d without an award", h)
+	}
+	if h := fresh.links[0].b.BuyHeadroom(); h != -1 {
+		t.Fatalf("buyer headroom %d without an award", h)
+	}
+}
+
+// TestSuspendedBuyerResumes: a fast transfer overruns the credit before
+// the buyer's cheque arrives (bytes in flight); the seller suspends paid
+// service, and the cheque the buyer sends on ERROR 404 restores it at
+// once, in the same round, as a new epoch at the same price.
+func TestSuspendedBuyerResumes(t *testing.T) {
+	s := paidSwarm(t)
+	l := s.links[0]
+	// 3 MiB leave the seller before the buyer has seen any of them.
+	l.a.ObserveSent(3<<20, s.st.round)
+	if l.a.View().Awarded {
+		t.Fatal("still awarded past the credit")
+	}
+	awards := countOf[*bttbid.Award](l.ab)
+	// Only now do the bytes reach the buyer, then the ERROR 404 behind
+	// them: it pays everything, the seller accepts and re-awards.
+	l.b.ObserveReceived(3 << 20)
+	l.flush(t, t0)
+	v := l.a.View()
+	if !v.Awarded {
+		t.Fatalf("not awarded again after paying: %+v", v)
+	}
+	if got := countOf[*bttbid.Award](l.ab); got != awards+1 {
+		t.Fatalf("%d AWARDs after the cheque, want %d", got, awards+1)
+	}
+	a, _ := lastOf[*bttbid.Award](l.ab)
+	if a.Round != s.st.round || a.Price.Cmp(amt(price)) != 0 {
+		t.Fatalf("re-award %+v, want round %d price %d", a, s.st.round, price)
+	}
+	if !l.b.View().AwardedU {
+		t.Fatal("buyer does not see the award")
+	}
+	// Paid: 2 MiB (to the suspension) at the price; the third MiB was
+	// written after the epoch ended on the seller's side but before the
+	// ERROR 404 reached the buyer, and the buyer paid it: the seller
+	// accepted it as within owed + credit.
+	acc := s.seller.Accounts()[0]
+	if acc.Accepted.Cmp(amt(3*price)) != 0 {
+		t.Fatalf("accepted %s, want %d", acc.Accepted, 3*price)
+	}
+	// The new epoch is metered: 1 MiB more is owed at the price.
+	s.serve(t, 0, 1<<20, 256<<10)
+	l.b.PayAll()
+	l.flush(t, t0)
+	if acc := s.seller.Accounts()[0]; acc.Accepted.Cmp(amt(4*price)) != 0 {
+		t.Fatalf("accepted %s after the new epoch, want %d", acc.Accepted, 4*price)
+	}
+}
+
+// TestOlderReadingIgnored: a message's stream position can be older than
+// a sample the engine took meanwhile; the bytes between are not counted
+// twice (the buyer once paid 271 MiB for a 256 MiB download that way).
+func TestOlderReadingIgnored(t *testing.T) {
+	s := paidSwarm(t)
+	l := s.links[0]
+	l.b.ObserveReceived(1 << 19)
+	l.b.ObserveReceived(1 << 20)
+	l.b.ReceiveAt(t0, mustEncode(t, &bttbid.Ask{Price: amt(price), RoundLength: 10 * time.Second, Credit: 2 << 20, Cap: 64 << 20, Slots: 1}), 1<<19)
+	l.b.ObserveReceived(3 << 19)
+	if v := l.b.View(); v.Bought != 3<<19 {
+		t.Fatalf("bought %d after readings 512K, 1M, 512K (old), 1.5M; want %d", v.Bought, 3<<19)
+	}
+	l.a.ObserveSent(1<<20, s.st.round)
+	l.a.ObserveSent(1<<19, s.st.round)
+	l.a.ObserveSent(3<<19, s.st.round)
+	if v := l.a.View(); v.Sold != 3<<19 {
+		t.Fatalf("sold %d, want %d", v.Sold, 3<<19)
+	}
+}
+
+func mustEncode(t *testing.T, m bttbid.Message) []byte {
+	t.Helper()
+	b, err := bttbid.Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

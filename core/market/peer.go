@@ -3,6 +3,8 @@ package market
 import (
 	"errors"
 	"fmt"
+	"math"
+	"math/big"
 	"time"
 
 	"github.com/bidtorrent/bidtorrent/core/bttbid"
@@ -441,6 +443,9 @@ func (p *Peer) ObserveSent(total int64, round uint64) {
 	if !p.sentInit {
 		d, p.sentInit = 0, true
 	}
+	if d < 0 {
+		return // an older reading: counted already
+	}
 	p.sentTotal = total
 	if d <= 0 || !p.awarded || p.state != Ready {
 		return
@@ -517,7 +522,7 @@ func (p *Peer) onCheque(m *bttbid.Cheque) {
 	}
 	switch m.Payout.Cmp(a.accepted) {
 	case 0:
-		p.send(&bttbid.Receipt{Payout: a.accepted, Owed: a.owed})
+		p.sendReceipt(a)
 		return
 	case -1:
 		p.stopPaid()
@@ -551,10 +556,35 @@ func (p *Peer) onCheque(m *bttbid.Cheque) {
 	}
 	p.t.EarnedFrom[p.addr] = add(p.t.EarnedFrom[p.addr], inc)
 	a.creditBytes = min(a.creditBytes*2, p.m.cfg.Cap)
-	p.send(&bttbid.Receipt{Payout: a.accepted, Owed: a.owed})
+	p.sendReceipt(a)
 	if p.suspended && a.owed.SubFloor(a.accepted).Cmp(p.creditAmount(a, p.price)) < 0 && !p.cut {
-		p.suspended = false // the next round may award it again
+		p.suspended = false
+		p.resume(a)
 	}
+}
+
+// resume restores paid service to a buyer whose cheque brought its debt
+// back under the credit, within the round that awarded it (§8.3): a new
+// AWARD at the same round, seq and price starts a new epoch. Waiting for
+// the next round would leave a fast buyer unpaid-for most of the time.
+func (p *Peer) resume(a *account) {
+	if p.awardSeq == 0 || p.awardSeq != p.bidSeq || p.bid.Cmp(p.price) < 0 || p.suspendedAt != p.t.round {
+		return // its bid changed, or the round it was awarded in is over
+	}
+	p.closeSellEpoch()
+	p.awarded = true
+	p.send(&bttbid.Award{Round: p.t.round, Seq: p.awardSeq, Price: p.price, Credit: p.creditAmount(a, p.price)})
+}
+
+// sendReceipt acknowledges the account's accepted payout, with its credit
+// at the price in force while we award the peer, so the buyer paces its
+// cheques to the grown credit without waiting for the next AWARD (§8.3).
+func (p *Peer) sendReceipt(a *account) {
+	r := &bttbid.Receipt{Payout: a.accepted, Owed: a.owed}
+	if p.awarded {
+		r.Credit = p.creditAmount(a, p.price)
+	}
+	p.send(r)
 }
 
 // stopPaid ends paid service after an invalid cheque, until a valid one.
@@ -568,6 +598,9 @@ func (p *Peer) stopPaid() {
 
 func (p *Peer) onReceipt(r *bttbid.Receipt) {
 	p.lastReceipt = r
+	if p.awardedUs && !r.Credit.IsZero() {
+		p.credit = r.Credit
+	}
 	a, err := p.m.buyer(p.addr)
 	if err != nil || a.last == nil || a.stopped {
 		return
@@ -610,6 +643,11 @@ func (p *Peer) ObserveReceived(total int64) {
 	d := total - p.recvTotal
 	if !p.recvInit {
 		d, p.recvInit = 0, true
+	}
+	if d < 0 {
+		// An older reading (a message's position, queued behind a newer
+		// sample): those bytes are counted already.
+		return
 	}
 	p.recvTotal = total
 	if d <= 0 || !p.awardedUs || p.state != Ready || p.badPiece {
@@ -696,4 +734,48 @@ func (p *Peer) AwaitingReceipt() bool {
 		return false
 	}
 	return p.lastReceipt == nil || p.lastReceipt.Payout.Cmp(a.issued) < 0
+}
+
+// SellHeadroom returns how many more bytes the peer can be served under
+// its award before its debt reaches its credit (0 when it already has),
+// or -1 when no paid service is metered (no award in force, price zero).
+// The engine uses it to look again exactly when the credit limit is
+// near, instead of on its next tick.
+func (p *Peer) SellHeadroom() int64 {
+	if !p.awarded || p.state != Ready || p.price.IsZero() {
+		return -1
+	}
+	a, err := p.m.seller(p.addr)
+	if err != nil {
+		return -1
+	}
+	return bytesFor(p.creditAmount(a, p.price).SubFloor(a.owed.SubFloor(a.accepted)), p.price)
+}
+
+// BuyHeadroom returns how many more useful bytes we can receive under the
+// peer's award before what we owe it reaches half its credit (when a
+// cheque is due, §8.2), or -1 when nothing is metered.
+func (p *Peer) BuyHeadroom() int64 {
+	if !p.awardedUs || p.state != Ready || p.ourPrice.IsZero() || p.badPiece {
+		return -1
+	}
+	a, err := p.m.buyer(p.addr)
+	if err != nil || a.stopped {
+		return -1
+	}
+	half, _ := p.credit.MulDiv(1, 2)
+	return bytesFor(half.SubFloor(a.bought.SubFloor(a.issued)), p.ourPrice)
+}
+
+// bytesFor is how many bytes amount buys at price per MiB (rounded down).
+func bytesFor(amount, price wallet.Amount) int64 {
+	if price.IsZero() {
+		return -1
+	}
+	n := new(big.Int).Lsh(amount.Big(), 20)
+	n.Quo(n, price.Big())
+	if !n.IsInt64() {
+		return math.MaxInt64
+	}
+	return n.Int64()
 }
