@@ -287,8 +287,17 @@ func TestPaymentBookReopenAndCheck(t *testing.T) {
 	if _, _, err := bw.IssuePayment(seller.Address(), NewAmount(1500), Payment{For: ForTip, InfoHash: testIH, Amount: NewAmount(501)}); !errors.Is(err, ErrUnderpaid) {
 		t.Errorf("IssuePayment above the cumulative's increase: %v", err)
 	}
-	if inc, err := sw.AcceptPayment(c, Payment{For: n.Purpose, InfoHash: n.InfoHash, Amount: n.Amount}); err != nil || inc.String() != "1000" {
+	wrong, _ := buyer.SignHash([32]byte{1})
+	forged := n
+	forged.Signature = wrong
+	if _, err := sw.AcceptTip(c, forged); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("tip with a forged note: %v", err)
+	}
+	if inc, err := sw.AcceptTip(c, n); err != nil || inc.String() != "1000" {
 		t.Fatalf("seller accepts: %s %v", inc, err)
+	}
+	if ps, err := sw.Payments(); err != nil || len(ps) != 1 || ps[0].For != ForPurchase || ps[0].Counterparty != buyer.Address() || ps[0].Amount.String() != "1000" {
+		t.Fatalf("seller's payments %+v %v", ps, err)
 	}
 	if _, err := New(testKey(t, 9), openTestBook(t), &fakeChain{}).AcceptPayment(c, Payment{For: ForPurchase, Amount: NewAmount(1)}); !errors.Is(err, ErrMisaddressed) {
 		t.Errorf("payment to another wallet: %v", err)

@@ -15,7 +15,7 @@
 // of its own: Address, SignCheque, AcceptCheque (verify + fsynced record
 // before a RECEIPT), VerifyCheque, SignMessage/VerifyMessage (HELLO),
 // Highest, Balance, Settle; for tips, purchases and pledges (see
-// commerce.go) IssuePayment, AcceptPayment, SignLicense, SignPledge and the
+// commerce.go) IssuePayment, AcceptTip/AcceptPayment, SignLicense, SignPledge and the
 // licence and pledge store.
 package wallet
 
@@ -370,6 +370,21 @@ func (w *Wallet) AcceptPayment(c Cheque, p Payment) (Amount, error) {
 		return Amount{}, err
 	}
 	return w.book.recordPayment(Received, c.Payer, c, p)
+}
+
+// AcceptTip is AcceptPayment for a `tip` message: it also checks that n
+// is the payer's valid note of c (VerifyTipNote: ErrBadSignature
+// otherwise) and records the payment n describes, received now. Checks a
+// purchase or pledge needs against the torrent's terms are the caller's,
+// before calling it.
+func (w *Wallet) AcceptTip(c Cheque, n TipNote) (Amount, error) {
+	if err := w.checkReceived(c); err != nil {
+		return Amount{}, err
+	}
+	if err := VerifyTipNote(c, n); err != nil {
+		return Amount{}, err
+	}
+	return w.book.recordPayment(Received, c.Payer, c, Payment{For: n.Purpose, InfoHash: n.InfoHash, Amount: n.Amount, Memo: n.Memo})
 }
 
 // RecordIssuedPayment records a payment cheque we signed and its payment
