@@ -54,6 +54,11 @@ func runCreate(ctx context.Context, c *cli, args []string) error {
 	fs.Var(&webseeds, "webseed", "web seed `URL` (BEP 19, repeatable)")
 	private := fs.Bool("private", false, "mark the torrent private (BEP 27: no DHT, PEX or LSD)")
 	out := fs.String("o", "", "write the .torrent to `FILE` (required)")
+	var pf publisherFlags
+	fs.StringVar(&pf.payee, "payee", "", "publisher's TRON `ADDRESS` (T…) paid for the content, tips and pledges")
+	fs.StringVar(&pf.price, "price", "", "sell the content for `AMOUNT` BTT: only buyers are served by our seeders (needs --payee)")
+	fs.StringVar(&pf.goal, "goal", "", "crowdfunding goal of `AMOUNT` BTT (needs --payee and --deadline)")
+	fs.StringVar(&pf.deadline, "deadline", "", "crowdfunding deadline, `RFC3339` time, e.g. 2027-01-31T23:59:59Z")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -63,6 +68,10 @@ func runCreate(ctx context.Context, c *cli, args []string) error {
 	if *out == "" {
 		return argsError(c, usager{fs.Usage}, "create needs -o OUT.torrent")
 	}
+	terms, err := c.publisherTerms(pf, time.Now())
+	if err != nil {
+		return err
+	}
 	tf, err := core.CreateTorrent(core.CreateOptions{
 		Path:        fs.Arg(0),
 		PieceLength: *pieceLength,
@@ -70,6 +79,7 @@ func runCreate(ctx context.Context, c *cli, args []string) error {
 		WebSeeds:    webseeds,
 		Private:     *private,
 		CreatedBy:   "bidtorrent " + version,
+		Terms:       terms,
 	})
 	if err != nil {
 		return err
@@ -79,6 +89,60 @@ func runCreate(ctx context.Context, c *cli, args []string) error {
 	}
 	fmt.Fprintln(c.stdout, tf.Magnet())
 	return nil
+}
+
+// publisherFlags are create's --payee, --price, --goal and --deadline.
+type publisherFlags struct{ payee, price, goal, deadline string }
+
+// publisherTerms turns the flags into the torrent's terms (nil without
+// any). The chain and token are the configured wallet's (the local ledger
+// by default), so payments land where the publisher's wallet looks.
+func (c *cli) publisherTerms(f publisherFlags, now time.Time) (*core.Terms, error) {
+	if f == (publisherFlags{}) {
+		return nil, nil
+	}
+	if f.payee == "" {
+		return nil, errors.New("--price, --goal and --deadline need --payee ADDRESS (who is paid)")
+	}
+	payee, err := wallet.ParseAddress(f.payee)
+	if err != nil {
+		return nil, fmt.Errorf("bad --payee: %w", err)
+	}
+	conf, err := c.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	t := &core.Terms{Payee: payee, ChainID: conf.Wallet.Network().ChainID, Token: conf.Wallet.TokenAddress()}
+	if f.price != "" {
+		if t.Price, err = parseBTT(f.price); err != nil {
+			return nil, fmt.Errorf("bad --price %q: want an amount in BTT, e.g. 2.5: %w", f.price, err)
+		}
+		if t.Price.IsZero() {
+			return nil, fmt.Errorf("bad --price %q: must be more than 0 (leave --price out for free content)", f.price)
+		}
+	}
+	switch {
+	case f.goal != "" && f.deadline == "":
+		return nil, errors.New("--goal needs --deadline RFC3339 (when the campaign ends)")
+	case f.goal == "" && f.deadline != "":
+		return nil, errors.New("--deadline needs --goal AMOUNT (a deadline belongs to a crowdfunding goal)")
+	case f.goal != "":
+		if t.Goal, err = parseBTT(f.goal); err != nil {
+			return nil, fmt.Errorf("bad --goal %q: want an amount in BTT, e.g. 1000: %w", f.goal, err)
+		}
+		if t.Goal.IsZero() {
+			return nil, fmt.Errorf("bad --goal %q: must be more than 0", f.goal)
+		}
+		d, err := time.Parse(time.RFC3339, f.deadline)
+		if err != nil {
+			return nil, fmt.Errorf("bad --deadline %q: want an RFC3339 time such as 2027-01-31T23:59:59Z", f.deadline)
+		}
+		if !d.After(now) {
+			return nil, fmt.Errorf("bad --deadline %q: it has already passed", f.deadline)
+		}
+		t.Deadline = d.Truncate(time.Second).UTC()
+	}
+	return t, nil
 }
 
 // writeFileAtomic writes b to path through a synced temporary file.
@@ -296,6 +360,15 @@ func runSeed(ctx context.Context, c *cli, args []string) error {
 	}
 	if tf.Name != filepath.Base(path) {
 		return fmt.Errorf("cannot seed %s with %s: the torrent is for %q", fs.Arg(0), *torrentPath, tf.Name)
+	}
+	terms, err := tf.Terms()
+	if err != nil {
+		return fmt.Errorf("cannot seed %s: %w", tf.Name, err)
+	}
+	if terms.Paid() && ef.price == "" && ef.strategy == "" {
+		// Only licence holders are served a paid torrent, and a licence is
+		// presented over btt_bid, which runs only with a wallet open.
+		return fmt.Errorf("paid torrent: seeding needs a wallet (nobody could be served without one): seed with --ask PRICE or --seller-strategy free")
 	}
 
 	dataDir := c.dataDir

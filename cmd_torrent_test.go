@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
 // runCLI runs one command line in-process and returns its exit status,
@@ -317,4 +318,75 @@ func TestSeedGetCLI(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("seed did not stop on cancel")
 	}
+}
+
+// TestCreatePaid makes a paid crowdfunded torrent and reads its terms
+// back from the info dict; bad publisher flags fail with one line.
+func TestCreatePaid(t *testing.T) {
+	dir := isolate(t)
+	ctx := context.Background()
+	src := filepath.Join(dir, "film.bin")
+	writeRandom(t, src, 60_000, 6)
+	out := filepath.Join(dir, "film.torrent")
+	const payee = "TLsV52sRDL79HXGGm9yzwKibb6BeruhUzy"
+	code, _, stderr := runCLI(t, ctx, "create", "--payee", payee, "--price", "2.5", "--goal", "1000",
+		"--deadline", "2099-01-31T23:59:59+01:00", "-o", out, src)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	tf, err := core.LoadTorrentFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	terms, err := tf.Terms()
+	if err != nil || terms == nil {
+		t.Fatalf("terms %+v, %v", terms, err)
+	}
+	price, _ := wallet.ParseAmount("2.5", 18)
+	goal, _ := wallet.ParseAmount("1000", 18)
+	if terms.Payee != wallet.MustParseAddress(payee) || terms.ChainID != wallet.ChainIDLocal ||
+		terms.Token != wallet.MustParseAddress(wallet.DefaultBTTContract) || terms.Price.Cmp(price) != 0 ||
+		terms.Goal.Cmp(goal) != 0 || terms.Deadline.Unix() != time.Date(2099, 1, 31, 22, 59, 59, 0, time.UTC).Unix() {
+		t.Fatalf("terms = %+v", *terms)
+	}
+	// A payee alone (tips) is a free torrent; no flags, no terms.
+	tipOnly := filepath.Join(dir, "tips.torrent")
+	if code, _, stderr := runCLI(t, ctx, "create", "--payee", payee, "-o", tipOnly, src); code != 0 {
+		t.Fatal(stderr)
+	}
+	if tf2, err := core.LoadTorrentFile(tipOnly); err != nil {
+		t.Fatal(err)
+	} else if tt, err := tf2.Terms(); err != nil || tt == nil || tt.Paid() || tt.Payee != terms.Payee {
+		t.Fatalf("payee-only terms %+v, %v", tt, err)
+	} else if tf2.InfoHash == tf.InfoHash {
+		t.Fatal("different terms, same infohash")
+	}
+
+	bad := filepath.Join(dir, "bad.torrent")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"price without payee", []string{"--price", "1"}, []string{"need --payee"}},
+		{"bad payee", []string{"--payee", "TNotAnAddress", "--price", "1"}, []string{"bad --payee", "TNotAnAddress"}},
+		{"bad price", []string{"--payee", payee, "--price", "cheap"}, []string{"bad --price", "cheap"}},
+		{"negative price", []string{"--payee", payee, "--price", "-1"}, []string{"bad --price"}},
+		{"zero price", []string{"--payee", payee, "--price", "0"}, []string{"bad --price", "more than 0"}},
+		{"goal without deadline", []string{"--payee", payee, "--goal", "10"}, []string{"--goal needs --deadline"}},
+		{"deadline without goal", []string{"--payee", payee, "--deadline", "2099-01-01T00:00:00Z"}, []string{"--deadline needs --goal"}},
+		{"bad deadline", []string{"--payee", payee, "--goal", "10", "--deadline", "tomorrow"}, []string{"bad --deadline", "RFC3339"}},
+		{"past deadline", []string{"--payee", payee, "--goal", "10", "--deadline", "2001-01-01T00:00:00Z"}, []string{"bad --deadline", "passed"}},
+		{"goal without payee", []string{"--goal", "10", "--deadline", "2099-01-01T00:00:00Z"}, []string{"need --payee"}},
+	} {
+		args := append(append([]string{"create"}, tc.args...), "-o", bad, src)
+		code, _, stderr := runCLI(t, ctx, args...)
+		oneLineError(t, tc.name, code, stderr, 1, tc.want...)
+	}
+	if _, err := os.Stat(bad); err == nil {
+		t.Errorf("a failed create wrote %s", bad)
+	}
+	// Nobody could be served a paid torrent without a wallet.
+	code, _, stderr = runCLI(t, ctx, "seed", "--torrent", out, src)
+	oneLineError(t, "seed paid without wallet", code, stderr, 1, "paid torrent: seeding needs a wallet")
 }

@@ -124,6 +124,7 @@ type CreateOptions struct {
 	Private     bool
 	Comment     string
 	CreatedBy   string
+	Terms       *Terms // publisher terms spliced into the info dict (terms.go); nil: none
 }
 
 // CreateTorrent hashes the file or directory at opts.Path and returns the
@@ -180,6 +181,11 @@ func CreateTorrent(opts CreateOptions) (*TorrentFile, error) {
 	mi.InfoBytes, err = bencode.Marshal(info)
 	if err != nil {
 		return nil, fmt.Errorf("cannot encode info dictionary: %w", err)
+	}
+	if opts.Terms != nil {
+		if mi.InfoBytes, err = SpliceTerms(mi.InfoBytes, *opts.Terms); err != nil {
+			return nil, err
+		}
 	}
 	var buf bytes.Buffer
 	if err := mi.Write(&buf); err != nil {

@@ -234,3 +234,6 @@ func SpliceTerms(infoBytes []byte, t Terms) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// Terms returns the torrent's publisher terms (nil, nil without any).
+func (t *TorrentFile) Terms() (*Terms, error) { return ParseTerms(t.mi.InfoBytes) }
