@@ -144,7 +144,7 @@ func (*Funded) isMessage()   {}
 
 // LicensePresentationBytes returns the message a buyer signs with TIP-191
 // to present lic on one connection, and the seeder verifies against
-// lic.Buyer (docs/PROTOCOL.md §16.3). It binds the torrent, both peer IDs
+// lic.Buyer (docs/PROTOCOL.md §16.8). It binds the torrent, both peer IDs
 // (the seller's, i.e. the receiver's, first), the licence's chain, token,
 // payee, buyer and price, and the time; same layout as HelloSigningBytes:
 //
