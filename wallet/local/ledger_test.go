@@ -117,11 +117,14 @@ func TestSendAndSharing(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	a, b := key(t, 1), key(t, 2)
-	l1, err := local.Open(path, token, 5*time.Second)
+	// 100 concurrent sends queue on the file lock, each an fsynced commit:
+	// on a loaded machine the last may wait longer than the default 5s.
+	// The test is about lost updates, not latency, so wait generously.
+	l1, err := local.Open(path, token, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l2, err := local.Open(path, token, 5*time.Second) // a second handle, as another process would
+	l2, err := local.Open(path, token, time.Minute) // a second handle, as another process would
 	if err != nil {
 		t.Fatal(err)
 	}
