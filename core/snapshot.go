@@ -144,6 +144,37 @@ type Torrent struct {
 	Peers    []Peer
 	Trackers []Tracker
 	Market   TorrentMarket
+	// Terms are the publisher terms of the info dict (nil: none, or the
+	// metadata is not known yet). Shared between snapshots: never modify.
+	Terms *Terms
+	// Licensed is set when we hold a licence for this paid torrent.
+	Licensed bool
+	// Campaign is the crowdfunding campaign of the terms (nil: none).
+	Campaign *Campaign
+}
+
+// Campaign is the progress of a torrent's crowdfunding campaign
+// (PROTOCOL.md §16.11), as the publisher holds it (our own, or as its
+// last CAMPAIGN message said).
+type Campaign struct {
+	Goal, Pledged wallet.Amount
+	Count         int // pledges
+	Deadline      time.Time
+	Funded        bool          // the pledges held reach the goal (by the deadline)
+	Expired       bool          // the deadline passed below the goal
+	Ours          wallet.Amount // our own pledge (zero: none)
+	Paid          bool          // we paid our pledge
+}
+
+// Payment is one tip, purchase or pledge payment made or received for a
+// torrent (PROTOCOL.md §16).
+type Payment struct {
+	Time   time.Time
+	In     bool   // received (else sent)
+	For    string // "tip", "purchase" or "pledge"
+	Peer   string // the counterparty's address (T…)
+	Amount wallet.Amount
+	Memo   string // untrusted text: sanitise before display
 }
 
 // Progress returns Done/Size in [0,1].
@@ -246,6 +277,9 @@ type TorrentMarket struct {
 	// (paid service), this session.
 	Sold, Bought int64
 	History      []MarketPoint // recent, oldest first, bounded
+	// Payments are the tips, purchases and pledge payments of this
+	// torrent, oldest first (the most recent 100).
+	Payments []Payment
 }
 
 // MarketPoint is one sample of a torrent's market over time.
