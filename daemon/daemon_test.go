@@ -124,6 +124,11 @@ func (f *fakeEngine) SetMarket(context.Context, core.InfoHash, core.MarketSettin
 	return nil
 }
 func (f *fakeEngine) Settle(context.Context) error { return nil }
+func (f *fakeEngine) Tip(context.Context, core.InfoHash, string, wallet.Amount, string) error {
+	return nil
+}
+func (f *fakeEngine) Buy(context.Context, core.InfoHash, wallet.Amount) error    { return nil }
+func (f *fakeEngine) Pledge(context.Context, core.InfoHash, wallet.Amount) error { return nil }
 
 func mustHash(t *testing.T, s string) core.InfoHash {
 	t.Helper()

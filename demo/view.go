@@ -146,6 +146,21 @@ func (w *Switcher) SetMarket(ctx context.Context, ih core.InfoHash, m core.Marke
 // Settle implements tui.Engine.
 func (w *Switcher) Settle(ctx context.Context) error { return w.eng().Settle(ctx) }
 
+// Tip implements tui.Engine.
+func (w *Switcher) Tip(ctx context.Context, ih core.InfoHash, to string, amount wallet.Amount, memo string) error {
+	return w.eng().Tip(ctx, ih, to, amount, memo)
+}
+
+// Buy implements tui.Engine.
+func (w *Switcher) Buy(ctx context.Context, ih core.InfoHash, maxPrice wallet.Amount) error {
+	return w.eng().Buy(ctx, ih, maxPrice)
+}
+
+// Pledge implements tui.Engine.
+func (w *Switcher) Pledge(ctx context.Context, ih core.InfoHash, amount wallet.Amount) error {
+	return w.eng().Pledge(ctx, ih, amount)
+}
+
 var _ tui.Engine = (*Switcher)(nil)
 
 // Keys of the node bar; ctrl keys, so they never type into a dialog.

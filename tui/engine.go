@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
 // Engine is what the TUI needs from core.Engine. A zero InfoHash in
@@ -26,4 +27,13 @@ type Engine interface {
 	SetLabels(ctx context.Context, ih core.InfoHash, labels []string) error
 	SetMarket(ctx context.Context, ih core.InfoHash, m core.MarketSettings) error
 	Settle(ctx context.Context) error
+	// Tip pays amount to a connected peer of torrent ih (to is its
+	// PeerKey) or, with to = core.ToPublisher, to the torrent's publisher,
+	// with an optional memo; it returns once the payment is acknowledged
+	// or refused. Buy pays the price of a paid torrent (at most maxPrice)
+	// and stores the licence. Pledge promises amount to the torrent's
+	// crowdfunding campaign. The three may wait for a peer until ctx ends.
+	Tip(ctx context.Context, ih core.InfoHash, to string, amount wallet.Amount, memo string) error
+	Buy(ctx context.Context, ih core.InfoHash, maxPrice wallet.Amount) error
+	Pledge(ctx context.Context, ih core.InfoHash, amount wallet.Amount) error
 }

@@ -32,6 +32,9 @@ type fakeEngine struct {
 	SetMarketFn   func(context.Context, core.InfoHash, core.MarketSettings) error
 	SetLimitsFn   func(context.Context, core.InfoHash, core.Limits) error
 	SetFilePrioFn func(context.Context, core.InfoHash, int, core.Priority) error
+	TipFn         func(context.Context, core.InfoHash, string, wallet.Amount, string) error
+	BuyFn         func(context.Context, core.InfoHash, wallet.Amount) error
+	PledgeFn      func(context.Context, core.InfoHash, wallet.Amount) error
 }
 
 func newFake() *fakeEngine { return &fakeEngine{ch: make(chan core.Snapshot, 1)} }
@@ -117,6 +120,27 @@ func (f *fakeEngine) SetMarket(ctx context.Context, ih core.InfoHash, m core.Mar
 }
 func (f *fakeEngine) Settle(context.Context) error {
 	f.rec("settle")
+	return nil
+}
+func (f *fakeEngine) Tip(ctx context.Context, ih core.InfoHash, to string, amount wallet.Amount, memo string) error {
+	f.rec("tip %s to=%s amount=%s memo=%q", ih.String()[:4], to, amount, memo)
+	if f.TipFn != nil {
+		return f.TipFn(ctx, ih, to, amount, memo)
+	}
+	return nil
+}
+func (f *fakeEngine) Buy(ctx context.Context, ih core.InfoHash, maxPrice wallet.Amount) error {
+	f.rec("buy %s max=%s", ih.String()[:4], maxPrice)
+	if f.BuyFn != nil {
+		return f.BuyFn(ctx, ih, maxPrice)
+	}
+	return nil
+}
+func (f *fakeEngine) Pledge(ctx context.Context, ih core.InfoHash, amount wallet.Amount) error {
+	f.rec("pledge %s amount=%s", ih.String()[:4], amount)
+	if f.PledgeFn != nil {
+		return f.PledgeFn(ctx, ih, amount)
+	}
 	return nil
 }
 
