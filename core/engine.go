@@ -90,6 +90,7 @@ type Engine struct {
 	dht   *dht.Server    // nil unless DHT is on
 	facts *peerTable
 	mkt   *marketState // the bandwidth market; nil without a wallet (market_glue.go)
+	gates gateTable    // upload gates of paid torrents (gate.go)
 
 	// tlimits maps InfoHash to *tlimiters for the PeerConnAdded callback;
 	// the loop stores and deletes entries.
@@ -299,6 +300,7 @@ func (e *Engine) clientConfig(clientVersion string) *torrent.ClientConfig {
 	cc.HTTPUserAgent = clientVersion
 	e.facts.install(&cc.Callbacks)
 	e.installMarket(&cc.Callbacks) // BEP 10 hooks of btt_bid (market_glue.go)
+	e.gates.install(&cc.Callbacks) // purchase gate, first to read each message (gate.go)
 	// With the market on, market_glue.go drops connections between two
 	// seeds itself, once the last cheque is acknowledged.
 	cc.DropMutuallyCompletePeers = e.mkt == nil

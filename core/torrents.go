@@ -43,6 +43,9 @@ type tstate struct {
 	peers            map[*torrent.PeerConn]*peerRate
 	seq              map[int]types.PiecePriority // pieces raised for sequential download
 	last             Torrent
+
+	terms       *Terms // publisher terms, read once the metainfo is known (gate.go)
+	termsParsed bool
 }
 
 // tlimiters are a torrent's limiters as the callbacks see them.
@@ -81,6 +84,8 @@ func (e *Engine) start(ts *tstate) error {
 	if ts.t != nil || ts.rec.Paused {
 		return nil
 	}
+	// A paid torrent is gated before anacrolix can take any connection.
+	e.learnTerms(ts)
 	ih := metainfo.Hash(mustHash(ts.rec.InfoHash))
 	opts := torrent.AddTorrentOpts{
 		InfoHash: ih,
@@ -179,6 +184,7 @@ func (e *Engine) applyInfo(ts *tstate) {
 				ts.rec.MetaInfo = tf.Bytes
 				ts.name = tf.Name
 				e.saveRecord(ts)
+				e.learnTerms(ts)
 			} else {
 				e.log.Warn("metadata does not parse", "infohash", ts.rec.InfoHash, "err", err)
 			}
@@ -272,6 +278,8 @@ func (e *Engine) poll(ts *tstate, dt time.Duration) Torrent {
 		DataDir:    ts.rec.DataDir,
 		Market:     marketView(ts.rec.Market),
 	}
+	e.learnTerms(ts)
+	out.Terms = ts.terms
 	for _, u := range ts.trackers {
 		out.Trackers = append(out.Trackers, e.facts.tracker(ih, u))
 	}
