@@ -150,13 +150,27 @@ func (g *gateTable) filter(pc *torrent.PeerConn, m *pp.Message) {
 	if !ok {
 		v, _ = gt.conns.LoadOrStore(pc, &gateConn{})
 	}
-	c := v.(*gateConn)
+	licence := func(m *pp.Message) bool {
+		if !isBttBid(pc, m.ExtendedID) {
+			return false
+		}
+		vp := g.verify.Load()
+		return vp != nil && (*vp)(pc, m.ExtendedPayload)
+	}
+	if v.(*gateConn).step(m, licence) {
+		gt.opened.Add(1)
+	}
+}
+
+// step rewrites m, read on c's connection; licence reports whether an
+// extended message is a valid licence. It returns true when m opened c.
+func (c *gateConn) step(m *pp.Message, licence func(*pp.Message) bool) (opened bool) {
 	if c.open.Load() {
 		c.drain(m)
-		return
+		return false
 	}
 	if m.Keepalive {
-		return
+		return false
 	}
 	switch m.Type {
 	case pp.Interested:
@@ -170,19 +184,14 @@ func (g *gateTable) filter(pc *torrent.PeerConn, m *pp.Message) {
 		*m = keepalive
 	case pp.Cancel:
 		// A cancelled request is one fewer to hand back; anacrolix, which
-		// never saw it, would call its cancel unexpected.
+		// never saw it, need not see the cancel.
 		c.forget(*m)
 		*m = keepalive
 	case pp.Extended:
-		if !isBttBid(pc, m.ExtendedID) {
-			return
-		}
-		vp := g.verify.Load()
-		if vp == nil || !(*vp)(pc, m.ExtendedPayload) {
-			return // not a (valid) licence: the market handles it
+		if !licence(m) {
+			return false // not a (valid) licence: the market handles it
 		}
 		c.open.Store(true)
-		gt.opened.Add(1)
 		switch {
 		case len(c.swallowed) > 0:
 			// The peer waits for this block: it goes first. anacrolix
@@ -195,7 +204,9 @@ func (g *gateTable) filter(pc *torrent.PeerConn, m *pp.Message) {
 		default:
 			*m = keepalive
 		}
+		return true
 	}
+	return false
 }
 
 // next pops the oldest swallowed request.

@@ -188,3 +188,89 @@ func findT(s Snapshot, ih InfoHash) Torrent {
 	}
 	return Torrent{}
 }
+
+// TestGateConnStep drives one connection's gate through its states.
+func TestGateConnStep(t *testing.T) {
+	req := func(i int) pp.Message {
+		return pp.Message{Type: pp.Request, Index: pp.Integer(i), Begin: 0, Length: 16 << 10}
+	}
+	cancel := func(i int) pp.Message {
+		m := req(i)
+		m.Type = pp.Cancel
+		return m
+	}
+	licence := pp.Message{Type: pp.Extended, ExtendedID: 3, ExtendedPayload: []byte(magicLicence)}
+	hello := pp.Message{Type: pp.Extended, ExtendedID: 3, ExtendedPayload: []byte("d1:t5:helloe")}
+	have := pp.Message{Type: pp.Have, Index: 9}
+	interested := pp.Message{Type: pp.Interested}
+	isLicence := func(m *pp.Message) bool { return string(m.ExtendedPayload) == magicLicence }
+
+	type step struct {
+		in, want pp.Message
+		opened   bool
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{"closed conn refuses and lets the market talk", []step{
+			{in: interested, want: keepalive},
+			{in: req(1), want: keepalive},
+			{in: req(1), want: keepalive}, // duplicate: remembered once
+			{in: hello, want: hello},
+			{in: have, want: have},
+			{in: pp.Message{Type: pp.Bitfield, Bitfield: []bool{true}}, want: pp.Message{Type: pp.Bitfield, Bitfield: []bool{true}}},
+			{in: pp.Message{Type: pp.NotInterested}, want: pp.Message{Type: pp.NotInterested}},
+		}},
+		{"licence hands back the swallowed requests, then the interest", []step{
+			{in: interested, want: keepalive},
+			{in: req(1), want: keepalive},
+			{in: req(2), want: keepalive},
+			{in: req(3), want: keepalive},
+			{in: cancel(2), want: keepalive}, // cancelled while closed: forgotten
+			{in: licence, want: req(1), opened: true},
+			{in: req(4), want: req(4)}, // new requests pass at once
+			{in: have, want: req(3)},   // the debt is paid in place of a Have
+			{in: pp.Message{Keepalive: true}, want: interested},
+			{in: have, want: have}, // nothing owed: nothing rewritten
+			{in: req(5), want: req(5)},
+			{in: licence, want: licence}, // a second licence is the market's
+		}},
+		{"licence without requests restores interest", []step{
+			{in: interested, want: keepalive},
+			{in: licence, want: interested, opened: true},
+			{in: have, want: have},
+		}},
+		{"licence without interest", []step{
+			{in: hello, want: hello},
+			{in: licence, want: keepalive, opened: true},
+			{in: req(7), want: req(7)},
+		}},
+		{"cancel of a request still owed after opening", []step{
+			{in: req(1), want: keepalive},
+			{in: req(2), want: keepalive},
+			{in: licence, want: req(1), opened: true},
+			{in: cancel(2), want: keepalive},
+			{in: have, want: have},
+		}},
+	} {
+		var c gateConn
+		for i, s := range tc.steps {
+			m := s.in
+			if opened := c.step(&m, isLicence); opened != s.opened {
+				t.Errorf("%s: step %d: opened %v, want %v", tc.name, i, opened, s.opened)
+			}
+			if !sameMessage(m, s.want) {
+				t.Errorf("%s: step %d: %v became %v, want %v", tc.name, i, s.in, m, s.want)
+			}
+		}
+	}
+}
+
+func sameMessage(a, b pp.Message) bool {
+	if a.Keepalive || b.Keepalive {
+		return a.Keepalive == b.Keepalive
+	}
+	return a.Type == b.Type && a.Index == b.Index && a.Begin == b.Begin && a.Length == b.Length &&
+		a.ExtendedID == b.ExtendedID && string(a.ExtendedPayload) == string(b.ExtendedPayload) && len(a.Bitfield) == len(b.Bitfield)
+}
