@@ -92,6 +92,7 @@ type Wallet interface {
 	SignCheque(token, beneficiary wallet.Address, cumulative wallet.Amount, chainID uint64) (wallet.Cheque, error)
 	AcceptCheque(c wallet.Cheque) (wallet.Amount, error)
 	Highest(dir wallet.Direction, counterparty wallet.Address) (wallet.Record, bool, error)
+	Commerce
 }
 
 // Market is one engine's market: its wallet, its terms and the accounts

@@ -60,7 +60,16 @@ type Peer struct {
 	addr     wallet.Address
 	lastErr  string
 	outbox   [][]byte
-	received int // messages accepted, for tests and stats
+	received int    // messages accepted, for tests and stats
+	version  uint32 // negotiated protocol version (READY)
+
+	// §16 payments (commerce.go).
+	pay2         *payment    // our payment awaiting its receipt
+	pledgeDone   func(error) // our pledge awaiting CAMPAIGN
+	presented    bool        // we presented our licence
+	campaignSeen uint64      // the tally our last CAMPAIGN reported
+	campaignAt   time.Time
+	fundedSent   bool
 
 	// Seller role: we sell to the peer.
 	ask         *bttbid.Ask // the ASK we want in force; nil = not selling
@@ -163,6 +172,14 @@ func (p *Peer) disable() {
 	p.closeBuyEpoch()
 	p.state = Disabled
 	p.awarded, p.awardedUs, p.suspended = false, false, false
+	if pp := p.pay2; pp != nil {
+		p.pay2 = nil
+		pp.finish(errors.New("btt_bid turned off for the connection before the payment was acknowledged"))
+	}
+	if done := p.pledgeDone; done != nil {
+		p.pledgeDone = nil
+		done(errors.New("btt_bid turned off for the connection before the pledge was acknowledged"))
+	}
 }
 
 // Disable turns the extension off (the peer removed btt_bid from its
@@ -302,6 +319,22 @@ func (p *Peer) Receive(now time.Time, payload []byte) {
 		p.onCheque(m)
 	case *bttbid.Receipt:
 		p.onReceipt(m)
+	default:
+		if p.version < 2 {
+			return // a version 2 message on a version 1 connection (§16.1)
+		}
+		switch m := msg.(type) {
+		case *bttbid.Tip:
+			p.onTip(now, m)
+		case *bttbid.License:
+			p.onLicense(now, m)
+		case *bttbid.Pledge:
+			p.onPledge(now, m)
+		case *bttbid.Campaign:
+			p.onCampaign(m)
+		case *bttbid.Funded:
+			p.onFunded(m)
+		}
 	}
 }
 
@@ -312,6 +345,15 @@ func (p *Peer) onError(e *bttbid.ErrorMsg) {
 		p.closeBuyEpoch()
 		p.awardedUs = false
 		p.pay(true)
+	}
+	switch e.Code {
+	case bttbid.CodeUnderpaid, bttbid.CodeNotPayee, bttbid.CodeBadLicense, bttbid.CodeMisaddressed,
+		bttbid.CodeBadCheque, bttbid.CodeStaleCheque:
+		p.refused(e)
+		if done := p.pledgeDone; done != nil {
+			p.pledgeDone = nil
+			done(fmt.Errorf("refused by the peer: %s: %s", e.Code, e.Text))
+		}
 	}
 	if e.Disable {
 		p.disable()
@@ -343,6 +385,7 @@ func (p *Peer) onHello(now time.Time, h *bttbid.Hello) {
 	}
 	p.addr = wallet.Address(h.Address)
 	p.state = Ready
+	p.version = min(h.Version, bttbid.Version)
 	// Tell a returning buyer what we hold of its account (§8.5).
 	if a, err := p.m.seller(p.addr); err != nil {
 		p.lastErr = err.Error()
@@ -350,6 +393,7 @@ func (p *Peer) onHello(now time.Time, h *bttbid.Hello) {
 		p.send(&bttbid.Receipt{Payout: a.accepted, Owed: a.owed})
 	}
 	p.syncAsk()
+	p.commerceHello(now)
 }
 
 // SetAsk sets the ASK we want in force with the peer (nil: we do not
@@ -601,9 +645,10 @@ func (p *Peer) onReceipt(r *bttbid.Receipt) {
 	if p.awardedUs && !r.Credit.IsZero() {
 		p.credit = r.Credit
 	}
+	p.receiptFor(r)
 	a, err := p.m.buyer(p.addr)
-	if err != nil || a.last == nil || a.stopped {
-		return
+	if err != nil || a.last == nil || a.stopped || p.pay2 != nil {
+		return // (a payment in flight: its TIP carries the cheque)
 	}
 	if r.Payout.Cmp(a.issued) < 0 {
 		p.sendCheque(a.last) // it never got our last cheque

@@ -32,6 +32,7 @@ type Torrent struct {
 	// Fallbacks counts rounds where the strategy's answer failed
 	// Allocation.Check and Free was used instead.
 	Fallbacks int
+	c         commerce // §16 state (commerce.go)
 }
 
 // Point is one round's outcome.
