@@ -303,3 +303,23 @@ func (e *Engine) learnTerms(ts *tstate) {
 	ts.terms = t
 	e.gates.add(mustHash(ts.rec.InfoHash), t)
 }
+
+// gateOnInfo gates magnet torrent t the moment its metadata arrives,
+// rather than at the loop's next poll (learnTerms then records the same
+// terms for the snapshot).
+func (e *Engine) gateOnInfo(t *torrent.Torrent) {
+	e.g.Go(func() error {
+		select {
+		case <-t.GotInfo():
+		case <-t.Closed():
+			return nil
+		case <-e.gctx.Done():
+			return nil
+		}
+		mi := t.Metainfo()
+		if terms, err := ParseTerms(mi.InfoBytes); err == nil {
+			e.gates.add(InfoHash(t.InfoHash()), terms)
+		}
+		return nil
+	})
+}

@@ -108,8 +108,10 @@ func TestPurchaseGate(t *testing.T) {
 
 	buyer := startEngine(t, "buyer", testConfig("127.0.0.81"), filepath.Join(dir, "buyer"), WithWallet(testWallet(t, l, dir, 2, 1e15)))
 	legacy := startEngine(t, "legacy", testConfig("127.0.0.82"), filepath.Join(dir, "legacy"))
-	for _, e := range []*runningEngine{buyer, legacy} {
-		if _, err := e.Add(ctx, AddSpec{Source: tp, DataDir: e.DataDir() + "-out", Peers: []string{seeder.ListenAddr().String()}}); err != nil {
+	// The buyer adds a magnet: its own gate goes up when the metadata
+	// (and the terms in it) arrives.
+	for e, src := range map[*runningEngine]string{buyer: tf.Magnet(), legacy: tp} {
+		if _, err := e.Add(ctx, AddSpec{Source: src, DataDir: e.DataDir() + "-out", Peers: []string{seeder.ListenAddr().String()}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -140,6 +142,15 @@ func TestPurchaseGate(t *testing.T) {
 	if v, _ := seeder.gates.byHash.Load(ih); v.(*gate).opened.Load() != 1 {
 		t.Errorf("%d connections opened, want 1", v.(*gate).opened.Load())
 	}
+	// The buyer, now a complete seed of the paid torrent, refuses the
+	// legacy leecher too.
+	if bt := findT(buyer.Snapshot(), ih); bt.Terms == nil || !bt.Terms.Paid() {
+		t.Errorf("buyer's snapshot terms %+v", bt.Terms)
+	}
+	if err := legacy.AddPeer(ctx, ih, buyer.ListenAddr().String()); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "the buyer refusing the legacy leecher", func() bool { n, _ := gateState(buyer.Engine, ih); return n == 1 })
 	s := waitFor(t, legacy.Engine, ih, 5*time.Second, "a snapshot", func(Torrent) bool { return true })
 	if s.Done != 0 || s.Downloaded != 0 {
 		t.Errorf("legacy leecher got %d bytes of a paid torrent", s.Downloaded)

@@ -127,6 +127,9 @@ func (e *Engine) start(ts *tstate) error {
 	}
 	e.addPeers(ts, ts.rec.Peers)
 	e.applyInfo(ts)
+	if ts.tf == nil {
+		e.gateOnInfo(t)
+	}
 	return nil
 }
 
