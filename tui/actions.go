@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -18,16 +19,23 @@ import (
 // resultMsg reports the end of an engine command.
 type resultMsg struct {
 	what string
+	ok   string // shown on success instead of "what: done" when set
 	err  error
 }
 
 // do runs one engine command in a tea.Cmd with a timeout.
 func (m *Model) do(what string, f func(ctx context.Context) error) tea.Cmd {
+	return m.doFor(what, "", cmdTimeout, f)
+}
+
+// doFor runs one engine command in a tea.Cmd with the given timeout; ok,
+// when set, is the status line on success.
+func (m *Model) doFor(what, ok string, timeout time.Duration, f func(ctx context.Context) error) tea.Cmd {
 	parent := m.ctx
 	return func() tea.Msg {
-		ctx, cancel := context.WithTimeout(parent, cmdTimeout)
+		ctx, cancel := context.WithTimeout(parent, timeout)
 		defer cancel()
-		return resultMsg{what: what, err: f(ctx)}
+		return resultMsg{what: what, ok: ok, err: f(ctx)}
 	}
 }
 
@@ -63,6 +71,10 @@ func (m *Model) result(r resultMsg) {
 		m.setStatus("cannot "+r.what+": "+strings.ReplaceAll(r.err.Error(), "\n", "; "), true)
 		return
 	}
+	if r.ok != "" {
+		m.setStatus(r.ok, false)
+		return
+	}
 	m.setStatus(r.what+": done", false)
 }
 
@@ -81,6 +93,12 @@ func (m *Model) targets() []*core.Torrent {
 func (m *Model) torrentAction(msg tea.KeyPressMsg) tea.Cmd {
 	k, e := m.sh.keys, m.eng
 	switch {
+	case key.Matches(msg, k.Tip):
+		return m.tipAction()
+	case key.Matches(msg, k.Buy):
+		return m.buyAction()
+	case key.Matches(msg, k.Pledge):
+		return m.pledgeAction()
 	case key.Matches(msg, k.Add):
 		m.dialog = m.addDialog()
 		return m.dialog.init()

@@ -146,11 +146,28 @@ func (d *detailsPane) shortHelp() []key.Binding {
 	case tabFiles:
 		return []key.Binding{k.NextTab, k.Back, k.FilePrioUp, k.FilePrioDown, k.FileSkip, k.Pause}
 	case tabPeers:
-		return []key.Binding{k.NextTab, k.Back, k.Sort, k.Reverse, k.Market, k.BidUp, k.BidDown}
+		return []key.Binding{k.NextTab, k.Back, k.Tip, k.Sort, k.Reverse, k.Market, k.BidUp, k.BidDown}
 	case tabMarket:
-		return []key.Binding{k.NextTab, k.Back, k.Market, k.BidUp, k.BidDown, k.Pause}
+		return append(append([]key.Binding{k.NextTab, k.Back}, d.commerceKeys()...), k.Market, k.BidUp, k.BidDown, k.Pause)
 	}
-	return []key.Binding{k.NextTab, k.Back, k.Pause, k.Recheck, k.Limits, k.Market, k.Labels}
+	return append(append([]key.Binding{k.NextTab, k.Back}, d.commerceKeys()...), k.Pause, k.Recheck, k.Limits, k.Market, k.Labels)
+}
+
+// commerceKeys are the payment keys that apply to the shown torrent: tip
+// the publisher, buy it while unlicensed, pledge while its campaign runs.
+func (d *detailsPane) commerceKeys() []key.Binding {
+	t, k := d.sh.torrent(d.hash), d.sh.keys
+	if t == nil || t.Terms == nil {
+		return nil
+	}
+	bs := []key.Binding{k.Tip}
+	if t.Terms.Paid() && !t.Licensed {
+		bs = append(bs, k.Buy)
+	}
+	if c := d.campaign(t); c != nil && !c.Expired && !c.Paid {
+		bs = append(bs, k.Pledge)
+	}
+	return bs
 }
 
 // view renders the tab bar and the current tab.

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,6 +41,7 @@ func (d *detailsPane) generalView(t *core.Torrent, width, h int) string {
 		{"Unsettled", a(mk.Unsettled)},
 		{"Paid bytes", "sold " + fmtBytes(mk.Sold) + ", bought " + fmtBytes(mk.Bought) + " (this session)"},
 	}
+	kv = slices.Insert(kv, 3, d.termsRows(t)...) // after State
 	var lines []string
 	for _, p := range kv {
 		lines = append(lines, fit(d.sh.st.Dim.Render(fit(p[0], 15))+" "+p[1], width))

@@ -24,6 +24,7 @@ func (d *detailsPane) marketView(t *core.Torrent, width, h int) string {
 			st.Good.Render("earned "+a(mk.Earned))+" · "+st.Bad.Render("spent "+a(mk.Spent))+
 			" · unsettled "+a(mk.Unsettled)+" · sold "+fmtBytes(mk.Sold)+" · bought "+fmtBytes(mk.Bought), width),
 	}
+	lines = append(lines, d.commerceLines(t, width)...)
 	// Charts take about half the space when there is room.
 	chartH := max(1, min(4, (h-8)/2))
 	price := make([]float64, len(mk.History))
@@ -78,14 +79,22 @@ func (d *detailsPane) marketView(t *core.Torrent, width, h int) string {
 				awarded++
 			}
 		}
-		lines = append(lines, st.Header.Render(fit(fmt.Sprintf("selling: %d bidders, %d awarded", len(sell), awarded), width)))
+		sellHead := st.Header.Render(fit(fmt.Sprintf("selling: %d bidders, %d awarded", len(sell), awarded), width))
 		tb := newTable([]tcol{
 			{title: "buyer", prio: 0}, {title: "bid", width: 10, right: true, prio: 0},
 			{title: "award", width: 5, prio: 0}, {title: "price", width: 10, right: true, prio: 0},
 			{title: "share", width: 5, right: true, prio: 1}, {title: "sold", width: 7, right: true, prio: 2},
 			{title: "earned", width: 10, right: true, prio: 1}, {title: "debt", width: 10, right: true, prio: 3},
 		}, width, 15)
-		rows := []string{tb.header()}
+		// Payments (tips, purchases, pledges) scroll with the auction,
+		// above it.
+		var rows []string
+		if pay := d.paymentRows(t, width); len(pay) > 0 {
+			rows = append(pay, sellHead, tb.header())
+		} else {
+			lines = append(lines, sellHead)
+			rows = []string{tb.header()}
+		}
 		for _, p := range sell {
 			award := ""
 			if p.Market.Awarded {

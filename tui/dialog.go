@@ -78,6 +78,7 @@ type field struct {
 type form struct {
 	sh      *shared
 	title   string
+	note    string // optional text under the title
 	fields  []*field
 	focus   int
 	err     string
@@ -203,6 +204,9 @@ func (f *form) view(width int) string {
 	var b strings.Builder
 	b.WriteString(st.Title.Render(f.title))
 	b.WriteString("\n")
+	if f.note != "" {
+		b.WriteString(st.Dim.Render(lipgloss.Wrap(f.note, w, " ")) + "\n")
+	}
 	for i, fl := range f.fields {
 		fl.input.SetWidth(inW - 1)
 		label := fit(fl.label, labelW)

@@ -20,6 +20,9 @@ type KeyMap struct {
 	Filter, Sort, Reverse, Mark, MarkAll, Labels              key.Binding
 	Limits, Market, BidUp, BidDown                            key.Binding
 	GlobalBidUp, GlobalBidDown                                key.Binding
+	// Payments beyond bandwidth: tip a peer or the publisher, buy a paid
+	// torrent, pledge to its crowdfunding campaign.
+	Tip, Buy, Pledge key.Binding
 	// Details tabs.
 	NextTab, PrevTab                                                  key.Binding
 	TabGeneral, TabFiles, TabPeers, TabTrackers, TabPieces, TabMarket key.Binding
@@ -82,6 +85,9 @@ func (k *KeyMap) named() []namedBinding {
 		{"bid_down", ctxTorrent, &k.BidDown},
 		{"global_bid_up", ctxTorrent, &k.GlobalBidUp},
 		{"global_bid_down", ctxTorrent, &k.GlobalBidDown},
+		{"tip", ctxTorrent, &k.Tip},
+		{"buy", ctxTorrent, &k.Buy},
+		{"pledge", ctxTorrent, &k.Pledge},
 		{"next_tab", ctxDetails, &k.NextTab},
 		{"prev_tab", ctxDetails, &k.PrevTab},
 		{"tab_general", ctxDetails, &k.TabGeneral},
@@ -166,6 +172,10 @@ func DefaultKeyMap() KeyMap {
 		// also step it when no torrent is listed.
 		GlobalBidUp:   bind("raise global bid", "}"),
 		GlobalBidDown: bind("lower global bid", "{"),
+		// Money leaves the wallet only after a dialog: these open one.
+		Tip:    bind("tip peer or publisher", "$"),
+		Buy:    bind("buy a paid torrent", "B"),
+		Pledge: bind("pledge to the campaign", "&"),
 
 		NextTab:     bind("next tab", "tab", "right", "l"),
 		PrevTab:     bind("previous tab", "shift+tab", "left", "h"),

@@ -50,6 +50,7 @@ func (m *Model) applySnapshot(s core.Snapshot) {
 		m.seenErr = s.ErrTime
 		m.setStatus("engine: "+s.Err, true)
 	}
+	m.notePayments(s)
 	m.list.refresh()
 	if m.page == pageDetails {
 		m.details.refresh()

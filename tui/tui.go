@@ -95,6 +95,8 @@ type Model struct {
 	status    string
 	statusErr bool
 	seenErr   time.Time // engine error already shown
+	seenPay   time.Time // newest received payment already noted
+	paySeeded bool      // seenPay is set from a first snapshot
 	gotSnap   bool
 }
 
