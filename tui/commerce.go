@@ -238,7 +238,7 @@ func (m *Model) pledgeAction() tea.Cmd {
 	d := newForm(m.sh, "Pledge to "+name, []*field{
 		{label: "Amount", value: value, hint: "your total, " + m.sh.token + " (replaces an earlier pledge)"},
 	})
-	d.note = "goal " + goal.Format(m.sh.decimals) + " " + m.sh.token + " by " + fmtTime(deadline) +
+	d.note = "goal " + goal.Format(m.sh.decimals) + " " + m.sh.token + " by " + fmtDate(deadline) +
 		". A pledge is a signed promise: it is paid only if the goal is reached by the deadline."
 	d.submit = func(v []string) (tea.Cmd, error) {
 		amount, err := m.parsePayment(v[0])
