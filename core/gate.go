@@ -106,6 +106,18 @@ func (g *gateTable) of(pc *torrent.PeerConn) *gate {
 	return v.(*gate)
 }
 
+// termsOf returns the terms of gated torrent ih (nil when it is free or
+// its metadata is not known yet). Safe from any goroutine, e.g. for the
+// licence verifier, which runs where it cannot ask the loop.
+func (g *gateTable) termsOf(ih InfoHash) *Terms {
+	v, ok := g.byHash.Load(ih)
+	if !ok {
+		return nil
+	}
+	t := v.(*gate).terms
+	return &t
+}
+
 // licensed reports whether pc presented a valid licence (false for a free
 // torrent: nothing to license).
 func (g *gateTable) licensed(pc *torrent.PeerConn) bool {

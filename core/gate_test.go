@@ -105,6 +105,9 @@ func TestPurchaseGate(t *testing.T) {
 	if st.Terms == nil || st.Terms.Price.Cmp(terms.Price) != 0 || st.Terms.Payee != terms.Payee {
 		t.Fatalf("snapshot terms %+v, want %+v", st.Terms, terms)
 	}
+	if gt := seeder.gates.termsOf(ih); gt == nil || gt.Price.Cmp(terms.Price) != 0 {
+		t.Fatalf("gate terms %+v", gt)
+	}
 
 	buyer := startEngine(t, "buyer", testConfig("127.0.0.81"), filepath.Join(dir, "buyer"), WithWallet(testWallet(t, l, dir, 2, 1e15)))
 	legacy := startEngine(t, "legacy", testConfig("127.0.0.82"), filepath.Join(dir, "legacy"))
@@ -179,7 +182,7 @@ func TestFreeTorrentNotGated(t *testing.T) {
 	if st.Terms == nil || st.Terms.Paid() || st.Terms.Payee != terms.Payee {
 		t.Fatalf("snapshot terms %+v", st.Terms)
 	}
-	if _, ok := seeder.gates.byHash.Load(tf.InfoHash); ok {
+	if seeder.gates.termsOf(tf.InfoHash) != nil {
 		t.Fatal("a free torrent is gated")
 	}
 	legacy := startEngine(t, "legacy", testConfig("127.0.0.84"), filepath.Join(dir, "legacy"))
