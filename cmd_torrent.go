@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -207,6 +208,9 @@ type engineFlags struct {
 	uploadLimit rateFlag
 	price       string // --ask or --bid
 	strategy    string
+	// payWith, when set, opens the wallet even without --ask/--bid: it
+	// names what needs it ("tipping", "buying this torrent").
+	payWith string
 }
 
 // startEngine loads the config, applies the flags, creates the engine in
@@ -235,8 +239,8 @@ func (c *cli) startEngine(ctx context.Context, dataDir string, ef *engineFlags, 
 	// The bandwidth market: --ask/--bid or a strategy open the wallet of
 	// the data dir (on the ledger of --ledger) and turn btt_bid on.
 	closeWallet := func() {}
-	if ef.price != "" || ef.strategy != "" {
-		w, closeChain, err := c.marketWallet()
+	if ef.price != "" || ef.strategy != "" || ef.payWith != "" {
+		w, closeChain, err := c.marketWallet(cmp.Or(ef.payWith, "the bandwidth market"))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -266,16 +270,17 @@ func (c *cli) startEngine(ctx context.Context, dataDir string, ef *engineFlags, 
 	return e, stop, nil
 }
 
-// marketWallet unlocks the wallet of the data dir for the market (the
-// passphrase from $BIDTORRENT_PASSPHRASE or a prompt).
-func (c *cli) marketWallet() (*wallet.Wallet, func(), error) {
+// marketWallet unlocks the wallet of the data dir for the market or a
+// payment, named by why (the passphrase from $BIDTORRENT_PASSPHRASE or a
+// prompt).
+func (c *cli) marketWallet(why string) (*wallet.Wallet, func(), error) {
 	env, err := c.walletEnv()
 	if err != nil {
 		return nil, nil, err
 	}
 	key, err := c.unlock(env, "")
 	if err != nil {
-		return nil, nil, fmt.Errorf("the bandwidth market needs a wallet (bidtorrent wallet new): %w", err)
+		return nil, nil, fmt.Errorf("%s needs a wallet (bidtorrent wallet new): %w", why, err)
 	}
 	return env.open(key)
 }
@@ -471,6 +476,9 @@ func runGet(ctx context.Context, c *cli, args []string) error {
 	fs.Var(&ef.uploadLimit, "upload-limit", "upload `RATE` limit, e.g. 2MiB (default: unlimited)")
 	fs.StringVar(&ef.price, "bid", "", "buy upload in the bandwidth market at up to `PRICE` in BTT per MiB (opens the wallet)")
 	fs.StringVar(&ef.strategy, "buyer-strategy", "", "buyer strategy `NAME`: fixed, budget, adaptive or none (default fixed with --bid)")
+	var pay purchaseFlags
+	fs.BoolVar(&pay.buy, "buy", false, "pay the price of a paid torrent to its publisher (opens the wallet)")
+	fs.StringVar(&pay.maxPrice, "max-price", "", "with --buy, refuse a price above `AMOUNT` BTT")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -482,6 +490,9 @@ func runGet(ctx context.Context, c *cli, args []string) error {
 	}
 	market, hasMarket, err := marketSettings(ef.price, ef.strategy, false)
 	if err != nil {
+		return err
+	}
+	if err := pay.check(c, fs.Arg(0), &ef); err != nil {
 		return err
 	}
 	outDir, err := filepath.Abs(*out)
@@ -508,10 +519,14 @@ func runGet(ctx context.Context, c *cli, args []string) error {
 	if err == nil && hasMarket {
 		err = e.SetMarket(ctx, ih, market)
 	}
-	if err != nil {
-		return errors.Join(err, stop())
+	if err == nil {
+		// A paid torrent is bought (or refused) once its metadata is
+		// known, while the progress shows.
+		haveWallet := ef.payWith != "" || ef.price != "" || ef.strategy != ""
+		err = c.whilePurchasing(ctx, e, ih, pay, haveWallet, func(ctx context.Context) error {
+			return c.waitComplete(ctx, e, ih, outDir, *seedFor)
+		})
 	}
-	err = c.waitComplete(ctx, e, ih, outDir, *seedFor)
 	return errors.Join(err, stop())
 }
 
