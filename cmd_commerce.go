@@ -289,13 +289,27 @@ func (c *cli) payOnce(ctx context.Context, e *core.Engine, ih core.InfoHash, p p
 	defer cancel()
 	sum := p.amount.Format(wallet.BTTDecimals) + " BTT"
 	var err error
-	switch p.verb {
-	case "tip":
+	toPeer := p.to != "" && p.to != core.ToPublisher
+	if toPeer {
+		// The engine tips a peer that is connected now; wait for it.
+		if err = waitPeer(ctx, e, ih, p.to); errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("cannot tip %s to %s: it did not connect with btt_bid within %s", sum, p.to, p.timeout)
+		}
+	}
+	switch {
+	case err != nil:
+	case p.verb == "tip":
 		err = e.Tip(ctx, ih, p.to, p.amount, p.memo)
-	case "pledge":
+	case p.verb == "pledge":
 		err = e.Pledge(ctx, ih, p.amount)
 	}
 	t, _ := findTorrent(e.Snapshot(), ih)
+	if p.tf != nil { // the snapshot may predate the torrent's
+		t.Name = p.tf.Name
+		if t.Terms == nil {
+			t.Terms, _ = p.tf.Terms()
+		}
+	}
 	name := cmp.Or(t.Name, ih.String())
 	if err != nil {
 		what := "tip " + sum + " to " + p.to
@@ -303,8 +317,10 @@ func (c *cli) payOnce(ctx context.Context, e *core.Engine, ih core.InfoHash, p p
 			what = "pledge " + sum + " to " + name
 		}
 		switch {
+		case errors.Is(err, context.DeadlineExceeded) && toPeer:
+			return fmt.Errorf("cannot %s: no acknowledgement within %s", what, p.timeout)
 		case errors.Is(err, context.DeadlineExceeded):
-			return fmt.Errorf("cannot %s: no acknowledgement within %s (is the receiver connected? try --peer HOST:PORT)", what, p.timeout)
+			return fmt.Errorf("cannot %s: no acknowledgement within %s (is the publisher connected? try --peer HOST:PORT)", what, p.timeout)
 		case errors.Is(err, context.Canceled):
 			return fmt.Errorf("cannot %s: interrupted", what)
 		}
@@ -335,6 +351,28 @@ func (c *cli) payOnce(ctx context.Context, e *core.Engine, ih core.InfoHash, p p
 		fmt.Fprintln(c.stdout, line)
 	}
 	return nil
+}
+
+// waitPeer waits until torrent ih has a connected btt_bid peer at key.
+func waitPeer(ctx context.Context, e *core.Engine, ih core.InfoHash, key string) error {
+	snaps, unsub := e.Subscribe()
+	defer unsub()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case s, ok := <-snaps:
+			if !ok {
+				return core.ErrClosed
+			}
+			t, _ := findTorrent(s, ih)
+			for _, p := range t.Peers {
+				if string(p.Key) == key && p.Market.Enabled {
+					return nil
+				}
+			}
+		}
+	}
 }
 
 // peerAddress is the wallet address a connected peer announced, or "".

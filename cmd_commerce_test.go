@@ -128,6 +128,10 @@ func TestCommerceWithWallet(t *testing.T) {
 	if stdout != "" {
 		t.Errorf("a failed tip printed %q", stdout)
 	}
+	nobody := freePort(t, "127.0.0.1")
+	code, _, stderr = runCLI(t, ctx, "tip", "--to", nobody, "--timeout", "1s", "1", paid)
+	oneLineError(t, "peer never connects", code, stderr, 1, "cannot tip 1 BTT to "+nobody+": it did not connect with btt_bid within 1s")
+
 	// The torrent was joined for the tip only: a later run does not hold it.
 	tf, err := core.LoadTorrentFile(paid)
 	if err != nil {
