@@ -74,6 +74,12 @@ func (m *Model) needWallet(what string) bool {
 	return false
 }
 
+// publishing reports whether our wallet is the payee of t's terms: the
+// torrent is ours to sell, nothing to buy, tip or pledge.
+func (sh *shared) publishing(t *core.Torrent) bool {
+	return t.Terms != nil && sh.snap.Wallet.Address != "" && sh.snap.Wallet.Address == t.Terms.Payee.String()
+}
+
 // selectedPeer is the peer under the cursor of the Peers tab, or nil.
 func (d *detailsPane) selectedPeer(t *core.Torrent) *core.Peer {
 	if len(d.peers) == 0 {
@@ -110,6 +116,10 @@ func (m *Model) tipAction() tea.Cmd {
 	}
 	if t.Terms == nil {
 		m.setStatus("cannot tip the publisher of "+t.Name+": the torrent names none; tip a peer on the Peers tab", true)
+		return nil
+	}
+	if m.sh.publishing(t) {
+		m.setStatus("you are the publisher of "+t.Name+": tip a peer on the Peers tab", true)
 		return nil
 	}
 	note := "to the publisher's wallet " + t.Terms.Payee.String() + " (it must be connected), for " + t.Name
@@ -192,6 +202,9 @@ func (m *Model) buyAction() tea.Cmd {
 	case t.Licensed:
 		m.setStatus(t.Name+" is already bought: its licence is in the wallet", false)
 		return nil
+	case m.sh.publishing(t):
+		m.setStatus("you are the publisher of "+t.Name+": buyers pay you", false)
+		return nil
 	case m.needWallet("buy " + t.Name):
 		return nil
 	}
@@ -219,6 +232,9 @@ func (m *Model) pledgeAction() tea.Cmd {
 		return nil
 	case c != nil && c.Paid:
 		m.setStatus("your pledge to "+t.Name+" is paid already", false)
+		return nil
+	case m.sh.publishing(t):
+		m.setStatus("you are the publisher of "+t.Name+": pledges are made to you", false)
 		return nil
 	case c != nil && c.Expired:
 		m.setStatus("the campaign of "+t.Name+" has expired: pledges are void", true)
@@ -274,7 +290,12 @@ func (sh *shared) campaignText(c *core.Campaign, barW int) string {
 	case c.Expired:
 		s += " · " + sh.st.Bad.Render("expired")
 	case !now.IsZero() && c.Deadline.After(now):
-		s += " · " + fmtETA(c.Deadline.Sub(now)) + " left"
+		left := c.Deadline.Sub(now)
+		if left >= 100*24*time.Hour { // fmtETA's ∞ would mislead
+			s += " · " + itoa(int(left/(24*time.Hour))) + "d left"
+		} else {
+			s += " · " + fmtETA(left) + " left"
+		}
 	}
 	if !c.Ours.IsZero() {
 		s += " · yours " + c.Ours.Format(sh.decimals)
@@ -300,13 +321,21 @@ func (d *detailsPane) termsRows(t *core.Torrent) [][2]string {
 	}
 	sh := d.sh
 	rows := [][2]string{{"Publisher", t.Terms.Payee.String()}}
-	if t.Terms.Paid() {
+	switch {
+	case sh.publishing(t):
+		rows[0][1] += " (you)"
+		price := "free"
+		if t.Terms.Paid() {
+			price = t.Terms.Price.Format(sh.decimals) + " " + sh.token + " · served to licence holders only"
+		}
+		rows = append(rows, [2]string{"Content price", price})
+	case t.Terms.Paid():
 		lic := "no: buy it with " + sh.keys.Buy.Help().Key
 		if t.Licensed {
 			lic = "yes"
 		}
 		rows = append(rows, [2]string{"Content price", t.Terms.Price.Format(sh.decimals) + " " + sh.token + " · licensed " + lic})
-	} else {
+	default:
 		rows = append(rows, [2]string{"Content price", "free"})
 	}
 	if c := d.campaign(t); c != nil {
@@ -334,11 +363,17 @@ func (d *detailsPane) commerceLines(t *core.Torrent, width int) []string {
 	}
 	sh := d.sh
 	s := "publisher " + t.Terms.Payee.String()
+	if sh.publishing(t) {
+		s += " (you)"
+	}
 	if t.Terms.Paid() {
 		s += " · price " + t.Terms.Price.Format(sh.decimals) + " " + sh.token
-		if t.Licensed {
+		switch {
+		case sh.publishing(t):
+			s += " · served to licence holders only"
+		case t.Licensed:
 			s += " · licensed"
-		} else {
+		default:
 			s += " · not bought (" + sh.keys.Buy.Help().Key + " buys it)"
 		}
 	}

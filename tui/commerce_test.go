@@ -235,3 +235,29 @@ func TestReceivedPaymentInStatusLine(t *testing.T) {
 		t.Errorf("the same payment was noted twice:\n%s", h.screen())
 	}
 }
+
+func TestPublisherSeesOwnTerms(t *testing.T) {
+	s := commerceFixture(t)
+	s.Wallet.Address = payee(t).String()
+	h := newHarness(t, 120, 30, Config{}).snap(s)
+	h.keys("j", "enter")
+	scr := h.screen()
+	for _, want := range []string{payee(t).String() + " (you)", "2.5 BTT · served to licence holders only"} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("General lacks %q:\n%s", want, scr)
+		}
+	}
+	if strings.Contains(scr, "licensed no") || strings.Contains(scr, "B buy") {
+		t.Errorf("the publisher is offered to buy its own torrent:\n%s", scr)
+	}
+	for _, k := range []string{"B", "$", "&"} {
+		h.keys(k)
+		if h.m.dialog != nil {
+			t.Fatalf("%s opened a dialog for the publisher itself", k)
+		}
+		if !strings.Contains(h.screen(), "you are the publisher of debian-13.2.0-amd64-netinst.iso") {
+			t.Errorf("%s: no explanation:\n%s", k, h.screen())
+		}
+	}
+	wantCalls(t, h.eng)
+}

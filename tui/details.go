@@ -157,7 +157,7 @@ func (d *detailsPane) shortHelp() []key.Binding {
 // the publisher, buy it while unlicensed, pledge while its campaign runs.
 func (d *detailsPane) commerceKeys() []key.Binding {
 	t, k := d.sh.torrent(d.hash), d.sh.keys
-	if t == nil || t.Terms == nil {
+	if t == nil || t.Terms == nil || d.sh.publishing(t) {
 		return nil
 	}
 	bs := []key.Binding{k.Tip}
