@@ -238,31 +238,28 @@ func (c *cli) joinSwarm(ctx context.Context, e *core.Engine, p paySpec) (core.In
 		first = s
 	}
 	bg := context.WithoutCancel(ctx)
-	if p.byHash {
-		t, ok := findTorrent(first, p.ih)
-		if !ok {
-			return p.ih, nil, fmt.Errorf("no torrent %s in the data dir: give its .torrent file or magnet instead", p.ih)
-		}
+	// useHeld joins with a torrent the data dir holds.
+	useHeld := func(ih core.InfoHash) (core.InfoHash, func(), error) {
+		t, _ := findTorrent(first, ih)
 		for _, peer := range p.peers {
-			if err := e.AddPeer(ctx, p.ih, peer); err != nil {
-				return p.ih, nil, err
+			if err := e.AddPeer(ctx, ih, peer); err != nil {
+				return ih, nil, err
 			}
 		}
 		if t.State != core.StatePaused {
-			return p.ih, nil, nil
+			return ih, nil, nil
 		}
-		if err := e.Resume(ctx, p.ih); err != nil {
-			return p.ih, nil, err
+		if err := e.Resume(ctx, ih); err != nil {
+			return ih, nil, err
 		}
-		return p.ih, func() { _ = e.Pause(bg, p.ih) }, nil
+		return ih, func() { _ = e.Pause(bg, ih) }, nil
 	}
-	known := map[core.InfoHash]bool{}
-	for _, t := range first.Torrents {
-		known[t.InfoHash] = true
-	}
-	if p.tf != nil && known[p.ih] {
-		_, err := e.Add(ctx, core.AddSpec{Source: p.source, Peers: p.peers}) // adds the peers
-		return p.ih, nil, err
+	_, held := findTorrent(first, p.ih)
+	switch {
+	case p.byHash && !held:
+		return p.ih, nil, fmt.Errorf("no torrent %s in the data dir: give its .torrent file or magnet instead", p.ih)
+	case p.byHash, p.tf != nil && held:
+		return useHeld(p.ih)
 	}
 	tmp, err := os.MkdirTemp("", "bidtorrent-"+p.verb+"-*")
 	if err != nil {
@@ -273,9 +270,9 @@ func (c *cli) joinSwarm(ctx context.Context, e *core.Engine, p paySpec) (core.In
 		os.RemoveAll(tmp)
 		return ih, nil, err
 	}
-	if known[ih] { // a magnet or URL of a torrent the data dir holds
+	if _, held := findTorrent(first, ih); held { // a magnet or URL of a torrent the data dir holds
 		os.RemoveAll(tmp)
-		return ih, nil, nil
+		return useHeld(ih)
 	}
 	return ih, func() {
 		_ = e.Remove(bg, ih, false)
