@@ -2,12 +2,21 @@ package core
 
 // This file is the engine side of PROTOCOL.md §16: tips, purchases and
 // crowdfunding pledges on the btt_bid cheque rail. The state machine is
-// core/market (commerce.go); here are the commands and their wiring.
+// core/market (commerce.go); here are the commands, the snapshot fields
+// and the licence verifier of the upload gate (gate.go).
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"time"
+	"unicode/utf8"
 
+	"github.com/anacrolix/torrent"
+
+	"github.com/bidtorrent/bidtorrent/core/bttbid"
+	"github.com/bidtorrent/bidtorrent/core/market"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -15,15 +24,30 @@ import (
 // (a connected peer whose HELLO address is the terms' payee).
 const ToPublisher = "publisher"
 
-var errNotWired = errors.New("not available yet")
-
 // Tip pays amount to a connected peer of torrent ih (to is its PeerKey,
 // host:port) or, with to = ToPublisher, to the torrent's publisher, with
 // an optional memo (≤ 140 bytes). It returns once the receiver
 // acknowledged the payment (RECEIPT) or refused it, or ctx ends; a tip to
 // the publisher waits for a publisher peer to connect.
 func (e *Engine) Tip(ctx context.Context, ih InfoHash, to string, amount wallet.Amount, memo string) error {
-	return errNotWired
+	switch {
+	case amount.IsZero():
+		return &InputError{What: "tip amount", Value: "0", Reason: "must be above zero"}
+	case len(memo) > bttbid.MaxMemo:
+		return &InputError{What: "memo", Value: memo, Reason: fmt.Sprintf("%d bytes, at most %d", len(memo), bttbid.MaxMemo)}
+	case !utf8.ValidString(memo):
+		return &InputError{What: "memo", Value: memo, Reason: "not UTF-8"}
+	case to == "":
+		return &InputError{What: "tip recipient", Value: to, Reason: "want a peer host:port or \"publisher\""}
+	}
+	if to == ToPublisher {
+		if err := e.needTerms(ctx, ih, func(t *Terms) error { return nil }); err != nil {
+			return err
+		}
+	}
+	return e.withPeer(ctx, ih, to, func(mp *mpeer, done func(error)) error {
+		return mp.p.Pay(wallet.ForTip, amount, memo, done)
+	})
 }
 
 // Buy pays the price of the paid torrent ih to a connected publisher
@@ -31,7 +55,31 @@ func (e *Engine) Tip(ctx context.Context, ih InfoHash, to string, amount wallet.
 // and presents it to every seeder. It refuses a price above maxPrice
 // (zero: no maximum). Buying a torrent already licensed does nothing.
 func (e *Engine) Buy(ctx context.Context, ih InfoHash, maxPrice wallet.Amount) error {
-	return errNotWired
+	var (
+		price    wallet.Amount
+		licensed bool
+	)
+	err := e.needTerms(ctx, ih, func(t *Terms) error {
+		licensed = e.mkt.torrent(ih).Licensed()
+		switch {
+		case !t.Paid():
+			return fmt.Errorf("torrent %s is free: nothing to buy", ih)
+		case !maxPrice.IsZero() && t.Price.Cmp(maxPrice) > 0:
+			return fmt.Errorf("price %s BTT is above the maximum %s BTT", t.Price.Format(18), maxPrice.Format(18))
+		}
+		price = t.Price
+		return nil
+	})
+	if err != nil || licensed {
+		return err
+	}
+	return e.withPeer(ctx, ih, ToPublisher, func(mp *mpeer, done func(error)) error {
+		if e.mkt.torrent(mp.ih).Licensed() {
+			done(nil)
+			return nil
+		}
+		return mp.p.Pay(wallet.ForPurchase, price, "", done)
+	})
 }
 
 // Pledge promises amount (our total for this torrent; a later pledge
@@ -40,5 +88,226 @@ func (e *Engine) Buy(ctx context.Context, ih InfoHash, maxPrice wallet.Amount) e
 // The pledge is paid automatically once the publisher proves the goal was
 // reached by the deadline.
 func (e *Engine) Pledge(ctx context.Context, ih InfoHash, amount wallet.Amount) error {
-	return errNotWired
+	if amount.IsZero() {
+		return &InputError{What: "pledge", Value: "0", Reason: "must be above zero"}
+	}
+	err := e.needTerms(ctx, ih, func(t *Terms) error {
+		switch {
+		case t.Goal.IsZero():
+			return fmt.Errorf("torrent %s has no crowdfunding campaign", ih)
+		case time.Now().After(t.Deadline):
+			return fmt.Errorf("the campaign ended at %s", t.Deadline.UTC().Format(time.RFC3339))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return e.withPeer(ctx, ih, ToPublisher, func(mp *mpeer, done func(error)) error {
+		return mp.p.Pledge(time.Now(), amount, done)
+	})
+}
+
+// errNoPeerYet: the peer a payment goes to is not (ready) yet.
+var errNoPeerYet = errors.New("no such peer yet")
+
+// paymentRetry is how often a payment waiting for its peer looks again,
+// and redialEvery how often it dials the torrent's known peers.
+const (
+	paymentRetry = 200 * time.Millisecond
+	redialEvery  = 5 * time.Second
+)
+
+// needTerms waits until torrent ih's metadata is known (a magnet) and
+// checks its publisher terms with check.
+func (e *Engine) needTerms(ctx context.Context, ih InfoHash, check func(*Terms) error) error {
+	for {
+		err := e.do(ctx, func() error {
+			if e.mkt == nil {
+				return ErrNoWallet
+			}
+			ts, ok := e.torrents[ih]
+			if !ok {
+				return fmt.Errorf("%w: %s", ErrUnknownTorrent, ih)
+			}
+			if ts.tf == nil {
+				return errNoPeerYet // no metadata yet
+			}
+			if ts.terms == nil {
+				return fmt.Errorf("torrent %s names no publisher (no payee in its info dict)", ih)
+			}
+			return check(ts.terms)
+		})
+		if !errors.Is(err, errNoPeerYet) {
+			return err
+		}
+		if err := sleepCtx(ctx, paymentRetry); err != nil {
+			return fmt.Errorf("waiting for the torrent's metadata: %w", err)
+		}
+	}
+}
+
+// withPeer runs start on the loop with the connection a payment goes to
+// (the peer keyed to, or a publisher peer), waiting until there is one
+// that is READY, then waits for the payment's outcome (done).
+func (e *Engine) withPeer(ctx context.Context, ih InfoHash, to string, start func(mp *mpeer, done func(error)) error) error {
+	res := make(chan error, 1)
+	done := func(err error) {
+		select {
+		case res <- err:
+		default:
+		}
+	}
+	var dialed time.Time
+	for {
+		err := e.do(ctx, func() error {
+			if e.mkt == nil {
+				return ErrNoWallet
+			}
+			ts, ok := e.torrents[ih]
+			if !ok {
+				return fmt.Errorf("%w: %s", ErrUnknownTorrent, ih)
+			}
+			pc, mp, err := e.paymentPeer(ts, to)
+			if errors.Is(err, errNoPeerYet) && to == ToPublisher && time.Since(dialed) >= redialEvery {
+				// Two seeds drop each other: dial the torrent's known
+				// peers again, the publisher may be among them.
+				dialed = time.Now()
+				e.addPeers(ts, append(ts.rec.Peers, e.mkt.publishers[ih]...))
+			}
+			if err != nil {
+				return err
+			}
+			if err := start(mp, done); err != nil {
+				return err
+			}
+			e.flushPeer(pc, mp)
+			return nil
+		})
+		if errors.Is(err, errNoPeerYet) {
+			if err := sleepCtx(ctx, paymentRetry); err != nil {
+				if to == ToPublisher {
+					return fmt.Errorf("no publisher peer connected: %w", err)
+				}
+				return fmt.Errorf("peer %s not ready: %w", to, err)
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		select {
+		case err := <-res:
+			return err
+		case <-ctx.Done():
+			return fmt.Errorf("no answer from the peer: %w", ctx.Err())
+		}
+	}
+}
+
+// paymentPeer finds the connection of ts a payment to `to` goes to.
+func (e *Engine) paymentPeer(ts *tstate, to string) (*torrent.PeerConn, *mpeer, error) {
+	ih := mustHash(ts.rec.InfoHash)
+	var waiting bool
+	for pc, mp := range e.mkt.peers {
+		if mp.ih != ih {
+			continue
+		}
+		if to == ToPublisher {
+			addr, ready := mp.p.Address()
+			if ready && ts.terms != nil && addr == ts.terms.Payee && mp.p.Version() >= 2 {
+				return pc, mp, nil
+			}
+			continue
+		}
+		if mp.key != to {
+			continue
+		}
+		switch mp.p.State() {
+		case market.Ready:
+			return pc, mp, nil
+		case market.HelloSent:
+			waiting = true
+		default:
+			return nil, nil, fmt.Errorf("peer %s does not speak btt_bid (%s)", to, mp.p.State())
+		}
+	}
+	if to == ToPublisher || waiting {
+		return nil, nil, errNoPeerYet
+	}
+	return nil, nil, fmt.Errorf("no connected peer %s on torrent %s", to, ih)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// notePublisher remembers the address of a publisher peer we dialed.
+func (e *Engine) notePublisher(ts *tstate, mp *mpeer) {
+	addr, ready := mp.p.Address()
+	if !ready || ts.terms == nil || addr != ts.terms.Payee || mp.conn == nil || !mp.conn.Outgoing() {
+		return
+	}
+	ih := mp.ih
+	if ks := e.mkt.publishers[ih]; !slices.Contains(ks, mp.key) {
+		e.mkt.publishers[ih] = append(ks[max(len(ks)-3, 0):], mp.key)
+	}
+}
+
+// marketTerms converts the info dict's terms for core/market.
+func marketTerms(t *Terms) *market.Terms {
+	if t == nil {
+		return nil
+	}
+	mt := &market.Terms{Payee: t.Payee, ChainID: t.ChainID, Token: t.Token, Price: t.Price, Goal: t.Goal}
+	if !t.Deadline.IsZero() {
+		mt.Deadline = t.Deadline.Unix()
+	}
+	return mt
+}
+
+// fillCommerce copies a torrent's §16 state into its snapshot.
+func fillCommerce(mt *market.Torrent, out *Torrent, now time.Time) {
+	out.Licensed = mt.Licensed()
+	if c, ok := mt.Campaign(now); ok {
+		out.Campaign = &Campaign{Goal: c.Goal, Pledged: c.Pledged, Count: c.Count, Deadline: c.Deadline,
+			Funded: c.Funded, Expired: c.Expired, Ours: c.Ours, Paid: c.Paid}
+	}
+	ps := mt.Payments()
+	out.Market.Payments = make([]Payment, len(ps))
+	for i, p := range ps {
+		out.Market.Payments[i] = Payment{Time: p.Time, In: p.In, For: p.For, Peer: p.Peer.String(), Amount: p.Amount, Memo: p.Memo}
+	}
+}
+
+// licenceVerifier is the upload gate's check of a licence presentation
+// (PROTOCOL.md §16.4), on the connection's reader goroutine: decode, then
+// market.VerifyPresentation against the gate's terms, with our peer ID as
+// the seller's.
+func (e *Engine) licenceVerifier(pc *torrent.PeerConn, payload []byte) bool {
+	gt := e.gates.of(pc)
+	if gt == nil {
+		return false
+	}
+	m, err := bttbid.Decode(payload)
+	if err != nil {
+		return false
+	}
+	lic, ok := m.(*bttbid.License)
+	if !ok || !lic.Presentation() {
+		return false
+	}
+	err = market.VerifyPresentation(lic, marketTerms(&gt.terms), [20]byte(pc.Torrent().InfoHash()),
+		[20]byte(e.cl.PeerID()), [20]byte(pc.PeerID), time.Now())
+	if err != nil {
+		e.log.Info("licence presentation refused", "peer", pc.RemoteAddr.String(), "err", err)
+	}
+	return err == nil
 }

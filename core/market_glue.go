@@ -146,13 +146,16 @@ type marketState struct {
 	peers   map[*torrent.PeerConn]*mpeer
 	useful  sync.Map // *torrent.Peer → *tripwire of useful bytes received
 	tors    map[InfoHash]*market.Torrent
-	balance wallet.Amount
-	unsett  wallet.Amount
-	unsBy   map[wallet.Address]wallet.Amount // unsettled received, by payer
-	balErr  string
-	balAt   time.Time
-	balBusy bool
-	settled time.Time
+	// publishers are the addresses we dialed publisher peers at, by
+	// torrent: a tip between two seeds dials them again (commerce.go).
+	publishers map[InfoHash][]string
+	balance    wallet.Amount
+	unsett     wallet.Amount
+	unsBy      map[wallet.Address]wallet.Amount // unsettled received, by payer
+	balErr     string
+	balAt      time.Time
+	balBusy    bool
+	settled    time.Time
 }
 
 type mpeer struct {
@@ -184,6 +187,8 @@ func newMarketState(cfg MarketConfig, w Wallet, upload int64) (*marketState, err
 		evC:   make(chan mevent, marketEvents),
 		peers: make(map[*torrent.PeerConn]*mpeer),
 		tors:  make(map[InfoHash]*market.Torrent),
+
+		publishers: make(map[InfoHash][]string),
 	}, nil
 }
 
@@ -235,6 +240,7 @@ func (e *Engine) installMarket(cb *torrent.Callbacks) {
 		}
 		send(mevent{kind: mevClosed, pc: pc})
 	}
+	e.gates.setVerifier(e.licenceVerifier)
 	e.conns.OnConn(func(c *Conn) {
 		f := mk.sh.NewFlow()
 		f.SetWeight(mk.m.Config().FreeShare)
@@ -450,6 +456,7 @@ func (e *Engine) marketTick(ts *tstate, out *Torrent, now time.Time) {
 	}
 	ih := mustHash(ts.rec.InfoHash)
 	mt := mk.torrent(ih)
+	mt.SetTerms(marketTerms(ts.terms), now)
 	sell, ask, buy, bid, budget := e.marketSettings(ts)
 	_, selling := sell.(strategy.Free)
 	selling = !selling
@@ -477,6 +484,8 @@ func (e *Engine) marketTick(ts *tstate, out *Torrent, now time.Time) {
 		lives = append(lives, live{pc, mp, st})
 		mp.p.Tick(now)
 		mp.p.SetAsk(askMsg)
+		mp.p.CommerceTick(now)
+		e.notePublisher(ts, mp)
 		e.observe(pc, mp, st)
 		switch {
 		case complete:
@@ -542,6 +551,7 @@ func (e *Engine) marketTick(ts *tstate, out *Torrent, now time.Time) {
 		e.dropMutuallyComplete(l.pc, l.mp, complete, out.NumPieces, now)
 	}
 	e.fillMarket(mt, out, lives2peers(lives, func(l live) (string, *mpeer) { return l.mp.key, l.mp }), selling)
+	fillCommerce(mt, out, now)
 }
 
 // mutualGrace bounds how long a connection between two seeds stays up
@@ -556,6 +566,13 @@ const mutualGrace = 5 * time.Second
 // would, loses the cheque for the last blocks.
 func (e *Engine) dropMutuallyComplete(pc *torrent.PeerConn, mp *mpeer, complete bool, pieces int, now time.Time) {
 	if !complete || pieces == 0 || mp.conn == nil || pc.PeerPieces().GetCardinality() < uint64(pieces) {
+		return
+	}
+	if mp.p.KeepOpen(now) || now.Sub(mp.since) < mutualGrace {
+		// A payment in flight or a pledge to honour (PROTOCOL.md §16), or
+		// a connection made for one (a tip between two seeds) that has
+		// not reached READY yet.
+		mp.mutual = time.Time{}
 		return
 	}
 	if mp.mutual.IsZero() {

@@ -78,7 +78,8 @@ type commerce struct {
 	tallied  uint64 // bumped on each tally: peers resend CAMPAIGN
 	proof    map[wallet.Address]wallet.Pledge
 	ours     *wallet.Pledge
-	pledges  []wallet.Pledge // publisher: the valid pledges held
+	pledges  []wallet.Pledge         // publisher: the valid pledges held
+	unpaid   map[wallet.Address]bool // publisher: held pledges not paid yet
 }
 
 // SetTerms sets the torrent's publisher terms (nil: none) and loads what
@@ -196,10 +197,14 @@ func (t *Torrent) tally(now time.Time) {
 	}
 	var sum wallet.Amount
 	t.c.pledges = t.c.pledges[:0]
+	t.c.unpaid = make(map[wallet.Address]bool)
 	for _, p := range ps {
 		if t.termsPledge(p) {
 			t.c.pledges = append(t.c.pledges, p)
 			sum = add(sum, p.Amount)
+			if paid, err := t.m.w.PledgePaid(t.infoHash, p.Payer, p.Payee); err == nil && paid.Cmp(p.Amount) < 0 {
+				t.c.unpaid[p.Payer] = true
+			}
 		}
 	}
 	t.c.campaign.Pledged, t.c.campaign.Count = sum, len(t.c.pledges)
@@ -403,6 +408,9 @@ func (p *Peer) onTip(now time.Time, m *bttbid.Tip) {
 		p.t.EarnedFrom[p.addr] = add(p.t.EarnedFrom[p.addr], rest)
 	}
 	p.t.logPayment(Payment{Time: now, In: true, For: string(m.For), Peer: p.addr, Amount: m.Amount, Memo: m.Memo})
+	if string(m.For) == wallet.ForPledge {
+		delete(p.t.c.unpaid, p.addr)
+	}
 	p.sendReceipt(a)
 	if string(m.For) == wallet.ForPurchase {
 		p.grant(m.Amount)
@@ -727,4 +735,25 @@ func (p *Peer) CommerceTick(now time.Time) {
 		}
 		p.maybeFunded()
 	}
+}
+
+// KeepOpen reports whether the connection is needed for §16 even when
+// both sides have every piece: a payment or pledge of ours awaits its
+// answer, or a pledge between the two is promised and not paid while the
+// campaign runs (the pledger must be reachable when it is funded).
+func (p *Peer) KeepOpen(now time.Time) bool {
+	if p.pay2 != nil || p.pledgeDone != nil {
+		return true
+	}
+	tm := p.t.c.terms
+	if tm == nil || tm.Goal.IsZero() || p.state != Ready {
+		return false
+	}
+	if c, _ := p.t.Campaign(now); c.Expired {
+		return false
+	}
+	if p.t.publisher() {
+		return p.t.c.unpaid[p.addr]
+	}
+	return p.addr == tm.Payee && p.t.c.ours != nil && !p.t.c.campaign.Paid
 }

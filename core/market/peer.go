@@ -121,6 +121,9 @@ func (p *Peer) Key() string { return p.key }
 // State returns the connection state.
 func (p *Peer) State() State { return p.state }
 
+// Version returns the negotiated protocol version (0 before READY).
+func (p *Peer) Version() uint32 { return p.version }
+
 // Address returns the peer's wallet address from its verified HELLO.
 func (p *Peer) Address() (wallet.Address, bool) { return p.addr, p.state == Ready }
 
