@@ -187,3 +187,136 @@ func TestCommerceBetweenEngines(t *testing.T) {
 	}
 	_ = before
 }
+
+// payCheat is a buyer's wallet whose payments are tampered with on their
+// way out (the engine issues them through it).
+type payCheat struct {
+	*wallet.Wallet
+	key  *wallet.Key
+	kind string
+	sent []wallet.Cheque
+}
+
+func (c *payCheat) IssuePayment(ben wallet.Address, cum wallet.Amount, p wallet.Payment) (wallet.Cheque, wallet.TipNote, error) {
+	switch c.kind {
+	case "underpaid":
+		// The note and the cheque say one base unit less than the price.
+		p.Amount = p.Amount.SubFloor(wallet.NewAmount(1))
+		cum = cum.SubFloor(wallet.NewAmount(1))
+	case "forged-note":
+		ch, n, err := c.Wallet.IssuePayment(ben, cum, p)
+		n.Signature[9] ^= 0x33
+		return ch, n, err
+	case "replay":
+		if len(c.sent) > 0 {
+			// The first payment's cheque again, with a note for it.
+			ch := c.sent[0]
+			n, err := wallet.SignTipNote(c.key, ch.ChainID, ch.Token, ch.Beneficiary, ch.Cumulative, p.Amount, p.InfoHash, p.For, p.Memo)
+			return ch, n, err
+		}
+	}
+	ch, n, err := c.Wallet.IssuePayment(ben, cum, p)
+	if err == nil {
+		c.sent = append(c.sent, ch)
+	}
+	return ch, n, err
+}
+
+// TestCommerceRefusals: an underpaid purchase, a forged note and a
+// replayed payment are refused by a real publisher engine: no licence,
+// no download, no payment recorded, and the ledger moves by nothing but
+// genuine payments.
+func TestCommerceRefusals(t *testing.T) {
+	for i, kind := range []string{"underpaid", "forged-note", "replay"} {
+		t.Run(kind, func(t *testing.T) {
+			dir := t.TempDir()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			l := testLedger(t, dir)
+			pub := testWallet(t, l, dir, 81, 0)
+			bw := testWallet(t, l, dir, 82, 1_000_000)
+			terms := Terms{Payee: pub.Address(), ChainID: pub.ChainID(), Token: pub.Token(), Price: wallet.NewAmount(7000)}
+			root, tp, tf := paidTorrent(t, dir, terms)
+			ih := tf.InfoHash
+			base := 175 + 2*i
+			publisher := startEngine(t, "publisher", marketTestConfig(ipN(base), 0), filepath.Join(dir, "publisher"), WithWallet(pub))
+			if _, err := publisher.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Dir(root)}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, publisher.Engine, ih, 30*time.Second, "publisher verified", isComplete)
+			cheat := &payCheat{Wallet: bw, key: testKey(t, 82), kind: kind}
+			buyer := startEngine(t, "buyer", marketTestConfig(ipN(base+1), 0), filepath.Join(dir, "buyer"), WithWallet(cheat))
+			if _, err := buyer.Add(ctx, AddSpec{Source: tp, DataDir: buyer.DataDir() + "-out", Peers: []string{publisher.ListenAddr().String()}}); err != nil {
+				t.Fatal(err)
+			}
+			var genuine wallet.Amount
+			if kind == "replay" {
+				// A genuine tip first, then the purchase that replays its
+				// cheque: a duplicate, acknowledged with a RECEIPT that
+				// does not cover the purchase, and no licence.
+				if err := buyer.Tip(ctx, ih, ToPublisher, wallet.NewAmount(100), "first"); err != nil {
+					t.Fatal(err)
+				}
+				genuine = wallet.NewAmount(100)
+				bctx, bcancel := context.WithTimeout(ctx, 3*time.Second)
+				err := buyer.Buy(bctx, ih, wallet.Amount{})
+				bcancel()
+				if err == nil {
+					t.Fatal("a replayed cheque bought the torrent")
+				}
+			} else if err := buyer.Buy(ctx, ih, wallet.Amount{}); err == nil || !strings.Contains(err.Error(), "refused") {
+				t.Fatalf("buy with a %s payment: %v", kind, err)
+			}
+			time.Sleep(500 * time.Millisecond)
+			if s := findT(buyer.Snapshot(), ih); s.Licensed || s.Done != 0 {
+				t.Fatalf("licensed %v, %d bytes after a %s payment", s.Licensed, s.Done, kind)
+			}
+			var in []Payment
+			for _, p := range findT(publisher.Snapshot(), ih).Market.Payments {
+				if p.For == wallet.ForPurchase {
+					in = append(in, p)
+				}
+			}
+			if len(in) != 0 {
+				t.Fatalf("publisher recorded %+v", in)
+			}
+			for _, e := range []*runningEngine{buyer, publisher} {
+				if err := e.stop(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The publisher accepted only the genuine payment.
+			var accepted wallet.Amount
+			if r, ok, err := pub.Highest(wallet.Received, bw.Address()); err != nil {
+				t.Fatal(err)
+			} else if ok {
+				accepted = r.Cheque.Cumulative
+			}
+			if accepted.Cmp(genuine) != 0 {
+				t.Fatalf("publisher accepted %s, want %s", accepted, genuine)
+			}
+			// A refused payment's cheque stays issued (§16.3): the payer's
+			// own settlement pays it. The payee never gets more than the
+			// payer's book says it issued, and the ledger is conserved.
+			issued := wallet.Amount{}
+			if r, ok, err := bw.Highest(wallet.Issued, pub.Address()); err != nil {
+				t.Fatal(err)
+			} else if ok {
+				issued = r.Cheque.Cumulative
+			}
+			for _, w := range []*wallet.Wallet{pub, bw} {
+				if _, err := w.Settle(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			pb, _ := pub.Balance(ctx)
+			bb, _ := bw.Balance(ctx)
+			if pb.Token.Cmp(issued) != 0 {
+				t.Fatalf("publisher holds %s, the buyer issued %s", pb.Token, issued)
+			}
+			if total := addAmount(pb.Token, bb.Token); total.Cmp(wallet.NewAmount(1_000_000)) != 0 {
+				t.Fatalf("ledger total %s, funded 1000000", total)
+			}
+		})
+	}
+}

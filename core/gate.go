@@ -99,7 +99,11 @@ func (g *gateTable) add(ih InfoHash, t *Terms) {
 
 // of returns the gate of pc's torrent, nil when it is not gated.
 func (g *gateTable) of(pc *torrent.PeerConn) *gate {
-	v, ok := g.byHash.Load(InfoHash(pc.Torrent().InfoHash()))
+	t := pc.Torrent()
+	if t == nil {
+		return nil // an incoming connection not attached to a torrent yet
+	}
+	v, ok := g.byHash.Load(InfoHash(t.InfoHash()))
 	if !ok {
 		return nil
 	}

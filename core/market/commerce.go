@@ -278,13 +278,20 @@ func (p *Peer) Pay(purpose string, amount wallet.Amount, memo string, done func(
 	if err != nil {
 		return fmt.Errorf("cannot pay %s: %w", p.addr, err)
 	}
-	a.bought, a.issued, a.last = cum, cum, &c
-	p.pay2 = &payment{purpose: purpose, amount: amount, payout: cum, memo: memo, done: done}
-	p.send(&bttbid.Tip{
+	a.bought, a.issued, a.last = c.Cumulative, c.Cumulative, &c
+	// The TIP says what the wallet signed and stored.
+	err = p.send(&bttbid.Tip{
 		Cheque: bttbid.Cheque{ChainID: c.ChainID, Token: bttbid.Address(c.Token), Payer: bttbid.Address(c.Payer),
 			Beneficiary: bttbid.Address(c.Beneficiary), Payout: c.Cumulative, Sig: bttbid.Signature(c.Signature)},
-		For: bttbid.Purpose(purpose), Amount: amount, InfoHash: p.infoHash, Memo: memo, NoteSig: bttbid.Signature(n.Signature),
+		For: bttbid.Purpose(n.Purpose), Amount: n.Amount, InfoHash: n.InfoHash, Memo: n.Memo, NoteSig: bttbid.Signature(n.Signature),
 	})
+	if err != nil {
+		// Stored but never sent: the cumulative is ahead of what we owe,
+		// as after a refusal (§16.3).
+		a.bought = a.bought.SubFloor(amount)
+		return fmt.Errorf("cannot send the payment: %w", err)
+	}
+	p.pay2 = &payment{purpose: purpose, amount: n.Amount, payout: c.Cumulative, memo: n.Memo, done: done}
 	return nil
 }
 

@@ -137,17 +137,18 @@ func (p *Peer) TakeOutbox() [][]byte {
 	return out
 }
 
-func (p *Peer) send(m bttbid.Message) {
+func (p *Peer) send(m bttbid.Message) error {
 	if p.state == Disabled || p.state == Legacy {
-		return
+		return errors.New("btt_bid is off for the connection")
 	}
 	b, err := bttbid.Encode(m)
 	if err != nil {
 		// Our own message out of range: a bug, but never worth a panic.
 		p.lastErr = fmt.Sprintf("cannot encode %s: %v", m.Type(), err)
-		return
+		return fmt.Errorf("cannot encode %s: %w", m.Type(), err)
 	}
 	p.outbox = append(p.outbox, b)
+	return nil
 }
 
 // fail sends ERROR code and, when disable, turns the extension off.
