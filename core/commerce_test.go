@@ -91,6 +91,15 @@ func TestCommerceBetweenEngines(t *testing.T) {
 		return false
 	})
 
+	// A tip to a peer named by its address (here the publisher's, as
+	// the buyer dialed it).
+	if err := buyer.Tip(ctx, ih, publisher.ListenAddr().String(), tip, ""); err != nil {
+		t.Fatalf("tip to a peer: %v", err)
+	}
+	if err := buyer.Tip(ctx, ih, "127.0.0.250:1", tip, ""); err == nil || !strings.Contains(err.Error(), "no connected peer") {
+		t.Fatalf("tip to an unknown peer: %v", err)
+	}
+
 	// Crowdfunding: below the goal nothing is paid; the second pledge
 	// funds it and both are paid.
 	if err := buyer.Pledge(ctx, ih, pledge1); err != nil {
@@ -123,17 +132,9 @@ func TestCommerceBetweenEngines(t *testing.T) {
 		t.Fatalf("publisher's campaign %+v", pc)
 	}
 
-	// Settle, then the ledger: the publisher got exactly price + tip +
-	// both pledges; each payer paid exactly its part (no bandwidth was
-	// bought: no bids).
-	before := map[string]wallet.Amount{}
-	for name, w := range map[string]*wallet.Wallet{"pub": pub, "buyer": buyerW, "backer": backerW} {
-		b, err := w.Balance(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		before[name] = b.Token
-	}
+	// Stop (each settles on shutdown), settle, then the ledger: the
+	// publisher got exactly the price, two tips and both pledges; each
+	// payer paid exactly its part (no bandwidth was bought: no bids).
 	for _, e := range []*runningEngine{buyer, backer, publisher} {
 		if err := e.stop(); err != nil {
 			t.Fatal(err)
@@ -153,10 +154,10 @@ func TestCommerceBetweenEngines(t *testing.T) {
 	bb, _ := buyerW.Balance(ctx)
 	kb, _ := backerW.Balance(ctx)
 	// Settled on shutdown already or now: compare with the funding.
-	if got, want := pb.Token, sum(price, tip, pledge1, pledge2); got.Cmp(want) != 0 {
+	if got, want := pb.Token, sum(price, tip, tip, pledge1, pledge2); got.Cmp(want) != 0 {
 		t.Fatalf("publisher's balance %s, want %s", got, want)
 	}
-	if got, want := bb.Token, wallet.NewAmount(5*bttUnit).SubFloor(sum(price, tip, pledge1)); got.Cmp(want) != 0 {
+	if got, want := bb.Token, wallet.NewAmount(5*bttUnit).SubFloor(sum(price, tip, tip, pledge1)); got.Cmp(want) != 0 {
 		t.Fatalf("buyer's balance %s, want %s", got, want)
 	}
 	if got, want := kb.Token, wallet.NewAmount(5*bttUnit).SubFloor(pledge2); got.Cmp(want) != 0 {
@@ -179,13 +180,23 @@ func TestCommerceBetweenEngines(t *testing.T) {
 	}
 	waitFor(t, again.Engine, ih, 60*time.Second, "download again with the stored licence", isComplete)
 	sameTree(t, want, hashTree(t, filepath.Join(again.DataDir()+"-out", filepath.Base(root))))
-	if err := again.stop(); err != nil {
-		t.Fatal(err)
-	}
 	if b, _ := buyerW.Balance(ctx); b.Token.Cmp(bb.Token) != 0 {
 		t.Fatalf("buyer's balance moved from %s to %s fetching again", bb.Token, b.Token)
 	}
-	_ = before
+	// Two seeds drop each other; a tip to the publisher dials it again.
+	waitFor(t, again.Engine, ih, 30*time.Second, "the seeds to part", func(tr Torrent) bool { return len(tr.Peers) == 0 })
+	if err := again.Tip(ctx, ih, ToPublisher, tip, "again"); err != nil {
+		t.Fatalf("tip between seeds: %v", err)
+	}
+	if err := again.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := seeder2.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := buyerW.Balance(ctx); b.Token.Cmp(bb.Token.SubFloor(tip)) != 0 {
+		t.Fatalf("buyer's balance %s after the last tip, want %s", b.Token, bb.Token.SubFloor(tip))
+	}
 }
 
 // payCheat is a buyer's wallet whose payments are tampered with on their
