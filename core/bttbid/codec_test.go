@@ -62,8 +62,10 @@ func sampleMessages(t testing.TB) []Message {
 	}
 }
 
+// TestRoundTrip: every message of both versions decodes to itself and
+// re-encodes to the same bytes.
 func TestRoundTrip(t *testing.T) {
-	for _, m := range sampleMessages(t) {
+	for _, m := range append(sampleMessages(t), sampleCommerce(t)...) {
 		b, err := Encode(m)
 		if err != nil {
 			t.Fatalf("Encode(%#v): %v", m, err)

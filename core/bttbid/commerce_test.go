@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -51,26 +50,6 @@ func sampleCommerce(t testing.TB) []Message {
 		&Campaign{InfoHash: testIH(0xaa), Goal: maxAmount(t), Deadline: 1<<63 - 1, Pledged: maxAmount(t), Count: 1<<63 - 1},
 		&Funded{InfoHash: testIH(0xaa), Pledges: []Pledge{p}},
 		funded,
-	}
-}
-
-func TestCommerceRoundTrip(t *testing.T) {
-	for _, m := range sampleCommerce(t) {
-		b, err := Encode(m)
-		if err != nil {
-			t.Fatalf("Encode(%#v): %v", m, err)
-		}
-		got, err := Decode(b)
-		if err != nil {
-			t.Fatalf("Decode(%q): %v", b, err)
-		}
-		if !reflect.DeepEqual(got, m) {
-			t.Errorf("round trip of %s:\n got %#v\nwant %#v", m.Type(), got, m)
-		}
-		again, err := Encode(got)
-		if err != nil || !bytes.Equal(again, b) {
-			t.Errorf("re-encoding %s is not canonical: %q vs %q (%v)", m.Type(), again, b, err)
-		}
 	}
 }
 

@@ -281,9 +281,8 @@ func (p *Peer) Pay(purpose string, amount wallet.Amount, memo string, done func(
 	a.bought, a.issued, a.last = c.Cumulative, c.Cumulative, &c
 	// The TIP says what the wallet signed and stored.
 	err = p.send(&bttbid.Tip{
-		Cheque: bttbid.Cheque{ChainID: c.ChainID, Token: bttbid.Address(c.Token), Payer: bttbid.Address(c.Payer),
-			Beneficiary: bttbid.Address(c.Beneficiary), Payout: c.Cumulative, Sig: bttbid.Signature(c.Signature)},
-		For: bttbid.Purpose(n.Purpose), Amount: n.Amount, InfoHash: n.InfoHash, Memo: n.Memo, NoteSig: bttbid.Signature(n.Signature),
+		Cheque: chequeMsg(c),
+		For:    bttbid.Purpose(n.Purpose), Amount: n.Amount, InfoHash: n.InfoHash, Memo: n.Memo, NoteSig: bttbid.Signature(n.Signature),
 	})
 	if err != nil {
 		// Stored but never sent: the cumulative is ahead of what we owe,
@@ -337,8 +336,7 @@ func (p *Peer) onTip(now time.Time, m *bttbid.Tip) {
 		p.fail(bttbid.CodeMisaddressed, "tip chain, token, payer, beneficiary or torrent is not this connection's", true)
 		return
 	}
-	c := wallet.Cheque{ChainID: ch.ChainID, Token: wallet.Address(ch.Token), Payer: wallet.Address(ch.Payer),
-		Beneficiary: wallet.Address(ch.Beneficiary), Cumulative: ch.Payout, Signature: wallet.Signature(ch.Sig)}
+	c := chequeOf(&ch)
 	if err := c.Verify(); err != nil {
 		p.fail(bttbid.CodeBadCheque, "tip cheque signature does not recover the payer", true)
 		return

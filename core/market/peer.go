@@ -557,8 +557,7 @@ func (p *Peer) onCheque(m *bttbid.Cheque) {
 		p.fail(bttbid.CodeMisaddressed, "cheque chain, token, payer or beneficiary is not this connection's", true)
 		return
 	}
-	c := wallet.Cheque{ChainID: m.ChainID, Token: wallet.Address(m.Token), Payer: wallet.Address(m.Payer),
-		Beneficiary: wallet.Address(m.Beneficiary), Cumulative: m.Payout, Signature: wallet.Signature(m.Sig)}
+	c := chequeOf(m)
 	if err := c.Verify(); err != nil {
 		p.fail(bttbid.CodeBadCheque, "cheque signature does not recover the payer", true)
 		return
@@ -747,8 +746,20 @@ func (p *Peer) pay(all bool) {
 func (p *Peer) PayAll() { p.pay(true) }
 
 func (p *Peer) sendCheque(c *wallet.Cheque) {
-	p.send(&bttbid.Cheque{ChainID: c.ChainID, Token: bttbid.Address(c.Token), Payer: bttbid.Address(c.Payer),
-		Beneficiary: bttbid.Address(c.Beneficiary), Payout: c.Cumulative, Sig: bttbid.Signature(c.Signature)})
+	m := chequeMsg(*c)
+	p.send(&m)
+}
+
+// chequeMsg and chequeOf convert between the wallet's cheque and its
+// wire form (CHEQUE, and the cheque inside a TIP).
+func chequeMsg(c wallet.Cheque) bttbid.Cheque {
+	return bttbid.Cheque{ChainID: c.ChainID, Token: bttbid.Address(c.Token), Payer: bttbid.Address(c.Payer),
+		Beneficiary: bttbid.Address(c.Beneficiary), Payout: c.Cumulative, Sig: bttbid.Signature(c.Signature)}
+}
+
+func chequeOf(m *bttbid.Cheque) wallet.Cheque {
+	return wallet.Cheque{ChainID: m.ChainID, Token: wallet.Address(m.Token), Payer: wallet.Address(m.Payer),
+		Beneficiary: wallet.Address(m.Beneficiary), Cumulative: m.Payout, Signature: wallet.Signature(m.Sig)}
 }
 
 // BadPiece is called when a piece whose data came from this peer failed
