@@ -77,13 +77,13 @@ func startSeller(t *testing.T, bin string, env, args []string) (*exec.Cmd, chan 
 	return seller, done, errb
 }
 
-// TestCLIMarketTwoProcesses: a seller (`seed --ask`) and a buyer (`get
-// --bid`), two processes sharing one local ledger file, trade: the buyer
-// pays with cheques, both settle on exit, and `wallet balance` of each
-// shows the transfer, equal to the buyer's cumulative cheque.
-func TestCLIMarketTwoProcesses(t *testing.T) {
-	bin := buildCLI(t)
-	w := newWalletCLI(t, `chain = "local"`+"\n")
+// newTradeCLI builds the binary and sets up CLI runs that trade on one
+// local ledger file: cli(dataDir, args...) prefixes the shared config and
+// ledger, env unlocks the wallets.
+func newTradeCLI(t *testing.T, marketTOML string) (bin string, w *walletCLI, cli func(dir string, args ...string) []string, env []string) {
+	t.Helper()
+	bin = buildCLI(t)
+	w = newWalletCLI(t, `chain = "local"`+"\n")
 	cfg := w.file("market.toml", `[engine]
 dht = false
 pex = false
@@ -91,33 +91,57 @@ lsd = false
 utp = false
 [engine.market]
 round = "1s"
-[wallet]
+`+marketTOML+`[wallet]
 chain = "local"
 `)
 	ledger := filepath.Join(w.dir, "ledger.db")
-	dS, dB := filepath.Join(w.dir, "seller"), filepath.Join(w.dir, "buyer")
-	pass := w.file("pass", "market pass\n")
-	cli := func(dir string, args ...string) []string {
+	w.file("pass", "market pass\n")
+	cli = func(dir string, args ...string) []string {
 		return append([]string{"--config", cfg, "--data-dir", dir, "--ledger", ledger}, args...)
 	}
-	var sa, ba addressJSON
-	w.okJSON(&sa, cli(dS, "wallet", "new", "--passphrase-file", pass, "--json")...)
-	w.okJSON(&ba, cli(dB, "wallet", "new", "--passphrase-file", pass, "--json")...)
-	w.ok(cli(dB, "wallet", "faucet", "100")...)
+	return bin, w, cli, append(os.Environ(), passphraseEnv+"=market pass")
+}
 
-	src := filepath.Join(w.dir, "src", "payload.bin")
+// writePayload writes dir/src/payload.bin of size pseudo-random bytes.
+func writePayload(t *testing.T, dir string, size, mul, shift int) (string, []byte) {
+	t.Helper()
+	src := filepath.Join(dir, "src", "payload.bin")
 	if err := os.MkdirAll(filepath.Dir(src), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	data := make([]byte, 6<<20)
+	data := make([]byte, size)
 	for i := range data {
-		data[i] = byte(i*7 + i>>11)
+		data[i] = byte(i*mul + i>>shift)
 	}
 	if err := os.WriteFile(src, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return src, data
+}
+
+// newTrader makes a wallet in dir (funded with fund BTT from the faucet
+// unless fund is empty) and returns its address.
+func (w *walletCLI) newTrader(cli func(string, ...string) []string, dir, fund string) addressJSON {
+	w.t.Helper()
+	var a addressJSON
+	w.okJSON(&a, cli(dir, "wallet", "new", "--passphrase-file", filepath.Join(w.dir, "pass"), "--json")...)
+	if fund != "" {
+		w.ok(cli(dir, "wallet", "faucet", fund)...)
+	}
+	return a
+}
+
+// TestCLIMarketTwoProcesses: a seller (`seed --ask`) and a buyer (`get
+// --bid`), two processes sharing one local ledger file, trade: the buyer
+// pays with cheques, both settle on exit, and `wallet balance` of each
+// shows the transfer, equal to the buyer's cumulative cheque.
+func TestCLIMarketTwoProcesses(t *testing.T) {
+	bin, w, cli, env := newTradeCLI(t, "")
+	dS, dB := filepath.Join(w.dir, "seller"), filepath.Join(w.dir, "buyer")
+	sa, ba := w.newTrader(cli, dS, ""), w.newTrader(cli, dB, "100")
+
+	src, data := writePayload(t, w.dir, 6<<20, 7, 11)
 	tor := filepath.Join(w.dir, "payload.torrent")
-	env := append(os.Environ(), passphraseEnv+"=market pass")
 
 	sellerAddr := freeLoopback(t, "127.0.0.70")
 	seller, sellerDone, sellerErr := startSeller(t, bin, env, cli(dS, "seed", "--listen", sellerAddr, "--torrent", tor,
@@ -196,32 +220,12 @@ chain = "local"
 // book, and after a restart the buyer's next cheque continues the
 // cumulative total.
 func TestCLIMarketSellerKilled(t *testing.T) {
-	bin := buildCLI(t)
-	w := newWalletCLI(t, `chain = "local"`+"\n")
-	cfg := w.file("market.toml", "[engine]\ndht = false\npex = false\nlsd = false\nutp = false\n[engine.market]\nround = \"1s\"\ncredit_mib = 1\ncap_mib = 1\n[wallet]\nchain = \"local\"\n")
-	ledger := filepath.Join(w.dir, "ledger.db")
+	bin, w, cli, env := newTradeCLI(t, "credit_mib = 1\ncap_mib = 1\n")
 	dS, dB := filepath.Join(w.dir, "seller"), filepath.Join(w.dir, "buyer")
-	pass := w.file("pass", "market pass\n")
-	cli := func(dir string, args ...string) []string {
-		return append([]string{"--config", cfg, "--data-dir", dir, "--ledger", ledger}, args...)
-	}
-	var sa, ba addressJSON
-	w.okJSON(&sa, cli(dS, "wallet", "new", "--passphrase-file", pass, "--json")...)
-	w.okJSON(&ba, cli(dB, "wallet", "new", "--passphrase-file", pass, "--json")...)
-	w.ok(cli(dB, "wallet", "faucet", "100")...)
-	src := filepath.Join(w.dir, "src", "payload.bin")
-	if err := os.MkdirAll(filepath.Dir(src), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	data := make([]byte, 12<<20)
-	for i := range data {
-		data[i] = byte(i*13 + i>>9)
-	}
-	if err := os.WriteFile(src, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	w.newTrader(cli, dS, "")
+	w.newTrader(cli, dB, "100")
+	src, data := writePayload(t, w.dir, 12<<20, 13, 9)
 	tor := filepath.Join(w.dir, "payload.torrent")
-	env := append(os.Environ(), passphraseEnv+"=market pass")
 	sellerAddr := freeLoopback(t, "127.0.0.72")
 	seedArgs := cli(dS, "seed", "--listen", sellerAddr, "--torrent", tor, "--ask", "0.001", "--upload-limit", "1MiB", src)
 	seller, sellerDone, _ := startSeller(t, bin, env, seedArgs)

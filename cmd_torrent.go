@@ -370,10 +370,10 @@ func runSeed(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return fmt.Errorf("cannot seed %s: %w", tf.Name, err)
 	}
-	if terms.Paid() && ef.price == "" && ef.strategy == "" {
+	if terms.Paid() {
 		// Only licence holders are served a paid torrent, and a licence is
 		// presented over btt_bid, which runs only with a wallet open.
-		return fmt.Errorf("paid torrent: seeding needs a wallet (nobody could be served without one): seed with --ask PRICE or --seller-strategy free")
+		ef.payWith = "paid torrent: seeding"
 	}
 
 	dataDir := c.dataDir
