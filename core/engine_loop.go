@@ -124,6 +124,7 @@ func (e *Engine) tick(dt time.Duration) {
 		Wallet:  WalletStatus{Err: "no wallet"},
 	}
 	s.Totals.Downloaded, s.Totals.Uploaded = e.session.down, e.session.up
+	e.drainMarketEvents() // before the market samples counters (market_glue.go)
 	for _, ih := range e.order {
 		ts := e.torrents[ih]
 		t := e.poll(ts, dt)

@@ -128,7 +128,7 @@ type mevent struct {
 	has     bool   // handshake: the peer advertises btt_bid
 	payload []byte // message: a copy
 	at      time.Time
-	pos     int64 // message: useful bytes received from the peer before it
+	pos     int64 // message, meter: useful bytes received from the peer before it (-1: none)
 }
 
 // The useful-bytes tripwire counts a peer's useful payload bytes as
@@ -168,7 +168,10 @@ type mpeer struct {
 	complete bool
 	mutual   time.Time // when both sides were first seen complete
 	since    time.Time // when the connection was added
-	poke     func()    // queues a mevMeter event for the connection
+	// pokeSent and pokeRecv queue a mevMeter event for the connection:
+	// from the writer's tripwire, and from the reader's with the stream
+	// position it fired at.
+	pokeSent, pokeRecv func()
 }
 
 // newMarketState builds the market for w under cfg (nil when w is nil).
@@ -288,13 +291,15 @@ func (e *Engine) marketEvent(ev mevent) {
 		pc := ev.pc
 		mp := &mpeer{ih: ih, key: pc.RemoteAddr.String(), conn: e.connOf(pc), since: time.Now()}
 		mp.p = mt.NewPeer(mp.key, [20]byte(e.cl.PeerID()), [20]byte(pc.PeerID), mp.since)
-		mp.poke = func() {
+		poke := func(pos int64) {
 			select {
-			case mk.evC <- mevent{kind: mevMeter, pc: pc}:
+			case mk.evC <- mevent{kind: mevMeter, pc: pc, pos: pos}:
 			default:
 				mk.dropped.Add(1) // the next tick looks anyway
 			}
 		}
+		mp.pokeSent = func() { poke(-1) }
+		mp.pokeRecv = func() { poke(mk.usefulOf(&pc.Peer)) }
 		mk.peers[pc] = mp
 	case mevHandshake:
 		mp := mk.peers[ev.pc]
@@ -318,7 +323,7 @@ func (e *Engine) marketEvent(ev mevent) {
 		e.armMeters(ev.pc, mp)
 	case mevMeter:
 		if mp := mk.peers[ev.pc]; mp != nil {
-			e.observe(ev.pc, mp, ev.pc.Stats())
+			e.observe(ev.pc, mp, ev.pc.Stats(), ev.pos)
 			e.flushPeer(ev.pc, mp)
 			e.armMeters(ev.pc, mp)
 		}
@@ -357,8 +362,9 @@ func (e *Engine) tstateOf(t *torrent.Torrent) *tstate {
 }
 
 // observe counts the bytes a connection carried since the last look: sent
-// (paid if we award it) and received (owed if it awards us).
-func (e *Engine) observe(pc *torrent.PeerConn, mp *mpeer, st torrent.PeerStats) {
+// (paid if we award it) and received up to the stream position recv
+// (owed if it awards us; -1: do not look at received bytes).
+func (e *Engine) observe(pc *torrent.PeerConn, mp *mpeer, st torrent.PeerStats, recv int64) {
 	mk := e.mkt
 	mp.p.ObserveSent(st.BytesWrittenData.Int64(), mk.torrent(mp.ih).Round())
 	// A hash failure is seen before these bytes are counted, so they
@@ -367,7 +373,27 @@ func (e *Engine) observe(pc *torrent.PeerConn, mp *mpeer, st torrent.PeerStats) 
 		mp.bad = bad
 		mp.p.BadPiece()
 	}
-	mp.p.ObserveReceived(mk.usefulOf(&pc.Peer))
+	if recv >= 0 {
+		mp.p.ObserveReceived(recv)
+	}
+}
+
+// drainMarketEvents handles the queued callback events before a tick
+// samples byte counters: a sample taken past a queued AWARD or OUTBID
+// would count the bytes between under the old terms (the counters only
+// move forward, so they would never be counted under the new ones).
+func (e *Engine) drainMarketEvents() {
+	if e.mkt == nil {
+		return
+	}
+	for range cap(e.mkt.evC) {
+		select {
+		case ev := <-e.mkt.evC:
+			e.marketEvent(ev)
+		default:
+			return
+		}
+	}
 }
 
 // meterStep is the least distance between two looks at a connection's
@@ -381,17 +407,17 @@ const meterStep = 64 << 10
 // instead of tick precision. Wire bytes written are at least the payload
 // bytes, so the seller's wire fires early, never late.
 func (e *Engine) armMeters(pc *torrent.PeerConn, mp *mpeer) {
-	if mp.poke == nil {
+	if mp.pokeSent == nil {
 		return
 	}
 	if h := mp.p.SellHeadroom(); h >= 0 && mp.conn != nil {
-		mp.conn.ArmWritten(mp.conn.BytesWritten()+max(h, meterStep), mp.poke)
+		mp.conn.ArmWritten(mp.conn.BytesWritten()+max(h, meterStep), mp.pokeSent)
 	} else if mp.conn != nil {
 		mp.conn.written.disarm()
 	}
 	w := e.mkt.usefulWire(&pc.Peer)
 	if h := mp.p.BuyHeadroom(); h >= 0 {
-		w.arm(w.load()+max(h, meterStep), mp.poke)
+		w.arm(w.load()+max(h, meterStep), mp.pokeRecv)
 	} else {
 		w.disarm()
 	}
@@ -486,7 +512,7 @@ func (e *Engine) marketTick(ts *tstate, out *Torrent, now time.Time) {
 		mp.p.SetAsk(askMsg)
 		mp.p.CommerceTick(now)
 		e.notePublisher(ts, mp)
-		e.observe(pc, mp, st)
+		e.observe(pc, mp, st, mk.usefulOf(&pc.Peer))
 		switch {
 		case complete:
 			// Pay on completion, and again for bytes counted after it
