@@ -20,6 +20,7 @@ import (
 // has it. Every method that stores does so durably before returning.
 type Commerce interface {
 	IssuePayment(beneficiary wallet.Address, cumulative wallet.Amount, p wallet.Payment) (wallet.Cheque, wallet.TipNote, error)
+	SignTipNote(beneficiary wallet.Address, cumulative, amount wallet.Amount, infoHash [20]byte, purpose, memo string) (wallet.TipNote, error)
 	AcceptTip(c wallet.Cheque, n wallet.TipNote) (wallet.Amount, error)
 	Payments() ([]wallet.Payment, error)
 	SignLicense(buyer wallet.Address, infoHash [20]byte, price wallet.Amount) (wallet.License, error)
@@ -279,6 +280,8 @@ func (p *Peer) Pay(purpose string, amount wallet.Amount, memo string, done func(
 		return fmt.Errorf("cannot pay %s: %w", p.addr, err)
 	}
 	a.bought, a.issued, a.last = c.Cumulative, c.Cumulative, &c
+	a.lastPay = &wallet.Payment{Direction: wallet.Issued, For: n.Purpose, Counterparty: p.addr, InfoHash: n.InfoHash,
+		Amount: n.Amount, Memo: n.Memo, Cumulative: c.Cumulative}
 	// The TIP says what the wallet signed and stored.
 	err = p.send(&bttbid.Tip{
 		Cheque: chequeMsg(c),
@@ -292,6 +295,29 @@ func (p *Peer) Pay(purpose string, amount wallet.Amount, memo string, done func(
 	}
 	p.pay2 = &payment{purpose: purpose, amount: n.Amount, payout: c.Cumulative, memo: n.Memo, done: done}
 	return nil
+}
+
+// resend sends our last cheque to the account again (the seller's
+// RECEIPT shows it never got it): as the TIP it was, with its note signed
+// again (deterministic), when it carried a payment, and only on a
+// connection of that payment's torrent (a TIP names its torrent);
+// otherwise as a CHEQUE.
+func (p *Peer) resend(a *account) {
+	pay := a.lastPay
+	if pay == nil {
+		p.sendCheque(a.last)
+		return
+	}
+	if pay.InfoHash != p.infoHash {
+		return
+	}
+	n, err := p.m.w.SignTipNote(p.addr, a.last.Cumulative, pay.Amount, pay.InfoHash, pay.For, pay.Memo)
+	if err != nil {
+		p.lastErr = fmt.Sprintf("cannot resend the payment: %v", err)
+		return
+	}
+	p.send(&bttbid.Tip{Cheque: chequeMsg(*a.last), For: bttbid.Purpose(n.Purpose), Amount: n.Amount,
+		InfoHash: n.InfoHash, Memo: n.Memo, NoteSig: bttbid.Signature(n.Signature)})
 }
 
 // receiptFor completes our pending payment on a RECEIPT that covers it.

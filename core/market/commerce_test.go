@@ -358,3 +358,32 @@ func TestV1PeerGetsNoCommerce(t *testing.T) {
 		t.Fatalf("v1 side answered %d messages", len(out))
 	}
 }
+
+// TestLostTipResent: a TIP lost on the wire (the connection dropped, the
+// payer restarted) is sent again as a TIP, memo and all, when the
+// payee's RECEIPT after HELLO shows it never got it.
+func TestLostTipResent(t *testing.T) {
+	s, _ := commerceSwarm(t, 1, 0, 0)
+	l := s.links[0]
+	if err := l.b.Pay(wallet.ForTip, amt(100), "first", nil); err != nil {
+		t.Fatal(err)
+	}
+	l.flush(t, t0)
+	if err := l.b.Pay(wallet.ForTip, amt(250), "lost then found", nil); err != nil {
+		t.Fatal(err)
+	}
+	l.b.TakeOutbox() // the connection drops with the TIP
+	l.b.Disable("connection closed")
+	// The payer restarts: a new market on the same wallet.
+	again := newMarket(t, s.buyers[0].Wallet())
+	l2 := newLink(s.st, again.NewTorrent(ih), 1, 2)
+	l2.a.SetAsk(askOf(1))
+	l2.start(t, t1)
+	ps := s.st.Payments()
+	if len(ps) != 2 || ps[1].Memo != "lost then found" || ps[1].Amount.Cmp(amt(250)) != 0 {
+		t.Fatalf("payee's payments after the resend %+v", ps)
+	}
+	if acc := s.seller.Accounts()[0]; acc.Accepted.Cmp(amt(350)) != 0 || acc.Owed.Cmp(amt(350)) != 0 {
+		t.Fatalf("payee's account %+v", acc)
+	}
+}

@@ -142,7 +142,8 @@ type account struct {
 	issued    wallet.Amount // highest cumulative payout issued
 	bought    wallet.Amount // our cumulative owed to it; starts at issued after a restart
 	last      *wallet.Cheque
-	stopped   bool // we stopped paying it (bad piece, lost records)
+	lastPay   *wallet.Payment // the payment last carries (nil: bandwidth)
+	stopped   bool            // we stopped paying it (bad piece, lost records)
 }
 
 func (m *Market) account(addr wallet.Address) *account {
@@ -182,10 +183,26 @@ func (m *Market) buyer(addr wallet.Address) (*account, error) {
 		if ok {
 			c := r.Cheque
 			a.issued, a.bought, a.last = c.Cumulative, c.Cumulative, &c
+			a.lastPay = m.paymentOf(addr, c.Cumulative)
 		}
 		a.buyLoaded = true
 	}
 	return a, nil
+}
+
+// paymentOf finds the payment our cheque to addr for cumulative carried,
+// if it was one (PROTOCOL.md §16), so a resend repeats its TIP.
+func (m *Market) paymentOf(addr wallet.Address, cumulative wallet.Amount) *wallet.Payment {
+	ps, err := m.w.Payments()
+	if err != nil {
+		return nil
+	}
+	for i := len(ps) - 1; i >= 0; i-- {
+		if p := ps[i]; p.Direction == wallet.Issued && p.Counterparty == addr && p.Cumulative.Cmp(cumulative) == 0 {
+			return &p
+		}
+	}
+	return nil
 }
 
 // AccountView is what the market knows of one counterparty.
@@ -231,7 +248,7 @@ func (m *Market) issue(addr wallet.Address, a *account) (*wallet.Cheque, error) 
 	if err != nil {
 		return nil, fmt.Errorf("cannot pay %s: %w", addr, err)
 	}
-	a.issued, a.last = a.bought, &c
+	a.issued, a.last, a.lastPay = a.bought, &c, nil
 	return &c, nil
 }
 

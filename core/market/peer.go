@@ -654,7 +654,7 @@ func (p *Peer) onReceipt(r *bttbid.Receipt) {
 		return // (a payment in flight: its TIP carries the cheque)
 	}
 	if r.Payout.Cmp(a.issued) < 0 {
-		p.sendCheque(a.last) // it never got our last cheque
+		p.resend(a) // it never got our last cheque
 	}
 }
 
