@@ -22,7 +22,7 @@ import (
 )
 
 // maxMemo is the longest memo a tip may carry, in bytes (PROTOCOL.md §16.3).
-const maxMemo = 140
+const maxMemo = wallet.MaxMemo
 
 // defaultPayTimeout bounds a tip or pledge: finding the receiver, then
 // its acknowledgement.
