@@ -73,6 +73,7 @@ func benchSwarm(o BenchOptions, sc BenchScenario, dir string, firstIP int) Optio
 		opts.Round = o.Round
 	}
 	opts.FreeShare = o.FreeShare
+	opts.Tip = wallet.Amount{} // the benchmark prices bandwidth alone
 	opts.Seeders = []Spec{{Name: "seeder", Role: RoleSeeder, Strategy: sc.Seller}}
 	opts.Leechers = []Spec{
 		{Name: "bidder-1 (5)", Role: RoleBidder, Strategy: sc.Buyer, Bid: BTT("5")},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -28,6 +29,8 @@ type NodeReport struct {
 	Completion time.Duration `json:"-"`
 	Spent      wallet.Amount `json:"-"` // cumulative cheques issued
 	Earned     wallet.Amount `json:"-"` // cumulative cheques accepted
+	Tipped     wallet.Amount `json:"-"` // tips paid: part of Spent
+	TipsIn     wallet.Amount `json:"-"` // tips received: part of Earned
 	Funding    wallet.Amount `json:"-"` // faucet
 	Balance    wallet.Amount `json:"-"` // ledger balance after settlement
 }
@@ -42,9 +45,12 @@ func (r NodeReport) MarshalJSON() ([]byte, error) {
 		Completion *float64 `json:"completion_s"`
 		Spent      string   `json:"spent"`
 		Earned     string   `json:"earned"`
+		Tipped     string   `json:"tipped"`
+		TipsIn     string   `json:"tips_received"`
 		Funding    string   `json:"funding"`
 		Balance    string   `json:"balance"`
-	}{plain(r), r.Bid.String(), secs(r.Completion), r.Spent.String(), r.Earned.String(), r.Funding.String(), r.Balance.String()})
+	}{plain(r), r.Bid.String(), secs(r.Completion), r.Spent.String(), r.Earned.String(), r.Tipped.String(), r.TipsIn.String(),
+		r.Funding.String(), r.Balance.String()})
 }
 
 func secs(d time.Duration) *float64 {
@@ -55,14 +61,37 @@ func secs(d time.Duration) *float64 {
 	return &s
 }
 
-// Money is the conservation account of a Report, in base units.
+// TipReport is one tip a node received (PROTOCOL.md §16.9).
+type TipReport struct {
+	Time   time.Time
+	From   string // the payer's node label (its address if not in the swarm)
+	To     string // the receiver's node label
+	Amount wallet.Amount
+	Memo   string // as received: untrusted text, quote before display
+}
+
+// MarshalJSON writes the amount as a decimal string of base units.
+func (t TipReport) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Time           time.Time `json:"time"`
+		From, To, Memo string
+		Amount         string
+	}{t.Time, t.From, t.To, t.Memo, t.Amount.String()})
+}
+
+// Money is the conservation account of a Report, in base units. Tips
+// travel on the same cumulative cheques as bandwidth, so Spent includes
+// Tipped and Earned includes TipsReceived: spent on bandwidth + tipped =
+// earned for bandwidth + tips received + unsettled.
 type Money struct {
-	Spent     wallet.Amount // Σ cheques issued
-	Earned    wallet.Amount // Σ cheques accepted
-	Unsettled wallet.Amount // Σ issued − accepted, per payer and beneficiary (in flight)
-	Paid      wallet.Amount // Σ (funding − balance) of paying wallets on the ledger, after settlement
-	Received  wallet.Amount // Σ (balance − funding) of earning wallets on the ledger
-	Problems  []string      // why money is not conserved; empty when it is
+	Spent        wallet.Amount // Σ cheques issued
+	Earned       wallet.Amount // Σ cheques accepted
+	Tipped       wallet.Amount // Σ tips paid (recorded by the payers)
+	TipsReceived wallet.Amount // Σ tips accepted (recorded by the receivers)
+	Unsettled    wallet.Amount // Σ issued − accepted, per payer and beneficiary (in flight)
+	Paid         wallet.Amount // Σ (funding − balance) of paying wallets on the ledger, after settlement
+	Received     wallet.Amount // Σ (balance − funding) of earning wallets on the ledger
+	Problems     []string      // why money is not conserved; empty when it is
 }
 
 // Conserved reports whether no problem was found.
@@ -71,16 +100,18 @@ func (m Money) Conserved() bool { return len(m.Problems) == 0 }
 // MarshalJSON writes amounts as decimal strings of base units.
 func (m Money) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
-		Spent, Earned, Unsettled, Paid, Received string
-		Conserved                                bool
-		Problems                                 []string `json:",omitempty"`
-	}{m.Spent.String(), m.Earned.String(), m.Unsettled.String(), m.Paid.String(), m.Received.String(), m.Conserved(), m.Problems})
+		Spent, Earned, Tipped, TipsReceived, Unsettled, Paid, Received string
+		Conserved                                                      bool
+		Problems                                                       []string `json:",omitempty"`
+	}{m.Spent.String(), m.Earned.String(), m.Tipped.String(), m.TipsReceived.String(), m.Unsettled.String(),
+		m.Paid.String(), m.Received.String(), m.Conserved(), m.Problems})
 }
 
 // Report is what a headless run prints.
 type Report struct {
 	Duration time.Duration `json:"-"`
 	Nodes    []NodeReport  `json:"nodes"`
+	Tips     []TipReport   `json:"tips"` // received, oldest first
 	Money    Money         `json:"money"`
 }
 
@@ -100,10 +131,24 @@ func (s *Swarm) Settle(ctx context.Context) (Report, error) {
 		*a = sum
 	}
 	nodes := s.All()
-	// Cheques, before settlement, per pair.
+	label := map[wallet.Address]string{}
+	for _, n := range nodes {
+		if n.Wallet != nil {
+			label[n.Wallet.Address()] = n.Label()
+		}
+	}
+	nameOf := func(a wallet.Address) string {
+		if l, ok := label[a]; ok {
+			return l
+		}
+		return a.String()
+	}
+	// Cheques and tips, before settlement, per pair.
 	type pair struct{ payer, beneficiary wallet.Address }
 	issued := map[pair]wallet.Amount{}
 	accepted := map[pair]wallet.Amount{}
+	tipped := map[pair]wallet.Amount{}
+	tipsIn := map[pair]wallet.Amount{}
 	for _, n := range nodes {
 		tr := n.Torrent()
 		nr := NodeReport{Node: n.Label(), Role: n.Role, Strategy: n.Strategy, Bid: n.Bid,
@@ -125,10 +170,48 @@ func (s *Swarm) Settle(ctx context.Context) (Report, error) {
 					accepted[pair{r.Counterparty, n.Wallet.Address()}] = r.Cheque.Cumulative
 				}
 			}
+			ps, err := n.Wallet.Payments()
+			if err != nil {
+				return rep, fmt.Errorf("cannot read %s's payments: %w", n.Label(), err)
+			}
+			me := n.Wallet.Address()
+			for _, p := range ps {
+				if p.For != wallet.ForTip || p.InfoHash != s.ih {
+					continue
+				}
+				if p.Direction == wallet.Issued {
+					add(&nr.Tipped, p.Amount)
+					k := pair{me, p.Counterparty}
+					sum := tipped[k]
+					add(&sum, p.Amount)
+					tipped[k] = sum
+					continue
+				}
+				add(&nr.TipsIn, p.Amount)
+				k := pair{p.Counterparty, me}
+				sum := tipsIn[k]
+				add(&sum, p.Amount)
+				tipsIn[k] = sum
+				rep.Tips = append(rep.Tips, TipReport{Time: p.Time, From: nameOf(p.Counterparty), To: n.Label(), Amount: p.Amount, Memo: p.Memo})
+			}
+			if nr.Tipped.Cmp(nr.Spent) > 0 {
+				m.Problems = append(m.Problems, fmt.Sprintf("%s tipped %s, more than its cheques, %s", n.Label(), nr.Tipped, nr.Spent))
+			}
+			if nr.TipsIn.Cmp(nr.Earned) > 0 {
+				m.Problems = append(m.Problems, fmt.Sprintf("%s received tips of %s, more than its cheques, %s", n.Label(), nr.TipsIn, nr.Earned))
+			}
 			add(&m.Spent, nr.Spent)
 			add(&m.Earned, nr.Earned)
+			add(&m.Tipped, nr.Tipped)
+			add(&m.TipsReceived, nr.TipsIn)
 		}
 		rep.Nodes = append(rep.Nodes, nr)
+	}
+	slices.SortStableFunc(rep.Tips, func(a, b TipReport) int { return a.Time.Compare(b.Time) })
+	for p, in := range tipsIn {
+		if out := tipped[p]; in.Cmp(out) > 0 {
+			m.Problems = append(m.Problems, fmt.Sprintf("%s received tips of %s from %s, which tipped it only %s", nameOf(p.beneficiary), in, nameOf(p.payer), out))
+		}
 	}
 	for p, a := range accepted {
 		i := issued[p]
@@ -187,14 +270,15 @@ func (s *Swarm) Settle(ctx context.Context) (Report, error) {
 // WriteTable prints the report as a table and the conservation line.
 func (r Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tROLE\tSTRATEGY\tBID/MiB\tDOWN\tUP\tDONE\tTIME\tSPENT\tEARNED\t")
+	fmt.Fprintln(tw, "NODE\tROLE\tSTRATEGY\tBID/MiB\tDOWN\tUP\tDONE\tTIME\tSPENT\tEARNED\tTIPPED\tTIPS IN\t")
 	for _, n := range r.Nodes {
-		bid, spent, earned := "-", "-", "-"
+		bid, spent, earned, tipped, tipsIn := "-", "-", "-", "-", "-"
 		if !n.Bid.IsZero() {
 			bid = n.Bid.Format(wallet.BTTDecimals)
 		}
 		if n.Role != RoleLegacy {
 			spent, earned = n.Spent.Format(wallet.BTTDecimals), n.Earned.Format(wallet.BTTDecimals)
+			tipped, tipsIn = n.Tipped.Format(wallet.BTTDecimals), n.TipsIn.Format(wallet.BTTDecimals)
 		}
 		done, t := "-", "-"
 		if n.Size > 0 {
@@ -207,16 +291,28 @@ func (r Report) WriteTable(w io.Writer) error {
 		if st == "" {
 			st = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", n.Node, n.Role, st, bid,
-			core.FormatBytes(n.Downloaded), core.FormatBytes(n.Uploaded), done, t, spent, earned)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", n.Node, n.Role, st, bid,
+			core.FormatBytes(n.Downloaded), core.FormatBytes(n.Uploaded), done, t, spent, earned, tipped, tipsIn)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if len(r.Tips) > 0 {
+		fmt.Fprintf(w, "\ntips received: %d\n", len(r.Tips))
+		const most = 10
+		for _, t := range r.Tips[max(len(r.Tips)-most, 0):] {
+			fmt.Fprintf(w, "  %s ← %s: %s BTT %q\n", t.To, t.From, t.Amount.Format(wallet.BTTDecimals), t.Memo)
+		}
+		if len(r.Tips) > most {
+			fmt.Fprintf(w, "  (the last %d shown)\n", most)
+		}
+	}
 	m := r.Money
+	bwSpent, bwEarned := m.Spent.SubFloor(m.Tipped), m.Earned.SubFloor(m.TipsReceived)
 	fmt.Fprintf(w, "\nprices and amounts in BTT; conservation in base units (1 BTT = 10^18):\n")
-	fmt.Fprintf(w, "spent %s = earned %s + unsettled %s; ledger: payers paid %s, earners received %s\n",
-		m.Spent, m.Earned, m.Unsettled, m.Paid, m.Received)
+	fmt.Fprintf(w, "spent %s (bandwidth %s + tips %s) = earned %s (bandwidth %s + tips %s) + unsettled %s\n",
+		m.Spent, bwSpent, m.Tipped, m.Earned, bwEarned, m.TipsReceived, m.Unsettled)
+	fmt.Fprintf(w, "ledger: payers paid %s, earners received %s\n", m.Paid, m.Received)
 	if m.Conserved() {
 		_, err := fmt.Fprintln(w, "money conserved: yes")
 		return err

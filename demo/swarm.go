@@ -2,8 +2,9 @@
 // or more seeders with a capped upload, bidders with different buyer
 // strategies and prices, and legacy leechers without the market, each
 // engine on its own 127.0.0.x address, trading a generated torrent with
-// wallets funded on a throw-away local ledger. Leechers that finish can be
-// replaced by fresh ones so the market keeps moving.
+// wallets funded on a throw-away local ledger. A bidder that finishes tips
+// the seeder that served it most (PROTOCOL.md §16.9), and leechers that
+// finish can be replaced by fresh ones so the market keeps moving.
 //
 // The demo verb shows a Swarm in the TUI (Switcher lets the user look
 // through any node's eyes), or runs it headless and prints a Report; the
@@ -49,7 +50,7 @@ type Spec struct {
 }
 
 // Options configure a Swarm. Zero fields take the defaults of
-// DefaultOptions.
+// DefaultOptions, except Tip: zero means no tips.
 type Options struct {
 	// Dir is the work dir: ledger, payload, every node's data dir. The
 	// caller creates and removes it.
@@ -77,6 +78,12 @@ type Options struct {
 	// Replace starts a fresh node (new data dir, engine and wallet) in
 	// place of each leecher that completes.
 	Replace bool
+	// Tip is what each bidder that completes tips the seeder it
+	// downloaded most from, with the memo TipMemo, before it is replaced
+	// (at most TipTimeout; a tip that fails is logged). Zero: no tips.
+	Tip        wallet.Amount
+	TipMemo    string
+	TipTimeout time.Duration
 	// FirstIP is the last octet of the first node's 127.0.0.x address.
 	FirstIP int
 	// Logger receives every engine's log; nil discards.
@@ -95,7 +102,8 @@ func BTT(s string) wallet.Amount {
 // DefaultOptions is the demo swarm: two seeders capped at 4 MiB/s selling
 // two paid slots with the uniform-price auction at 1 BTT/MiB, three bidders (fixed at 5,
 // adaptive up to 4, budget of 150 BTT up to 4 BTT/MiB), two legacy
-// leechers, a 64 MiB torrent and 2 s rounds.
+// leechers, a 64 MiB torrent and 2 s rounds; a bidder that completes
+// tips its best seeder 0.05 BTT.
 func DefaultOptions() Options {
 	return Options{
 		Size:        64 << 20,
@@ -116,8 +124,11 @@ func DefaultOptions() Options {
 			{Name: "legacy-1", Role: RoleLegacy},
 			{Name: "legacy-2", Role: RoleLegacy},
 		},
-		Replace: true,
-		FirstIP: 100,
+		Replace:    true,
+		Tip:        BTT("0.05"),
+		TipMemo:    "thanks for the fast seed!",
+		TipTimeout: 10 * time.Second,
+		FirstIP:    100,
 	}
 }
 
@@ -153,6 +164,9 @@ func (o *Options) fill() {
 	if o.FirstIP <= 0 {
 		o.FirstIP = d.FirstIP
 	}
+	if o.TipTimeout <= 0 {
+		o.TipTimeout = d.TipTimeout
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -178,6 +192,7 @@ type Node struct {
 	finished time.Time
 	retired  bool
 	last     core.Torrent // the torrent's row when the node stopped
+	tippedTo string       // peer key of the seeder it tipped
 }
 
 // Label is the node's name with its incarnation: "legacy-1 #2".
@@ -193,6 +208,14 @@ func (n *Node) Finished() time.Time {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.finished
+}
+
+// TippedTo returns the peer key (host:port) of the seeder the node tipped
+// when it completed, "" if it did not (yet, or the tip failed).
+func (n *Node) TippedTo() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.tippedTo
 }
 
 // Torrent returns the node's row of the demo torrent: live while it runs,
@@ -482,8 +505,9 @@ func (s *Swarm) startNode(ctx context.Context, sp Spec, slot, gen int) (*Node, e
 	return n, nil
 }
 
-// watch notes completions and, with Replace, retires finished leechers
-// and starts fresh ones in their slots.
+// watch notes completions and hands each completed leecher to complete,
+// in its own goroutine so that a slow tip or start never holds up the
+// others.
 func (s *Swarm) watch(ctx context.Context) {
 	defer s.wg.Done()
 	t := time.NewTicker(200 * time.Millisecond)
@@ -505,23 +529,66 @@ func (s *Swarm) watch(ctx context.Context) {
 			n.mu.Lock()
 			n.finished = time.Now()
 			n.mu.Unlock()
-			if !s.opts.Replace {
-				continue
-			}
-			s.retire(n)
-			if ctx.Err() != nil {
-				return
-			}
-			if _, err := s.startNode(ctx, n.Spec, n.Slot, n.Gen+1); err != nil {
-				s.opts.Logger.Error("cannot replace a finished demo node", "node", n.Label(), "err", err)
-				continue
-			}
-			s.mu.Lock()
-			close(s.changed)
-			s.changed = make(chan struct{})
-			s.mu.Unlock()
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				s.complete(ctx, n, tr)
+			}()
 		}
 	}
+}
+
+// complete follows n's completion (tr is its row then): a bidder tips,
+// and with Replace n is retired and a fresh node started in its slot.
+func (s *Swarm) complete(ctx context.Context, n *Node, tr core.Torrent) {
+	if n.Role == RoleBidder && !s.opts.Tip.IsZero() {
+		s.tip(ctx, n, tr)
+	}
+	if !s.opts.Replace || ctx.Err() != nil {
+		return
+	}
+	s.retire(n)
+	if ctx.Err() != nil {
+		return
+	}
+	if _, err := s.startNode(ctx, n.Spec, n.Slot, n.Gen+1); err != nil {
+		s.opts.Logger.Error("cannot replace a finished demo node", "node", n.Label(), "err", err)
+		return
+	}
+	s.mu.Lock()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// tip pays Options.Tip to the btt_bid peer n downloaded most from,
+// waiting at most TipTimeout for its acknowledgement. A failure is
+// logged: the swarm goes on.
+func (s *Swarm) tip(ctx context.Context, n *Node, tr core.Torrent) {
+	log := s.opts.Logger.With("node", n.Label())
+	var to core.PeerKey
+	var most int64
+	for _, p := range tr.Peers {
+		if p.Market.Enabled && p.Downloaded > most {
+			to, most = p.Key, p.Downloaded
+		}
+	}
+	if to == "" {
+		log.Warn("demo bidder completed without a btt_bid peer to tip")
+		return
+	}
+	tctx, cancel := context.WithTimeout(ctx, s.opts.TipTimeout)
+	defer cancel()
+	if err := n.Engine.Tip(tctx, s.ih, string(to), s.opts.Tip, s.opts.TipMemo); err != nil {
+		if ctx.Err() == nil {
+			log.Warn("demo bidder could not tip its seeder", "peer", to, "amount", s.opts.Tip.Format(wallet.BTTDecimals), "err", err)
+		}
+		return
+	}
+	n.mu.Lock()
+	n.tippedTo = string(to)
+	n.mu.Unlock()
+	log.Info("demo bidder tipped its seeder", "peer", to, "downloaded", most, "amount", s.opts.Tip.Format(wallet.BTTDecimals), "memo", s.opts.TipMemo)
 }
 
 // retire stops n's engine, keeps its last torrent row and removes its
