@@ -314,32 +314,35 @@ func fmtDate(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04 UTC")
 }
 
-// termsRows are the General tab's lines about the publisher terms.
+// termsRows are the General tab's rows about the publisher terms: who
+// publishes it, its price and whether we hold a licence on one row, and
+// the campaign on another.
 func (d *detailsPane) termsRows(t *core.Torrent) [][2]string {
 	if t.Terms == nil {
 		return nil
 	}
 	sh := d.sh
-	rows := [][2]string{{"Publisher", t.Terms.Payee.String()}}
+	s := t.Terms.Payee.String()
+	price := "free"
+	if t.Terms.Paid() {
+		price = t.Terms.Price.Format(sh.decimals) + " " + sh.token
+	}
 	switch {
 	case sh.publishing(t):
-		rows[0][1] += " (you)"
-		price := "free"
+		s += " (you) · " + price
 		if t.Terms.Paid() {
-			price = t.Terms.Price.Format(sh.decimals) + " " + sh.token + " · served to licence holders only"
+			s += " · served to licence holders only"
 		}
-		rows = append(rows, [2]string{"Content price", price})
-	case t.Terms.Paid():
-		lic := "no: buy it with " + sh.keys.Buy.Help().Key
-		if t.Licensed {
-			lic = "yes"
-		}
-		rows = append(rows, [2]string{"Content price", t.Terms.Price.Format(sh.decimals) + " " + sh.token + " · licensed " + lic})
+	case !t.Terms.Paid():
+		s += " · " + price
+	case t.Licensed:
+		s += " · " + price + " · licensed"
 	default:
-		rows = append(rows, [2]string{"Content price", "free"})
+		s += " · " + price + " · " + sh.keys.Buy.Help().Key + " to buy"
 	}
+	rows := [][2]string{{"Publisher", s}}
 	if c := d.campaign(t); c != nil {
-		rows = append(rows, [2]string{"Campaign", sh.campaignText(c, 16)})
+		rows = append(rows, [2]string{"Campaign", sh.campaignText(c, 10)})
 	}
 	return rows
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/bidtorrent/bidtorrent/core"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
@@ -48,6 +50,10 @@ func TestGoldenCommerceScreens(t *testing.T) {
 	}{
 		{"commerce_market", 100, 30, []string{"j", "enter", "6"}},
 		{"commerce_general", 80, 24, []string{"j", "enter"}},
+		{"commerce_general_bottom", 80, 24, []string{"j", "enter", "G"}},
+		{"commerce_general_pgdown", 80, 24, []string{"j", "enter", "pgdown", "k"}},
+		{"commerce_market_80x24", 80, 24, []string{"j", "enter", "6"}},
+		{"commerce_market_bottom", 80, 24, []string{"j", "enter", "6", "G"}},
 		{"commerce_tip_peer", 80, 24, []string{"j", "enter", "3", "j", "$", "1.5", "down", "thanks ☕"}},
 		{"commerce_tip_publisher", 80, 24, []string{"j", "$"}},
 		{"commerce_buy", 80, 24, []string{"j", "B"}},
@@ -234,6 +240,45 @@ func TestReceivedPaymentInStatusLine(t *testing.T) {
 	if strings.Contains(h.screen(), "received tip") {
 		t.Errorf("the same payment was noted twice:\n%s", h.screen())
 	}
+}
+
+// TestGeneralScrolls: at 80×24 a paid torrent with a campaign has more
+// General lines than fit; j/k, PgDn/PgUp, G/g and the wheel's keys move
+// the view by lines, the tab bar says what is hidden, and the last line
+// is reachable.
+func TestGeneralScrolls(t *testing.T) {
+	h := newHarness(t, 80, 24, Config{}).snap(commerceFixture(t))
+	h.keys("j", "enter")
+	first, last := "Name            debian", "Paid bytes      sold 32M, bought 64M"
+	// step presses keys and checks the first and last lines' visibility
+	// and the tab bar's hint.
+	step := func(keys []string, top, bottom bool, hint string) {
+		t.Helper()
+		h.keys(keys...)
+		scr := h.screen()
+		bar := strings.Split(scr, "\n")[1]
+		got := strings.TrimSpace(bar[strings.Index(bar, "6 Market")+len("6 Market"):])
+		if strings.Contains(scr, first) != top || strings.Contains(scr, last) != bottom || got != hint {
+			t.Errorf("after %q: want first line %v, last line %v, hint %q; got hint %q:\n%s", keys, top, bottom, hint, got, scr)
+		}
+	}
+	step(nil, true, false, "↓ 3 more")
+	step([]string{"j"}, false, false, "↑ 1 ↓ 2 more")
+	step([]string{"j", "j", "j", "j"}, false, true, "↑ 3 more") // past the end: stays there
+	step([]string{"k"}, false, false, "↑ 2 ↓ 1 more")
+	step([]string{"pgup"}, true, false, "↓ 3 more")
+	step([]string{"pgdown"}, false, true, "↑ 3 more")
+	step([]string{"g"}, true, false, "↓ 3 more")
+	step([]string{"G"}, false, true, "↑ 3 more")
+	step([]string{"home"}, true, false, "↓ 3 more")
+	step([]string{"end"}, false, true, "↑ 3 more")
+	step([]string{"up", "up"}, false, false, "↑ 1 ↓ 2 more")
+	step([]string{"down"}, false, false, "↑ 2 ↓ 1 more")
+	// A taller terminal shows everything: no hint, nothing scrolls.
+	h.m.Update(tea.WindowSizeMsg{Width: 80, Height: 40})
+	step(nil, true, true, "")
+	step([]string{"j"}, true, true, "")
+	wantCalls(t, h.eng)
 }
 
 func TestPublisherSeesOwnTerms(t *testing.T) {

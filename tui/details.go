@@ -5,6 +5,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/bidtorrent/bidtorrent/core"
 )
@@ -32,6 +33,9 @@ type detailsPane struct {
 	tab    tab
 	cursor [numTabs]int
 	offset [numTabs]int
+	// maxOff is how far the General and Market tabs (no cursor, they
+	// scroll by lines) could scroll at their last render.
+	maxOff [numTabs]int
 	files  []fileRow // the Files tab's tree, rebuilt when a snapshot arrives
 	peers  []int     // the Peers tab's order, rebuilt when a snapshot arrives
 	// peerSort is the Peers tab's sort column (index into peerCols), or -1
@@ -40,6 +44,9 @@ type detailsPane struct {
 	peerRev  bool
 	// setPrio returns the command that sets the priority of files.
 	setPrio func(ih core.InfoHash, what string, files []int, p core.Priority) tea.Cmd
+	// hint says, right of the tab bar, that the tab scrolls ("↑ 1 ↓ 3
+	// more"); the tab's view sets it.
+	hint string
 
 	width, height int
 }
@@ -51,7 +58,7 @@ func (d *detailsPane) setSize(w, h int) { d.width, d.height = w, h }
 // show switches to torrent ih, on the General tab.
 func (d *detailsPane) show(ih core.InfoHash) {
 	if ih != d.hash {
-		d.cursor, d.offset = [numTabs]int{}, [numTabs]int{}
+		d.cursor, d.offset, d.maxOff = [numTabs]int{}, [numTabs]int{}, [numTabs]int{}
 	}
 	d.hash = ih
 	d.refresh()
@@ -112,6 +119,10 @@ func (d *detailsPane) handleKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	t := d.sh.torrent(d.hash)
 	if t == nil {
 		return nil, false
+	}
+	if d.tab == tabGeneral || d.tab == tabMarket {
+		d.body(t, d.width, d.height-1) // its length now, not at the last frame
+		return nil, d.scrollKey(msg)
 	}
 	if d.tab == tabFiles {
 		if cmd, ok := d.fileKey(msg, t); ok {
@@ -182,27 +193,37 @@ func (d *detailsPane) view(width, height int) string {
 			tabs = append(tabs, st.Tab.Render(label))
 		}
 	}
-	bar := fit(strings.Join(tabs, ""), width)
-	t := d.sh.torrent(d.hash)
-	var body string
 	h := height - 1
+	body := d.body(d.sh.torrent(d.hash), width, h)
+	bar := strings.Join(tabs, "")
+	if d.hint != "" && ansi.StringWidth(bar)+2+ansi.StringWidth(d.hint) <= width {
+		bar = fit(bar, width-ansi.StringWidth(d.hint)) + st.Dim.Render(d.hint)
+	}
+	bar = fit(bar, width)
+	return bar + "\n" + padLines(body, h)
+}
+
+// body renders the current tab in width × h; it also sets d.hint and,
+// for the tabs that scroll by lines, d.maxOff.
+func (d *detailsPane) body(t *core.Torrent, width, h int) string {
+	d.hint = ""
 	switch {
 	case t == nil:
-		body = st.Dim.Render("  This torrent has been removed. Press " + d.sh.keys.Back.Help().Key + " to go back.")
+		return d.sh.st.Dim.Render("  This torrent has been removed. Press " + d.sh.keys.Back.Help().Key + " to go back.")
 	case d.tab == tabGeneral:
-		body = d.generalView(t, width, h)
+		return d.generalView(t, width, h)
 	case d.tab == tabFiles:
-		body = d.filesView(t, width, h)
+		return d.filesView(t, width, h)
 	case d.tab == tabPeers:
-		body = d.peersView(t, width, h)
+		return d.peersView(t, width, h)
 	case d.tab == tabTrackers:
-		body = d.trackersView(t, width, h)
+		return d.trackersView(t, width, h)
 	case d.tab == tabPieces:
-		body = d.piecesView(t, width, h)
+		return d.piecesView(t, width, h)
 	case d.tab == tabMarket:
-		body = d.marketView(t, width, h)
+		return d.marketView(t, width, h)
 	}
-	return bar + "\n" + padLines(body, h)
+	return ""
 }
 
 // padLines makes s exactly h lines, cutting or adding blank lines.

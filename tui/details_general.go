@@ -6,11 +6,18 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/bidtorrent/bidtorrent/core"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
-func (d *detailsPane) generalView(t *core.Torrent, width, h int) string {
+// generalLines are the General tab's lines at width: a row per field, a
+// value too long for one line continued on indented lines, cut at its
+// " · " separators.
+func (d *detailsPane) generalLines(t *core.Torrent, width int) []string {
 	sh := d.sh
 	a := func(x wallet.Amount) string { return x.Format(sh.decimals) + " " + sh.token }
 	state := string(t.State)
@@ -33,22 +40,101 @@ func (d *detailsPane) generalView(t *core.Torrent, width, h int) string {
 		{"Data dir", t.DataDir},
 		{"Labels", strings.Join(t.Labels, ", ")},
 		{"Added", fmtTime(t.AddedAt)},
-		{"Bid / ask", a(mk.Bid) + " / " + a(mk.Ask) + " per MiB"},
-		{"Budget", a(mk.Budget)},
+		{"Bid / ask", a(mk.Bid) + " / " + a(mk.Ask) + " per MiB · budget " + a(mk.Budget)},
 		{"Strategies", "buyer " + orNone(mk.BuyerStrategy) + ", seller " + orNone(mk.SellerStrategy)},
 		{"Price", a(mk.Price) + " per MiB"},
-		{"Earned / spent", a(mk.Earned) + " / " + a(mk.Spent)},
-		{"Unsettled", a(mk.Unsettled)},
+		{"Earned / spent", a(mk.Earned) + " / " + a(mk.Spent) + " · unsettled " + a(mk.Unsettled)},
 		{"Paid bytes", "sold " + fmtBytes(mk.Sold) + ", bought " + fmtBytes(mk.Bought) + " (this session)"},
 	}
 	kv = slices.Insert(kv, 3, d.termsRows(t)...) // after State
+	const labelW = 16
 	var lines []string
 	for _, p := range kv {
-		lines = append(lines, fit(d.sh.st.Dim.Render(fit(p[0], 15))+" "+p[1], width))
+		for i, part := range wrapParts(p[1], width-labelW) {
+			label := ""
+			if i == 0 {
+				label = p[0]
+			}
+			lines = append(lines, fit(sh.st.Dim.Render(fit(label, labelW-1))+" "+part, width))
+		}
 	}
-	off := window(&d.offset[tabGeneral], d.cursor[tabGeneral], len(lines), h)
-	d.cursor[tabGeneral] = min(d.cursor[tabGeneral], len(lines)-1)
-	return strings.Join(lines[off:min(len(lines), off+h)], "\n")
+	return lines
+}
+
+// wrapParts splits value into lines of at most w cells at its " · "
+// separators; a single part wider than w stays whole (fit cuts it).
+func wrapParts(value string, w int) []string {
+	if ansi.StringWidth(value) <= w || w < 20 {
+		return []string{value}
+	}
+	var out []string
+	cur := ""
+	for _, part := range strings.Split(value, " · ") {
+		switch {
+		case cur == "":
+			cur = part
+		case ansi.StringWidth(cur)+3+ansi.StringWidth(part) <= w:
+			cur += " · " + part
+		default:
+			out = append(out, cur)
+			cur = part
+		}
+	}
+	return append(out, cur)
+}
+
+// generalView shows the General tab; it scrolls by lines.
+func (d *detailsPane) generalView(t *core.Torrent, width, h int) string {
+	lines := d.generalLines(t, width)
+	off, end := d.scrolled(len(lines), h)
+	return strings.Join(lines[off:end], "\n")
+}
+
+// scrolled clamps the current tab's offset for n lines shown in h, notes
+// how far it may scroll, sets the tab bar's hint about the hidden lines
+// and returns the visible range.
+func (d *detailsPane) scrolled(n, h int) (off, end int) {
+	d.maxOff[d.tab] = max(0, n-h)
+	o := &d.offset[d.tab]
+	*o = max(0, min(*o, d.maxOff[d.tab]))
+	end = min(n, *o+h)
+	var hint []string
+	if *o > 0 {
+		hint = append(hint, "↑ "+itoa(*o))
+	}
+	if below := n - end; below > 0 {
+		hint = append(hint, "↓ "+itoa(below))
+	}
+	if len(hint) > 0 {
+		d.hint = strings.Join(hint, " ") + " more"
+	}
+	return *o, end
+}
+
+// scrollKey handles the scroll keys of a tab without a cursor (General,
+// Market): the view moves by lines, as far as d.maxOff allows.
+func (d *detailsPane) scrollKey(msg tea.KeyPressMsg) bool {
+	k := d.sh.keys
+	page := max(1, d.height-3)
+	o := &d.offset[d.tab]
+	switch {
+	case key.Matches(msg, k.Up):
+		*o--
+	case key.Matches(msg, k.Down):
+		*o++
+	case key.Matches(msg, k.PageUp):
+		*o -= page
+	case key.Matches(msg, k.PageDown):
+		*o += page
+	case key.Matches(msg, k.Top):
+		*o = 0
+	case key.Matches(msg, k.Bottom):
+		*o = d.maxOff[d.tab]
+	default:
+		return false
+	}
+	*o = max(0, min(*o, d.maxOff[d.tab]))
+	return true
 }
 
 func fmtTime(t time.Time) string {

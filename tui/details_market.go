@@ -123,9 +123,8 @@ func (d *detailsPane) marketView(t *core.Torrent, width, h int) string {
 					fmtBytes(p.Market.Bought), sh.amount(p.Market.Spent, 10)}))
 			}
 		}
-		off := window(&d.offset[tabMarket], d.cursor[tabMarket], len(rows), rest)
-		d.cursor[tabMarket] = min(d.cursor[tabMarket], max(0, len(rows)-1))
-		lines = append(lines, rows[min(off, len(rows)):min(len(rows), off+rest)]...)
+		off, end := d.scrolled(len(rows), rest)
+		lines = append(lines, rows[off:end]...)
 	}
 	return strings.Join(lines, "\n")
 }

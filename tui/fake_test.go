@@ -309,6 +309,7 @@ func keyMsgs(n string) []tea.KeyPressMsg {
 		"shift+tab": {Code: tea.KeyTab, Mod: tea.ModShift}, "up": {Code: tea.KeyUp}, "down": {Code: tea.KeyDown},
 		"left": {Code: tea.KeyLeft}, "right": {Code: tea.KeyRight}, "space": {Code: tea.KeySpace, Text: " "},
 		"backspace": {Code: tea.KeyBackspace}, "pgdown": {Code: tea.KeyPgDown}, "pgup": {Code: tea.KeyPgUp},
+		"home": {Code: tea.KeyHome}, "end": {Code: tea.KeyEnd},
 	}
 	if k, ok := special[n]; ok {
 		return []tea.KeyPressMsg{k}
