@@ -49,6 +49,9 @@ var remoteCommands = map[string]func(s *Server, ctx context.Context, io cmdIO, a
 	"resume": (*Server).cmdResume,
 	"rm":     (*Server).cmdRemove,
 	"stats":  (*Server).cmdStats,
+	"tip":    (*Server).cmdTip,
+	"buy":    (*Server).cmdBuy,
+	"pledge": (*Server).cmdPledge,
 }
 
 // commandHelp documents remoteCommands.
@@ -59,6 +62,9 @@ var commandHelp = map[string]remoteCommand{
 	"resume": {"ID ...", "resume torrents"},
 	"rm":     {"[--delete-data] ID ...", "remove torrents, keeping their data unless --delete-data"},
 	"stats":  {"[--json]", "engine totals, limits and wallet"},
+	"tip":    {"[--memo TEXT] [--to HOST:PORT|publisher] [--timeout D] AMOUNT ID", "tip a connected peer or the torrent's publisher (default) AMOUNT BTT"},
+	"buy":    {"[--max-price AMOUNT] [--timeout D] ID", "buy a paid torrent from its publisher, refusing a price above --max-price BTT"},
+	"pledge": {"[--timeout D] AMOUNT ID", "pledge AMOUNT BTT (your total) to the torrent's crowdfunding campaign"},
 }
 
 func commandNames() string {

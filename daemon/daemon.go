@@ -27,10 +27,12 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
 // Engine is what the daemon needs from core.Engine for remote commands and
-// metrics. Every method returns quickly.
+// metrics. Every method but the payments (Tip, Buy, Pledge, which wait for
+// the receiver until ctx ends) returns quickly.
 type Engine interface {
 	// Subscribe returns a latest-value-wins channel of snapshots and a
 	// function that ends the subscription.
@@ -39,6 +41,11 @@ type Engine interface {
 	Remove(ctx context.Context, ih core.InfoHash, deleteData bool) error
 	Pause(ctx context.Context, ih core.InfoHash) error
 	Resume(ctx context.Context, ih core.InfoHash) error
+	// Tip, Buy and Pledge pay (see core.Engine); each returns once the
+	// receiver acknowledged or refused, or ctx ends.
+	Tip(ctx context.Context, ih core.InfoHash, to string, amount wallet.Amount, memo string) error
+	Buy(ctx context.Context, ih core.InfoHash, maxPrice wallet.Amount) error
+	Pledge(ctx context.Context, ih core.InfoHash, amount wallet.Amount) error
 }
 
 // UI runs one interactive UI on a terminal until the user quits or ctx is

@@ -36,6 +36,9 @@ type fakeEngine struct {
 	RemoveFn func(core.InfoHash, bool) error
 	PauseFn  func(core.InfoHash) error
 	ResumeFn func(core.InfoHash) error
+	TipFn    func(ctx context.Context, ih core.InfoHash, to string, amount wallet.Amount, memo string) error
+	BuyFn    func(ctx context.Context, ih core.InfoHash, maxPrice wallet.Amount) error
+	PledgeFn func(ctx context.Context, ih core.InfoHash, amount wallet.Amount) error
 
 	mu   sync.Mutex
 	last *core.Snapshot
@@ -124,11 +127,26 @@ func (f *fakeEngine) SetMarket(context.Context, core.InfoHash, core.MarketSettin
 	return nil
 }
 func (f *fakeEngine) Settle(context.Context) error { return nil }
-func (f *fakeEngine) Tip(context.Context, core.InfoHash, string, wallet.Amount, string) error {
+func (f *fakeEngine) Tip(ctx context.Context, ih core.InfoHash, to string, amount wallet.Amount, memo string) error {
+	if f.TipFn != nil {
+		return f.TipFn(ctx, ih, to, amount, memo)
+	}
 	return nil
 }
-func (f *fakeEngine) Buy(context.Context, core.InfoHash, wallet.Amount) error    { return nil }
-func (f *fakeEngine) Pledge(context.Context, core.InfoHash, wallet.Amount) error { return nil }
+
+func (f *fakeEngine) Buy(ctx context.Context, ih core.InfoHash, maxPrice wallet.Amount) error {
+	if f.BuyFn != nil {
+		return f.BuyFn(ctx, ih, maxPrice)
+	}
+	return nil
+}
+
+func (f *fakeEngine) Pledge(ctx context.Context, ih core.InfoHash, amount wallet.Amount) error {
+	if f.PledgeFn != nil {
+		return f.PledgeFn(ctx, ih, amount)
+	}
+	return nil
+}
 
 func mustHash(t *testing.T, s string) core.InfoHash {
 	t.Helper()
