@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,13 +17,14 @@ import (
 )
 
 // TestDemoHeadless runs `demo --headless` briefly, as JSON and as a
-// table, and checks the exit status, the rows and the money: each
-// bidder's ledger balance fell by exactly what it spent, and the sums
-// conserve.
+// table, and checks the exit status, the rows, the tips and the money:
+// each bidder replaced after completing tipped a seeder 0.05 BTT with a
+// memo, which the report lists as received; each bidder's ledger balance
+// fell by exactly what it spent (tips included), and the sums conserve.
 func TestDemoHeadless(t *testing.T) {
 	isolate(t)
 	ctx := context.Background()
-	code, stdout, stderr := runCLI(t, ctx, "demo", "--headless", "--duration", "8s", "--size", "4MiB", "--rate", "1MiB", "--round", "1s", "--json")
+	code, stdout, stderr := runCLI(t, ctx, "demo", "--headless", "--duration", "9s", "--size", "4MiB", "--rate", "1MiB", "--round", "1s", "--json")
 	if code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
@@ -31,10 +33,15 @@ func TestDemoHeadless(t *testing.T) {
 			Node, Role, Strategy                 string
 			Done, Size                           int64
 			Spent, Earned, Funding, Balance, Bid string
+			Tipped                               string
+			TipsIn                               string `json:"tips_received"`
+		}
+		Tips []struct {
+			From, To, Memo, Amount string
 		}
 		Money struct {
-			Spent, Earned, Unsettled, Paid, Received string
-			Conserved                                bool
+			Spent, Earned, Tipped, TipsReceived, Unsettled, Paid, Received string
+			Conserved                                                      bool
 		}
 	}
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
@@ -48,9 +55,13 @@ func TestDemoHeadless(t *testing.T) {
 		return a
 	}
 	roles := map[string]int{}
-	var spent, received wallet.Amount
+	roleOf := map[string]string{}
+	var spent, received, tipped, tipsIn wallet.Amount
 	for _, n := range rep.Nodes {
 		roles[n.Role]++
+		roleOf[n.Node] = n.Role
+		tipped, _ = tipped.Add(amt(n.Tipped))
+		tipsIn, _ = tipsIn.Add(amt(n.TipsIn))
 		switch n.Role {
 		case "bidder":
 			if got := amt(n.Funding).SubFloor(amt(n.Balance)); got.Cmp(amt(n.Spent)) != 0 {
@@ -71,12 +82,37 @@ func TestDemoHeadless(t *testing.T) {
 	if sum, _ := amt(m.Earned).Add(amt(m.Unsettled)); sum.Cmp(amt(m.Spent)) != 0 {
 		t.Errorf("spent %s ≠ earned %s + unsettled %s", m.Spent, m.Earned, m.Unsettled)
 	}
+	// Tips: each bidder that was replaced (so had completed and tipped)
+	// tipped a seeder exactly 0.05 BTT with the memo.
+	tip := amt("50000000000000000")
+	var listed wallet.Amount
+	from := map[string]int{}
+	for _, tp := range rep.Tips {
+		if roleOf[tp.From] != "bidder" || roleOf[tp.To] != "seeder" || amt(tp.Amount).Cmp(tip) != 0 || tp.Memo != "thanks for the fast seed!" {
+			t.Errorf("tip %+v, want 0.05 BTT from a bidder to a seeder with the memo", tp)
+		}
+		from[tp.From]++
+		listed, _ = listed.Add(amt(tp.Amount))
+	}
+	replaced := 0
+	for _, n := range rep.Nodes {
+		if n.Role == "bidder" && roleOf[nextGen(n.Node)] == "bidder" {
+			replaced++
+			if from[n.Node] != 1 || amt(n.Tipped).Cmp(tip) != 0 {
+				t.Errorf("%s was replaced; tips from it listed %d, tipped %s, want 1 of %s", n.Node, from[n.Node], n.Tipped, tip)
+			}
+		}
+	}
+	if replaced == 0 || listed.Cmp(tipsIn) != 0 || tipsIn.Cmp(amt(m.TipsReceived)) != 0 || tipped.Cmp(amt(m.Tipped)) != 0 || tipsIn.Cmp(tipped) > 0 {
+		t.Errorf("tips: %d bidders replaced; listed %s, nodes received %s, tipped %s; report received %s, tipped %s",
+			replaced, listed, tipsIn, tipped, m.TipsReceived, m.Tipped)
+	}
 
 	code, stdout, stderr = runCLI(t, ctx, "demo", "--headless", "--duration", "3s", "--size", "2MiB")
 	if code != 0 {
 		t.Fatalf("table: exit %d, stderr:\n%s", code, stderr)
 	}
-	for _, want := range []string{"NODE", "ROLE", "STRATEGY", "SPENT", "EARNED", "seeder-1", "you (fixed)", "adaptive", "budget", "legacy-2", "money conserved: yes"} {
+	for _, want := range []string{"NODE", "ROLE", "STRATEGY", "SPENT", "EARNED", "TIPPED", "TIPS IN", "seeder-1", "you (fixed)", "adaptive", "budget", "legacy-2", "money conserved: yes"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("table lacks %q:\n%s", want, stdout)
 		}
@@ -84,6 +120,20 @@ func TestDemoHeadless(t *testing.T) {
 	if code, _, _ := runCLI(t, ctx, "demo", "--size", "1K"); code != 1 {
 		t.Errorf("demo --size 1K: exit %d, want 1", code)
 	}
+}
+
+// nextGen is the label of the node that replaces the one labelled l:
+// "budget" → "budget #2", "budget #2" → "budget #3".
+func nextGen(l string) string {
+	name, gen, ok := strings.Cut(l, " #")
+	if !ok {
+		return l + " #2"
+	}
+	n, err := strconv.Atoi(gen)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%s #%d", name, n+1)
 }
 
 // TestDemoTmux runs `bidtorrent demo` in tmux like a newcomer would: the

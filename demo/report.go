@@ -73,10 +73,12 @@ type TipReport struct {
 // MarshalJSON writes the amount as a decimal string of base units.
 func (t TipReport) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
-		Time           time.Time `json:"time"`
-		From, To, Memo string
-		Amount         string
-	}{t.Time, t.From, t.To, t.Memo, t.Amount.String()})
+		Time   time.Time `json:"time"`
+		From   string    `json:"from"`
+		To     string    `json:"to"`
+		Amount string    `json:"amount"`
+		Memo   string    `json:"memo"`
+	}{t.Time, t.From, t.To, t.Amount.String(), t.Memo})
 }
 
 // Money is the conservation account of a Report, in base units. Tips

@@ -193,6 +193,40 @@ type Node struct {
 	retired  bool
 	last     core.Torrent // the torrent's row when the node stopped
 	tippedTo string       // peer key of the seeder it tipped
+	// served is, by peer key, the most payload each btt_bid peer had sent
+	// it, as last seen: a connection between two complete peers closes
+	// soon after the last piece, maybe before the completion is seen.
+	served map[core.PeerKey]int64
+}
+
+// noteServed records the payload tr's btt_bid peers sent n so far.
+func (n *Node) noteServed(tr core.Torrent) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, p := range tr.Peers {
+		if !p.Market.Enabled {
+			continue
+		}
+		if n.served == nil {
+			n.served = map[core.PeerKey]int64{}
+		}
+		n.served[p.Key] = max(n.served[p.Key], p.Downloaded)
+	}
+}
+
+// bestServer returns the btt_bid peer that sent n the most payload, and
+// how much.
+func (n *Node) bestServer() (core.PeerKey, int64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var best core.PeerKey
+	var most int64
+	for k, d := range n.served {
+		if d > most || d == most && d > 0 && k < best {
+			best, most = k, d
+		}
+	}
+	return best, most
 }
 
 // Label is the node's name with its incarnation: "legacy-1 #2".
@@ -429,9 +463,15 @@ func (s *Swarm) startNode(ctx context.Context, sp Spec, slot, gen int) (*Node, e
 	if s.opts.FreeShare > 0 {
 		cfg.Market.FreeShare = s.opts.FreeShare
 	}
-	if sp.Role == RoleSeeder {
+	switch {
+	case sp.Role == RoleSeeder:
 		cfg.UploadLimit = core.Rate(s.opts.Rate)
-	} else {
+	case sp.Role == RoleBidder && !s.opts.Tip.IsZero():
+		// A bidder tips once complete, maybe on a connection it dials
+		// again (see tip): anacrolix opens none for a complete torrent it
+		// does not seed. Nobody else knows its address, so it uploads
+		// nothing.
+	default:
 		cfg.Seed = false
 	}
 	opts := []core.Option{core.WithLogger(s.opts.Logger.With("node", n.Label(), "ip", ip)),
@@ -523,6 +563,7 @@ func (s *Swarm) watch(ctx context.Context) {
 				continue
 			}
 			tr := n.Torrent()
+			n.noteServed(tr)
 			if tr.Size == 0 || tr.Done < tr.Size {
 				continue
 			}
@@ -532,17 +573,17 @@ func (s *Swarm) watch(ctx context.Context) {
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
-				s.complete(ctx, n, tr)
+				s.complete(ctx, n)
 			}()
 		}
 	}
 }
 
-// complete follows n's completion (tr is its row then): a bidder tips,
-// and with Replace n is retired and a fresh node started in its slot.
-func (s *Swarm) complete(ctx context.Context, n *Node, tr core.Torrent) {
+// complete follows n's completion: a bidder tips, and with Replace n is
+// retired and a fresh node started in its slot.
+func (s *Swarm) complete(ctx context.Context, n *Node) {
 	if n.Role == RoleBidder && !s.opts.Tip.IsZero() {
-		s.tip(ctx, n, tr)
+		s.tip(ctx, n)
 	}
 	if !s.opts.Replace || ctx.Err() != nil {
 		return
@@ -562,33 +603,76 @@ func (s *Swarm) complete(ctx context.Context, n *Node, tr core.Torrent) {
 }
 
 // tip pays Options.Tip to the btt_bid peer n downloaded most from,
-// waiting at most TipTimeout for its acknowledgement. A failure is
-// logged: the swarm goes on.
-func (s *Swarm) tip(ctx context.Context, n *Node, tr core.Torrent) {
+// waiting at most TipTimeout for its acknowledgement. Two complete peers
+// close their connection once the last cheque is squared, often before
+// the completion is seen here: until a payment is recorded, tip dials
+// the seeder again and retries. A failure is logged: the swarm goes on.
+func (s *Swarm) tip(ctx context.Context, n *Node) {
 	log := s.opts.Logger.With("node", n.Label())
-	var to core.PeerKey
-	var most int64
-	for _, p := range tr.Peers {
-		if p.Market.Enabled && p.Downloaded > most {
-			to, most = p.Key, p.Downloaded
-		}
-	}
+	to, most := n.bestServer()
 	if to == "" {
 		log.Warn("demo bidder completed without a btt_bid peer to tip")
 		return
 	}
+	amount := s.opts.Tip.Format(wallet.BTTDecimals)
 	tctx, cancel := context.WithTimeout(ctx, s.opts.TipTimeout)
 	defer cancel()
-	if err := n.Engine.Tip(tctx, s.ih, string(to), s.opts.Tip, s.opts.TipMemo); err != nil {
+	before, err := issuedTips(n.Wallet)
+	dials, dialed := 0, time.Time{}
+	for err == nil {
+		if err = n.Engine.Tip(tctx, s.ih, string(to), s.opts.Tip, s.opts.TipMemo); err == nil {
+			break
+		}
+		if tctx.Err() != nil {
+			break
+		}
+		if after, perr := issuedTips(n.Wallet); perr != nil || after != before {
+			// Paid and refused (or unreadable): never pay twice.
+			err = errors.Join(err, perr)
+			break
+		}
+		// Not connected (any more): dial it again, once a second (a
+		// dial on loopback takes milliseconds; the connection then
+		// needs its btt_bid handshake).
+		if time.Since(dialed) >= time.Second {
+			dials++
+			dialed = time.Now()
+			if aerr := n.Engine.AddPeer(tctx, s.ih, string(to)); aerr != nil {
+				err = aerr
+				break
+			}
+		}
+		select {
+		case <-tctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+		err = nil
+	}
+	if err != nil {
 		if ctx.Err() == nil {
-			log.Warn("demo bidder could not tip its seeder", "peer", to, "amount", s.opts.Tip.Format(wallet.BTTDecimals), "err", err)
+			log.Warn("demo bidder could not tip its seeder", "peer", to, "amount", amount, "err", err)
 		}
 		return
 	}
 	n.mu.Lock()
 	n.tippedTo = string(to)
 	n.mu.Unlock()
-	log.Info("demo bidder tipped its seeder", "peer", to, "downloaded", most, "amount", s.opts.Tip.Format(wallet.BTTDecimals), "memo", s.opts.TipMemo)
+	log.Info("demo bidder tipped its seeder", "peer", to, "downloaded", most, "amount", amount, "memo", s.opts.TipMemo, "redials", dials)
+}
+
+// issuedTips counts the tips w recorded as paid.
+func issuedTips(w *wallet.Wallet) (int, error) {
+	ps, err := w.Payments()
+	if err != nil {
+		return 0, err
+	}
+	k := 0
+	for _, p := range ps {
+		if p.Direction == wallet.Issued && p.For == wallet.ForTip {
+			k++
+		}
+	}
+	return k, nil
 }
 
 // retire stops n's engine, keeps its last torrent row and removes its
