@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -59,17 +58,7 @@ func TestCLICommerceProcesses(t *testing.T) {
 	if err != nil || !strings.Contains(b, "0.25") || !strings.Contains(b, "thanks for the film") {
 		t.Fatalf("tip: %v\n%s", err, b)
 	}
-	if err := pub.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-pubDone:
-		if err != nil {
-			t.Fatalf("publisher: %v\n%s", err, pubErr.String())
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("publisher did not stop")
-	}
+	stopSeller(t, pub, pubDone, pubErr)
 	var pb, bb balanceJSON
 	w.okJSON(&pb, cli(dP, "wallet", "balance", "--json")...)
 	w.okJSON(&bb, cli(dB, "wallet", "balance", "--json")...)

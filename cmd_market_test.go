@@ -102,6 +102,23 @@ chain = "local"
 	return bin, w, cli, append(os.Environ(), passphraseEnv+"=market pass")
 }
 
+// stopSeller sends SIGTERM to a process started by startSeller and waits
+// for a clean exit (a seller settles before it exits).
+func stopSeller(t *testing.T, seller *exec.Cmd, done chan error, stderr *strings.Builder) {
+	t.Helper()
+	if err := seller.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("seller: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("seller did not stop")
+	}
+}
+
 // writePayload writes dir/src/payload.bin of size pseudo-random bytes.
 func writePayload(t *testing.T, dir string, size, mul, shift int) (string, []byte) {
 	t.Helper()
@@ -164,17 +181,7 @@ func TestCLIMarketTwoProcesses(t *testing.T) {
 		t.Fatalf("downloaded file differs (%v)", err)
 	}
 	// Stop the seller: it settles before it exits.
-	if err := seller.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-sellerDone:
-		if err != nil {
-			t.Fatalf("seller: %v\n%s", err, sellerErr.String())
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("seller did not stop")
-	}
+	stopSeller(t, seller, sellerDone, sellerErr)
 
 	var sb, bb balanceJSON
 	w.okJSON(&sb, cli(dS, "wallet", "balance", "--json")...)
