@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/bidtorrent/bidtorrent/internal/cliargs"
 	"github.com/bidtorrent/bidtorrent/wallet"
 	"github.com/bidtorrent/bidtorrent/wallet/local"
 	"github.com/bidtorrent/bidtorrent/wallet/tron"
@@ -277,20 +278,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 			return nil, fmt.Errorf("amount %q is negative", a)
 		}
 	}
-	var pos []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos, args = append(pos, rest[0]), rest[1:]
-	}
+	return cliargs.Interspersed(fs, args, parseFlags)
 }
 
 // parseNoArgs parses flags and refuses positional arguments.

@@ -123,12 +123,9 @@ const (
 func (e *Engine) needTerms(ctx context.Context, ih InfoHash, check func(*Terms) error) error {
 	for {
 		err := e.do(ctx, func() error {
-			if e.mkt == nil {
-				return ErrNoWallet
-			}
-			ts, ok := e.torrents[ih]
-			if !ok {
-				return fmt.Errorf("%w: %s", ErrUnknownTorrent, ih)
+			ts, err := e.tradedTorrent(ih)
+			if err != nil {
+				return err
 			}
 			if ts.tf == nil {
 				return errNoPeerYet // no metadata yet
@@ -161,12 +158,9 @@ func (e *Engine) withPeer(ctx context.Context, ih InfoHash, to string, start fun
 	var dialed time.Time
 	for {
 		err := e.do(ctx, func() error {
-			if e.mkt == nil {
-				return ErrNoWallet
-			}
-			ts, ok := e.torrents[ih]
-			if !ok {
-				return fmt.Errorf("%w: %s", ErrUnknownTorrent, ih)
+			ts, err := e.tradedTorrent(ih)
+			if err != nil {
+				return err
 			}
 			pc, mp, err := e.paymentPeer(ts, to)
 			if errors.Is(err, errNoPeerYet) && to == ToPublisher && time.Since(dialed) >= redialEvery {
@@ -203,6 +197,15 @@ func (e *Engine) withPeer(ctx context.Context, ih InfoHash, to string, start fun
 			return fmt.Errorf("no answer from the peer: %w", ctx.Err())
 		}
 	}
+}
+
+// tradedTorrent returns torrent ih for a payment: it needs the market
+// (a wallet) and the torrent. On the loop.
+func (e *Engine) tradedTorrent(ih InfoHash) (*tstate, error) {
+	if e.mkt == nil {
+		return nil, ErrNoWallet
+	}
+	return e.lookup(ih)
 }
 
 // paymentPeer finds the connection of ts a payment to `to` goes to.

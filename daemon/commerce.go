@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/internal/cliargs"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -240,23 +241,9 @@ func parseBTT(s string) (wallet.Amount, error) {
 }
 
 // parseInterspersed parses flags before, between or after the positional
-// arguments (`tip 1 ab12 --memo thanks`) and returns the positionals;
-// everything after "--" is positional.
+// arguments (`tip 1 ab12 --memo thanks`) and returns the positionals.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := parse(fs, args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos, args = append(pos, rest[0]), rest[1:]
-	}
+	return cliargs.Interspersed(fs, args, parse)
 }
 
 // usageError prints one line about a bad argument and makes the command

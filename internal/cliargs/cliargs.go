@@ -1,0 +1,26 @@
+// Package cliargs holds the command-line argument handling shared by the
+// CLI verbs (package main) and the daemon's remote commands.
+package cliargs
+
+import "flag"
+
+// Interspersed parses flags placed before, between or after the
+// positional arguments (`tip 1 ab12 --memo thanks`) with parse (which
+// calls fs.Parse and maps its errors) and returns the positionals;
+// everything after "--" is positional.
+func Interspersed(fs *flag.FlagSet, args []string, parse func(*flag.FlagSet, []string) error) ([]string, error) {
+	var pos []string
+	for {
+		if err := parse(fs, args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos, args = append(pos, rest[0]), rest[1:]
+	}
+}
