@@ -186,8 +186,16 @@ func isComplete(tr Torrent) bool {
 // seedTorrent creates a payload and its .torrent in dir.
 func seedTorrent(t testing.TB, dir string, pieceLength int64) (root, torrentPath string, tf *TorrentFile) {
 	t.Helper()
-	root = makePayload(t, filepath.Join(dir, "src"), "payload", 1, testSizes)
-	tf, err := CreateTorrent(CreateOptions{Path: root, PieceLength: pieceLength})
+	return payloadTorrent(t, dir, 1, testSizes, CreateOptions{PieceLength: pieceLength})
+}
+
+// payloadTorrent creates dir/src/payload (makePayload with seed and
+// sizes) and its dir/payload.torrent made with opts.
+func payloadTorrent(t testing.TB, dir string, seed uint64, sizes map[string]int, opts CreateOptions) (root, torrentPath string, tf *TorrentFile) {
+	t.Helper()
+	root = makePayload(t, filepath.Join(dir, "src"), "payload", seed, sizes)
+	opts.Path = root
+	tf, err := CreateTorrent(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -70,16 +69,8 @@ func sendBttBid(t *testing.T, e *Engine, ih InfoHash, payload []byte) int {
 // paidTorrent creates a payload and its .torrent with terms in dir.
 func paidTorrent(t *testing.T, dir string, terms Terms) (root, torrentPath string, tf *TorrentFile) {
 	t.Helper()
-	root = makePayload(t, filepath.Join(dir, "src"), "payload", 8, map[string]int{"film.bin": 3<<20 + 4321, "notes.txt": 999})
-	tf, err := CreateTorrent(CreateOptions{Path: root, PieceLength: 64 << 10, Terms: &terms})
-	if err != nil {
-		t.Fatal(err)
-	}
-	torrentPath = filepath.Join(dir, "payload.torrent")
-	if err := os.WriteFile(torrentPath, tf.Bytes, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return root, torrentPath, tf
+	sizes := map[string]int{"film.bin": 3<<20 + 4321, "notes.txt": 999}
+	return payloadTorrent(t, dir, 8, sizes, CreateOptions{PieceLength: 64 << 10, Terms: &terms})
 }
 
 // TestPurchaseGate: a seeder of a paid torrent serves nothing to a

@@ -66,12 +66,7 @@ func Encode(m Message) ([]byte, error) {
 		if m == nil {
 			break
 		}
-		e.uint("chain", m.ChainID, 1, maxInt)
-		e.address("token", m.Token)
-		e.address("payer", m.Payer)
-		e.address("beneficiary", m.Beneficiary)
-		e.amount("payout", m.Payout)
-		e.sig("sig", m.Sig, false)
+		e.cheque(m) // shared with TIP (commerce.go)
 	case *Receipt:
 		if m == nil {
 			break
@@ -171,14 +166,8 @@ func Decode(b []byte) (Message, error) {
 	case TypeOutbid:
 		m = &Outbid{Round: d.uint("r", 0, maxInt), Seq: d.uint("seq", 1, maxInt), Price: d.amount("price")}
 	case TypeCheque:
-		m = &Cheque{
-			ChainID:     d.uint("chain", 1, maxInt),
-			Token:       d.address("token"),
-			Payer:       d.address("payer"),
-			Beneficiary: d.address("beneficiary"),
-			Payout:      d.amount("payout"),
-			Sig:         d.sig("sig", false),
-		}
+		c := d.cheque()
+		m = &c
 	case TypeReceipt:
 		m = &Receipt{Payout: d.amount("payout"), Owed: d.amount("owed"), Credit: d.optAmount("credit"), Sig: d.sig("sig", true)}
 	case TypeError:
