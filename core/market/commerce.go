@@ -646,13 +646,8 @@ func (p *Peer) maybeFunded() {
 	if p.fundedSent || !p.t.c.campaign.Funded {
 		return
 	}
-	held, ok := p.t.heldPledge(p.addr)
-	if !ok {
-		return
-	}
-	paid, err := p.m.w.PledgePaid(p.infoHash, p.addr, p.m.w.Address())
-	if err != nil || paid.Cmp(held.Amount) >= 0 {
-		return
+	if !p.t.c.unpaid[p.addr] {
+		return // no pledge from the peer, or paid (tally reads the book)
 	}
 	ps := slices.Clone(p.t.c.pledges)
 	slices.SortFunc(ps, func(a, b wallet.Pledge) int { return b.Amount.Cmp(a.Amount) })
