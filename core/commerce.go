@@ -284,6 +284,9 @@ func fillCommerce(mt *market.Torrent, out *Torrent, now time.Time) {
 			Funded: c.Funded, Expired: c.Expired, Ours: c.Ours, Paid: c.Paid}
 	}
 	ps := mt.Payments()
+	if len(ps) == 0 {
+		return
+	}
 	out.Market.Payments = make([]Payment, len(ps))
 	for i, p := range ps {
 		out.Market.Payments[i] = Payment{Time: p.Time, In: p.In, For: p.For, Peer: p.Peer.String(), Amount: p.Amount, Memo: p.Memo}

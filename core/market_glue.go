@@ -482,7 +482,9 @@ func (e *Engine) marketTick(ts *tstate, out *Torrent, now time.Time) {
 	}
 	ih := mustHash(ts.rec.InfoHash)
 	mt := mk.torrent(ih)
-	mt.SetTerms(marketTerms(ts.terms), now)
+	if mt.Terms() == nil && ts.terms != nil {
+		mt.SetTerms(marketTerms(ts.terms), now) // terms are part of the infohash: set once
+	}
 	sell, ask, buy, bid, budget := e.marketSettings(ts)
 	_, selling := sell.(strategy.Free)
 	selling = !selling

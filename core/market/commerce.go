@@ -107,7 +107,6 @@ func (t *Torrent) SetTerms(tm *Terms, now time.Time) {
 		if ps, err := w.Pledges(t.infoHash); err == nil {
 			for _, p := range ps {
 				if p.Payer == w.Address() && p.Payee == tm.Payee {
-					p := p
 					t.c.ours = &p
 					t.c.campaign.Ours = p.Amount
 				}
@@ -708,7 +707,9 @@ func (p *Peer) onFunded(m *bttbid.Funded) {
 	}
 	if !p.t.publisher() {
 		p.t.c.campaign.Funded = true
-		p.t.c.campaign.Pledged = max2(p.t.c.campaign.Pledged, sum)
+		if sum.Cmp(p.t.c.campaign.Pledged) > 0 {
+			p.t.c.campaign.Pledged = sum
+		}
 	}
 	ours := p.t.c.ours
 	if ours == nil || p.t.c.campaign.Paid || p.pay2 != nil {
@@ -717,13 +718,6 @@ func (p *Peer) onFunded(m *bttbid.Funded) {
 	if err := p.Pay(wallet.ForPledge, ours.Amount, "", nil); err != nil {
 		p.lastErr = fmt.Sprintf("cannot pay the pledge: %v", err)
 	}
-}
-
-func max2(a, b wallet.Amount) wallet.Amount {
-	if a.Cmp(b) >= 0 {
-		return a
-	}
-	return b
 }
 
 // commerceHello runs when the connection turns READY: the publisher
