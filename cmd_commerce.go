@@ -14,15 +14,11 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/internal/cliargs"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
-
-// maxMemo is the longest memo a tip may carry, in bytes (PROTOCOL.md §16.3).
-const maxMemo = wallet.MaxMemo
 
 // defaultPayTimeout bounds a tip or pledge: finding the receiver, then
 // its acknowledgement.
@@ -46,7 +42,7 @@ type paySpec struct {
 func runTip(ctx context.Context, c *cli, args []string) error {
 	fs := c.newFlagSet("tip", "--to PEER|publisher AMOUNT TORRENT")
 	to := fs.String("to", "", "who is paid: a connected peer's `HOST:PORT`, or publisher (the torrent's payee)")
-	memo := fs.String("memo", "", fmt.Sprintf("a `TEXT` for the receiver (at most %d bytes)", maxMemo))
+	memo := fs.String("memo", "", fmt.Sprintf("a `TEXT` for the receiver (at most %d bytes)", wallet.MaxMemo))
 	p := paySpec{verb: "tip"}
 	p.flags(fs)
 	pos, err := parseInterspersed(fs, args)
@@ -64,8 +60,8 @@ func runTip(ctx context.Context, c *cli, args []string) error {
 	default:
 		p.to = core.ToPublisher
 	}
-	if err := checkMemo(p.memo); err != nil {
-		return err
+	if err := cliargs.CheckMemo(p.memo); err != nil {
+		return fmt.Errorf("bad --memo: %w", err)
 	}
 	if err := p.args(c, usager{fs.Usage}, pos); err != nil {
 		return err
@@ -121,9 +117,7 @@ func (p *paySpec) flags(fs *flag.FlagSet) {
 // args reads AMOUNT TORRENT (the amount may be two words: 0.5 BTT) and
 // checks the timeout.
 func (p *paySpec) args(c *cli, fs interface{ Usage() }, pos []string) error {
-	if len(pos) == 3 && strings.EqualFold(pos[1], "BTT") {
-		pos = []string{pos[0] + " " + pos[1], pos[2]}
-	}
+	pos = cliargs.AmountFirst(pos)
 	switch len(pos) {
 	case 0:
 		return argsError(c, fs, p.verb+" needs an AMOUNT and a TORRENT")
@@ -179,19 +173,6 @@ func isHexString(s string) bool {
 		}
 	}
 	return true
-}
-
-// checkMemo refuses a memo the protocol would refuse.
-func checkMemo(memo string) error {
-	switch {
-	case len(memo) > maxMemo:
-		return fmt.Errorf("bad --memo: %d bytes, at most %d", len(memo), maxMemo)
-	case !utf8.ValidString(memo):
-		return errors.New("bad --memo: not valid UTF-8")
-	case strings.IndexFunc(memo, unicode.IsControl) >= 0:
-		return errors.New("bad --memo: control characters (newlines, escapes) are not allowed")
-	}
-	return nil
 }
 
 // pay starts the engine with the data dir's wallet, joins the torrent's

@@ -251,20 +251,7 @@ func amountOut(a wallet.Amount, decimals int) amountJSON {
 }
 
 // parseBTT parses a human BTT amount ("12.5", "0.5 BTT").
-func parseBTT(s string) (wallet.Amount, error) {
-	f := strings.Fields(s)
-	if len(f) == 2 && !strings.EqualFold(f[1], "BTT") {
-		return wallet.Amount{}, fmt.Errorf("amount %q: unknown unit %q (amounts are in BTT)", s, f[1])
-	}
-	if len(f) > 2 {
-		return wallet.Amount{}, fmt.Errorf("amount %q is not a number", s)
-	}
-	a, err := wallet.ParseAmount(s, wallet.BTTDecimals)
-	if err != nil {
-		return wallet.Amount{}, err
-	}
-	return a, nil
-}
+func parseBTT(s string) (wallet.Amount, error) { return cliargs.ParseBTT(s) }
 
 // parseInterspersed parses flags placed before or after the positional
 // arguments (`send --to X 0.5 --json`) and returns the positionals. An

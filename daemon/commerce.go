@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/bidtorrent/bidtorrent/core"
 	"github.com/bidtorrent/bidtorrent/internal/cliargs"
@@ -39,11 +38,8 @@ func (s *Server) cmdTip(ctx context.Context, io cmdIO, args []string) error {
 			return usageError(io, "bad --to %q: want a connected peer's HOST:PORT or publisher", recipient)
 		}
 	}
-	switch {
-	case len(*memo) > wallet.MaxMemo:
-		return usageError(io, "the memo is %d bytes; at most %d", len(*memo), wallet.MaxMemo)
-	case !utf8.ValidString(*memo):
-		return usageError(io, "the memo is not UTF-8")
+	if err := cliargs.CheckMemo(*memo); err != nil {
+		return usageError(io, "bad --memo: %v", err)
 	}
 	pay, err := s.payArgs(ctx, io, "tip", pos, *timeout)
 	if err != nil {
@@ -151,9 +147,7 @@ type payment struct {
 
 // payArgs reads AMOUNT ID (the amount may be two words: 0.5 BTT).
 func (s *Server) payArgs(ctx context.Context, io cmdIO, name string, pos []string, timeout time.Duration) (*payment, error) {
-	if len(pos) == 3 && strings.EqualFold(pos[1], "BTT") {
-		pos = []string{pos[0] + " " + pos[1], pos[2]}
-	}
+	pos = cliargs.AmountFirst(pos)
 	if len(pos) != 2 {
 		return nil, usageError(io, "Usage: %s %s", name, commandHelp[name].args)
 	}
@@ -220,17 +214,9 @@ func torrentOf(snap core.Snapshot, ih core.InfoHash) *core.Torrent {
 	return nil
 }
 
-// parseBTT parses a positive amount in BTT ("12.5", "0.5 BTT"), as the
-// command line client does.
+// parseBTT parses a positive amount in BTT ("12.5", "0.5 BTT").
 func parseBTT(s string) (wallet.Amount, error) {
-	f := strings.Fields(s)
-	switch {
-	case len(f) == 2 && !strings.EqualFold(f[1], "BTT"):
-		return wallet.Amount{}, fmt.Errorf("amount %q: unknown unit %q (amounts are in BTT)", s, f[1])
-	case len(f) > 2:
-		return wallet.Amount{}, fmt.Errorf("amount %q is not a number", s)
-	}
-	a, err := wallet.ParseAmount(s, wallet.BTTDecimals)
+	a, err := cliargs.ParseBTT(s)
 	if err != nil {
 		return wallet.Amount{}, err
 	}

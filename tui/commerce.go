@@ -17,15 +17,13 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/internal/cliargs"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
 // commerceTimeout bounds a tip, purchase or pledge: each may wait for the
 // receiver (the publisher) to connect, then for its acknowledgement.
 const commerceTimeout = 2 * time.Minute
-
-// maxMemo is the longest memo a tip may carry, in bytes (PROTOCOL.md §16.3).
-const maxMemo = 140
 
 // sanitize makes untrusted text (a memo written by another peer) safe to
 // show: tabs and line breaks become spaces; other control characters,
@@ -143,24 +141,11 @@ func (m *Model) parsePayment(s string) (wallet.Amount, error) {
 	return a, nil
 }
 
-// checkMemo refuses a memo the protocol would refuse.
-func checkMemo(memo string) error {
-	switch {
-	case len(memo) > maxMemo:
-		return fmt.Errorf("the memo is %d bytes; at most %d", len(memo), maxMemo)
-	case !utf8.ValidString(memo):
-		return errors.New("the memo is not valid UTF-8")
-	case strings.IndexFunc(memo, unicode.IsControl) >= 0:
-		return errors.New("the memo may not contain control characters")
-	}
-	return nil
-}
-
 func (m *Model) tipDialog(t *core.Torrent, to, title, note string) dialog {
 	e, ih, name := m.eng, t.InfoHash, t.Name
 	d := newForm(m.sh, title, []*field{
 		{label: "Amount", hint: m.sh.token + ", e.g. 0.5"},
-		{label: "Memo", hint: fmt.Sprintf("optional, at most %d bytes, shown to the receiver", maxMemo)},
+		{label: "Memo", hint: fmt.Sprintf("optional, at most %d bytes, shown to the receiver", wallet.MaxMemo)},
 	})
 	d.note = note
 	d.submit = func(v []string) (tea.Cmd, error) {
@@ -169,8 +154,8 @@ func (m *Model) tipDialog(t *core.Torrent, to, title, note string) dialog {
 			return nil, err
 		}
 		memo := strings.TrimSpace(v[1])
-		if err := checkMemo(memo); err != nil {
-			return nil, err
+		if err := cliargs.CheckMemo(memo); err != nil {
+			return nil, fmt.Errorf("memo: %w", err)
 		}
 		who := to
 		if to == core.ToPublisher {

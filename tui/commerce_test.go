@@ -104,7 +104,7 @@ func TestTipRefusals(t *testing.T) {
 		{"0", "", "the amount must be more than 0"},
 		{"-1", "", "amount:"},
 		{"abc", "", "amount:"},
-		{"1", strings.Repeat("é", 71), "the memo is 142 bytes; at most 140"},
+		{"1", strings.Repeat("é", 71), "memo: 142 bytes, at most 140"},
 	} {
 		h.keys("ctrl+u", c.amount, "down", "ctrl+u", c.memo, "enter")
 		if h.m.dialog == nil {

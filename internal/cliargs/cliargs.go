@@ -1,5 +1,6 @@
-// Package cliargs holds the command-line argument handling shared by the
-// CLI verbs (package main) and the daemon's remote commands.
+// Package cliargs holds the argument handling shared by the CLI verbs
+// (package main), the daemon's remote commands and the TUI's dialogs:
+// interspersed flags, amounts in BTT and tip memos.
 package cliargs
 
 import "flag"
