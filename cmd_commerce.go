@@ -145,14 +145,11 @@ func (p *paySpec) args(c *cli, fs interface{ Usage() }, pos []string) error {
 // infohash, a magnet or URL, or a .torrent file that must parse.
 func (p *paySpec) resolve() error {
 	s := p.source
+	ih, err := core.ParseInfoHash(s) // 40 hex digits, either case
 	switch {
 	case s == "":
 		return errors.New("bad TORRENT: empty; want a .torrent file, magnet, URL or infohash")
-	case len(s) == 40 && isHexString(s):
-		ih, err := core.ParseInfoHash(strings.ToLower(s))
-		if err != nil {
-			return err
-		}
+	case err == nil:
 		p.ih, p.byHash = ih, true
 	case strings.HasPrefix(s, "magnet:"), strings.HasPrefix(s, "http://"), strings.HasPrefix(s, "https://"):
 		// The engine resolves them (and reports a bad one).
@@ -164,15 +161,6 @@ func (p *paySpec) resolve() error {
 		p.tf, p.ih = tf, tf.InfoHash
 	}
 	return nil
-}
-
-func isHexString(s string) bool {
-	for _, r := range s {
-		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
-			return false
-		}
-	}
-	return true
 }
 
 // pay starts the engine with the data dir's wallet, joins the torrent's

@@ -213,6 +213,12 @@ type engineFlags struct {
 	payWith string
 }
 
+// opensWallet reports whether startEngine opens the data dir's wallet:
+// for the bandwidth market (--ask/--bid, a strategy) or a payment.
+func (ef *engineFlags) opensWallet() bool {
+	return ef.price != "" || ef.strategy != "" || ef.payWith != ""
+}
+
 // startEngine loads the config, applies the flags, creates the engine in
 // dataDir and runs it until the returned stop is called (stop returns
 // Run's error).
@@ -239,7 +245,7 @@ func (c *cli) startEngine(ctx context.Context, dataDir string, ef *engineFlags, 
 	// The bandwidth market: --ask/--bid or a strategy open the wallet of
 	// the data dir (on the ledger of --ledger) and turn btt_bid on.
 	closeWallet := func() {}
-	if ef.price != "" || ef.strategy != "" || ef.payWith != "" {
+	if ef.opensWallet() {
 		w, closeChain, err := c.marketWallet(cmp.Or(ef.payWith, "the bandwidth market"))
 		if err != nil {
 			return nil, nil, err
@@ -522,8 +528,7 @@ func runGet(ctx context.Context, c *cli, args []string) error {
 	if err == nil {
 		// A paid torrent is bought (or refused) once its metadata is
 		// known, while the progress shows.
-		haveWallet := ef.payWith != "" || ef.price != "" || ef.strategy != ""
-		err = c.whilePurchasing(ctx, e, ih, pay, haveWallet, func(ctx context.Context) error {
+		err = c.whilePurchasing(ctx, e, ih, pay, ef.opensWallet(), func(ctx context.Context) error {
 			return c.waitComplete(ctx, e, ih, outDir, *seedFor)
 		})
 	}
