@@ -78,9 +78,9 @@ func (c *Conn) BytesRead() int64 { return c.read.Load() }
 // BytesWritten counts raw bytes written to the wire.
 func (c *Conn) BytesWritten() int64 { return c.written.load() }
 
-// ArmWritten makes f run once, on the writing goroutine, when the bytes
-// written reach total (at once if they have). f must not block.
-func (c *Conn) ArmWritten(total int64, f func()) { c.written.arm(total, f) }
+// ArmWritten makes *f run once, on the writing goroutine, when the bytes
+// written reach total (at once if they have). It must not block.
+func (c *Conn) ArmWritten(total int64, f *func()) { c.written.arm(total, f) }
 
 // SetShaper installs w as the connection's upload shaper (nil removes it).
 // The shaper is waited on before every write, in pieces of at most

@@ -411,13 +411,13 @@ func (e *Engine) armMeters(pc *torrent.PeerConn, mp *mpeer) {
 		return
 	}
 	if h := mp.p.SellHeadroom(); h >= 0 && mp.conn != nil {
-		mp.conn.ArmWritten(mp.conn.BytesWritten()+max(h, meterStep), mp.pokeSent)
+		mp.conn.ArmWritten(mp.conn.BytesWritten()+max(h, meterStep), &mp.pokeSent)
 	} else if mp.conn != nil {
 		mp.conn.written.disarm()
 	}
 	w := e.mkt.usefulWire(&pc.Peer)
 	if h := mp.p.BuyHeadroom(); h >= 0 {
-		w.arm(w.load()+max(h, meterStep), mp.pokeRecv)
+		w.arm(w.load()+max(h, meterStep), &mp.pokeRecv)
 	} else {
 		w.disarm()
 	}

@@ -34,11 +34,13 @@ func (t *tripwire) add(d int64) {
 // load returns the count.
 func (t *tripwire) load() int64 { return t.n.Load() }
 
-// arm makes f run once when the count reaches mark (at once if it has).
-// A count racing with arm may fire f early, never late.
-func (t *tripwire) arm(mark int64, f func()) {
+// arm makes *f run once when the count reaches mark (at once if it has).
+// A count racing with arm may fire it early, never late. f points at a
+// func that outlives the arming (the caller's field: re-arming on every
+// look allocates nothing).
+func (t *tripwire) arm(mark int64, f *func()) {
 	t.mark.Store(mark)
-	t.fire.Store(&f)
+	t.fire.Store(f)
 	if t.n.Load() >= mark {
 		t.trip()
 	}
