@@ -313,7 +313,7 @@ func (e *Engine) licenceVerifier(pc *torrent.PeerConn, payload []byte) bool {
 	err = market.VerifyPresentation(lic, marketTerms(&gt.terms), [20]byte(pc.Torrent().InfoHash()),
 		[20]byte(e.cl.PeerID()), [20]byte(pc.PeerID), time.Now())
 	if err != nil {
-		e.log.Info("licence presentation refused", "peer", pc.RemoteAddr.String(), "err", err)
+		e.log.Debug("licence presentation refused", "peer", pc.RemoteAddr.String(), "err", err)
 	}
 	return err == nil
 }
