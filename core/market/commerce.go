@@ -430,12 +430,7 @@ func (p *Peer) onTip(now time.Time, m *bttbid.Tip) {
 	a.owed = add(a.owed, m.Amount)
 	a.accepted = ch.Payout
 	if rest := inc.SubFloor(m.Amount); !rest.IsZero() {
-		p.earned = add(p.earned, rest)
-		p.t.Earned = add(p.t.Earned, rest)
-		if p.t.EarnedFrom == nil {
-			p.t.EarnedFrom = make(map[wallet.Address]wallet.Amount)
-		}
-		p.t.EarnedFrom[p.addr] = add(p.t.EarnedFrom[p.addr], rest)
+		p.addEarned(rest)
 	}
 	p.t.logPayment(Payment{Time: now, In: true, For: string(m.For), Peer: p.addr, Amount: m.Amount, Memo: m.Memo})
 	if string(m.For) == wallet.ForPledge {

@@ -596,12 +596,7 @@ func (p *Peer) onCheque(m *bttbid.Cheque) {
 		return
 	}
 	a.accepted = m.Payout
-	p.earned = add(p.earned, inc)
-	p.t.Earned = add(p.t.Earned, inc)
-	if p.t.EarnedFrom == nil {
-		p.t.EarnedFrom = make(map[wallet.Address]wallet.Amount)
-	}
-	p.t.EarnedFrom[p.addr] = add(p.t.EarnedFrom[p.addr], inc)
+	p.addEarned(inc)
 	a.creditBytes = min(a.creditBytes*2, p.m.cfg.Cap)
 	p.sendReceipt(a)
 	if p.suspended && a.owed.SubFloor(a.accepted).Cmp(p.creditAmount(a, p.price)) < 0 && !p.cut {
@@ -632,6 +627,17 @@ func (p *Peer) sendReceipt(a *account) {
 		r.Credit = p.creditAmount(a, p.price)
 	}
 	p.send(r)
+}
+
+// addEarned counts inc, accepted from the peer for bandwidth, on the
+// connection and the torrent.
+func (p *Peer) addEarned(inc wallet.Amount) {
+	p.earned = add(p.earned, inc)
+	p.t.Earned = add(p.t.Earned, inc)
+	if p.t.EarnedFrom == nil {
+		p.t.EarnedFrom = make(map[wallet.Address]wallet.Amount)
+	}
+	p.t.EarnedFrom[p.addr] = add(p.t.EarnedFrom[p.addr], inc)
 }
 
 // stopPaid ends paid service after an invalid cheque, until a valid one.
