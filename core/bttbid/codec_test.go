@@ -86,10 +86,7 @@ func TestRoundTrip(t *testing.T) {
 
 // TestGoldenEncoding pins the wire bytes: a change here breaks every peer.
 func TestGoldenEncoding(t *testing.T) {
-	tests := []struct {
-		m    Message
-		want string
-	}{
+	tests := []golden{
 		{&Bid{Seq: 1, Price: wallet.NewAmount(1 << 20)}, "d5:price3:\x10\x00\x003:seqi1e1:t3:bide"},
 		{&Bid{Seq: 2, Price: wallet.Amount{}}, "d5:price0:3:seqi2e1:t3:bide"},
 		{&Outbid{Round: 7, Seq: 2, Price: wallet.NewAmount(255)}, "d5:price1:\xff1:ri7e3:seqi2e1:t6:outbide"},
@@ -98,15 +95,7 @@ func TestGoldenEncoding(t *testing.T) {
 		{&ErrorMsg{Code: CodeCreditExceeded, Text: "pay up"}, "d4:codei404e3:msg6:pay up1:t5:errore"},
 		{&ErrorMsg{Code: CodeBadPiece, Disable: true}, "d4:codei405e7:disablei1e1:t5:errore"},
 	}
-	for _, tt := range tests {
-		got, err := Encode(tt.m)
-		if err != nil {
-			t.Fatalf("Encode(%#v): %v", tt.m, err)
-		}
-		if string(got) != tt.want {
-			t.Errorf("Encode(%#v)\n got %q\nwant %q", tt.m, got, tt.want)
-		}
-	}
+	checkGolden(t, tests)
 }
 
 func TestDecodeIgnoresUnknownKeys(t *testing.T) {
@@ -279,6 +268,25 @@ func TestChainIDsAgreeWithWallet(t *testing.T) {
 	} {
 		if c.ours != c.wallet {
 			t.Errorf("chain id %d here, %d in wallet", c.ours, c.wallet)
+		}
+	}
+}
+
+// golden is a message and its exact wire bytes.
+type golden struct {
+	m    Message
+	want string
+}
+
+func checkGolden(t *testing.T, tests []golden) {
+	t.Helper()
+	for _, tt := range tests {
+		got, err := Encode(tt.m)
+		if err != nil {
+			t.Fatalf("Encode(%#v): %v", tt.m, err)
+		}
+		if string(got) != tt.want {
+			t.Errorf("Encode(%#v)\n got %q\nwant %q", tt.m, got, tt.want)
 		}
 	}
 }

@@ -57,10 +57,7 @@ func sampleCommerce(t testing.TB) []Message {
 func TestCommerceGolden(t *testing.T) {
 	ihb, a1, a2, a3, sg := testIH(0xaa), testAddr(1), testAddr(2), testAddr(3), testSig(4, 27)
 	ih := string(ihb[:])
-	tests := []struct {
-		m    Message
-		want string
-	}{
+	tests := []golden{
 		{&Campaign{InfoHash: testIH(0xaa), Goal: wallet.NewAmount(1000), Deadline: 1767225600, Pledged: wallet.NewAmount(255), Count: 1},
 			"d5:counti1e8:deadlinei1767225600e4:goal2:\x03\xe82:ih20:" + ih + "7:pledged1:\xff1:t8:campaigne"},
 		{&License{InfoHash: testIH(0xaa), Buyer: testAddr(2), Payee: testAddr(3), ChainID: 1, Token: testAddr(1),
@@ -68,15 +65,7 @@ func TestCommerceGolden(t *testing.T) {
 			"d5:buyer21:" + string(a2[:]) + "5:chaini1e2:ih20:" + ih + "4:lsig65:" + string(sg[:]) +
 				"5:payee21:" + string(a3[:]) + "5:price1:\x011:t7:license5:token21:" + string(a1[:]) + "e"},
 	}
-	for _, tt := range tests {
-		got, err := Encode(tt.m)
-		if err != nil {
-			t.Fatalf("Encode(%#v): %v", tt.m, err)
-		}
-		if string(got) != tt.want {
-			t.Errorf("Encode(%#v)\n got %q\nwant %q", tt.m, got, tt.want)
-		}
-	}
+	checkGolden(t, tests)
 }
 
 func TestHelloVersions(t *testing.T) {
