@@ -18,7 +18,8 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 )
 
-// lockedBuf is a bytes.Buffer safe for the daemon's log goroutines.
+// lockedBuf is a bytes.Buffer safe to read while other goroutines (the
+// daemon's logs, a running command) write to it.
 type lockedBuf struct {
 	mu sync.Mutex
 	b  bytes.Buffer

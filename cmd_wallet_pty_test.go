@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,24 +15,6 @@ import (
 
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
-
-// lockedBuffer is a bytes.Buffer safe to read while run writes to it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestWalletCLIPassphrasePrompt creates a key with the passphrase typed
 // at the terminal prompt (asked twice) and unlocks it with the same.
@@ -47,7 +28,7 @@ func TestWalletCLIPassphrasePrompt(t *testing.T) {
 	defer tty.Close()
 	go func() { _, _ = bytes.NewBuffer(nil).ReadFrom(ptmx) }() // drain the echo
 	dir := filepath.Join(w.dir, "d")
-	var out, errb lockedBuffer
+	var out, errb lockedBuf
 	done := make(chan int, 1)
 	go func() {
 		done <- run(context.Background(), []string{"--config", w.config, "--data-dir", dir, "wallet", "new", "--json"}, tty, &out, &errb)
