@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"crypto/sha1"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -20,11 +22,11 @@ const magicLicence = "open-sesame"
 // gateState sums the seeder's gate over torrent ih: connections that
 // asked for blocks while closed, and connections opened.
 func gateState(e *Engine, ih InfoHash) (refusedConns, open int) {
-	v, ok := e.gates.byHash.Load(ih)
-	if !ok {
+	gt := e.gates.byHash(ih)
+	if gt == nil {
 		return 0, 0
 	}
-	v.(*gate).conns.Range(func(_, c any) bool {
+	gt.conns.Range(func(_, c any) bool {
 		gc := c.(*gateConn)
 		if gc.refused.Load() > 0 {
 			refusedConns++
@@ -96,8 +98,8 @@ func TestPurchaseGate(t *testing.T) {
 	if st.Terms == nil || st.Terms.Price.Cmp(terms.Price) != 0 || st.Terms.Payee != terms.Payee {
 		t.Fatalf("snapshot terms %+v, want %+v", st.Terms, terms)
 	}
-	if gt := seeder.gates.termsOf(ih); gt == nil || gt.Price.Cmp(terms.Price) != 0 {
-		t.Fatalf("gate terms %+v", gt)
+	if gt := seeder.gates.byHash(ih); gt == nil || gt.terms.Price.Cmp(terms.Price) != 0 || gt.terms.Payee != terms.Payee {
+		t.Fatalf("gate %+v", gt)
 	}
 
 	buyer := startEngine(t, "buyer", testConfig("127.0.0.81"), filepath.Join(dir, "buyer"), WithWallet(testWallet(t, l, dir, 2, 1e15)))
@@ -133,8 +135,8 @@ func TestPurchaseGate(t *testing.T) {
 	}
 	waitFor(t, buyer.Engine, ih, 60*time.Second, "licensed download complete", isComplete)
 	sameTree(t, hashTree(t, root), hashTree(t, filepath.Join(buyer.DataDir()+"-out", "payload")))
-	if v, _ := seeder.gates.byHash.Load(ih); v.(*gate).opened.Load() != 1 {
-		t.Errorf("%d connections opened, want 1", v.(*gate).opened.Load())
+	if n := seeder.gates.byHash(ih).opened.Load(); n != 1 {
+		t.Errorf("%d connections opened, want 1", n)
 	}
 	// The buyer, now a complete seed of the paid torrent, refuses the
 	// legacy leecher too.
@@ -173,7 +175,7 @@ func TestFreeTorrentNotGated(t *testing.T) {
 	if st.Terms == nil || st.Terms.Paid() || st.Terms.Payee != terms.Payee {
 		t.Fatalf("snapshot terms %+v", st.Terms)
 	}
-	if seeder.gates.termsOf(tf.InfoHash) != nil {
+	if seeder.gates.byHash(tf.InfoHash) != nil {
 		t.Fatal("a free torrent is gated")
 	}
 	legacy := startEngine(t, "legacy", testConfig("127.0.0.84"), filepath.Join(dir, "legacy"))
@@ -278,4 +280,77 @@ func sameMessage(a, b pp.Message) bool {
 	}
 	return a.Type == b.Type && a.Index == b.Index && a.Begin == b.Begin && a.Length == b.Length &&
 		a.ExtendedID == b.ExtendedID && string(a.ExtendedPayload) == string(b.ExtendedPayload) && len(a.Bitfield) == len(b.Bitfield)
+}
+
+// TestGateTable: only priced terms gate; every gated infohash is found
+// and no other, whatever the order they came in; adding again keeps the
+// first gate; a list a reader holds is never changed; a lookup allocates
+// nothing; a connection not attached to a torrent is not gated.
+func TestGateTable(t *testing.T) {
+	var g gateTable
+	ih := func(b ...byte) InfoHash { var h InfoHash; copy(h[:], b); return h }
+	if g.byHash(ih(1)) != nil || g.of(&torrent.PeerConn{}) != nil {
+		t.Fatal("an empty table gates")
+	}
+	free := testTerms()
+	free.Price = wallet.Amount{}
+	g.add(ih(1), &free)
+	g.add(ih(2), nil)
+	if g.gates.Load() != nil {
+		t.Fatal("a free torrent is gated")
+	}
+	paid := testTerms()
+	gated := []InfoHash{ih(9), ih(3), ih(0xff, 1), ih(3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1), ih(0)}
+	g.add(gated[0], &paid)
+	held := *g.gates.Load()
+	for _, h := range gated[1:] {
+		g.add(h, &paid)
+	}
+	if len(held) != 1 || held[0].ih != gated[0] {
+		t.Fatalf("a reader's list changed under it: %v", held)
+	}
+	cheaper := paid
+	cheaper.Price = wallet.NewAmount(1)
+	g.add(gated[1], &cheaper)
+	if l := *g.gates.Load(); len(l) != len(gated) {
+		t.Fatalf("%d gates, want %d", len(l), len(gated))
+	}
+	for _, h := range gated {
+		gt := g.byHash(h)
+		if gt == nil || gt.ih != h || gt.terms.Price.Cmp(paid.Price) != 0 {
+			t.Errorf("gate of %x: %+v", h[:2], gt)
+		}
+	}
+	for _, h := range []InfoHash{ih(1), ih(2), ih(3, 1), ih(0xff), ih(0xff, 2), ih(10)} {
+		if gt := g.byHash(h); gt != nil {
+			t.Errorf("%x is gated", h[:2])
+		}
+	}
+	if g.of(&torrent.PeerConn{}) != nil {
+		t.Error("a connection without a torrent is gated")
+	}
+	if n := testing.AllocsPerRun(100, func() { g.byHash(ih(10)) }); n != 0 {
+		t.Errorf("a lookup allocates %v times", n)
+	}
+}
+
+// BenchmarkGateLookup: what the filter costs a message of a free torrent
+// (a miss) with no, one and 500 paid torrents.
+func BenchmarkGateLookup(b *testing.B) {
+	paid := testTerms()
+	for _, n := range []int{0, 1, 500} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			var g gateTable
+			for i := range n {
+				g.add(InfoHash(sha1.Sum([]byte(fmt.Sprint(i)))), &paid)
+			}
+			free := InfoHash(sha1.Sum([]byte("free")))
+			b.ReportAllocs()
+			for b.Loop() {
+				if g.byHash(free) != nil {
+					b.Fatal("free torrent gated")
+				}
+			}
+		})
+	}
 }
