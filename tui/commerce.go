@@ -31,7 +31,11 @@ const commerceTimeout = 2 * time.Minute
 // isolates that could reorder what is shown) and invalid UTF-8 become
 // U+FFFD, so the reader sees that something was there.
 func sanitize(s string) string {
+	if strings.IndexFunc(s, unsafeRune) < 0 && utf8.ValidString(s) {
+		return s // the common case, every frame: no copy
+	}
 	var b strings.Builder
+	b.Grow(len(s))
 	for i, r := range s {
 		switch {
 		case r == utf8.RuneError && isInvalidAt(s, i):
@@ -45,6 +49,11 @@ func sanitize(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// unsafeRune reports whether sanitize replaces r.
+func unsafeRune(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029'
 }
 
 // isInvalidAt reports whether s holds an invalid UTF-8 byte at i (rather

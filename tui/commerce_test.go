@@ -306,3 +306,11 @@ func TestPublisherSeesOwnTerms(t *testing.T) {
 	}
 	wantCalls(t, h.eng)
 }
+
+// BenchmarkSanitizeClean is the per-frame cost of a clean memo.
+func BenchmarkSanitizeClean(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		_ = sanitize("thanks for the fast seed! ☕")
+	}
+}
