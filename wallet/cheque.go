@@ -104,12 +104,18 @@ func (c Cheque) Verify() error {
 	if err := c.checkFields(); err != nil {
 		return err
 	}
-	signer, err := Recover(c.Digest(), c.Signature)
+	return checkSigner("cheque", "payer", c.Payer, c.Digest(), c.Signature)
+}
+
+// checkSigner checks that sig over digest, the signature of a signed
+// struct (what), recovers want, its role field (the payer of a cheque).
+func checkSigner(what, role string, want Address, digest [32]byte, sig Signature) error {
+	signer, err := Recover(digest, sig)
 	if err != nil {
-		return fmt.Errorf("cheque from %s: %w", c.Payer, err)
+		return fmt.Errorf("%s from %s: %w", what, want, err)
 	}
-	if signer != c.Payer {
-		return fmt.Errorf("cheque claims payer %s but was signed by %s: %w", c.Payer, signer, ErrBadSignature)
+	if signer != want {
+		return fmt.Errorf("%s claims %s %s but was signed by %s: %w", what, role, want, signer, ErrBadSignature)
 	}
 	return nil
 }

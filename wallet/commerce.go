@@ -81,14 +81,7 @@ func (n TipNote) Verify() error {
 	if err := n.checkFields(); err != nil {
 		return err
 	}
-	signer, err := Recover(n.Digest(), n.Signature)
-	if err != nil {
-		return fmt.Errorf("payment note from %s: %w", n.Payer, err)
-	}
-	if signer != n.Payer {
-		return fmt.Errorf("payment note claims payer %s but was signed by %s: %w", n.Payer, signer, ErrBadSignature)
-	}
-	return nil
+	return checkSigner("payment note", "payer", n.Payer, n.Digest(), n.Signature)
 }
 
 // VerifyTipNote checks n (Verify) and that it describes cheque c: same
@@ -189,14 +182,7 @@ func (l License) Verify() error {
 	if err := l.checkFields(); err != nil {
 		return err
 	}
-	signer, err := Recover(l.Digest(), l.Signature)
-	if err != nil {
-		return fmt.Errorf("licence from %s: %w", l.Payee, err)
-	}
-	if signer != l.Payee {
-		return fmt.Errorf("licence claims payee %s but was signed by %s: %w", l.Payee, signer, ErrBadSignature)
-	}
-	return nil
+	return checkSigner("licence", "payee", l.Payee, l.Digest(), l.Signature)
 }
 
 func (l License) checkFields() error {
@@ -265,14 +251,7 @@ func (p Pledge) Verify() error {
 	if err := p.checkFields(); err != nil {
 		return err
 	}
-	signer, err := Recover(p.Digest(), p.Signature)
-	if err != nil {
-		return fmt.Errorf("pledge from %s: %w", p.Payer, err)
-	}
-	if signer != p.Payer {
-		return fmt.Errorf("pledge claims payer %s but was signed by %s: %w", p.Payer, signer, ErrBadSignature)
-	}
-	return nil
+	return checkSigner("pledge", "payer", p.Payer, p.Digest(), p.Signature)
 }
 
 func (p Pledge) checkFields() error {
