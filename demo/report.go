@@ -151,6 +151,11 @@ func (s *Swarm) Settle(ctx context.Context) (Report, error) {
 	accepted := map[pair]wallet.Amount{}
 	tipped := map[pair]wallet.Amount{}
 	tipsIn := map[pair]wallet.Amount{}
+	addTo := func(sums map[pair]wallet.Amount, k pair, a wallet.Amount) {
+		sum := sums[k]
+		add(&sum, a)
+		sums[k] = sum
+	}
 	for _, n := range nodes {
 		tr := n.Torrent()
 		nr := NodeReport{Node: n.Label(), Role: n.Role, Strategy: n.Strategy, Bid: n.Bid,
@@ -183,17 +188,11 @@ func (s *Swarm) Settle(ctx context.Context) (Report, error) {
 				}
 				if p.Direction == wallet.Issued {
 					add(&nr.Tipped, p.Amount)
-					k := pair{me, p.Counterparty}
-					sum := tipped[k]
-					add(&sum, p.Amount)
-					tipped[k] = sum
+					addTo(tipped, pair{me, p.Counterparty}, p.Amount)
 					continue
 				}
 				add(&nr.TipsIn, p.Amount)
-				k := pair{p.Counterparty, me}
-				sum := tipsIn[k]
-				add(&sum, p.Amount)
-				tipsIn[k] = sum
+				addTo(tipsIn, pair{p.Counterparty, me}, p.Amount)
 				rep.Tips = append(rep.Tips, TipReport{Time: p.Time, From: nameOf(p.Counterparty), To: n.Label(), Amount: p.Amount, Memo: p.Memo})
 			}
 			if nr.Tipped.Cmp(nr.Spent) > 0 {
