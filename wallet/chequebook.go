@@ -3,9 +3,7 @@ package wallet
 import (
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -157,25 +155,11 @@ func recordTx(tx *bolt.Tx, dir Direction, counterparty Address, c Cheque) (Amoun
 // whether there is one.
 func (b *ChequeBook) Highest(dir Direction, chainID uint64, token, counterparty Address) (Record, bool, error) {
 	var r Record
-	var ok bool
 	key := recordKey(dir, chainID, token, counterparty)
-	err := boltfile.View(b.path, b.lockTimeout, func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucketCheques)
-		if bk == nil {
-			return nil
-		}
-		v := bk.Get(key)
-		if v == nil {
-			return nil
-		}
-		var err error
+	ok, err := b.get(bucketCheques, key, func(v []byte) (err error) {
 		r, err = decodeRecord(key, v)
-		ok = err == nil
 		return err
 	})
-	if errors.Is(err, fs.ErrNotExist) {
-		err = nil
-	}
 	if err != nil {
 		return Record{}, false, fmt.Errorf("cannot read cheque book: %w", err)
 	}
@@ -185,23 +169,14 @@ func (b *ChequeBook) Highest(dir Direction, chainID uint64, token, counterparty 
 // Records returns every record, issued first, in key order.
 func (b *ChequeBook) Records() ([]Record, error) {
 	var out []Record
-	err := boltfile.View(b.path, b.lockTimeout, func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucketCheques)
-		if bk == nil {
-			return nil
+	err := b.view(bucketCheques, nil, func(k, v []byte) error {
+		r, err := decodeRecord(k, v)
+		if err != nil {
+			return err
 		}
-		return bk.ForEach(func(k, v []byte) error {
-			r, err := decodeRecord(k, v)
-			if err != nil {
-				return err
-			}
-			out = append(out, r)
-			return nil
-		})
+		out = append(out, r)
+		return nil
 	})
-	if errors.Is(err, fs.ErrNotExist) {
-		err = nil
-	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot read cheque book: %w", err)
 	}

@@ -125,19 +125,11 @@ func fillPayment(dir Direction, counterparty Address, c Cheque, p *Payment) erro
 
 // Payments returns every payment recorded, oldest first.
 func (b *ChequeBook) Payments() ([]Payment, error) {
-	var out []Payment
-	err := b.view(bucketPayments, nil, func(k, v []byte) error {
-		p, err := decodePayment(v)
-		if err != nil {
-			return err
-		}
-		out = append(out, p)
-		return nil
-	})
+	ps, err := readAll(b, bucketPayments, nil, decodePayment)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read payments: %w", err)
 	}
-	return out, nil
+	return ps, nil
 }
 
 // SaveLicense stores l (fsynced) after verifying its signature. It is
@@ -166,33 +158,25 @@ func (b *ChequeBook) SaveLicense(l License) error {
 
 // Licenses returns every stored licence, by infohash, buyer, payee.
 func (b *ChequeBook) Licenses() ([]License, error) {
-	return b.licenses(nil)
+	ls, err := readAll(b, bucketLicenses, nil, decodeLicense)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read licences: %w", err)
+	}
+	return ls, nil
 }
 
 // LicenseFor returns buyer's licence from payee for the torrent ih, and
 // whether there is one.
 func (b *ChequeBook) LicenseFor(ih [20]byte, buyer, payee Address) (License, bool, error) {
-	ls, err := b.licenses(licenseKey(ih, buyer, payee))
-	if err != nil || len(ls) == 0 {
-		return License{}, false, err
-	}
-	return ls[0], true, nil
-}
-
-func (b *ChequeBook) licenses(prefix []byte) ([]License, error) {
-	var out []License
-	err := b.view(bucketLicenses, prefix, func(k, v []byte) error {
-		l, err := decodeLicense(v)
-		if err != nil {
-			return err
-		}
-		out = append(out, l)
-		return nil
+	var l License
+	ok, err := b.get(bucketLicenses, licenseKey(ih, buyer, payee), func(v []byte) (err error) {
+		l, err = decodeLicense(v)
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("cannot read licences: %w", err)
+		return License{}, false, fmt.Errorf("cannot read licences: %w", err)
 	}
-	return out, nil
+	return l, ok, nil
 }
 
 // SavePledge stores p (fsynced) after verifying its signature, keyed by
@@ -231,19 +215,11 @@ func (b *ChequeBook) SavePledge(p Pledge) error {
 
 // Pledges returns the stored pledges for the torrent ih, by payer, payee.
 func (b *ChequeBook) Pledges(ih [20]byte) ([]Pledge, error) {
-	var out []Pledge
-	err := b.view(bucketPledges, ih[:], func(k, v []byte) error {
-		p, err := decodePledge(v)
-		if err != nil {
-			return err
-		}
-		out = append(out, p)
-		return nil
-	})
+	ps, err := readAll(b, bucketPledges, ih[:], decodePledge)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read pledges: %w", err)
 	}
-	return out, nil
+	return ps, nil
 }
 
 // PledgePaid returns the total of the pledge payments (For == ForPledge)
@@ -251,8 +227,7 @@ func (b *ChequeBook) Pledges(ih [20]byte) ([]Pledge, error) {
 // zero when none was made. A pledger checks it so it never pays twice.
 func (b *ChequeBook) PledgePaid(ih [20]byte, payer, payee Address) (Amount, error) {
 	var paid Amount
-	err := b.view(bucketPledgePaid, pledgeKey(ih, payer, payee), func(k, v []byte) error {
-		var err error
+	_, err := b.get(bucketPledgePaid, pledgeKey(ih, payer, payee), func(v []byte) (err error) {
 		paid, err = AmountFromBytes(v)
 		return err
 	})
@@ -303,6 +278,46 @@ func (b *ChequeBook) view(bucket, prefix []byte, fn func(k, v []byte) error) err
 	return err
 }
 
+// get calls fn with the value of key in bucket, if there is one, and
+// reports whether there was. A missing file or bucket holds nothing.
+func (b *ChequeBook) get(bucket, key []byte, fn func(v []byte) error) (bool, error) {
+	found := false
+	err := boltfile.View(b.path, b.lockTimeout, func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucket)
+		if bk == nil {
+			return nil
+		}
+		v := bk.Get(key)
+		if v == nil {
+			return nil
+		}
+		found = true
+		return fn(v)
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return found && err == nil, err
+}
+
+// readAll decodes, in key order, every entry of bucket whose key starts
+// with prefix.
+func readAll[T any](b *ChequeBook, bucket, prefix []byte, decode func(v []byte) (T, error)) ([]T, error) {
+	var out []T
+	err := b.view(bucket, prefix, func(_, v []byte) error {
+		x, err := decode(v)
+		if err != nil {
+			return err
+		}
+		out = append(out, x)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // checkCommerce verifies every payment decodes and every licence and
 // pledge carries a valid signature (part of Check).
 func (b *ChequeBook) checkCommerce() error {
@@ -318,16 +333,16 @@ func (b *ChequeBook) checkCommerce() error {
 			return fmt.Errorf("cheque book %s holds a bad licence: %w", b.path, err)
 		}
 	}
-	return b.view(bucketPledges, nil, func(k, v []byte) error {
-		p, err := decodePledge(v)
-		if err != nil {
-			return err
-		}
+	ps, err := readAll(b, bucketPledges, nil, decodePledge)
+	if err != nil {
+		return fmt.Errorf("cannot read pledges: %w", err)
+	}
+	for _, p := range ps {
 		if err := p.Verify(); err != nil {
 			return fmt.Errorf("cheque book %s holds a bad pledge: %w", b.path, err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // Key layouts: licences infohash (20) ‖ buyer (21) ‖ payee (21); pledges
