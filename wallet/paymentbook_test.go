@@ -299,7 +299,7 @@ func TestPaymentBookReopenAndCheck(t *testing.T) {
 	if ps, err := sw.Payments(); err != nil || len(ps) != 1 || ps[0].For != ForPurchase || ps[0].Counterparty != buyer.Address() || ps[0].Amount.String() != "1000" {
 		t.Fatalf("seller's payments %+v %v", ps, err)
 	}
-	if _, err := New(testKey(t, 9), openTestBook(t), &fakeChain{}).AcceptPayment(c, Payment{For: ForPurchase, Amount: NewAmount(1)}); !errors.Is(err, ErrMisaddressed) {
+	if _, err := New(testKey(t, 9), openTestBook(t), &fakeChain{}).AcceptTip(c, n); !errors.Is(err, ErrMisaddressed) {
 		t.Errorf("payment to another wallet: %v", err)
 	}
 	l, err := sw.SignLicense(buyer.Address(), testIH, NewAmount(1000))

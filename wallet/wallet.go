@@ -15,8 +15,8 @@
 // of its own: Address, SignCheque, AcceptCheque (verify + fsynced record
 // before a RECEIPT), VerifyCheque, SignMessage/VerifyMessage (HELLO),
 // Highest, Balance, Settle; for tips, purchases and pledges (see
-// commerce.go) IssuePayment, AcceptTip/AcceptPayment, SignLicense, SignPledge and the
-// licence and pledge store.
+// commerce.go) IssuePayment, AcceptTip, SignTipNote, SignLicense,
+// SignPledge and the licence and pledge store.
 package wallet
 
 import (
@@ -309,8 +309,8 @@ const pendingGrace = 2 * time.Minute
 // cumulative cheque (on the wallet's chain and token; cumulative may also
 // cover unpaid bandwidth, but must exceed the highest cheque issued to
 // beneficiary by at least p.Amount, else ErrUnderpaid) and the TipNote
-// over that cumulative, and records both (RecordIssuedPayment, one
-// fsynced transaction) before returning them. p's Direction,
+// over that cumulative, and records both (ChequeBook.RecordIssuedPayment,
+// one fsynced transaction) before returning them. p's Direction,
 // Counterparty, Cumulative and Time may be left zero.
 func (w *Wallet) IssuePayment(beneficiary Address, cumulative Amount, p Payment) (Cheque, TipNote, error) {
 	if w.key == nil {
@@ -360,23 +360,15 @@ func (w *Wallet) SignPledge(payee Address, infoHash [20]byte, amount, goal Amoun
 	return SignPledge(w.key, w.chain.ChainID(), w.chain.Token(), payee, infoHash, amount, goal, deadline, at)
 }
 
-// AcceptPayment is how a payee takes a tip, purchase or pledge payment:
-// AcceptCheque's checks (ErrBadSignature, ErrMisaddressed, ErrStale), then
-// the cheque and p are recorded in one fsynced transaction
-// (ChequeBook.AcceptPayment: ErrUnderpaid when the cheque adds less than
-// p.Amount, and then nothing is recorded). It returns the increase.
-func (w *Wallet) AcceptPayment(c Cheque, p Payment) (Amount, error) {
-	if err := w.checkReceived(c); err != nil {
-		return Amount{}, err
-	}
-	return w.book.recordPayment(Received, c.Payer, c, p)
-}
-
-// AcceptTip is AcceptPayment for a `tip` message: it also checks that n
-// is the payer's valid note of c (VerifyTipNote: ErrBadSignature
-// otherwise) and records the payment n describes, received now. Checks a
-// purchase or pledge needs against the torrent's terms are the caller's,
-// before calling it.
+// AcceptTip is how a payee takes a tip, purchase or pledge payment (a
+// `tip` message): AcceptCheque's checks (ErrBadSignature,
+// ErrMisaddressed, ErrStale), that n is the payer's valid note of c
+// (VerifyTipNote: ErrBadSignature otherwise), then the cheque and the
+// payment n describes, received now, are recorded in one fsynced
+// transaction (ChequeBook.AcceptPayment: ErrUnderpaid when the cheque
+// adds less than n.Amount, and then nothing is recorded). It returns the
+// increase. Checks a purchase or pledge needs against the torrent's terms
+// are the caller's, before calling it.
 func (w *Wallet) AcceptTip(c Cheque, n TipNote) (Amount, error) {
 	if err := w.checkReceived(c); err != nil {
 		return Amount{}, err
@@ -385,12 +377,6 @@ func (w *Wallet) AcceptTip(c Cheque, n TipNote) (Amount, error) {
 		return Amount{}, err
 	}
 	return w.book.recordPayment(Received, c.Payer, c, Payment{For: n.Purpose, InfoHash: n.InfoHash, Amount: n.Amount, Memo: n.Memo})
-}
-
-// RecordIssuedPayment records a payment cheque we signed and its payment
-// in one fsynced transaction (ChequeBook.RecordIssuedPayment).
-func (w *Wallet) RecordIssuedPayment(c Cheque, p Payment) (Amount, error) {
-	return w.book.RecordIssuedPayment(c, p)
 }
 
 // Payments returns every payment made or received, oldest first.
