@@ -95,16 +95,14 @@ func ParseTerms(infoBytes []byte) (*Terms, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, hasDeadline := d["deadline"]
-	switch {
-	case !t.Goal.IsZero() && !hasDeadline:
-		return nil, termsErr("deadline", "missing (a goal needs a deadline)")
-	case t.Goal.IsZero() && hasDeadline:
-		return nil, termsErr("deadline", "present without a goal")
-	case hasDeadline && deadline <= 0:
-		return nil, termsErr("deadline", strconv.FormatInt(deadline, 10)+" is not a unix time")
-	case hasDeadline:
+	if _, ok := d["deadline"]; ok {
+		if deadline <= 0 {
+			return nil, termsErr("deadline", strconv.FormatInt(deadline, 10)+" is not a unix time")
+		}
 		t.Deadline = time.Unix(deadline, 0).UTC()
+	}
+	if err := t.Validate(); err != nil {
+		return nil, err // a goal without a deadline or the reverse
 	}
 	return &t, nil
 }
