@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bidtorrent/bidtorrent/internal/tmuxtest"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -144,12 +144,7 @@ func TestDemoTmux(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the tmux demo test in -short mode")
 	}
-	if _, err := exec.LookPath("tmux"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true and tmux is not installed")
-		}
-		t.Skip("skipping: tmux is not installed")
-	}
+	tmuxtest.Require(t, "tmux")
 	bin := buildCLI(t)
 	dir := t.TempDir()
 	tmp, home := filepath.Join(dir, "tmp"), filepath.Join(dir, "home")
@@ -158,73 +153,30 @@ func TestDemoTmux(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sock, exitFile := filepath.Join(dir, "tmux.sock"), filepath.Join(dir, "exit")
-	tmux := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tmux %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
-	shell := fmt.Sprintf("cd %q && TERM=xterm-256color TMPDIR=%q HOME=%q XDG_CONFIG_HOME= XDG_DATA_HOME= %q demo; echo $? > %q; sleep 30",
-		home, tmp, home, bin, exitFile)
-	tmux("-f", "/dev/null", "new-session", "-d", "-s", "demo", "-x", "120", "-y", "36", shell)
-	t.Cleanup(func() { _ = exec.Command("tmux", "-S", sock, "kill-server").Run() })
-	screen := func() string { return tmux("capture-pane", "-p", "-t", "demo") }
-	waitScreen := func(what string, ok func(string) bool) {
-		t.Helper()
-		var last string
-		deadline := time.Now().Add(90 * time.Second)
-		for time.Now().Before(deadline) {
-			if last = screen(); ok(last) {
-				return
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		t.Fatalf("gave up waiting for %s; screen:\n%s", what, last)
-	}
-	has := func(subs ...string) func(string) bool {
-		return func(s string) bool {
-			for _, sub := range subs {
-				if !strings.Contains(s, sub) {
-					return false
-				}
-			}
-			return true
-		}
-	}
-	waitScreen("the UI on the user's bidder", has("bidtorrent-demo", "demo node 3/7: you (fixed)"))
-	tmux("send-keys", "-t", "demo", "Enter")
-	waitScreen("the details", has("6 Market"))
-	tmux("send-keys", "-t", "demo", "6")
+	ui := tmuxtest.Start(t, dir, "demo", 120, 36, fmt.Sprintf(
+		"cd %q && TERM=xterm-256color TMPDIR=%q HOME=%q XDG_CONFIG_HOME= XDG_DATA_HOME= %q demo", home, tmp, home, bin))
+	const wait = 90 * time.Second
+	ui.WaitScreen("the UI on the user's bidder", wait, tmuxtest.Has("bidtorrent-demo", "demo node 3/7: you (fixed)"))
+	ui.Keys("Enter")
+	ui.WaitScreen("the details", wait, tmuxtest.Has("6 Market"))
+	ui.Keys("6")
 	// An award from a seller, and money spent.
 	awarded := regexp.MustCompile(`127\.0\.0\.\d+:\d+ +1 +5 yes +[0-9.]+ +[0-9.]+[KM]i?B? +[0-9.]+`)
-	waitScreen("an award and spending in the market tab", func(s string) bool {
+	ui.WaitScreen("an award and spending in the market tab", wait, func(s string) bool {
 		return strings.Contains(s, "buying from 2 sellers") && awarded.MatchString(s)
 	})
-	tmux("send-keys", "-t", "demo", "C-p")
-	tmux("send-keys", "-t", "demo", "C-p")
-	waitScreen("the seeder's view, selling", func(s string) bool {
-		return strings.Contains(s, "demo node 1/7: seeder-1") && regexp.MustCompile(`selling: \d bidders, [12] awarded`).MatchString(s)
+	ui.Keys("C-p")
+	ui.Keys("C-p")
+	selling := regexp.MustCompile(`selling: \d bidders, [12] awarded`)
+	ui.WaitScreen("the seeder's view, selling", wait, func(s string) bool {
+		return strings.Contains(s, "demo node 1/7: seeder-1") && selling.MatchString(s)
 	})
-	tmux("send-keys", "-t", "demo", "Escape")
-	waitScreen("the torrent list", has("sort: added"))
+	ui.Keys("Escape")
+	ui.WaitScreen("the torrent list", wait, tmuxtest.Has("sort: added"))
 	time.Sleep(300 * time.Millisecond) // esc then q at once reads as alt+q
-	tmux("send-keys", "-t", "demo", "q")
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		b, err := os.ReadFile(exitFile)
-		if err == nil && len(b) > 0 {
-			if got := strings.TrimSpace(string(b)); got != "0" {
-				t.Fatalf("demo exited %s; screen:\n%s", got, screen())
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("demo did not exit after q; screen:\n%s", screen())
-		}
-		time.Sleep(100 * time.Millisecond)
+	ui.Keys("q")
+	if got := ui.Exit(30 * time.Second); got != "0" {
+		t.Fatalf("demo exited %s; screen:\n%s", got, ui.Screen())
 	}
 	for _, d := range []string{tmp, home} {
 		if es, _ := os.ReadDir(d); len(es) != 0 {

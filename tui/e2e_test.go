@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bidtorrent/bidtorrent/internal/tmuxtest"
 )
 
 // TestEndToEndTmux runs the real binary in tmux: it adds a torrent served
@@ -23,14 +25,7 @@ func TestEndToEndTmux(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the tmux end-to-end test in -short mode")
 	}
-	for _, prog := range []string{"tmux", "go"} {
-		if _, err := exec.LookPath(prog); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("CI=true and %s is not installed", prog)
-			}
-			t.Skipf("skipping: %s is not installed", prog)
-		}
-	}
+	tmuxtest.Require(t, "tmux", "go")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bidtorrent")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/bidtorrent/bidtorrent").CombinedOutput(); err != nil {
@@ -76,68 +71,40 @@ func TestEndToEndTmux(t *testing.T) {
 	uiAddr := freeAddr(t)
 	uiCfg := writeConfig(t, dir, "ui", uiAddr)
 	uiData := filepath.Join(dir, "ui.data")
-	sock := filepath.Join(dir, "tmux.sock")
-	exitFile := filepath.Join(dir, "ui.exit")
-	tmux := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tmux %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
-	shell := fmt.Sprintf("TERM=xterm-256color %q --config %q --data-dir %q; echo $? > %q; sleep 30",
-		bin, uiCfg, uiData, exitFile)
-	tmux("-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", "120", "-y", "30", shell)
-	t.Cleanup(func() { _ = exec.Command("tmux", "-S", sock, "kill-server").Run() })
-	screen := func() string { return tmux("capture-pane", "-p", "-t", "e2e") }
-	waitScreen := func(what string, ok func(string) bool) {
-		t.Helper()
-		var last string
-		deadline := time.Now().Add(90 * time.Second)
-		for time.Now().Before(deadline) {
-			if last = screen(); ok(last) {
-				return
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+	ui := tmuxtest.Start(t, dir, "e2e", 120, 30, fmt.Sprintf("TERM=xterm-256color %q --config %q --data-dir %q", bin, uiCfg, uiData))
+	ui.Diag = func() string {
 		b, _ := os.ReadFile(filepath.Join(uiData, "bidtorrent.log"))
-		t.Fatalf("gave up waiting for %s; screen:\n%s\nui log:\n%s", what, last, b)
+		return "ui log:\n" + string(b)
 	}
-	waitScreen("the UI", func(s string) bool { return strings.Contains(s, "0 torrents") })
+	const wait = 90 * time.Second
+	ui.WaitScreen("the UI", wait, tmuxtest.Has("0 torrents"))
 
 	// Add through the dialog: Source, Data dir, Labels, Peers.
-	tmux("send-keys", "-t", "e2e", "a")
-	waitScreen("the add dialog", func(s string) bool { return strings.Contains(s, "Add torrent") })
-	tmux("send-keys", "-t", "e2e", "-l", filepath.Join(dir, "payl"))
-	tmux("send-keys", "-t", "e2e", "Tab") // completes to payload.torrent
-	waitScreen("path completion", func(s string) bool { return strings.Contains(s, "payload.torrent") })
-	tmux("send-keys", "-t", "e2e", "Down", "Down", "Down")
-	tmux("send-keys", "-t", "e2e", "-l", seedAddr)
-	tmux("send-keys", "-t", "e2e", "Enter")
-	waitScreen("the download to finish", func(s string) bool {
-		return strings.Contains(s, "payload.bin") && strings.Contains(s, "100%")
-	})
+	ui.Keys("a")
+	ui.WaitScreen("the add dialog", wait, tmuxtest.Has("Add torrent"))
+	ui.Type(filepath.Join(dir, "payl"))
+	ui.Keys("Tab") // completes to payload.torrent
+	ui.WaitScreen("path completion", wait, tmuxtest.Has("payload.torrent"))
+	ui.Keys("Down", "Down", "Down")
+	ui.Type(seedAddr)
+	ui.Keys("Enter")
+	ui.WaitScreen("the download to finish", wait, tmuxtest.Has("payload.bin", "100%"))
 
 	// The peers tab opens on the torrent. Once both sides are complete the
 	// seeder may have hung up, so the tab shows the seeder or no peers.
-	tmux("send-keys", "-t", "e2e", "Enter")
-	tmux("send-keys", "-t", "e2e", "3")
+	ui.Keys("Enter")
+	ui.Keys("3")
 	host, _, _ := net.SplitHostPort(seedAddr)
-	waitScreen("the peers tab", func(s string) bool {
+	ui.WaitScreen("the peers tab", wait, func(s string) bool {
 		return strings.Contains(s, "bidtorrent · payload.bin") && strings.Contains(s, "address") &&
 			(strings.Contains(s, host+":") || strings.Contains(s, "no peers connected"))
 	})
 
-	tmux("send-keys", "-t", "e2e", "q") // back to the list
-	waitScreen("the list", func(s string) bool { return strings.Contains(s, "1 torrents") })
-	tmux("send-keys", "-t", "e2e", "q") // quit
-	waitFor(t, 30*time.Second, "the UI to exit", func() bool {
-		b, err := os.ReadFile(exitFile)
-		return err == nil && len(b) > 0
-	})
-	if b, _ := os.ReadFile(exitFile); strings.TrimSpace(string(b)) != "0" {
-		t.Fatalf("the UI exited with status %s", b)
+	ui.Keys("q") // back to the list
+	ui.WaitScreen("the list", wait, tmuxtest.Has("1 torrents"))
+	ui.Keys("q") // quit
+	if got := ui.Exit(30 * time.Second); got != "0" {
+		t.Fatalf("the UI exited with status %s", got)
 	}
 	got := sha256File(t, filepath.Join(uiData, "downloads", "payload.bin"))
 	if got != want {
