@@ -3,10 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,6 +13,8 @@ import (
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/bidtorrent/bidtorrent/internal/sshtest"
 )
 
 // lockedBuf is a bytes.Buffer safe to read while other goroutines (the
@@ -59,14 +58,7 @@ func TestDaemonVerb(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("[engine]\nlisten_addr = \"127.0.0.1:0\"\ndht = false\npex = false\nlsd = false\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := gossh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := sshtest.NewKey(t)
 	keys := filepath.Join(dir, "keys")
 	if err := os.WriteFile(keys, gossh.MarshalAuthorizedKey(key.PublicKey()), 0o600); err != nil {
 		t.Fatal(err)
@@ -102,6 +94,7 @@ func TestDaemonVerb(t *testing.T) {
 		}()
 		var hostKey gossh.PublicKey
 		var client *gossh.Client
+		var err error
 		for i := 0; ; i++ {
 			client, err = gossh.Dial("tcp", addr, &gossh.ClientConfig{
 				User: "ops", Auth: []gossh.AuthMethod{gossh.PublicKeys(key)},
@@ -118,21 +111,11 @@ func TestDaemonVerb(t *testing.T) {
 		}
 		hostKeys = append(hostKeys, string(hostKey.Marshal()))
 		runCmd := func(stdin, cmd string) (string, int) {
-			s, err := client.NewSession()
-			if err != nil {
-				t.Fatal(err)
+			o, e, code := sshtest.Run(t, client, stdin, cmd)
+			if code != 0 {
+				return o + e, code
 			}
-			defer s.Close()
-			var o, e bytes.Buffer
-			s.Stdin, s.Stdout, s.Stderr = strings.NewReader(stdin), &o, &e
-			err = s.Run(cmd)
-			var ee *gossh.ExitError
-			if errors.As(err, &ee) {
-				return o.String() + e.String(), ee.ExitStatus()
-			} else if err != nil {
-				t.Fatalf("%s: %v", cmd, err)
-			}
-			return o.String(), 0
+			return o, 0
 		}
 		if round == 0 {
 			b, err := os.ReadFile(tfile)

@@ -3,8 +3,6 @@ package daemon
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +20,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/internal/sshtest"
 	"github.com/bidtorrent/bidtorrent/tui"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
@@ -208,18 +207,7 @@ type env struct {
 	stopOnce sync.Once
 }
 
-func newSigner(t *testing.T) gossh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := gossh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func newSigner(t *testing.T) gossh.Signer { return sshtest.NewKey(t) }
 
 type syncBuf struct {
 	mu sync.Mutex
@@ -316,23 +304,7 @@ func (e *env) runOn(t *testing.T, c *gossh.Client, cmd string) (string, string, 
 
 func (e *env) runOnIn(t *testing.T, c *gossh.Client, stdin string, cmd string) (string, string, int) {
 	t.Helper()
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	var out, errb bytes.Buffer
-	s.Stdout, s.Stderr, s.Stdin = &out, &errb, strings.NewReader(stdin)
-	err = s.Run(cmd)
-	code := 0
-	var ee *gossh.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitStatus()
-	case err != nil:
-		t.Fatalf("%s: %v", cmd, err)
-	}
-	return out.String(), errb.String(), code
+	return sshtest.Run(t, c, stdin, cmd)
 }
 
 func TestRemoteCommands(t *testing.T) {
