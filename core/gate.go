@@ -47,7 +47,7 @@ import (
 //
 // Concurrency: ReadMessage runs on each connection's reader goroutine
 // under the client lock. A connection's gate state is touched by its own
-// reader only (plus atomic reads for the snapshot), so it needs no lock.
+// reader only (tests read its atomics), so it needs no lock.
 // The list of gates is replaced, never changed, under gateTable.mu; a
 // gate's connections are a sync.Map.
 
