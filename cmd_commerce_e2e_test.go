@@ -44,7 +44,7 @@ func TestCLICommerceProcesses(t *testing.T) {
 		t.Fatalf("get of a paid torrent without --buy: %v\n%s", err, b)
 	}
 	if b, err := run("get", "--buy", "--max-price", "1.5", "--listen", freeLoopback(t, "127.0.0.75"), "--peer", pubAddr, "--out", out, tor); err == nil ||
-		!strings.Contains(b, "1.5") {
+		!strings.Contains(b, "paid torrent: price 2 BTT is above --max-price 1.5 BTT (payload.bin)") {
 		t.Fatalf("get --buy above --max-price: %v\n%s", err, b)
 	}
 	if b, err := run("get", "--buy", "--max-price", "3", "--listen", freeLoopback(t, "127.0.0.75"), "--peer", pubAddr, "--out", out, tor); err != nil {
@@ -55,7 +55,7 @@ func TestCLICommerceProcesses(t *testing.T) {
 		t.Fatalf("downloaded file differs (%v)", err)
 	}
 	b, err := run("tip", "--to", "publisher", "--memo", "thanks for the film", "--listen", freeLoopback(t, "127.0.0.75"), "--peer", pubAddr, "0.25", tor)
-	if err != nil || !strings.Contains(b, "0.25") || !strings.Contains(b, "thanks for the film") {
+	if want := `tipped 0.25 BTT to the publisher ` + pa.Address + ` for payload.bin: "thanks for the film"`; err != nil || !strings.Contains(b, want) {
 		t.Fatalf("tip: %v\n%s", err, b)
 	}
 	stopSeller(t, pub, pubDone, pubErr)
