@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"math"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -121,34 +122,45 @@ func (d *detailsPane) handleKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 		return nil, false
 	}
 	if d.tab == tabGeneral || d.tab == tabMarket {
-		d.body(t, d.width, d.height-1) // its length now, not at the last frame
-		return nil, d.scrollKey(msg)
+		// No cursor: the view moves by lines, as far as the tab's
+		// length now (not at the last frame) allows.
+		return nil, d.move(msg, &d.offset[d.tab], func() int {
+			d.body(t, d.width, d.height-1)
+			return d.maxOff[d.tab]
+		})
 	}
 	if d.tab == tabFiles {
 		if cmd, ok := d.fileKey(msg, t); ok {
 			return cmd, true
 		}
 	}
-	n, page := d.rows(t), max(1, d.height-3)
-	c := &d.cursor[d.tab]
+	return nil, d.move(msg, &d.cursor[d.tab], func() int { return d.rows(t) - 1 })
+}
+
+// move applies a movement key (up, down, page up/down, top, bottom) to
+// the position *p, kept within [0, last()]; last is called only for a
+// movement key. It reports whether msg was one.
+func (d *detailsPane) move(msg tea.KeyPressMsg, p *int, last func() int) bool {
+	k, page := d.sh.keys, max(1, d.height-3)
+	var to int
 	switch {
 	case key.Matches(msg, k.Up):
-		*c--
+		to = *p - 1
 	case key.Matches(msg, k.Down):
-		*c++
+		to = *p + 1
 	case key.Matches(msg, k.PageUp):
-		*c -= page
+		to = *p - page
 	case key.Matches(msg, k.PageDown):
-		*c += page
+		to = *p + page
 	case key.Matches(msg, k.Top):
-		*c = 0
+		to = 0
 	case key.Matches(msg, k.Bottom):
-		*c = n
+		to = math.MaxInt
 	default:
-		return nil, false
+		return false
 	}
-	*c = max(0, min(*c, n-1))
-	return nil, true
+	*p = max(0, min(to, last()))
+	return true
 }
 
 func (d *detailsPane) shortHelp() []key.Binding {

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"charm.land/bubbles/v2/key"
-	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/bidtorrent/bidtorrent/core"
@@ -109,32 +107,6 @@ func (d *detailsPane) scrolled(n, h int) (off, end int) {
 		d.hint = strings.Join(hint, " ") + " more"
 	}
 	return *o, end
-}
-
-// scrollKey handles the scroll keys of a tab without a cursor (General,
-// Market): the view moves by lines, as far as d.maxOff allows.
-func (d *detailsPane) scrollKey(msg tea.KeyPressMsg) bool {
-	k := d.sh.keys
-	page := max(1, d.height-3)
-	o := &d.offset[d.tab]
-	switch {
-	case key.Matches(msg, k.Up):
-		*o--
-	case key.Matches(msg, k.Down):
-		*o++
-	case key.Matches(msg, k.PageUp):
-		*o -= page
-	case key.Matches(msg, k.PageDown):
-		*o += page
-	case key.Matches(msg, k.Top):
-		*o = 0
-	case key.Matches(msg, k.Bottom):
-		*o = d.maxOff[d.tab]
-	default:
-		return false
-	}
-	*o = max(0, min(*o, d.maxOff[d.tab]))
-	return true
 }
 
 func fmtTime(t time.Time) string {
