@@ -49,17 +49,13 @@ func runTip(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	p.to, p.memo = strings.TrimSpace(*to), *memo
-	switch {
-	case p.to == "":
+	if strings.TrimSpace(*to) == "" {
 		return argsError(c, usager{fs.Usage}, "tip needs --to HOST:PORT (a connected peer) or --to publisher")
-	case !strings.EqualFold(p.to, core.ToPublisher):
-		if _, _, err := net.SplitHostPort(p.to); err != nil {
-			return fmt.Errorf("bad --to %q: want a peer's HOST:PORT or publisher", p.to)
-		}
-	default:
-		p.to = core.ToPublisher
 	}
+	if p.to, err = cliargs.Recipient(*to); err != nil {
+		return err
+	}
+	p.memo = *memo
 	if err := cliargs.CheckMemo(p.memo); err != nil {
 		return fmt.Errorf("bad --memo: %w", err)
 	}

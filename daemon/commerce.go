@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -29,14 +28,9 @@ func (s *Server) cmdTip(ctx context.Context, io cmdIO, args []string) error {
 	if err != nil {
 		return err
 	}
-	recipient := strings.TrimSpace(*to)
-	switch {
-	case strings.EqualFold(recipient, core.ToPublisher):
-		recipient = core.ToPublisher
-	default:
-		if _, _, err := net.SplitHostPort(recipient); err != nil {
-			return usageError(io, "bad --to %q: want a connected peer's HOST:PORT or publisher", recipient)
-		}
+	recipient, err := cliargs.Recipient(*to)
+	if err != nil {
+		return usageError(io, "%v", err)
 	}
 	if err := cliargs.CheckMemo(*memo); err != nil {
 		return usageError(io, "bad --memo: %v", err)

@@ -89,3 +89,20 @@ func TestCheckMemo(t *testing.T) {
 		}
 	}
 }
+
+func TestRecipient(t *testing.T) {
+	for _, tc := range []struct{ in, want, err string }{
+		{"publisher", "publisher", ""},
+		{" Publisher ", "publisher", ""},
+		{"198.51.100.7:6881", "198.51.100.7:6881", ""},
+		{"[2001:db8::1]:6881", "[2001:db8::1]:6881", ""},
+		{"nowhere", "", `bad --to "nowhere"`},
+		{"", "", `bad --to ""`},
+		{"2001:db8::1", "", "HOST:PORT or publisher"},
+	} {
+		got, err := Recipient(tc.in)
+		if got != tc.want || (tc.err == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("Recipient(%q) = %q, %v; want %q, %q", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}

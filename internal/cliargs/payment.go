@@ -3,10 +3,12 @@ package cliargs
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/bidtorrent/bidtorrent/core"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -48,4 +50,17 @@ func CheckMemo(memo string) error {
 		return errors.New("control characters (newlines, escapes) are not allowed")
 	}
 	return nil
+}
+
+// Recipient reads tip's --to: "publisher" in any case (core.ToPublisher)
+// or a peer's HOST:PORT, which is its key among the connected peers.
+func Recipient(to string) (string, error) {
+	to = strings.TrimSpace(to)
+	if strings.EqualFold(to, core.ToPublisher) {
+		return core.ToPublisher, nil
+	}
+	if _, _, err := net.SplitHostPort(to); err != nil {
+		return "", fmt.Errorf("bad --to %q: want a connected peer's HOST:PORT or publisher", to)
+	}
+	return to, nil
 }
