@@ -144,13 +144,7 @@ func termsAmount(d map[string]bencode.Bytes, key string) (wallet.Amount, error) 
 	if err != nil || !ok {
 		return wallet.Amount{}, err
 	}
-	switch {
-	case len(b) > 32:
-		return wallet.Amount{}, termsErr(key, strconv.Itoa(len(b))+"-byte amount (at most 32)")
-	case len(b) > 0 && b[0] == 0:
-		return wallet.Amount{}, termsErr(key, "amount with a leading zero byte")
-	}
-	a, err := wallet.AmountFromBytes(b)
+	a, err := wallet.AmountFromMinimalBytes(b)
 	if err != nil {
 		return a, termsErr(key, err.Error())
 	}

@@ -48,6 +48,17 @@ func AmountFromBytes(b []byte) (Amount, error) {
 	return a, nil
 }
 
+// AmountFromMinimalBytes reads the encoding Bytes makes, refusing any
+// other: at most 32 bytes (else ErrOverflow), no leading zero byte, zero
+// as no bytes. It is how amounts travel in btt_bid messages and torrent
+// terms, where one amount must have one encoding.
+func AmountFromMinimalBytes(b []byte) (Amount, error) {
+	if len(b) > 0 && b[0] == 0 {
+		return Amount{}, fmt.Errorf("amount with a leading zero byte")
+	}
+	return AmountFromBytes(b)
+}
+
 // Bytes returns the minimal big-endian encoding (empty for zero).
 func (a Amount) Bytes() []byte {
 	if a.u.IsZero() {

@@ -100,6 +100,21 @@ func TestAmountArithmetic(t *testing.T) {
 	if _, err := AmountFromBytes(make([]byte, 33)); !errors.Is(err, ErrOverflow) {
 		t.Errorf("33 bytes: %v", err)
 	}
+	// The minimal encoding: Bytes and AmountFromMinimalBytes are inverses,
+	// and no other encoding of the same amount is read.
+	for _, a := range []Amount{{}, NewAmount(1), NewAmount(256), max} {
+		if got, err := AmountFromMinimalBytes(a.Bytes()); err != nil || got.Cmp(a) != 0 {
+			t.Errorf("AmountFromMinimalBytes(%x) = %s, %v; want %s", a.Bytes(), got, err, a)
+		}
+	}
+	for _, b := range [][]byte{{0}, {0, 1}, append([]byte{0}, max.Bytes()[1:]...)} {
+		if got, err := AmountFromMinimalBytes(b); err == nil || !strings.Contains(err.Error(), "leading zero") {
+			t.Errorf("AmountFromMinimalBytes(%x) = %s, %v; want a leading-zero error", b, got, err)
+		}
+	}
+	if _, err := AmountFromMinimalBytes(append([]byte{1}, make([]byte, 32)...)); !errors.Is(err, ErrOverflow) {
+		t.Errorf("33 minimal bytes: %v", err)
+	}
 	// Price per MiB times bytes, as the market computes it.
 	price, _ := ParseAmount("0.001", BTTDecimals)
 	got, err := price.MulDiv(3<<20, 1<<20)
