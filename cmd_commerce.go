@@ -205,7 +205,7 @@ func (c *cli) joinSwarm(ctx context.Context, e *core.Engine, p paySpec) (core.In
 	bg := context.WithoutCancel(ctx)
 	// useHeld joins with a torrent the data dir holds.
 	useHeld := func(ih core.InfoHash) (core.InfoHash, func(), error) {
-		t, _ := findTorrent(first, ih)
+		t, _ := first.Torrent(ih)
 		for _, peer := range p.peers {
 			if err := e.AddPeer(ctx, ih, peer); err != nil {
 				return ih, nil, err
@@ -219,7 +219,7 @@ func (c *cli) joinSwarm(ctx context.Context, e *core.Engine, p paySpec) (core.In
 		}
 		return ih, func() { _ = e.Pause(bg, ih) }, nil
 	}
-	_, held := findTorrent(first, p.ih)
+	_, held := first.Torrent(p.ih)
 	switch {
 	case p.byHash && !held:
 		return p.ih, nil, fmt.Errorf("no torrent %s in the data dir: give its .torrent file or magnet instead", p.ih)
@@ -235,7 +235,7 @@ func (c *cli) joinSwarm(ctx context.Context, e *core.Engine, p paySpec) (core.In
 		os.RemoveAll(tmp)
 		return ih, nil, err
 	}
-	if _, held := findTorrent(first, ih); held { // a magnet or URL of a torrent the data dir holds
+	if _, held := first.Torrent(ih); held { // a magnet or URL of a torrent the data dir holds
 		os.RemoveAll(tmp)
 		return useHeld(ih)
 	}
@@ -265,7 +265,7 @@ func (c *cli) payOnce(ctx context.Context, e *core.Engine, ih core.InfoHash, p p
 	case p.verb == "pledge":
 		err = e.Pledge(ctx, ih, p.amount)
 	}
-	t, _ := findTorrent(e.Snapshot(), ih)
+	t, _ := e.Snapshot().Torrent(ih)
 	if p.tf != nil { // the snapshot may predate the torrent's
 		t.Name = p.tf.Name
 		if t.Terms == nil {
@@ -327,7 +327,7 @@ func waitPeer(ctx context.Context, e *core.Engine, ih core.InfoHash, key string)
 			if !ok {
 				return core.ErrClosed
 			}
-			t, _ := findTorrent(s, ih)
+			t, _ := s.Torrent(ih)
 			for _, p := range t.Peers {
 				if string(p.Key) == key && p.Market.Enabled {
 					return nil
@@ -439,7 +439,7 @@ func (c *cli) purchase(ctx context.Context, e *core.Engine, ih core.InfoHash, f 
 				return core.ErrClosed
 			}
 			var found bool
-			if t, found = findTorrent(s, ih); !found {
+			if t, found = s.Torrent(ih); !found {
 				continue
 			}
 		}

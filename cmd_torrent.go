@@ -432,7 +432,7 @@ func runSeed(ctx context.Context, c *cli, args []string) error {
 			if !ok {
 				return stop()
 			}
-			t, ok := findTorrent(s, ih)
+			t, ok := s.Torrent(ih)
 			if !ok {
 				continue
 			}
@@ -447,15 +447,6 @@ func runSeed(ctx context.Context, c *cli, args []string) error {
 			}
 		}
 	}
-}
-
-func findTorrent(s core.Snapshot, ih core.InfoHash) (core.Torrent, bool) {
-	for _, t := range s.Torrents {
-		if t.InfoHash == ih {
-			return t, true
-		}
-	}
-	return core.Torrent{}, false
 }
 
 // complete reports whether every piece of t is verified.
@@ -568,7 +559,7 @@ func (c *cli) waitComplete(ctx context.Context, e *core.Engine, ih core.InfoHash
 			if !ok {
 				return core.ErrClosed
 			}
-			t, ok := findTorrent(s, ih)
+			t, ok := s.Torrent(ih)
 			if !ok {
 				continue
 			}

@@ -210,8 +210,6 @@ func (a *Automation) running(t *core.Torrent) bool {
 	return false
 }
 
-func complete(t *core.Torrent) bool { return t.Size > 0 && t.Done >= t.Size }
-
 func (a *Automation) pause(ctx context.Context, t *core.Torrent, why string) bool {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -251,7 +249,7 @@ func (a *Automation) limits(ctx context.Context, t *core.Torrent, dt time.Durati
 		a.log.Info("torrent resumed past its seeding limit; not pausing it again", "infohash", t.InfoHash.String(), "name", t.Name)
 		return true
 	}
-	if r.Limited || r.Exempt || t.State != core.StateSeeding || !complete(t) || isPending {
+	if r.Limited || r.Exempt || t.State != core.StateSeeding || !t.Complete() || isPending {
 		return false
 	}
 	why := ""
@@ -280,7 +278,7 @@ func (a *Automation) queue(ctx context.Context, ts []core.Torrent, now time.Time
 		var waiting []*core.Torrent
 		for i := range ts {
 			t := &ts[i]
-			if complete(t) != seeds || t.State == core.StateError || t.State == core.StateChecking {
+			if t.Complete() != seeds || t.State == core.StateError || t.State == core.StateChecking {
 				continue
 			}
 			r := a.st.get(t.InfoHash)

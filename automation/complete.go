@@ -34,7 +34,7 @@ type finished struct {
 // (seeding existing data, or after a restart) is not treated as finishing.
 func (a *Automation) completion(ctx context.Context, t *core.Torrent) bool {
 	r := a.st.get(t.InfoHash)
-	if !complete(t) {
+	if !t.Complete() {
 		if t.State == core.StateDownloading || t.State == core.StateMetadata {
 			a.seenInc[t.InfoHash] = true
 			if r.Completed {

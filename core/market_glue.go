@@ -501,7 +501,7 @@ func (e *Engine) marketTick(ts *tstate, out *Torrent, now time.Time) {
 	}
 	lives := make([]live, 0, len(pcs))
 	var peers []*market.Peer
-	complete := out.Size > 0 && out.Done >= out.Size
+	complete := out.Complete()
 	nearlyDone := !complete && out.Size > 0 && out.Size-out.Done <= 4*out.PieceLength
 	for _, pc := range pcs {
 		mp := mk.peers[pc]

@@ -177,6 +177,19 @@ type Payment struct {
 	Memo   string // untrusted text: sanitise before display
 }
 
+// Torrent returns the torrent ih of the snapshot.
+func (s Snapshot) Torrent(ih InfoHash) (Torrent, bool) {
+	for _, t := range s.Torrents {
+		if t.InfoHash == ih {
+			return t, true
+		}
+	}
+	return Torrent{}, false
+}
+
+// Complete reports whether every wanted byte is verified.
+func (t *Torrent) Complete() bool { return t.Size > 0 && t.Done >= t.Size }
+
 // Progress returns Done/Size in [0,1].
 func (t *Torrent) Progress() float64 {
 	if t.Size <= 0 {

@@ -120,7 +120,7 @@ func (s *Server) cmdPledge(ctx context.Context, io cmdIO, args []string) error {
 	}
 	line := "pledged " + pay.sum() + " to " + pay.t.Name
 	if snap, ok := s.latest(); ok {
-		if t := torrentOf(snap, pay.t.InfoHash); t != nil && t.Campaign != nil {
+		if t, ok := snap.Torrent(pay.t.InfoHash); ok && t.Campaign != nil {
 			c := t.Campaign
 			line += fmt.Sprintf(" (campaign: %s / %s %s, %d pledges, deadline %s)", c.Pledged.Format(pay.dec),
 				c.Goal.Format(pay.dec), pay.token, c.Count, c.Deadline.UTC().Format(time.RFC3339))
@@ -175,7 +175,8 @@ func (s *Server) payTorrent(ctx context.Context, io cmdIO, name, id string, time
 	if tok == "" {
 		tok = "BTT"
 	}
-	return &payment{t: *torrentOf(snap, ih), timeout: timeout, dec: decimals(snap), token: tok}, nil
+	t, _ := snap.Torrent(ih) // resolveID found it
+	return &payment{t: t, timeout: timeout, dec: decimals(snap), token: tok}, nil
 }
 
 // do calls the engine within the payment's timeout.
@@ -197,16 +198,6 @@ func (p *payment) failed(what string, err error) error {
 }
 
 func (p *payment) sum() string { return p.amount.Format(p.dec) + " " + p.token }
-
-// torrentOf is the torrent ih of snap, or nil.
-func torrentOf(snap core.Snapshot, ih core.InfoHash) *core.Torrent {
-	for i := range snap.Torrents {
-		if snap.Torrents[i].InfoHash == ih {
-			return &snap.Torrents[i]
-		}
-	}
-	return nil
-}
 
 // parseBTT parses a positive amount in BTT ("12.5", "0.5 BTT").
 func parseBTT(s string) (wallet.Amount, error) {

@@ -729,7 +729,7 @@ func waitDone(ctx context.Context, e *core.Engine, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		for _, t := range e.Snapshot().Torrents {
-			if t.Size > 0 && t.Done >= t.Size {
+			if t.Complete() {
 				return nil
 			}
 		}

@@ -229,23 +229,12 @@ func (b *bench) payload(name string, size int64) (root, torrentPath string, ih c
 	return root, torrentPath, tf.InfoHash, err
 }
 
-func torrentOf(s core.Snapshot, ih core.InfoHash) (core.Torrent, bool) {
-	for _, t := range s.Torrents {
-		if t.InfoHash == ih {
-			return t, true
-		}
-	}
-	return core.Torrent{}, false
-}
-
-func complete(t core.Torrent) bool { return t.Size > 0 && t.Done >= t.Size }
-
 func waitComplete(e *engine, ih core.InfoHash, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	var last core.Torrent
 	for time.Now().Before(deadline) {
-		t, ok := torrentOf(e.Snapshot(), ih)
-		if ok && complete(t) {
+		t, ok := e.Snapshot().Torrent(ih)
+		if ok && t.Complete() {
 			return nil
 		}
 		last = t
@@ -339,14 +328,14 @@ func (b *bench) contended(sellerStrategy string, size, rate int64) ([]row, error
 		}
 		time.Sleep(20 * time.Millisecond)
 		for i, e := range es {
-			t, _ := torrentOf(e.Snapshot(), ih)
-			if rows[i].time == 0 && complete(t) {
+			t, _ := e.Snapshot().Torrent(ih)
+			if rows[i].time == 0 && t.Complete() {
 				rows[i].time = time.Since(start)
 				n++
 				if i == 0 && !firstDone {
 					firstDone = true
 					for j, e2 := range es {
-						t2, _ := torrentOf(e2.Snapshot(), ih)
+						t2, _ := e2.Snapshot().Torrent(ih)
 						rows[j].bytes = t2.Done
 					}
 				}
@@ -435,7 +424,7 @@ func (b *bench) transfer(sc transfer, size int64) (transferResult, error) {
 		}
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			t, _ := torrentOf(buyer.Snapshot(), ih)
+			t, _ := buyer.Snapshot().Torrent(ih)
 			if len(t.Peers) == 1 && t.Peers[0].Market.AwardedU {
 				break
 			}
@@ -463,10 +452,10 @@ func (b *bench) transfer(sc transfer, size int64) (transferResult, error) {
 	res.time = time.Since(start)
 	time.Sleep(300 * time.Millisecond) // the final cheque
 	res.cheques = n.Load()
-	if t, ok := torrentOf(buyer.Snapshot(), ih); ok {
+	if t, ok := buyer.Snapshot().Torrent(ih); ok {
 		res.bought, res.down, res.spent = t.Market.Bought, t.Downloaded, t.Market.Spent
 	}
-	if t, ok := torrentOf(seller.Snapshot(), ih); ok {
+	if t, ok := seller.Snapshot().Torrent(ih); ok {
 		res.sold, res.earned = t.Market.Sold, t.Market.Earned
 	}
 	_ = os.RemoveAll(filepath.Join(b.dir, fmt.Sprintf("big-out-%d", b.nextIP)))
