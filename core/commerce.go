@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -293,6 +294,10 @@ func fillCommerce(mt *market.Torrent, out *Torrent, now time.Time) {
 	}
 }
 
+// maxPresentations is how many licence presentations one connection may
+// have checked.
+const maxPresentations = 4
+
 // licenceVerifier is the upload gate's check of a licence presentation
 // (PROTOCOL.md §16.4), on the connection's reader goroutine: decode, then
 // market.VerifyPresentation against the gate's terms, with our peer ID as
@@ -308,6 +313,12 @@ func (e *Engine) licenceVerifier(pc *torrent.PeerConn, payload []byte) bool {
 	}
 	lic, ok := m.(*bttbid.License)
 	if !ok || !lic.Presentation() {
+		return false
+	}
+	// Each check may cost two signature recoveries under the client
+	// lock: a connection gets a few tries, not a stream of them.
+	tries, _ := e.presentTries.LoadOrStore(pc, new(atomic.Int32))
+	if tries.(*atomic.Int32).Add(1) > maxPresentations {
 		return false
 	}
 	err = market.VerifyPresentation(lic, marketTerms(&gt.terms), [20]byte(pc.Torrent().InfoHash()),

@@ -3,10 +3,12 @@ package core
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bidtorrent/bidtorrent/core/bttbid"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -330,4 +332,78 @@ func TestCommerceRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// presentation builds buyer's licence presentation for the connection
+// from buyer to seller (peer IDs), the licence signed by the payee key.
+func presentation(t *testing.T, payee, buyer *wallet.Key, terms Terms, ih InfoHash, seller, buyerID [20]byte) []byte {
+	t.Helper()
+	l, err := wallet.SignLicense(payee, terms.ChainID, terms.Token, buyer.Address(), ih, terms.Price)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &bttbid.License{InfoHash: ih, Buyer: bttbid.Address(l.Buyer), Payee: bttbid.Address(l.Payee), ChainID: l.ChainID,
+		Token: bttbid.Address(l.Token), Price: l.Price, Sig: bttbid.Signature(l.Signature), Time: time.Now().Unix()}
+	sig, err := buyer.SignMessage(bttbid.LicensePresentationBytes(m, ih, seller, buyerID, m.Time))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.PresentSig = bttbid.Signature(sig)
+	b, err := bttbid.Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestPresentationTries: a connection gets a few presentation checks
+// (each costs signature recoveries under the client lock), not a stream:
+// after four forged ones even a valid presentation is not checked, while
+// a valid one on a fresh connection opens the gate and the download
+// completes.
+func TestPresentationTries(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	l := testLedger(t, dir)
+	pub := testWallet(t, l, dir, 91, 0)
+	terms := Terms{Payee: pub.Address(), ChainID: pub.ChainID(), Token: pub.Token(), Price: wallet.NewAmount(7000)}
+	root, tp, tf := paidTorrent(t, dir, terms)
+	ih := tf.InfoHash
+	publisher := startEngine(t, "publisher", marketTestConfig(ipN(185), 0), filepath.Join(dir, "publisher"), WithWallet(pub))
+	if _, err := publisher.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Dir(root)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, publisher.Engine, ih, 30*time.Second, "publisher verified", isComplete)
+	join := func(name string, seed byte, ip int) *runningEngine {
+		e := startEngine(t, name, marketTestConfig(ipN(ip), 0), filepath.Join(dir, name), WithWallet(testWallet(t, l, dir, seed, 0)))
+		if _, err := e.Add(ctx, AddSpec{Source: tp, DataDir: e.DataDir() + "-out", Peers: []string{publisher.ListenAddr().String()}}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, e.Engine, ih, 30*time.Second, "the publisher's HELLO", func(tr Torrent) bool {
+			return len(tr.Peers) > 0 && tr.Peers[0].Market.Enabled
+		})
+		return e
+	}
+	cheat := join("cheat", 92, 186)
+	valid := presentation(t, testKey(t, 91), testKey(t, 92), terms, ih, publisher.cl.PeerID(), cheat.cl.PeerID())
+	forged := slices.Clone(valid)
+	forged[len(forged)-10] ^= 1 // inside psig, the last key
+	if _, err := bttbid.Decode(forged); err != nil {
+		t.Fatalf("forged presentation does not decode: %v", err)
+	}
+	for range maxPresentations {
+		sendBttBid(t, cheat.Engine, ih, forged)
+	}
+	sendBttBid(t, cheat.Engine, ih, valid)
+	time.Sleep(2 * time.Second)
+	if _, open := gateState(publisher.Engine, ih); open != 0 {
+		t.Fatalf("%d connections opened after %d forged presentations", open, maxPresentations)
+	}
+	if s := findT(cheat.Snapshot(), ih); s.Done != 0 {
+		t.Fatalf("cheat got %d bytes", s.Done)
+	}
+	honest := join("honest", 93, 187)
+	sendBttBid(t, honest.Engine, ih, presentation(t, testKey(t, 91), testKey(t, 93), terms, ih, publisher.cl.PeerID(), honest.cl.PeerID()))
+	waitFor(t, honest.Engine, ih, 60*time.Second, "download after a valid presentation", isComplete)
+	sameTree(t, hashTree(t, root), hashTree(t, filepath.Join(honest.DataDir()+"-out", filepath.Base(root))))
 }

@@ -91,6 +91,9 @@ type Engine struct {
 	facts *peerTable
 	mkt   *marketState // the bandwidth market; nil without a wallet (market_glue.go)
 	gates gateTable    // upload gates of paid torrents (gate.go)
+	// presentTries counts licence presentations checked per connection
+	// (*torrent.PeerConn → *atomic.Int32; commerce.go).
+	presentTries sync.Map
 
 	// tlimits maps InfoHash to *tlimiters for the PeerConnAdded callback;
 	// the loop stores and deletes entries.

@@ -241,6 +241,7 @@ func (e *Engine) installMarket(cb *torrent.Callbacks) {
 		if prevClosed != nil {
 			prevClosed(pc)
 		}
+		e.presentTries.Delete(pc)
 		send(mevent{kind: mevClosed, pc: pc})
 	}
 	e.gates.setVerifier(e.licenceVerifier)
