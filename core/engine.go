@@ -7,9 +7,10 @@
 // Lifetime: New opens the data dir, binds the listen address and creates
 // the client; Run blocks until its context is cancelled and then shuts
 // down in this order: the loop persists every torrent's state, background
-// work (rechecks) ends, the anacrolix client is closed (closing every peer
-// connection), then our listeners, the state database (which also holds piece
-// completion) and the log file.
+// work (rechecks, balance refreshes) ends, the market (with a wallet) pays
+// its final cheques and settles received ones, the anacrolix client is
+// closed (closing every peer connection), then our listeners, the state
+// database (which also holds piece completion) and the log file.
 package core
 
 import (
@@ -43,7 +44,8 @@ var ErrClosed = errors.New("engine stopped")
 // ErrUnknownTorrent is returned for an infohash the engine does not have.
 var ErrUnknownTorrent = errors.New("no such torrent")
 
-// ErrNoWallet is returned by Settle until a wallet is wired in.
+// ErrNoWallet is returned by Settle and the payment commands of an engine
+// built without WithWallet.
 var ErrNoWallet = errors.New("no wallet is open: settlement needs a wallet")
 
 // Option changes how New builds an Engine.
@@ -108,7 +110,7 @@ type Engine struct {
 	g    *errgroup.Group
 	gctx context.Context
 
-	subMu   sync.Mutex // guards subs, nextSub, last, subsDone
+	subMu   sync.Mutex // guards subs, nextSub, last, subDone
 	subs    map[int]chan Snapshot
 	nextSub int
 	last    Snapshot
@@ -626,7 +628,7 @@ func (p *peerTable) install(cb *torrent.Callbacks) {
 	})
 }
 
-// facts returns a copy of what is known about pc.
+// lookup returns a copy of what is known about pc.
 func (p *peerTable) lookup(pc *torrent.PeerConn) peerFacts {
 	p.mu.Lock()
 	defer p.mu.Unlock()

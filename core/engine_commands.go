@@ -317,8 +317,8 @@ func (e *Engine) SetMarket(ctx context.Context, ih InfoHash, m MarketSettings) e
 	})
 }
 
-// Settle settles unsettled cheques with the wallet's chain backend. No
-// wallet is wired in yet: it returns ErrNoWallet.
+// Settle redeems the unsettled received cheques with the wallet's chain
+// backend; without a wallet (WithWallet) it returns ErrNoWallet.
 func (e *Engine) Settle(ctx context.Context) error {
 	return e.settle(ctx) // market_glue.go
 }

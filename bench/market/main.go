@@ -1,7 +1,7 @@
 // Command market benchmarks bidtorrent's bandwidth market in one run and
 // prints three tables:
 //
-//		go run -tags marketglue ./bench/market [-size 12MiB] [-rate 1MiB] [-big 256MiB]
+//		go run ./bench/market [-size 12MiB] [-rate 1MiB] [-big 256MiB]
 //
 //	 1. The contended swarm: one seller whose upload is capped at -rate, two
 //	    bidders (5000 and 2000 base units per MiB, one paid slot) and one
