@@ -278,7 +278,7 @@ func marketTerms(t *Terms) *market.Terms {
 }
 
 // fillCommerce copies a torrent's §16 state into its snapshot.
-func fillCommerce(mt *market.Torrent, out *Torrent, now time.Time) {
+func fillCommerce(mt *market.Auction, out *Torrent, now time.Time) {
 	out.Licensed = mt.Licensed()
 	if c, ok := mt.Campaign(now); ok {
 		out.Campaign = &Campaign{Goal: c.Goal, Pledged: c.Pledged, Count: c.Count, Deadline: c.Deadline,

@@ -145,7 +145,7 @@ type marketState struct {
 	dropped atomic.Int64 // events lost to a full queue
 	peers   map[*torrent.PeerConn]*mpeer
 	useful  sync.Map // *torrent.Peer → *tripwire of useful bytes received
-	tors    map[InfoHash]*market.Torrent
+	tors    map[InfoHash]*market.Auction
 	// publishers are the addresses we dialed publisher peers at, by
 	// torrent: a tip between two seeds dials them again (commerce.go).
 	publishers map[InfoHash][]string
@@ -159,7 +159,7 @@ type marketState struct {
 }
 
 type mpeer struct {
-	p        *market.Peer
+	p        *market.Session
 	ih       InfoHash
 	key      string
 	has      bool // the peer advertised btt_bid
@@ -189,7 +189,7 @@ func newMarketState(cfg MarketConfig, w Wallet, upload int64) (*marketState, err
 		sh:    shaper.New(upload),
 		evC:   make(chan mevent, marketEvents),
 		peers: make(map[*torrent.PeerConn]*mpeer),
-		tors:  make(map[InfoHash]*market.Torrent),
+		tors:  make(map[InfoHash]*market.Auction),
 
 		publishers: make(map[InfoHash][]string),
 	}, nil
@@ -291,7 +291,7 @@ func (e *Engine) marketEvent(ev mevent) {
 		mt := mk.torrent(ih)
 		pc := ev.pc
 		mp := &mpeer{ih: ih, key: pc.RemoteAddr.String(), conn: e.connOf(pc), since: time.Now()}
-		mp.p = mt.NewPeer(mp.key, [20]byte(e.cl.PeerID()), [20]byte(pc.PeerID), mp.since)
+		mp.p = mt.NewSession(mp.key, [20]byte(e.cl.PeerID()), [20]byte(pc.PeerID), mp.since)
 		poke := func(pos int64) {
 			select {
 			case mk.evC <- mevent{kind: mevMeter, pc: pc, pos: pos}:
@@ -340,10 +340,10 @@ func (e *Engine) marketEvent(ev mevent) {
 	}
 }
 
-func (mk *marketState) torrent(ih InfoHash) *market.Torrent {
+func (mk *marketState) torrent(ih InfoHash) *market.Auction {
 	mt := mk.tors[ih]
 	if mt == nil {
-		mt = mk.m.NewTorrent(ih)
+		mt = mk.m.NewAuction(ih)
 		mk.tors[ih] = mt
 	}
 	return mt
@@ -501,7 +501,7 @@ func (e *Engine) marketTick(ts *tstate, out *Torrent, now time.Time) {
 		st torrent.PeerStats
 	}
 	lives := make([]live, 0, len(pcs))
-	var peers []*market.Peer
+	var peers []*market.Session
 	complete := out.Complete()
 	nearlyDone := !complete && out.Size > 0 && out.Size-out.Done <= 4*out.PieceLength
 	for _, pc := range pcs {
@@ -547,7 +547,7 @@ func (e *Engine) marketTick(ts *tstate, out *Torrent, now time.Time) {
 					up = p.UpRate
 				}
 			}
-			cands = append(cands, market.Candidate{Key: l.mp.key, Peer: l.mp.p, Interested: f.peerInterested,
+			cands = append(cands, market.Candidate{Key: l.mp.key, Session: l.mp.p, Interested: f.peerInterested,
 				UpRate: up, Since: l.mp.since})
 		}
 		capacity := mk.sh.Rate()
@@ -635,7 +635,7 @@ func flowOf(c *Conn) *shaper.Flow {
 }
 
 // fillMarket copies the market state into the torrent's snapshot.
-func (e *Engine) fillMarket(mt *market.Torrent, out *Torrent, peers map[string]*mpeer, selling bool) {
+func (e *Engine) fillMarket(mt *market.Auction, out *Torrent, peers map[string]*mpeer, selling bool) {
 	out.Market.Price = mt.Price
 	if !selling {
 		// A torrent we only buy: the highest price a seller awarding us

@@ -146,12 +146,12 @@ func TestMarketSettleThreshold(t *testing.T) {
 func TestTorrentUnsettledProRata(t *testing.T) {
 	a, b, c := testKey(t, 1).Address(), testKey(t, 2).Address(), testKey(t, 3).Address()
 	amt := wallet.NewAmount
-	mk := &marketState{tors: map[InfoHash]*market.Torrent{}, unsBy: map[wallet.Address]wallet.Amount{
+	mk := &marketState{tors: map[InfoHash]*market.Auction{}, unsBy: map[wallet.Address]wallet.Amount{
 		a: amt(900), // earned 200 + 100 this session, the rest from before
 		b: amt(50),  // half of what t1 earned from it
 		c: amt(7),   // earned nothing this session
 	}}
-	t1, t2 := &market.Torrent{}, &market.Torrent{}
+	t1, t2 := &market.Auction{}, &market.Auction{}
 	t1.EarnedFrom = map[wallet.Address]wallet.Amount{a: amt(200), b: amt(100)}
 	t2.EarnedFrom = map[wallet.Address]wallet.Amount{a: amt(100)}
 	mk.tors[InfoHash{1}], mk.tors[InfoHash{2}] = t1, t2

@@ -63,7 +63,7 @@ type Campaign struct {
 	Paid          bool          // our pledge is paid
 }
 
-// maxPayments bounds Torrent.Payments.
+// maxPayments bounds Auction.Payments.
 const maxPayments = 100
 
 // commerce is a torrent's §16 state.
@@ -86,7 +86,7 @@ type commerce struct {
 // SetTerms sets the torrent's publisher terms (nil: none) and loads what
 // the wallet holds for them: our licence, our pledge, the pledges we
 // hold as the publisher.
-func (t *Torrent) SetTerms(tm *Terms, now time.Time) {
+func (t *Auction) SetTerms(tm *Terms, now time.Time) {
 	if tm == nil && t.c.terms == nil || tm != nil && t.c.terms != nil && *tm == *t.c.terms {
 		return
 	}
@@ -123,13 +123,13 @@ func (t *Torrent) SetTerms(tm *Terms, now time.Time) {
 }
 
 // Terms returns the torrent's publisher terms (nil: none).
-func (t *Torrent) Terms() *Terms { return t.c.terms }
+func (t *Auction) Terms() *Terms { return t.c.terms }
 
 // Licensed reports whether we hold a licence for the torrent.
-func (t *Torrent) Licensed() bool { return t.c.license != nil }
+func (t *Auction) Licensed() bool { return t.c.license != nil }
 
 // Campaign returns the crowdfunding progress, if the torrent has a goal.
-func (t *Torrent) Campaign(now time.Time) (Campaign, bool) {
+func (t *Auction) Campaign(now time.Time) (Campaign, bool) {
 	if t.c.terms == nil || t.c.terms.Goal.IsZero() {
 		return Campaign{}, false
 	}
@@ -140,7 +140,7 @@ func (t *Torrent) Campaign(now time.Time) (Campaign, bool) {
 
 // Payments returns the torrent's payments, oldest first: those of
 // earlier sessions (from the wallet) and this one's.
-func (t *Torrent) Payments() []Payment {
+func (t *Auction) Payments() []Payment {
 	if !t.c.loaded {
 		t.c.loaded = true
 		ps, err := t.m.w.Payments()
@@ -159,7 +159,7 @@ func (t *Torrent) Payments() []Payment {
 	return t.c.payments
 }
 
-func (t *Torrent) logPayment(p Payment) {
+func (t *Auction) logPayment(p Payment) {
 	if !t.c.loaded {
 		t.Payments() // loads this one too: it is stored already
 		return
@@ -168,21 +168,21 @@ func (t *Torrent) logPayment(p Payment) {
 	t.trimPayments()
 }
 
-func (t *Torrent) trimPayments() {
+func (t *Auction) trimPayments() {
 	if n := len(t.c.payments); n > maxPayments {
 		t.c.payments = slices.Clone(t.c.payments[n-maxPayments:])
 	}
 }
 
 // publisher reports whether we are the torrent's payee, on our chain.
-func (t *Torrent) publisher() bool {
+func (t *Auction) publisher() bool {
 	tm, w := t.c.terms, t.m.w
 	return tm != nil && tm.Payee == w.Address() && tm.ChainID == w.ChainID() && tm.Token == w.Token()
 }
 
 // termsPledge reports whether p is a valid pledge for the torrent's
 // campaign (§16.11 step 5).
-func (t *Torrent) termsPledge(p wallet.Pledge) bool {
+func (t *Auction) termsPledge(p wallet.Pledge) bool {
 	tm := t.c.terms
 	return tm != nil && p.ChainID == tm.ChainID && p.Token == tm.Token && p.Payee == tm.Payee &&
 		p.InfoHash == t.infoHash && p.Goal.Cmp(tm.Goal) == 0 && int64(p.Deadline) == tm.Deadline &&
@@ -190,7 +190,7 @@ func (t *Torrent) termsPledge(p wallet.Pledge) bool {
 }
 
 // tally recomputes the publisher's campaign from the pledges it holds.
-func (t *Torrent) tally(now time.Time) {
+func (t *Auction) tally(now time.Time) {
 	ps, err := t.m.w.Pledges(t.infoHash)
 	if err != nil {
 		return
@@ -213,7 +213,7 @@ func (t *Torrent) tally(now time.Time) {
 }
 
 // heldPledge returns the publisher's stored pledge of payer.
-func (t *Torrent) heldPledge(payer wallet.Address) (wallet.Pledge, bool) {
+func (t *Auction) heldPledge(payer wallet.Address) (wallet.Pledge, bool) {
 	for _, p := range t.c.pledges {
 		if p.Payer == payer {
 			return p, true
@@ -243,14 +243,14 @@ func (p *payment) finish(err error) {
 var ErrNotV2 = errors.New("the peer does not speak btt_bid version 2")
 
 // v2 reports whether §16 messages may be exchanged.
-func (p *Peer) v2() bool { return p.state == Ready && p.version >= 2 }
+func (p *Session) v2() bool { return p.state == Ready && p.version >= 2 }
 
 // Pay pays amount to the peer for purpose (wallet.ForTip, ForPurchase,
 // ForPledge) regarding the connection's torrent, with memo on a tip. The
 // cheque and its note are stored before the TIP is queued (§16.12). done
 // is called with nil once the peer acknowledged it (RECEIPT; for a
 // purchase, the licence grant), or with the refusal.
-func (p *Peer) Pay(purpose string, amount wallet.Amount, memo string, done func(error)) error {
+func (p *Session) Pay(purpose string, amount wallet.Amount, memo string, done func(error)) error {
 	if !p.v2() {
 		return ErrNotV2
 	}
@@ -301,7 +301,7 @@ func (p *Peer) Pay(purpose string, amount wallet.Amount, memo string, done func(
 // again (deterministic), when it carried a payment, and only on a
 // connection of that payment's torrent (a TIP names its torrent);
 // otherwise as a CHEQUE.
-func (p *Peer) resend(a *account) {
+func (p *Session) resend(a *account) {
 	pay := a.lastPay
 	if pay == nil {
 		p.sendCheque(a.last)
@@ -320,7 +320,7 @@ func (p *Peer) resend(a *account) {
 }
 
 // receiptFor completes our pending payment on a RECEIPT that covers it.
-func (p *Peer) receiptFor(r *bttbid.Receipt) {
+func (p *Session) receiptFor(r *bttbid.Receipt) {
 	pp := p.pay2
 	if pp == nil || r.Payout.Cmp(pp.payout) < 0 {
 		return
@@ -338,7 +338,7 @@ func (p *Peer) receiptFor(r *bttbid.Receipt) {
 
 // refused ends our pending payment after an ERROR; a refused payment
 // leaves the account's cumulative ahead of what we owe (§16.3).
-func (p *Peer) refused(e *bttbid.ErrorMsg) {
+func (p *Session) refused(e *bttbid.ErrorMsg) {
 	pp := p.pay2
 	if pp == nil {
 		return
@@ -353,7 +353,7 @@ func (p *Peer) refused(e *bttbid.ErrorMsg) {
 }
 
 // onTip takes a payment (§16.3), checking in the spec's order.
-func (p *Peer) onTip(now time.Time, m *bttbid.Tip) {
+func (p *Session) onTip(now time.Time, m *bttbid.Tip) {
 	w := p.m.w
 	ch := m.Cheque
 	if ch.ChainID != w.ChainID() || ch.Token != bttbid.Address(w.Token()) || ch.Payer != bttbid.Address(p.addr) ||
@@ -443,7 +443,7 @@ func (p *Peer) onTip(now time.Time, m *bttbid.Tip) {
 }
 
 // grant signs and sends a licence to the peer for price.
-func (p *Peer) grant(price wallet.Amount) {
+func (p *Session) grant(price wallet.Amount) {
 	l, err := p.m.w.SignLicense(p.addr, p.infoHash, price)
 	if err != nil {
 		p.lastErr = fmt.Sprintf("cannot sign a licence: %v", err)
@@ -464,7 +464,7 @@ func licenseOf(m *bttbid.License) wallet.License {
 
 // onLicense takes a licence grant as a buyer (§16.4). A presentation that
 // reaches the market is one the upload gate let through: nothing to do.
-func (p *Peer) onLicense(now time.Time, m *bttbid.License) {
+func (p *Session) onLicense(now time.Time, m *bttbid.License) {
 	if m.Presentation() {
 		return
 	}
@@ -496,7 +496,7 @@ func (p *Peer) onLicense(now time.Time, m *bttbid.License) {
 
 // present sends our licence to the peer, bound to this connection
 // (§16.4), once per connection.
-func (p *Peer) present(now time.Time) {
+func (p *Session) present(now time.Time) {
 	l := p.t.c.license
 	if l == nil || p.presented || !p.v2() {
 		return
@@ -542,7 +542,7 @@ func VerifyPresentation(m *bttbid.License, tm *Terms, infoHash, seller, buyer [2
 // Pledge promises amount (our total) to the torrent's campaign, sent to
 // the peer, which must be its publisher. The pledge is stored before it
 // is sent; done is called when the publisher answers CAMPAIGN or refuses.
-func (p *Peer) Pledge(now time.Time, amount wallet.Amount, done func(error)) error {
+func (p *Session) Pledge(now time.Time, amount wallet.Amount, done func(error)) error {
 	if !p.v2() {
 		return ErrNotV2
 	}
@@ -588,7 +588,7 @@ func pledgeOf(m *bttbid.Pledge) wallet.Pledge {
 }
 
 // onPledge takes a pledge as the publisher (§16.5).
-func (p *Peer) onPledge(now time.Time, m *bttbid.Pledge) {
+func (p *Session) onPledge(now time.Time, m *bttbid.Pledge) {
 	w, tm := p.m.w, p.t.c.terms
 	pl := pledgeOf(m)
 	switch {
@@ -626,7 +626,7 @@ func (p *Peer) onPledge(now time.Time, m *bttbid.Pledge) {
 }
 
 // sendCampaign tells the peer the campaign's progress (publisher).
-func (p *Peer) sendCampaign(now time.Time) {
+func (p *Session) sendCampaign(now time.Time) {
 	c := p.t.c.campaign
 	p.send(&bttbid.Campaign{InfoHash: p.infoHash, Goal: c.Goal, Deadline: p.t.c.terms.Deadline,
 		Pledged: c.Pledged, Count: uint64(c.Count)})
@@ -636,7 +636,7 @@ func (p *Peer) sendCampaign(now time.Time) {
 // maybeFunded sends the proof that the campaign is funded to a peer
 // whose pledge is not paid yet (publisher, §16.11 step 4), once per
 // connection.
-func (p *Peer) maybeFunded() {
+func (p *Session) maybeFunded() {
 	if p.fundedSent || !p.t.c.campaign.Funded {
 		return
 	}
@@ -663,7 +663,7 @@ func (p *Peer) maybeFunded() {
 }
 
 // onCampaign takes the publisher's progress report (pledger side).
-func (p *Peer) onCampaign(m *bttbid.Campaign) {
+func (p *Session) onCampaign(m *bttbid.Campaign) {
 	tm := p.t.c.terms
 	if tm == nil || tm.Payee != p.addr || m.InfoHash != p.infoHash || m.Goal.Cmp(tm.Goal) != 0 || m.Deadline != tm.Deadline {
 		return
@@ -679,7 +679,7 @@ func (p *Peer) onCampaign(m *bttbid.Campaign) {
 
 // onFunded takes a proof that the campaign is funded and pays our
 // pledge once the proof holds (pledger side, §16.11 step 5).
-func (p *Peer) onFunded(m *bttbid.Funded) {
+func (p *Session) onFunded(m *bttbid.Funded) {
 	tm := p.t.c.terms
 	if tm == nil || tm.Goal.IsZero() || m.InfoHash != p.infoHash {
 		return
@@ -718,7 +718,7 @@ func (p *Peer) onFunded(m *bttbid.Funded) {
 // commerceHello runs when the connection turns READY: the publisher
 // sends its campaign and, to a buyer it sold to, the licence again; a
 // licensed buyer presents its licence.
-func (p *Peer) commerceHello(now time.Time) {
+func (p *Session) commerceHello(now time.Time) {
 	if !p.v2() {
 		return
 	}
@@ -739,7 +739,7 @@ func (p *Peer) commerceHello(now time.Time) {
 // CommerceTick sends what §16 wants sent on the connection now: our
 // licence presentation, the publisher's campaign progress (at most once
 // a second, when it changed) and its funded proof to unpaid pledgers.
-func (p *Peer) CommerceTick(now time.Time) {
+func (p *Session) CommerceTick(now time.Time) {
 	if !p.v2() || p.t.c.terms == nil {
 		return
 	}
@@ -756,7 +756,7 @@ func (p *Peer) CommerceTick(now time.Time) {
 // both sides have every piece: a payment or pledge of ours awaits its
 // answer, or a pledge between the two is promised and not paid while the
 // campaign runs (the pledger must be reachable when it is funded).
-func (p *Peer) KeepOpen(now time.Time) bool {
+func (p *Session) KeepOpen(now time.Time) bool {
 	if p.pay2 != nil || p.pledgeDone != nil {
 		return true
 	}

@@ -200,7 +200,7 @@ func TestPurchase(t *testing.T) {
 	}
 	// The licence survives: another market on the same wallet finds it.
 	other := newMarket(t, s.buyers[0].Wallet())
-	ot := other.NewTorrent(ih)
+	ot := other.NewAuction(ih)
 	ot.SetTerms(tm, t1)
 	if !ot.Licensed() {
 		t.Fatal("licence not stored")
@@ -376,7 +376,7 @@ func TestLostTipResent(t *testing.T) {
 	l.b.Disable("connection closed")
 	// The payer restarts: a new market on the same wallet.
 	again := newMarket(t, s.buyers[0].Wallet())
-	l2 := newLink(s.st, again.NewTorrent(ih), 1, 2)
+	l2 := newLink(s.st, again.NewAuction(ih), 1, 2)
 	l2.a.SetAsk(askOf(1))
 	l2.start(t, t1)
 	ps := s.st.Payments()

@@ -23,7 +23,7 @@ func FuzzReceive(f *testing.F) {
 	e := newEnv(f)
 	ms, mb := newMarket(f, e.wallet("s", 1)), newMarket(f, e.wallet("b", 2))
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		l := newLink(ms.NewTorrent(ih), mb.NewTorrent(ih), 1, 2)
+		l := newLink(ms.NewAuction(ih), mb.NewAuction(ih), 1, 2)
 		l.a.SetAsk(askOf(10))
 		l.a.Start(t0)
 		l.b.Start(t0)

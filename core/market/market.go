@@ -5,9 +5,9 @@
 //
 // It is pure logic: it imports no BitTorrent engine, starts no goroutine
 // and reads no clock. The engine's loop drives it: it hands each received
-// btt_bid payload to Peer.Receive, samples per-connection byte counters
-// into Peer.ObserveSent and Peer.ObserveReceived, runs Torrent.Round when
-// a round is due, and writes what Peer.TakeOutbox returns as BEP 10
+// btt_bid payload to Session.Receive, samples per-connection byte counters
+// into Session.ObserveSent and Session.ObserveReceived, runs Auction.Round when
+// a round is due, and writes what Session.TakeOutbox returns as BEP 10
 // extended messages. Every method must be called from that one goroutine.
 //
 // Money is wallet.Amount (uint256 base units); prices are per MiB.

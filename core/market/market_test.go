@@ -70,13 +70,13 @@ func pid(b byte) [20]byte { return [20]byte{'-', 'B', 'D', b} }
 
 // link connects peer a (on one side) with peer b (its mirror on the other).
 type link struct {
-	a, b   *Peer
+	a, b   *Session
 	ab, ba []bttbid.Message // everything that crossed, decoded
 }
 
-func newLink(ta, tb *Torrent, ida, idb byte) *link {
-	a := ta.NewPeer(fmt.Sprintf("b%d", idb), pid(ida), pid(idb), t0)
-	b := tb.NewPeer(fmt.Sprintf("a%d", ida), pid(idb), pid(ida), t0)
+func newLink(ta, tb *Auction, ida, idb byte) *link {
+	a := ta.NewSession(fmt.Sprintf("b%d", idb), pid(ida), pid(idb), t0)
+	b := tb.NewSession(fmt.Sprintf("a%d", ida), pid(idb), pid(ida), t0)
 	return &link{a: a, b: b}
 }
 
@@ -133,7 +133,7 @@ func askOf(price uint64) *bttbid.Ask {
 func TestHandshakeAndAsk(t *testing.T) {
 	e := newEnv(t)
 	ms, mb := newMarket(t, e.wallet("s", 1)), newMarket(t, e.wallet("b", 2))
-	ts, tb := ms.NewTorrent(ih), mb.NewTorrent(ih)
+	ts, tb := ms.NewAuction(ih), mb.NewAuction(ih)
 	l := newLink(ts, tb, 1, 2)
 	l.a.SetAsk(askOf(10)) // before READY: held back
 	if len(l.a.TakeOutbox()) != 0 {
@@ -181,7 +181,7 @@ func TestBadHello(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			ms, mb := newMarket(t, e.wallet("s", 1)), newMarket(t, e.wallet("b", 2))
-			l := newLink(ms.NewTorrent(ih), mb.NewTorrent(ih), 1, 2)
+			l := newLink(ms.NewAuction(ih), mb.NewAuction(ih), 1, 2)
 			l.a.Start(t0)
 			l.b.Start(t0)
 			raw := l.b.TakeOutbox()
@@ -234,7 +234,7 @@ func TestHostileInput(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			l := newLink(ms.NewTorrent(ih), mb.NewTorrent(ih), 1, 2)
+			l := newLink(ms.NewAuction(ih), mb.NewAuction(ih), 1, 2)
 			l.a.Start(t0)
 			l.b.Start(t0)
 			hello := l.b.outbox[0]
@@ -264,7 +264,7 @@ func TestHostileInput(t *testing.T) {
 		})
 	}
 	t.Run("before hello", func(t *testing.T) {
-		l := newLink(ms.NewTorrent(ih), mb.NewTorrent(ih), 1, 2)
+		l := newLink(ms.NewAuction(ih), mb.NewAuction(ih), 1, 2)
 		l.a.Start(t0)
 		l.a.TakeOutbox()
 		l.a.Receive(t0, []byte("d5:price1:\x013:seqi1e1:t3:bide"))
@@ -274,7 +274,7 @@ func TestHostileInput(t *testing.T) {
 		}
 	})
 	t.Run("hello timeout", func(t *testing.T) {
-		l := newLink(ms.NewTorrent(ih), mb.NewTorrent(ih), 1, 2)
+		l := newLink(ms.NewAuction(ih), mb.NewAuction(ih), 1, 2)
 		l.a.Start(t0)
 		l.a.Tick(t0.Add(10 * time.Second))
 		if l.a.State() != HelloSent {
@@ -286,7 +286,7 @@ func TestHostileInput(t *testing.T) {
 		}
 	})
 	t.Run("rate limit", func(t *testing.T) {
-		l := newLink(ms.NewTorrent(ih), mb.NewTorrent(ih), 1, 2)
+		l := newLink(ms.NewAuction(ih), mb.NewAuction(ih), 1, 2)
 		l.start(t, t0)
 		unknown := []byte("d1:t4:zzzze")
 		for range rateBurst - 1 { // its HELLO took one
@@ -318,7 +318,7 @@ func TestHostileInput(t *testing.T) {
 type swarm struct {
 	e       *env
 	seller  *Market
-	st      *Torrent
+	st      *Auction
 	links   []*link
 	buyers  []*Market
 	reserve uint64
@@ -327,7 +327,7 @@ type swarm struct {
 func newSwarm(t *testing.T, n int, ask uint64) *swarm {
 	e := newEnv(t)
 	s := &swarm{e: e, seller: newMarket(t, e.wallet("s", 1)), reserve: ask}
-	s.st = s.seller.NewTorrent(ih)
+	s.st = s.seller.NewAuction(ih)
 	for i := range n {
 		w := e.wallet(fmt.Sprintf("b%d", i), byte(2+i))
 		if err := w.Faucet(context.Background(), amt(1e18)); err != nil {
@@ -335,7 +335,7 @@ func newSwarm(t *testing.T, n int, ask uint64) *swarm {
 		}
 		m := newMarket(t, w)
 		s.buyers = append(s.buyers, m)
-		l := newLink(s.st, m.NewTorrent(ih), 1, byte(2+i))
+		l := newLink(s.st, m.NewAuction(ih), 1, byte(2+i))
 		l.a.SetAsk(askOf(ask))
 		l.start(t, t0)
 		s.links = append(s.links, l)
@@ -354,7 +354,7 @@ func (s *swarm) bid(t *testing.T, now time.Time, i int, price uint64) {
 func (s *swarm) round(t *testing.T, now time.Time, legacy int) RoundResult {
 	var cands []Candidate
 	for _, l := range s.links {
-		cands = append(cands, Candidate{Key: l.a.Key(), Peer: l.a, Interested: true, Since: t0})
+		cands = append(cands, Candidate{Key: l.a.Key(), Session: l.a, Interested: true, Since: t0})
 	}
 	for i := range legacy {
 		cands = append(cands, Candidate{Key: fmt.Sprintf("legacy%d", i), Interested: true, Since: t0})
@@ -433,7 +433,7 @@ func TestBadStrategyFallsBackToFree(t *testing.T) {
 	panicky := strategy.SellerFunc(func(strategy.SellerRound) strategy.Allocation { panic("boom") })
 	for _, s2 := range []strategy.Seller{greedy, panicky} {
 		res := s.st.RunRound(t0.Add(time.Second), s2, amt(10), 0, []Candidate{
-			{Key: "b2", Peer: s.links[0].a, Interested: true}, {Key: "legacy", Interested: true}})
+			{Key: "b2", Session: s.links[0].a, Interested: true}, {Key: "legacy", Interested: true}})
 		if res.Weights["legacy"] != 0.5 || res.Awarded != 0 {
 			t.Fatalf("fallback weights %v awarded %d", res.Weights, res.Awarded)
 		}

@@ -276,8 +276,8 @@ func TestRestartResumes(t *testing.T) {
 	}
 	// Restart the seller: a new market on the same cheque book.
 	m2 := newMarket(t, s.e.wallet("s", 1))
-	t2 := m2.NewTorrent(ih)
-	bt := s.buyers[0].NewTorrent(ih)
+	t2 := m2.NewAuction(ih)
+	bt := s.buyers[0].NewAuction(ih)
 	l2 := newLink(t2, bt, 1, 2)
 	l2.a.SetAsk(askOf(price))
 	l2.start(t, t0)

@@ -8,11 +8,11 @@ import (
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
-// historyLen bounds Torrent.History.
+// historyLen bounds Auction.History.
 const historyLen = 120
 
-// Torrent is one torrent's market: its rounds, clearing price and totals.
-type Torrent struct {
+// Auction is one torrent's market: its rounds, clearing price and totals.
+type Auction struct {
 	m        *Market
 	infoHash [20]byte
 	round    uint64
@@ -44,30 +44,30 @@ type Point struct {
 	Earned wallet.Amount
 }
 
-// NewTorrent returns the market state of a torrent.
-func (m *Market) NewTorrent(infoHash [20]byte) *Torrent {
-	return &Torrent{m: m, infoHash: infoHash}
+// NewAuction returns the market state of a torrent.
+func (m *Market) NewAuction(infoHash [20]byte) *Auction {
+	return &Auction{m: m, infoHash: infoHash}
 }
 
-// NewPeer returns the state of a new connection of t. local and remote
+// NewSession returns the state of a new connection of t. local and remote
 // are the BitTorrent peer IDs of the two sides; since is when it
 // connected. It starts Legacy: call Start when both sides advertise
 // btt_bid.
-func (t *Torrent) NewPeer(key string, local, remote [20]byte, since time.Time) *Peer {
-	return &Peer{m: t.m, t: t, key: key, infoHash: t.infoHash, local: local, remote: remote, since: since, weight: -1}
+func (t *Auction) NewSession(key string, local, remote [20]byte, since time.Time) *Session {
+	return &Session{m: t.m, t: t, key: key, infoHash: t.infoHash, local: local, remote: remote, since: since, weight: -1}
 }
 
 // Round returns the number of the latest round.
-func (t *Torrent) Round() uint64 { return t.round }
+func (t *Auction) Round() uint64 { return t.round }
 
 // Due reports whether a round should run at now.
-func (t *Torrent) Due(now time.Time) bool { return !now.Before(t.next) }
+func (t *Auction) Due(now time.Time) bool { return !now.Before(t.next) }
 
 // Candidate is one connection as the seller's round sees it.
 type Candidate struct {
 	Key        string
-	Peer       *Peer // nil for a connection without market state
-	Interested bool  // the peer is interested in our pieces
+	Session    *Session // nil for a connection without market state
+	Interested bool     // the peer is interested in our pieces
 	UpRate     int64
 	DownRate   int64
 	Since      time.Time
@@ -87,7 +87,7 @@ type RoundResult struct {
 // returns every interested candidate's share. A strategy whose answer
 // fails Allocation.Check is replaced by Free for the round, so legacy
 // peers never lose their share.
-func (t *Torrent) RunRound(now time.Time, s strategy.Seller, reserve wallet.Amount, capacity int64, cands []Candidate) RoundResult {
+func (t *Auction) RunRound(now time.Time, s strategy.Seller, reserve wallet.Amount, capacity int64, cands []Candidate) RoundResult {
 	t.round++
 	t.next = now.Add(t.m.cfg.Round)
 	r := strategy.SellerRound{
@@ -104,7 +104,7 @@ func (t *Torrent) RunRound(now time.Time, s strategy.Seller, reserve wallet.Amou
 			continue
 		}
 		sp := strategy.SellerPeer{ID: c.Key, UpRate: c.UpRate, DownRate: c.DownRate, Since: c.Since}
-		if p := c.Peer; p != nil && p.Selling() {
+		if p := c.Session; p != nil && p.Selling() {
 			if !p.suspended && !p.cut && !p.badPiece {
 				sp.Market = true
 				sp.Bid = p.bid.U256()
@@ -132,7 +132,7 @@ func (t *Torrent) RunRound(now time.Time, s strategy.Seller, reserve wallet.Amou
 		res.Weights[cands[i].Key] = alloc.Decisions[n].Weight
 	}
 	for i, c := range cands {
-		p := c.Peer
+		p := c.Session
 		if p == nil || !p.Selling() {
 			continue
 		}
@@ -167,7 +167,7 @@ func safeAllocate(s strategy.Seller, r strategy.SellerRound) (a strategy.Allocat
 // answerRound sends the round's AWARD or OUTBID to a bidder (§6.1): every
 // buyer with a bid in force that is not suspended or cut gets exactly one;
 // a buyer whose award ends (withdrawn, not interested) gets OUTBID.
-func (p *Peer) answerRound(round uint64, d strategy.Decision, interested bool) {
+func (p *Session) answerRound(round uint64, d strategy.Decision, interested bool) {
 	if p.suspended || p.cut {
 		if p.suspended {
 			if a, err := p.m.seller(p.addr); err == nil {
@@ -218,7 +218,7 @@ type BuyerInput struct {
 // Bid runs the buyer strategy b over the selling peers and sends changed
 // bids (at most one BID per peer per BidInterval). With b nil or
 // nothing left to download every bid is withdrawn.
-func (t *Torrent) Bid(b strategy.Buyer, in BuyerInput, peers []*Peer) {
+func (t *Auction) Bid(b strategy.Buyer, in BuyerInput, peers []*Session) {
 	r := strategy.BuyerRound{
 		Now:       in.Now,
 		MaxPrice:  in.MaxPrice.U256(),
@@ -227,7 +227,7 @@ func (t *Torrent) Bid(b strategy.Buyer, in BuyerInput, peers []*Peer) {
 		Spent:     t.Spent.U256(),
 		Remaining: in.Remaining,
 	}
-	byKey := make(map[string]*Peer, len(peers))
+	byKey := make(map[string]*Session, len(peers))
 	for _, p := range peers {
 		if p.state != Ready || p.theirAsk == nil || p.badPiece {
 			continue
@@ -260,8 +260,8 @@ func safeBids(b strategy.Buyer, r strategy.BuyerRound) (out []strategy.Bid) {
 	return b.Bids(r)
 }
 
-// PeerView is the market state of one connection, for the snapshot.
-type PeerView struct {
+// SessionView is the market state of one connection, for the snapshot.
+type SessionView struct {
 	State    State
 	Address  wallet.Address
 	TheirBid wallet.Amount
@@ -283,8 +283,8 @@ type PeerView struct {
 }
 
 // View returns the peer's market state.
-func (p *Peer) View() PeerView {
-	v := PeerView{State: p.state, Address: p.addr, TheirBid: p.bid, OurBid: p.ourBid, Awarded: p.awarded,
+func (p *Session) View() SessionView {
+	v := SessionView{State: p.state, Address: p.addr, TheirBid: p.bid, OurBid: p.ourBid, Awarded: p.awarded,
 		AwardedU: p.awardedUs, Share: p.weight, Bought: p.bought, Sold: p.sold, Spent: p.spent, Earned: p.earned,
 		Cut: p.cut, Err: p.lastErr}
 	if p.theirAsk != nil {

@@ -45,11 +45,11 @@ const (
 	maxBidLog   = 32
 )
 
-// Peer is the btt_bid state of one connection. Create it with
-// Torrent.NewPeer when the connection is added.
-type Peer struct {
+// Session is the btt_bid state of one connection. Create it with
+// Auction.NewSession when the connection is added.
+type Session struct {
 	m   *Market
-	t   *Torrent
+	t   *Auction
 	key string
 
 	infoHash, local, remote [20]byte
@@ -116,28 +116,28 @@ type Peer struct {
 }
 
 // Key returns the engine's key for the peer.
-func (p *Peer) Key() string { return p.key }
+func (p *Session) Key() string { return p.key }
 
 // State returns the connection state.
-func (p *Peer) State() State { return p.state }
+func (p *Session) State() State { return p.state }
 
 // Version returns the negotiated protocol version (0 before READY).
-func (p *Peer) Version() uint32 { return p.version }
+func (p *Session) Version() uint32 { return p.version }
 
 // Address returns the peer's wallet address from its verified HELLO.
-func (p *Peer) Address() (wallet.Address, bool) { return p.addr, p.state == Ready }
+func (p *Session) Address() (wallet.Address, bool) { return p.addr, p.state == Ready }
 
 // Err returns the last protocol error on the connection, if any.
-func (p *Peer) Err() string { return p.lastErr }
+func (p *Session) Err() string { return p.lastErr }
 
 // TakeOutbox returns the payloads to send, in order, and empties the box.
-func (p *Peer) TakeOutbox() [][]byte {
+func (p *Session) TakeOutbox() [][]byte {
 	out := p.outbox
 	p.outbox = nil
 	return out
 }
 
-func (p *Peer) send(m bttbid.Message) error {
+func (p *Session) send(m bttbid.Message) error {
 	if p.state == Disabled || p.state == Legacy {
 		return errors.New("btt_bid is off for the connection")
 	}
@@ -152,7 +152,7 @@ func (p *Peer) send(m bttbid.Message) error {
 }
 
 // fail sends ERROR code and, when disable, turns the extension off.
-func (p *Peer) fail(code bttbid.Code, text string, disable bool) {
+func (p *Session) fail(code bttbid.Code, text string, disable bool) {
 	p.lastErr = fmt.Sprintf("sent %s: %s", code, text)
 	p.send(&bttbid.ErrorMsg{Code: code, Text: truncate(text), Disable: disable})
 	if disable {
@@ -168,7 +168,7 @@ func truncate(s string) string {
 }
 
 // disable turns the extension off: the peer is a legacy peer from now on.
-func (p *Peer) disable() {
+func (p *Session) disable() {
 	if p.state == Disabled {
 		return
 	}
@@ -188,7 +188,7 @@ func (p *Peer) disable() {
 
 // Disable turns the extension off (the peer removed btt_bid from its
 // handshake, or the engine stops trading with it). Nothing is sent.
-func (p *Peer) Disable(reason string) {
+func (p *Session) Disable(reason string) {
 	if p.state != Legacy && p.state != Disabled {
 		p.lastErr = reason
 	}
@@ -198,7 +198,7 @@ func (p *Peer) Disable(reason string) {
 
 // Start is called when both sides advertise btt_bid: it queues our
 // HELLO. It does nothing after the first call.
-func (p *Peer) Start(now time.Time) {
+func (p *Session) Start(now time.Time) {
 	if p.state != Legacy {
 		return
 	}
@@ -224,7 +224,7 @@ func (p *Peer) Start(now time.Time) {
 
 // Tick runs timeouts: a HELLO that did not come in time turns the
 // extension off.
-func (p *Peer) Tick(now time.Time) {
+func (p *Session) Tick(now time.Time) {
 	if p.state == HelloSent && now.Sub(p.started) > p.m.cfg.HelloTimeout {
 		p.lastErr = "no HELLO from the peer in time"
 		p.disable()
@@ -233,7 +233,7 @@ func (p *Peer) Tick(now time.Time) {
 
 // allow applies the receive rate limit; it reports whether the message
 // may be handled.
-func (p *Peer) allow(now time.Time) bool {
+func (p *Session) allow(now time.Time) bool {
 	if p.refill.IsZero() {
 		p.tokens, p.refill, p.window = rateBurst, now, now
 	}
@@ -263,14 +263,14 @@ func (p *Peer) allow(now time.Time) bool {
 // ObserveReceived takes): the bytes before the message are accounted
 // under the state before it, so an AWARD's or OUTBID's epoch starts
 // exactly at its position in the stream (PROTOCOL.md §8.1).
-func (p *Peer) ReceiveAt(now time.Time, payload []byte, recvTotal int64) {
+func (p *Session) ReceiveAt(now time.Time, payload []byte, recvTotal int64) {
 	p.ObserveReceived(recvTotal)
 	p.Receive(now, payload)
 }
 
 // Receive handles one btt_bid payload from the peer. It never panics and
 // never fails: protocol errors are answered with ERROR per the spec.
-func (p *Peer) Receive(now time.Time, payload []byte) {
+func (p *Session) Receive(now time.Time, payload []byte) {
 	if p.state == Legacy || p.state == Disabled {
 		return
 	}
@@ -342,7 +342,7 @@ func (p *Peer) Receive(now time.Time, payload []byte) {
 	}
 }
 
-func (p *Peer) onError(e *bttbid.ErrorMsg) {
+func (p *Session) onError(e *bttbid.ErrorMsg) {
 	p.lastErr = fmt.Sprintf("peer sent %s: %s", e.Code, e.Text)
 	if e.Code == bttbid.CodeCreditExceeded && p.awardedUs {
 		// The seller suspended paid service: the epoch ends; pay up.
@@ -364,7 +364,7 @@ func (p *Peer) onError(e *bttbid.ErrorMsg) {
 	}
 }
 
-func (p *Peer) onHello(now time.Time, h *bttbid.Hello) {
+func (p *Session) onHello(now time.Time, h *bttbid.Hello) {
 	w := p.m.w
 	var (
 		code bttbid.Code
@@ -403,12 +403,12 @@ func (p *Peer) onHello(now time.Time, h *bttbid.Hello) {
 // SetAsk sets the ASK we want in force with the peer (nil: we do not
 // sell to it). A changed ASK is sent at once when the connection is
 // ready.
-func (p *Peer) SetAsk(ask *bttbid.Ask) {
+func (p *Session) SetAsk(ask *bttbid.Ask) {
 	p.ask = ask
 	p.syncAsk()
 }
 
-func (p *Peer) syncAsk() {
+func (p *Session) syncAsk() {
 	if p.state != Ready || p.ask == nil {
 		return
 	}
@@ -421,9 +421,9 @@ func (p *Peer) syncAsk() {
 }
 
 // Selling reports whether we sent the peer an ASK.
-func (p *Peer) Selling() bool { return p.state == Ready && p.askSent != nil }
+func (p *Session) Selling() bool { return p.state == Ready && p.askSent != nil }
 
-func (p *Peer) onBid(b *bttbid.Bid) {
+func (p *Session) onBid(b *bttbid.Bid) {
 	if p.askSent == nil {
 		p.fail(bttbid.CodeNotSelling, "no ASK was sent", false)
 		return
@@ -435,7 +435,7 @@ func (p *Peer) onBid(b *bttbid.Bid) {
 	p.bidSeq, p.bid = b.Seq, b.Price
 }
 
-func (p *Peer) onAward(a *bttbid.Award) {
+func (p *Session) onAward(a *bttbid.Award) {
 	bid, ok := p.bidLog[a.Seq]
 	if !ok || a.Price.Cmp(bid) > 0 {
 		p.fail(bttbid.CodeBadAward, fmt.Sprintf("award for seq %d at %s", a.Seq, a.Price), true)
@@ -446,7 +446,7 @@ func (p *Peer) onAward(a *bttbid.Award) {
 	p.ourPrice, p.credit = a.Price, a.Credit
 }
 
-func (p *Peer) onOutbid(o *bttbid.Outbid) {
+func (p *Session) onOutbid(o *bttbid.Outbid) {
 	was := p.awardedUs
 	p.closeBuyEpoch()
 	p.awardedUs, p.outbidUs = false, true
@@ -458,11 +458,11 @@ func (p *Peer) onOutbid(o *bttbid.Outbid) {
 
 // closeSellEpoch ends the seller's epoch: later bytes are free until the
 // next AWARD.
-func (p *Peer) closeSellEpoch() { p.sellEpoch = epoch{} }
+func (p *Session) closeSellEpoch() { p.sellEpoch = epoch{} }
 
 // closeBuyEpoch ends the buyer's epoch: later bytes are not owed until
 // the next AWARD.
-func (p *Peer) closeBuyEpoch() { p.buyEpoch = epoch{} }
+func (p *Session) closeBuyEpoch() { p.buyEpoch = epoch{} }
 
 // epoch meters the paid bytes of one price epoch (from an AWARD to the
 // next AWARD, OUTBID or suspension). Owing is computed on the epoch's
@@ -486,7 +486,7 @@ func (e *epoch) add(price wallet.Amount, n int64) wallet.Amount {
 // ObserveSent samples the payload bytes written to the peer so far (a
 // running total). Bytes written while an award is in force are paid
 // bytes: they raise the account's owed and may suspend or cut the buyer.
-func (p *Peer) ObserveSent(total int64, round uint64) {
+func (p *Session) ObserveSent(total int64, round uint64) {
 	d := total - p.sentTotal
 	if !p.sentInit {
 		d, p.sentInit = 0, true
@@ -511,7 +511,7 @@ func (p *Peer) ObserveSent(total int64, round uint64) {
 }
 
 // creditAmount is the account's credit in base units at price.
-func (p *Peer) creditAmount(a *account, price wallet.Amount) wallet.Amount {
+func (p *Session) creditAmount(a *account, price wallet.Amount) wallet.Amount {
 	return charge(price, int64(min(a.creditBytes, bttbid.MaxCreditBytes)))
 }
 
@@ -522,7 +522,7 @@ func (p *Peer) creditAmount(a *account, price wallet.Amount) wallet.Amount {
 // round boundary after the suspension (boundary), once the buyer has had
 // the time to answer ERROR 404 with a cheque; the grace bounds how long
 // it may stay suspended.
-func (p *Peer) checkCredit(a *account, round uint64, boundary bool) {
+func (p *Session) checkCredit(a *account, round uint64, boundary bool) {
 	if p.price.IsZero() && !p.suspended {
 		return
 	}
@@ -548,9 +548,9 @@ func (p *Peer) checkCredit(a *account, round uint64, boundary bool) {
 
 // Cut reports whether the buyer went past its credit tolerance: the
 // engine chokes or disconnects it.
-func (p *Peer) Cut() bool { return p.cut }
+func (p *Session) Cut() bool { return p.cut }
 
-func (p *Peer) onCheque(m *bttbid.Cheque) {
+func (p *Session) onCheque(m *bttbid.Cheque) {
 	w := p.m.w
 	if m.ChainID != w.ChainID() || m.Token != bttbid.Address(w.Token()) ||
 		m.Payer != bttbid.Address(p.addr) || m.Beneficiary != bttbid.Address(w.Address()) {
@@ -609,7 +609,7 @@ func (p *Peer) onCheque(m *bttbid.Cheque) {
 // back under the credit, within the round that awarded it (§8.3): a new
 // AWARD at the same round, seq and price starts a new epoch. Waiting for
 // the next round would leave a fast buyer unpaid-for most of the time.
-func (p *Peer) resume(a *account) {
+func (p *Session) resume(a *account) {
 	if p.awardSeq == 0 || p.awardSeq != p.bidSeq || p.bid.Cmp(p.price) < 0 || p.suspendedAt != p.t.round {
 		return // its bid changed, or the round it was awarded in is over
 	}
@@ -621,7 +621,7 @@ func (p *Peer) resume(a *account) {
 // sendReceipt acknowledges the account's accepted payout, with its credit
 // at the price in force while we award the peer, so the buyer paces its
 // cheques to the grown credit without waiting for the next AWARD (§8.3).
-func (p *Peer) sendReceipt(a *account) {
+func (p *Session) sendReceipt(a *account) {
 	r := &bttbid.Receipt{Payout: a.accepted, Owed: a.owed}
 	if p.awarded {
 		r.Credit = p.creditAmount(a, p.price)
@@ -631,7 +631,7 @@ func (p *Peer) sendReceipt(a *account) {
 
 // addEarned counts inc, accepted from the peer for bandwidth, on the
 // connection and the torrent.
-func (p *Peer) addEarned(inc wallet.Amount) {
+func (p *Session) addEarned(inc wallet.Amount) {
 	p.earned = add(p.earned, inc)
 	p.t.Earned = add(p.t.Earned, inc)
 	if p.t.EarnedFrom == nil {
@@ -641,7 +641,7 @@ func (p *Peer) addEarned(inc wallet.Amount) {
 }
 
 // stopPaid ends paid service after an invalid cheque, until a valid one.
-func (p *Peer) stopPaid() {
+func (p *Session) stopPaid() {
 	if p.awarded {
 		p.closeSellEpoch()
 		p.awarded = false
@@ -649,7 +649,7 @@ func (p *Peer) stopPaid() {
 	}
 }
 
-func (p *Peer) onReceipt(r *bttbid.Receipt) {
+func (p *Session) onReceipt(r *bttbid.Receipt) {
 	p.lastReceipt = r
 	if p.awardedUs && !r.Credit.IsZero() {
 		p.credit = r.Credit
@@ -668,7 +668,7 @@ func (p *Peer) onReceipt(r *bttbid.Receipt) {
 // sent when the connection is ready, the peer sells, and the last BID is
 // at least BidInterval old; otherwise SetBid reports false and the
 // caller tries again later.
-func (p *Peer) SetBid(now time.Time, price wallet.Amount) bool {
+func (p *Session) SetBid(now time.Time, price wallet.Amount) bool {
 	if p.state != Ready || p.theirAsk == nil || p.badPiece {
 		return false
 	}
@@ -693,7 +693,7 @@ func (p *Peer) SetBid(now time.Time, price wallet.Amount) bool {
 // so far (a running total). Bytes received while it awards us are owed
 // at the award's price; a cheque goes out when unpaid reaches half the
 // credit (§8.2).
-func (p *Peer) ObserveReceived(total int64) {
+func (p *Session) ObserveReceived(total int64) {
 	d := total - p.recvTotal
 	if !p.recvInit {
 		d, p.recvInit = 0, true
@@ -721,7 +721,7 @@ func (p *Peer) ObserveReceived(total int64) {
 
 // pay issues a cheque when what we owe passes half the credit, or, with
 // all, whenever anything is owed.
-func (p *Peer) pay(all bool) {
+func (p *Session) pay(all bool) {
 	if p.state != Ready || p.badPiece {
 		return
 	}
@@ -749,9 +749,9 @@ func (p *Peer) pay(all bool) {
 
 // PayAll pays everything owed to the peer now (download complete, or the
 // connection is about to close).
-func (p *Peer) PayAll() { p.pay(true) }
+func (p *Session) PayAll() { p.pay(true) }
 
-func (p *Peer) sendCheque(c *wallet.Cheque) {
+func (p *Session) sendCheque(c *wallet.Cheque) {
 	m := chequeMsg(*c)
 	p.send(&m)
 }
@@ -770,7 +770,7 @@ func chequeOf(m *bttbid.Cheque) wallet.Cheque {
 
 // BadPiece is called when a piece whose data came from this peer failed
 // its hash check: we stop paying it and turn the extension off (§8.2).
-func (p *Peer) BadPiece() {
+func (p *Session) BadPiece() {
 	if p.badPiece || (p.state != Ready && p.state != HelloSent) {
 		p.badPiece = true
 		return
@@ -791,7 +791,7 @@ func (p *Peer) BadPiece() {
 // AwaitingReceipt reports whether we sent the peer a cheque it has not
 // acknowledged with a RECEIPT yet (the engine waits a moment for it
 // before closing).
-func (p *Peer) AwaitingReceipt() bool {
+func (p *Session) AwaitingReceipt() bool {
 	if p.state != Ready || p.spent.IsZero() {
 		return false
 	}
@@ -807,7 +807,7 @@ func (p *Peer) AwaitingReceipt() bool {
 // or -1 when no paid service is metered (no award in force, price zero).
 // The engine uses it to look again exactly when the credit limit is
 // near, instead of on its next tick.
-func (p *Peer) SellHeadroom() int64 {
+func (p *Session) SellHeadroom() int64 {
 	if !p.awarded || p.state != Ready || p.price.IsZero() {
 		return -1
 	}
@@ -821,7 +821,7 @@ func (p *Peer) SellHeadroom() int64 {
 // BuyHeadroom returns how many more useful bytes we can receive under the
 // peer's award before what we owe it reaches half its credit (when a
 // cheque is due, §8.2), or -1 when nothing is metered.
-func (p *Peer) BuyHeadroom() int64 {
+func (p *Session) BuyHeadroom() int64 {
 	if !p.awardedUs || p.state != Ready || p.ourPrice.IsZero() || p.badPiece {
 		return -1
 	}
