@@ -362,48 +362,73 @@ func (p *Session) onTip(now time.Time, m *bttbid.Tip) {
 		return
 	}
 	c := chequeOf(&ch)
-	if err := c.Verify(); err != nil {
-		p.fail(bttbid.CodeBadCheque, "tip cheque signature does not recover the payer", true)
-		return
+	note := wallet.TipNote{ChainID: c.ChainID, Token: c.Token, Payer: c.Payer, Beneficiary: c.Beneficiary,
+		Cumulative: c.Cumulative, Amount: m.Amount, InfoHash: m.InfoHash, Purpose: string(m.For), Memo: m.Memo,
+		Signature: wallet.Signature(m.NoteSig)}
+	// The signatures are checked once per tip (a pledge payment aside):
+	// by the wallet as it stores the payment (AcceptTip), or by forged on
+	// a path that stores nothing (the cheque, and the note once the
+	// checks reach it).
+	forged := func(withNote bool) bool {
+		if c.Verify() != nil {
+			p.fail(bttbid.CodeBadCheque, "tip cheque signature does not recover the payer", true)
+			return true
+		}
+		if withNote && wallet.VerifyTipNote(c, note) != nil {
+			p.fail(bttbid.CodeBadCheque, "tip note does not recover the payer", true)
+			return true
+		}
+		return false
 	}
 	a, err := p.m.seller(p.addr)
 	if err != nil {
-		p.fail(bttbid.CodeInternal, "cannot read the cheque book", false)
+		if !forged(false) {
+			p.fail(bttbid.CodeInternal, "cannot read the cheque book", false)
+		}
 		return
 	}
 	switch ch.Payout.Cmp(a.accepted) {
 	case 0:
-		p.sendReceipt(a) // a retransmission
+		if !forged(false) {
+			p.sendReceipt(a) // a retransmission
+		}
 		return
 	case -1:
-		p.fail(bttbid.CodeStaleCheque, fmt.Sprintf("payout %s below the accepted %s", ch.Payout, a.accepted), false)
+		if !forged(false) {
+			p.fail(bttbid.CodeStaleCheque, fmt.Sprintf("payout %s below the accepted %s", ch.Payout, a.accepted), false)
+		}
 		return
 	}
-	note := wallet.TipNote{ChainID: c.ChainID, Token: c.Token, Payer: c.Payer, Beneficiary: c.Beneficiary,
-		Cumulative: c.Cumulative, Amount: m.Amount, InfoHash: m.InfoHash, Purpose: string(m.For), Memo: m.Memo,
-		Signature: wallet.Signature(m.NoteSig)}
-	if err := wallet.VerifyTipNote(c, note); err != nil {
-		p.fail(bttbid.CodeBadCheque, "tip note does not recover the payer", true)
-		return
+	refuse := func(code bttbid.Code, text string) {
+		if !forged(true) {
+			p.fail(code, text, false)
+		}
 	}
 	if ch.Payout.SubFloor(a.accepted).Cmp(m.Amount) < 0 {
-		p.fail(bttbid.CodeUnderpaid, fmt.Sprintf("payout rises by %s, less than the amount %s", ch.Payout.SubFloor(a.accepted), m.Amount), false)
+		refuse(bttbid.CodeUnderpaid, fmt.Sprintf("payout rises by %s, less than the amount %s", ch.Payout.SubFloor(a.accepted), m.Amount))
 		return
 	}
 	tm := p.t.c.terms
 	switch string(m.For) {
 	case wallet.ForPurchase:
 		if !p.t.publisher() || tm.Price.IsZero() {
-			p.fail(bttbid.CodeNotPayee, "this torrent is not for sale by us", false)
+			refuse(bttbid.CodeNotPayee, "this torrent is not for sale by us")
 			return
 		}
 		if m.Amount.Cmp(tm.Price) < 0 {
-			p.fail(bttbid.CodeUnderpaid, fmt.Sprintf("amount %s below the price %s", m.Amount, tm.Price), false)
+			refuse(bttbid.CodeUnderpaid, fmt.Sprintf("amount %s below the price %s", m.Amount, tm.Price))
 			return
 		}
 	case wallet.ForPledge:
 		if !p.t.publisher() || tm.Goal.IsZero() {
-			p.fail(bttbid.CodeNotPayee, "we run no campaign for this torrent", false)
+			refuse(bttbid.CodeNotPayee, "we run no campaign for this torrent")
+			return
+		}
+		if forged(true) {
+			// Checked before the tally, which verifies every pledge we
+			// hold and has peers resend CAMPAIGN: a forged tip must not
+			// cause one. The wallet checks again as it stores (a pledge
+			// payment is rare: twice here is cheap).
 			return
 		}
 		p.t.tally(now)
@@ -413,8 +438,12 @@ func (p *Session) onTip(now time.Time, m *bttbid.Tip) {
 			return
 		}
 	}
-	inc, err := w.AcceptTip(c, note) // durable before the RECEIPT
+	inc, err := w.AcceptTip(c, note) // verified, then durable before the RECEIPT
 	switch {
+	case errors.Is(err, wallet.ErrBadSignature) || errors.Is(err, wallet.ErrMisaddressed) || errors.Is(err, wallet.ErrBadAddress):
+		// What Verify and VerifyTipNote refuse (the rest was checked above).
+		p.fail(bttbid.CodeBadCheque, "tip cheque or note does not recover the payer", true)
+		return
 	case errors.Is(err, wallet.ErrStale):
 		p.fail(bttbid.CodeStaleCheque, "cheque not above the recorded total", false)
 		return

@@ -84,6 +84,9 @@ func (c Config) Validate() error {
 
 // Wallet is what the market needs of a wallet; *wallet.Wallet has it.
 // SignCheque and AcceptCheque store the cheque durably before returning.
+// AcceptCheque is the one check of a received cheque's signature on the
+// path that stores it: it refuses a forged cheque with an error wrapping
+// wallet.ErrBadSignature and stores nothing.
 type Wallet interface {
 	Address() wallet.Address
 	ChainID() uint64

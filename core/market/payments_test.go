@@ -118,6 +118,13 @@ func TestCheaters(t *testing.T) {
 			wc, _ := w.SignCheque(w.Token(), s.seller.Wallet().Address(), amt(1e15), w.ChainID())
 			c.Payout, c.Sig = wc.Cumulative, bttbid.Signature(wc.Signature)
 		}, bttbid.CodeExcessiveCheque},
+		// A path that stores nothing checks the signature itself.
+		{"forged excessive", func(s *swarm, c *bttbid.Cheque) {
+			w := s.buyers[0].Wallet()
+			wc, _ := w.SignCheque(w.Token(), s.seller.Wallet().Address(), amt(1e15), w.ChainID())
+			c.Payout, c.Sig = wc.Cumulative, bttbid.Signature(wc.Signature)
+			c.Sig[10] ^= 1
+		}, bttbid.CodeBadCheque},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -558,22 +558,34 @@ func (p *Session) onCheque(m *bttbid.Cheque) {
 		return
 	}
 	c := chequeOf(m)
-	if err := c.Verify(); err != nil {
-		p.fail(bttbid.CodeBadCheque, "cheque signature does not recover the payer", true)
-		return
+	// The signature is checked once per cheque: by the wallet as it
+	// stores the cheque (AcceptCheque), or by forged on a path that
+	// stores nothing. Either way a forged cheque is answered BAD_CHEQUE.
+	forged := func() bool {
+		if c.Verify() != nil {
+			p.fail(bttbid.CodeBadCheque, "cheque signature does not recover the payer", true)
+			return true
+		}
+		return false
 	}
 	a, err := p.m.seller(p.addr)
 	if err != nil {
-		p.fail(bttbid.CodeInternal, "cannot read the cheque book", false)
+		if !forged() {
+			p.fail(bttbid.CodeInternal, "cannot read the cheque book", false)
+		}
 		return
 	}
 	switch m.Payout.Cmp(a.accepted) {
 	case 0:
-		p.sendReceipt(a)
+		if !forged() {
+			p.sendReceipt(a)
+		}
 		return
 	case -1:
-		p.stopPaid()
-		p.fail(bttbid.CodeStaleCheque, fmt.Sprintf("payout %s below the accepted %s", m.Payout, a.accepted), false)
+		if !forged() {
+			p.stopPaid()
+			p.fail(bttbid.CodeStaleCheque, fmt.Sprintf("payout %s below the accepted %s", m.Payout, a.accepted), false)
+		}
 		return
 	}
 	price := p.price
@@ -581,12 +593,19 @@ func (p *Session) onCheque(m *bttbid.Cheque) {
 		price = p.bid
 	}
 	if lim := add(a.owed, p.creditAmount(a, price)); m.Payout.Cmp(lim) > 0 {
-		p.stopPaid()
-		p.fail(bttbid.CodeExcessiveCheque, fmt.Sprintf("payout %s above owed plus credit %s", m.Payout, lim), false)
+		if !forged() {
+			p.stopPaid()
+			p.fail(bttbid.CodeExcessiveCheque, fmt.Sprintf("payout %s above owed plus credit %s", m.Payout, lim), false)
+		}
 		return
 	}
-	inc, err := w.AcceptCheque(c) // durable before the RECEIPT
+	inc, err := w.AcceptCheque(c) // verified, then durable before the RECEIPT
 	if err != nil {
+		if errors.Is(err, wallet.ErrBadSignature) || errors.Is(err, wallet.ErrMisaddressed) || errors.Is(err, wallet.ErrBadAddress) {
+			// What Verify refuses (the rest of the cheque was checked above).
+			p.fail(bttbid.CodeBadCheque, "cheque signature does not recover the payer", true)
+			return
+		}
 		if errors.Is(err, wallet.ErrStale) {
 			p.fail(bttbid.CodeStaleCheque, "cheque not above the recorded total", false)
 			return
