@@ -3,7 +3,6 @@ package market
 import (
 	"time"
 
-	"github.com/bidtorrent/bidtorrent/core/bttbid"
 	"github.com/bidtorrent/bidtorrent/strategy"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
@@ -54,7 +53,7 @@ func (m *Market) NewAuction(infoHash [20]byte) *Auction {
 // connected. It starts Legacy: call Start when both sides advertise
 // btt_bid.
 func (t *Auction) NewSession(key string, local, remote [20]byte, since time.Time) *Session {
-	return &Session{m: t.m, t: t, key: key, infoHash: t.infoHash, local: local, remote: remote, since: since, weight: -1}
+	return &Session{m: t.m, t: t, key: key, infoHash: t.infoHash, local: local, remote: remote, since: since, sell: sellSide{weight: -1}}
 }
 
 // Round returns the number of the latest round.
@@ -105,12 +104,12 @@ func (t *Auction) RunRound(now time.Time, s strategy.Seller, reserve wallet.Amou
 		}
 		sp := strategy.SellerPeer{ID: c.Key, UpRate: c.UpRate, DownRate: c.DownRate, Since: c.Since}
 		if p := c.Session; p != nil && p.Selling() {
-			if !p.suspended && !p.cut && !p.badPiece {
+			if !p.sell.suspended && !p.sell.cut && !p.buy.badPiece {
 				sp.Market = true
-				sp.Bid = p.bid.U256()
+				sp.Bid = p.sell.bid.U256()
 			}
-			sp.Awarded = p.awarded
-			sp.RecentPaid = p.sold
+			sp.Awarded = p.sell.awarded
+			sp.RecentPaid = p.sell.sold
 		}
 		r.Peers = append(r.Peers, sp)
 		idx = append(idx, i)
@@ -138,10 +137,10 @@ func (t *Auction) RunRound(now time.Time, s strategy.Seller, reserve wallet.Amou
 		}
 		d, ok := decided[i]
 		if ok {
-			p.weight = d.Weight
+			p.sell.weight = d.Weight
 		}
 		p.answerRound(t.round, d, ok)
-		if p.awarded {
+		if p.sell.awarded {
 			res.Awarded++
 		}
 	}
@@ -162,46 +161,6 @@ func safeAllocate(s strategy.Seller, r strategy.SellerRound) (a strategy.Allocat
 		}
 	}()
 	return s.Allocate(r)
-}
-
-// answerRound sends the round's AWARD or OUTBID to a bidder (§6.1): every
-// buyer with a bid in force that is not suspended or cut gets exactly one;
-// a buyer whose award ends (withdrawn, not interested) gets OUTBID.
-func (p *Session) answerRound(round uint64, d strategy.Decision, interested bool) {
-	if p.suspended || p.cut {
-		if p.suspended {
-			if a, err := p.m.seller(p.addr); err == nil {
-				p.checkCredit(a, round, true)
-			}
-		}
-		return
-	}
-	price := wallet.AmountFromU256(d.Price)
-	if p.bid.IsZero() || !interested {
-		if p.awarded {
-			p.closeSellEpoch()
-			p.awarded = false
-			p.send(&bttbid.Outbid{Round: round, Seq: max(p.bidSeq, 1), Price: price})
-		}
-		return
-	}
-	if !d.Awarded {
-		p.closeSellEpoch()
-		p.awarded = false
-		p.price = price
-		p.send(&bttbid.Outbid{Round: round, Seq: p.bidSeq, Price: price})
-		return
-	}
-	a, err := p.m.seller(p.addr)
-	if err != nil || a.cut {
-		p.closeSellEpoch()
-		p.awarded = false
-		p.send(&bttbid.Outbid{Round: round, Seq: p.bidSeq, Price: price})
-		return
-	}
-	p.closeSellEpoch() // a new AWARD starts a new price epoch
-	p.awarded, p.price, p.awardSeq = true, price, p.bidSeq
-	p.send(&bttbid.Award{Round: round, Seq: p.bidSeq, Price: price, Credit: p.creditAmount(a, price)})
 }
 
 // BuyerInput is what the torrent's buyer step needs besides the peers.
@@ -229,13 +188,13 @@ func (t *Auction) Bid(b strategy.Buyer, in BuyerInput, peers []*Session) {
 	}
 	byKey := make(map[string]*Session, len(peers))
 	for _, p := range peers {
-		if p.state != Ready || p.theirAsk == nil || p.badPiece {
+		if p.state != Ready || p.buy.theirAsk == nil || p.buy.badPiece {
 			continue
 		}
 		byKey[p.key] = p
 		r.Sellers = append(r.Sellers, strategy.SellerView{
-			ID: p.key, Ask: p.theirAsk.Price.U256(), Awarded: p.awardedUs, Outbid: p.outbidUs,
-			Price: p.ourPrice.U256(), LastBid: p.ourBid.U256(), DownRate: in.DownRates[p.key],
+			ID: p.key, Ask: p.buy.theirAsk.Price.U256(), Awarded: p.buy.awardedUs, Outbid: p.buy.outbidUs,
+			Price: p.buy.ourPrice.U256(), LastBid: p.buy.ourBid.U256(), DownRate: in.DownRates[p.key],
 		})
 	}
 	var bids []strategy.Bid
@@ -258,56 +217,4 @@ func safeBids(b strategy.Buyer, r strategy.BuyerRound) (out []strategy.Bid) {
 		}
 	}()
 	return b.Bids(r)
-}
-
-// SessionView is the market state of one connection, for the snapshot.
-type SessionView struct {
-	State    State
-	Address  wallet.Address
-	TheirBid wallet.Amount
-	TheirAsk wallet.Amount
-	OurBid   wallet.Amount
-	OurAsk   wallet.Amount
-	Price    wallet.Amount // our award price to it, or its award price to us
-	Awarded  bool          // we award it paid service
-	AwardedU bool          // it awards us paid service
-	Share    float64       // its share of our upload, -1 before a round
-	Bought   int64
-	Sold     int64
-	Spent    wallet.Amount
-	Earned   wallet.Amount
-	Debt     wallet.Amount
-	Credit   wallet.Amount
-	Cut      bool
-	Err      string
-}
-
-// View returns the peer's market state.
-func (p *Session) View() SessionView {
-	v := SessionView{State: p.state, Address: p.addr, TheirBid: p.bid, OurBid: p.ourBid, Awarded: p.awarded,
-		AwardedU: p.awardedUs, Share: p.weight, Bought: p.bought, Sold: p.sold, Spent: p.spent, Earned: p.earned,
-		Cut: p.cut, Err: p.lastErr}
-	if p.theirAsk != nil {
-		v.TheirAsk = p.theirAsk.Price
-	}
-	if p.askSent != nil {
-		v.OurAsk = p.askSent.Price
-	}
-	switch {
-	case p.awarded:
-		v.Price = p.price
-	case p.awardedUs || p.outbidUs:
-		v.Price = p.ourPrice
-	default:
-		v.Price = p.price
-	}
-	if a, ok := p.m.accounts[p.addr]; ok && p.state == Ready {
-		v.Debt = a.owed.SubFloor(a.accepted)
-		price := p.price
-		if price.IsZero() {
-			price = p.bid
-		}
-		v.Credit = p.creditAmount(a, price)
-	}
-	return v
 }

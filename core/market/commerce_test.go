@@ -312,7 +312,7 @@ func TestPledgeCampaign(t *testing.T) {
 	}
 	// Again: nothing more is paid.
 	for _, l := range s.links {
-		l.a.fundedSent = false
+		l.a.deal.fundedSent = false
 		l.a.CommerceTick(t1)
 		l.flush(t, t1)
 	}

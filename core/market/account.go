@@ -1,0 +1,198 @@
+package market
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+
+	"github.com/bidtorrent/bidtorrent/core/bttbid"
+	"github.com/bidtorrent/bidtorrent/wallet"
+)
+
+// epoch meters the paid bytes of one price epoch (from an AWARD to the
+// next AWARD, OUTBID or suspension). Owing is computed on the epoch's
+// total bytes, so rounding down per MiB never loses more than one base
+// unit per epoch, however the bytes arrive.
+type epoch struct {
+	bytes int64
+	owed  wallet.Amount
+}
+
+// add counts n more bytes at price and returns what they add to the owed
+// amount.
+func (e *epoch) add(price wallet.Amount, n int64) wallet.Amount {
+	e.bytes += n
+	owed := charge(price, e.bytes)
+	inc := owed.SubFloor(e.owed)
+	e.owed = owed
+	return inc
+}
+
+// chequeMsg and chequeOf convert between the wallet's cheque and its
+// wire form (CHEQUE, and the cheque inside a TIP).
+func chequeMsg(c wallet.Cheque) bttbid.Cheque {
+	return bttbid.Cheque{ChainID: c.ChainID, Token: bttbid.Address(c.Token), Payer: bttbid.Address(c.Payer),
+		Beneficiary: bttbid.Address(c.Beneficiary), Payout: c.Cumulative, Sig: bttbid.Signature(c.Signature)}
+}
+
+func chequeOf(m *bttbid.Cheque) wallet.Cheque {
+	return wallet.Cheque{ChainID: m.ChainID, Token: wallet.Address(m.Token), Payer: wallet.Address(m.Payer),
+		Beneficiary: wallet.Address(m.Beneficiary), Cumulative: m.Payout, Signature: wallet.Signature(m.Sig)}
+}
+
+// bytesFor is how many bytes amount buys at price per MiB (rounded down).
+func bytesFor(amount, price wallet.Amount) int64 {
+	if price.IsZero() {
+		return -1
+	}
+	n := new(big.Int).Lsh(amount.Big(), 20)
+	n.Quo(n, price.Big())
+	if !n.IsInt64() {
+		return math.MaxInt64
+	}
+	return n.Int64()
+}
+
+// account is the state of one counterparty wallet, both directions.
+type account struct {
+	// Seller side: the counterparty pays us.
+	sellLoaded  bool
+	accepted    wallet.Amount // highest accepted cumulative payout
+	owed        wallet.Amount // our cumulative owed; starts at accepted after a restart
+	creditBytes uint64
+	cut         bool // refused paid service for the rest of the session
+	// Buyer side: we pay the counterparty.
+	buyLoaded bool
+	issued    wallet.Amount // highest cumulative payout issued
+	bought    wallet.Amount // our cumulative owed to it; starts at issued after a restart
+	last      *wallet.Cheque
+	lastPay   *wallet.Payment // the payment last carries (nil: bandwidth)
+	stopped   bool            // we stopped paying it (bad piece, lost records)
+}
+
+func (m *Market) account(addr wallet.Address) *account {
+	a := m.accounts[addr]
+	if a == nil {
+		a = &account{}
+		m.accounts[addr] = a
+	}
+	return a
+}
+
+// seller loads the seller side of addr's account from the cheque book.
+func (m *Market) seller(addr wallet.Address) (*account, error) {
+	a := m.account(addr)
+	if !a.sellLoaded {
+		r, ok, err := m.w.Highest(wallet.Received, addr)
+		if err != nil {
+			return a, fmt.Errorf("cannot read cheques from %s: %w", addr, err)
+		}
+		if ok {
+			a.accepted, a.owed = r.Cheque.Cumulative, r.Cheque.Cumulative
+		}
+		a.creditBytes = m.cfg.Credit
+		a.sellLoaded = true
+	}
+	return a, nil
+}
+
+// buyer loads the buyer side of addr's account from the cheque book.
+func (m *Market) buyer(addr wallet.Address) (*account, error) {
+	a := m.account(addr)
+	if !a.buyLoaded {
+		r, ok, err := m.w.Highest(wallet.Issued, addr)
+		if err != nil {
+			return a, fmt.Errorf("cannot read cheques to %s: %w", addr, err)
+		}
+		if ok {
+			c := r.Cheque
+			a.issued, a.bought, a.last = c.Cumulative, c.Cumulative, &c
+			a.lastPay = m.paymentOf(addr, c.Cumulative)
+		}
+		a.buyLoaded = true
+	}
+	return a, nil
+}
+
+// paymentOf finds the payment our cheque to addr for cumulative carried,
+// if it was one (PROTOCOL.md §16), so a resend repeats its TIP.
+func (m *Market) paymentOf(addr wallet.Address, cumulative wallet.Amount) *wallet.Payment {
+	ps, err := m.w.Payments()
+	if err != nil {
+		return nil
+	}
+	for i := len(ps) - 1; i >= 0; i-- {
+		if p := ps[i]; p.Direction == wallet.Issued && p.Counterparty == addr && p.Cumulative.Cmp(cumulative) == 0 {
+			return &p
+		}
+	}
+	return nil
+}
+
+// AccountView is what the market knows of one counterparty.
+type AccountView struct {
+	Address  wallet.Address
+	Accepted wallet.Amount // cumulative payout accepted from it
+	Owed     wallet.Amount // what it owes us, cumulative
+	Credit   uint64        // credit in bytes we extend to it
+	Issued   wallet.Amount // cumulative payout we issued to it
+	Bought   wallet.Amount // what we owe it, cumulative
+	Cut      bool
+}
+
+// Accounts returns every account touched this session.
+func (m *Market) Accounts() []AccountView {
+	out := make([]AccountView, 0, len(m.accounts))
+	for addr, a := range m.accounts {
+		out = append(out, AccountView{Address: addr, Accepted: a.accepted, Owed: a.owed, Credit: a.creditBytes,
+			Issued: a.issued, Bought: a.bought, Cut: a.cut})
+	}
+	return out
+}
+
+// PayAll issues a final cheque to every account with unpaid service (on
+// shutdown, before the connections close). It returns the cheques issued,
+// to be sent on any connection to the account that is still up.
+func (m *Market) PayAll() error {
+	var errs []error
+	for addr, a := range m.accounts {
+		if !a.buyLoaded || a.stopped || a.bought.Cmp(a.issued) <= 0 {
+			continue
+		}
+		if _, err := m.issue(addr, a); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// issue signs and records a cheque for everything bought from addr.
+func (m *Market) issue(addr wallet.Address, a *account) (*wallet.Cheque, error) {
+	c, err := m.w.SignCheque(m.w.Token(), addr, a.bought, m.w.ChainID())
+	if err != nil {
+		return nil, fmt.Errorf("cannot pay %s: %w", addr, err)
+	}
+	a.issued, a.last, a.lastPay = a.bought, &c, nil
+	return &c, nil
+}
+
+// charge is the price of n bytes at price per MiB, rounded down.
+func charge(price wallet.Amount, n int64) wallet.Amount {
+	if n <= 0 {
+		return wallet.Amount{}
+	}
+	c, err := price.MulDiv(uint64(n), bttbid.MiB)
+	if err != nil {
+		return wallet.Amount{}
+	}
+	return c
+}
+
+func add(a, b wallet.Amount) wallet.Amount {
+	s, err := a.Add(b)
+	if err != nil {
+		return a // 2^256 base units: unreachable
+	}
+	return s
+}

@@ -1,0 +1,252 @@
+package market
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bidtorrent/bidtorrent/core/bttbid"
+	"github.com/bidtorrent/bidtorrent/wallet"
+)
+
+// payment is a payment of ours awaiting its acknowledgement.
+type payment struct {
+	purpose string
+	amount  wallet.Amount
+	payout  wallet.Amount
+	memo    string
+	done    func(error)
+}
+
+func (p *payment) finish(err error) {
+	if p != nil && p.done != nil {
+		p.done(err)
+		p.done = nil
+	}
+}
+
+// Pay pays amount to the peer for purpose (wallet.ForTip, ForPurchase,
+// ForPledge) regarding the connection's torrent, with memo on a tip. The
+// cheque and its note are stored before the TIP is queued (§16.12). done
+// is called with nil once the peer acknowledged it (RECEIPT; for a
+// purchase, the licence grant), or with the refusal.
+func (s *Session) Pay(purpose string, amount wallet.Amount, memo string, done func(error)) error {
+	if !s.v2() {
+		return ErrNotV2
+	}
+	if s.deal.pending != nil {
+		return errors.New("a payment to this peer awaits its receipt")
+	}
+	if purpose != wallet.ForTip {
+		if tm := s.t.c.terms; tm == nil || tm.Payee != s.addr {
+			return fmt.Errorf("the peer (%s) is not the torrent's payee", s.addr)
+		}
+	}
+	a, err := s.m.buyer(s.addr)
+	if err != nil {
+		return err
+	}
+	base := a.bought
+	if base.Cmp(a.issued) < 0 {
+		base = a.issued // paid ahead after a refusal (§16.3)
+	}
+	cum, err := base.Add(amount)
+	if err != nil {
+		return fmt.Errorf("amount %s: %w", amount, err)
+	}
+	c, n, err := s.m.w.IssuePayment(s.addr, cum, wallet.Payment{For: purpose, InfoHash: s.infoHash, Amount: amount, Memo: memo})
+	if err != nil {
+		return fmt.Errorf("cannot pay %s: %w", s.addr, err)
+	}
+	a.bought, a.issued, a.last = c.Cumulative, c.Cumulative, &c
+	a.lastPay = &wallet.Payment{Direction: wallet.Issued, For: n.Purpose, Counterparty: s.addr, InfoHash: n.InfoHash,
+		Amount: n.Amount, Memo: n.Memo, Cumulative: c.Cumulative}
+	// The TIP says what the wallet signed and stored.
+	err = s.send(&bttbid.Tip{
+		Cheque: chequeMsg(c),
+		For:    bttbid.Purpose(n.Purpose), Amount: n.Amount, InfoHash: n.InfoHash, Memo: n.Memo, NoteSig: bttbid.Signature(n.Signature),
+	})
+	if err != nil {
+		// Stored but never sent: the cumulative is ahead of what we owe,
+		// as after a refusal (§16.3).
+		a.bought = a.bought.SubFloor(amount)
+		return fmt.Errorf("cannot send the payment: %w", err)
+	}
+	s.deal.pending = &payment{purpose: purpose, amount: n.Amount, payout: c.Cumulative, memo: n.Memo, done: done}
+	return nil
+}
+
+// resend sends our last cheque to the account again (the seller's
+// RECEIPT shows it never got it): as the TIP it was, with its note signed
+// again (deterministic), when it carried a payment, and only on a
+// connection of that payment's torrent (a TIP names its torrent);
+// otherwise as a CHEQUE.
+func (s *Session) resend(a *account) {
+	pay := a.lastPay
+	if pay == nil {
+		s.sendCheque(a.last)
+		return
+	}
+	if pay.InfoHash != s.infoHash {
+		return
+	}
+	n, err := s.m.w.SignTipNote(s.addr, a.last.Cumulative, pay.Amount, pay.InfoHash, pay.For, pay.Memo)
+	if err != nil {
+		s.lastErr = fmt.Sprintf("cannot resend the payment: %v", err)
+		return
+	}
+	s.send(&bttbid.Tip{Cheque: chequeMsg(*a.last), For: bttbid.Purpose(n.Purpose), Amount: n.Amount,
+		InfoHash: n.InfoHash, Memo: n.Memo, NoteSig: bttbid.Signature(n.Signature)})
+}
+
+// receiptFor completes our pending payment on a RECEIPT that covers it.
+func (s *Session) receiptFor(r *bttbid.Receipt) {
+	pp := s.deal.pending
+	if pp == nil || r.Payout.Cmp(pp.payout) < 0 {
+		return
+	}
+	s.t.logPayment(Payment{Time: time.Now(), For: pp.purpose, Peer: s.addr, Amount: pp.amount, Memo: pp.memo})
+	if pp.purpose == wallet.ForPledge {
+		s.t.c.campaign.Paid = true
+	}
+	if pp.purpose == wallet.ForPurchase {
+		return // done when the licence arrives
+	}
+	s.deal.pending = nil
+	pp.finish(nil)
+}
+
+// refused ends our pending payment after an ERROR; a refused payment
+// leaves the account's cumulative ahead of what we owe (§16.3).
+func (s *Session) refused(e *bttbid.ErrorMsg) {
+	pp := s.deal.pending
+	if pp == nil {
+		return
+	}
+	s.deal.pending = nil
+	if e.Code == bttbid.CodeUnderpaid || e.Code == bttbid.CodeNotPayee {
+		if a, err := s.m.buyer(s.addr); err == nil {
+			a.bought = a.bought.SubFloor(pp.amount)
+		}
+	}
+	pp.finish(fmt.Errorf("refused by the peer: %s: %s", e.Code, e.Text))
+}
+
+// onTip takes a payment (§16.3), checking in the spec's order.
+func (s *Session) onTip(now time.Time, m *bttbid.Tip) {
+	w := s.m.w
+	ch := m.Cheque
+	if ch.ChainID != w.ChainID() || ch.Token != bttbid.Address(w.Token()) || ch.Payer != bttbid.Address(s.addr) ||
+		ch.Beneficiary != bttbid.Address(w.Address()) || m.InfoHash != s.infoHash {
+		s.fail(bttbid.CodeMisaddressed, "tip chain, token, payer, beneficiary or torrent is not this connection's", true)
+		return
+	}
+	c := chequeOf(&ch)
+	note := wallet.TipNote{ChainID: c.ChainID, Token: c.Token, Payer: c.Payer, Beneficiary: c.Beneficiary,
+		Cumulative: c.Cumulative, Amount: m.Amount, InfoHash: m.InfoHash, Purpose: string(m.For), Memo: m.Memo,
+		Signature: wallet.Signature(m.NoteSig)}
+	// The signatures are checked once per tip (a pledge payment aside):
+	// by the wallet as it stores the payment (AcceptTip), or by forged on
+	// a path that stores nothing (the cheque, and the note once the
+	// checks reach it).
+	forged := func(withNote bool) bool {
+		if c.Verify() != nil {
+			s.fail(bttbid.CodeBadCheque, "tip cheque signature does not recover the payer", true)
+			return true
+		}
+		if withNote && wallet.VerifyTipNote(c, note) != nil {
+			s.fail(bttbid.CodeBadCheque, "tip note does not recover the payer", true)
+			return true
+		}
+		return false
+	}
+	a, err := s.m.seller(s.addr)
+	if err != nil {
+		if !forged(false) {
+			s.fail(bttbid.CodeInternal, "cannot read the cheque book", false)
+		}
+		return
+	}
+	switch ch.Payout.Cmp(a.accepted) {
+	case 0:
+		if !forged(false) {
+			s.sendReceipt(a) // a retransmission
+		}
+		return
+	case -1:
+		if !forged(false) {
+			s.fail(bttbid.CodeStaleCheque, fmt.Sprintf("payout %s below the accepted %s", ch.Payout, a.accepted), false)
+		}
+		return
+	}
+	refuse := func(code bttbid.Code, text string) {
+		if !forged(true) {
+			s.fail(code, text, false)
+		}
+	}
+	if ch.Payout.SubFloor(a.accepted).Cmp(m.Amount) < 0 {
+		refuse(bttbid.CodeUnderpaid, fmt.Sprintf("payout rises by %s, less than the amount %s", ch.Payout.SubFloor(a.accepted), m.Amount))
+		return
+	}
+	tm := s.t.c.terms
+	switch string(m.For) {
+	case wallet.ForPurchase:
+		if !s.t.publisher() || tm.Price.IsZero() {
+			refuse(bttbid.CodeNotPayee, "this torrent is not for sale by us")
+			return
+		}
+		if m.Amount.Cmp(tm.Price) < 0 {
+			refuse(bttbid.CodeUnderpaid, fmt.Sprintf("amount %s below the price %s", m.Amount, tm.Price))
+			return
+		}
+	case wallet.ForPledge:
+		if !s.t.publisher() || tm.Goal.IsZero() {
+			refuse(bttbid.CodeNotPayee, "we run no campaign for this torrent")
+			return
+		}
+		if forged(true) {
+			// Checked before the tally, which verifies every pledge we
+			// hold and has peers resend CAMPAIGN: a forged tip must not
+			// cause one. The wallet checks again as it stores (a pledge
+			// payment is rare: twice here is cheap).
+			return
+		}
+		s.t.tally(now)
+		held, ok := s.t.heldPledge(s.addr)
+		if !s.t.c.campaign.Funded || !ok || held.Amount.Cmp(m.Amount) != 0 {
+			s.fail(bttbid.CodeUnderpaid, "not a pledge of a funded campaign we hold", false)
+			return
+		}
+	}
+	inc, err := w.AcceptTip(c, note) // verified, then durable before the RECEIPT
+	switch {
+	case errors.Is(err, wallet.ErrBadSignature) || errors.Is(err, wallet.ErrMisaddressed) || errors.Is(err, wallet.ErrBadAddress):
+		// What Verify and VerifyTipNote refuse (the rest was checked above).
+		s.fail(bttbid.CodeBadCheque, "tip cheque or note does not recover the payer", true)
+		return
+	case errors.Is(err, wallet.ErrStale):
+		s.fail(bttbid.CodeStaleCheque, "cheque not above the recorded total", false)
+		return
+	case errors.Is(err, wallet.ErrUnderpaid):
+		s.fail(bttbid.CodeUnderpaid, "cheque does not cover the amount", false)
+		return
+	case err != nil:
+		s.fail(bttbid.CodeInternal, "cannot store the payment", false)
+		s.lastErr = err.Error()
+		return
+	}
+	// The amount is not a bandwidth debt paid; the rest of the rise is.
+	a.owed = add(a.owed, m.Amount)
+	a.accepted = ch.Payout
+	if rest := inc.SubFloor(m.Amount); !rest.IsZero() {
+		s.addEarned(rest)
+	}
+	s.t.logPayment(Payment{Time: now, In: true, For: string(m.For), Peer: s.addr, Amount: m.Amount, Memo: m.Memo})
+	if string(m.For) == wallet.ForPledge {
+		delete(s.t.c.unpaid, s.addr)
+	}
+	s.sendReceipt(a)
+	if string(m.For) == wallet.ForPurchase {
+		s.grant(m.Amount)
+	}
+}
