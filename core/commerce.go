@@ -277,23 +277,6 @@ func marketTerms(t *Terms) *market.Terms {
 	return mt
 }
 
-// fillCommerce copies a torrent's §16 state into its snapshot.
-func fillCommerce(mt *market.Auction, out *Torrent, now time.Time) {
-	out.Licensed = mt.Licensed()
-	if c, ok := mt.Campaign(now); ok {
-		out.Campaign = &Campaign{Goal: c.Goal, Pledged: c.Pledged, Count: c.Count, Deadline: c.Deadline,
-			Funded: c.Funded, Expired: c.Expired, Ours: c.Ours, Paid: c.Paid}
-	}
-	ps := mt.Payments()
-	if len(ps) == 0 {
-		return
-	}
-	out.Market.Payments = make([]Payment, len(ps))
-	for i, p := range ps {
-		out.Market.Payments[i] = Payment{Time: p.Time, In: p.In, For: p.For, Peer: p.Peer.String(), Amount: p.Amount, Memo: p.Memo}
-	}
-}
-
 // maxPresentations is how many licence presentations one connection may
 // have checked.
 const maxPresentations = 4

@@ -6,6 +6,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/bidtorrent/bidtorrent/core/market"
+	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
 // Config is the [engine] section of the config file.
@@ -179,4 +183,60 @@ func FormatBytes(n int64) string {
 		exp++
 	}
 	return strconv.FormatFloat(float64(n)/float64(div), 'f', 1, 64) + string("KMGTP"[exp]) + "iB"
+}
+
+// MarketConfig is the [engine.market] section: the bandwidth market's
+// terms (docs/PROTOCOL.md §6, §8). Prices and strategies are set per
+// torrent and globally with Engine.SetMarket (and the CLI flags).
+type MarketConfig struct {
+	// Round is the seller's round length ("10s"; 1s…10m).
+	Round time.Duration `toml:"round"`
+	// FreeShare is the fraction of upload kept for peers without an award
+	// (legacy peers, losing bidders), in (0, 1].
+	FreeShare float64 `toml:"free_share"`
+	// Slots is the number of paid slots per round.
+	Slots int `toml:"slots"`
+	// CreditMiB and CapMiB are the initial and maximum credit, in MiB of
+	// paid service.
+	CreditMiB int64 `toml:"credit_mib"`
+	CapMiB    int64 `toml:"cap_mib"`
+	// Tolerance is how far past its credit a buyer's debt may go before it
+	// is disconnected, as a fraction (0.25 = 25 %).
+	Tolerance float64 `toml:"tolerance"`
+	// SettleThreshold settles received cheques once their unsettled total
+	// reaches this many base units ("" or "0": only on shutdown and on
+	// command).
+	SettleThreshold string `toml:"settle_threshold"`
+}
+
+// DefaultMarketConfig returns the protocol's defaults.
+func DefaultMarketConfig() MarketConfig {
+	d := market.DefaultConfig()
+	return MarketConfig{Round: d.Round, FreeShare: d.FreeShare, Slots: d.Slots,
+		CreditMiB: int64(d.Credit >> 20), CapMiB: int64(d.Cap >> 20), Tolerance: d.Tolerance}
+}
+
+func (c MarketConfig) market() market.Config {
+	d := market.DefaultConfig()
+	d.Round, d.FreeShare, d.Slots, d.Tolerance = c.Round, c.FreeShare, c.Slots, c.Tolerance
+	d.Credit, d.Cap = uint64(max(c.CreditMiB, 0))<<20, uint64(max(c.CapMiB, 0))<<20
+	return d
+}
+
+// Validate reports the first invalid value, naming its key.
+func (c MarketConfig) Validate() error {
+	if err := c.market().Validate(); err != nil {
+		return fmt.Errorf("market: %w", err)
+	}
+	if _, err := c.threshold(); err != nil {
+		return fmt.Errorf("market: settle_threshold %q: want base units, e.g. \"1000000000000000000\"", c.SettleThreshold)
+	}
+	return nil
+}
+
+func (c MarketConfig) threshold() (wallet.Amount, error) {
+	if c.SettleThreshold == "" {
+		return wallet.Amount{}, nil
+	}
+	return wallet.ParseAmount(c.SettleThreshold, 0)
 }

@@ -46,6 +46,7 @@ type tstate struct {
 
 	terms       *Terms // publisher terms, read once the metainfo is known (gate.go)
 	termsParsed bool
+	policyErr   string // the last trade policy error logged (market_loop.go)
 }
 
 // tlimiters are a torrent's limiters as the callbacks see them.
