@@ -278,7 +278,7 @@ func TestWalletCLITron(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer node.Close()
-	w := newWalletCLI(t, `chain = "nile"`+"\n"+`endpoint = "`+node.Addr()+`"`+"\n"+`confirm_timeout = "5s"`+"\n")
+	w := newWalletCLI(t, `chain = "nile"`+"\n"+`endpoint = "`+node.Addr()+`"`+"\n"+`plaintext = true`+"\n"+`confirm_timeout = "5s"`+"\n")
 	t.Setenv("TRON_PRO_API_KEY", "cli-key")
 	dA := filepath.Join(w.dir, "alice")
 	pa := w.file("pa", "alice pass")

@@ -2,6 +2,8 @@ package wallet
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"regexp"
 	"time"
@@ -31,10 +33,13 @@ type Config struct {
 	// Token is the BTT TRC-20 contract (and the local ledger's token id).
 	Token string `toml:"token"`
 	// Endpoint is the TRON gRPC node, host:port; empty means the network's
-	// public TronGrid node.
+	// public TronGrid node (Network.Endpoint).
 	Endpoint string `toml:"endpoint"`
-	// TLS dials Endpoint with TLS (TronGrid's port 50051 is plaintext).
-	TLS bool `toml:"tls"`
+	// Plaintext dials Endpoint without TLS. It is refused on mainnet
+	// unless Endpoint is on this machine or a private network (a node of
+	// your own): anyone on the path to a public node could read and
+	// answer for it. Test networks (nile, shasta) allow it.
+	Plaintext bool `toml:"plaintext"`
 	// APIKeyEnv names the environment variable holding the
 	// TRON-PRO-API-KEY (the key itself never goes in this file).
 	APIKeyEnv string `toml:"api_key_env"`
@@ -78,17 +83,20 @@ func DefaultConfig() Config {
 
 // Network describes a TRON network.
 type Network struct {
-	Name     string
-	ChainID  uint64
-	Endpoint string // public gRPC node
+	Name      string
+	ChainID   uint64
+	Endpoint  string // public gRPC node
+	Plaintext bool   // the public node serves gRPC only without TLS (test networks)
 }
 
-// Networks are the chains Config.Chain may name.
+// Networks are the chains Config.Chain may name. TronGrid serves mainnet
+// gRPC with TLS on port 443; its test network nodes speak plaintext on
+// 50051 (test tokens only: nothing of value crosses them).
 var Networks = map[string]Network{
-	"local":   {"local", ChainIDLocal, ""},
-	"mainnet": {"mainnet", ChainIDMainnet, "grpc.trongrid.io:50051"},
-	"nile":    {"nile", ChainIDNile, "grpc.nile.trongrid.io:50051"},
-	"shasta":  {"shasta", ChainIDShasta, "grpc.shasta.trongrid.io:50051"},
+	"local":   {"local", ChainIDLocal, "", false},
+	"mainnet": {"mainnet", ChainIDMainnet, "grpc.trongrid.io:443", false},
+	"nile":    {"nile", ChainIDNile, "grpc.nile.trongrid.io:50051", true},
+	"shasta":  {"shasta", ChainIDShasta, "grpc.shasta.trongrid.io:50051", true},
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -104,6 +112,9 @@ func (c Config) Validate() error {
 	if c.APIKeyEnv != "" && !envName.MatchString(c.APIKeyEnv) {
 		return fmt.Errorf("api_key_env = %q: must be the name of an environment variable (the key itself never goes in the config)", c.APIKeyEnv)
 	}
+	if c.Plaintext && c.Chain == "mainnet" && !privateHost(c.Endpoint) {
+		return fmt.Errorf("plaintext = true: refused for mainnet endpoint %q; plaintext is only for a node on this machine or a private network (set endpoint to it), public nodes are dialled with TLS", c.Endpoint)
+	}
 	if c.FeeLimitSun <= 0 {
 		return fmt.Errorf("fee_limit_sun = %d: must be positive", c.FeeLimitSun)
 	}
@@ -116,6 +127,30 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// Dial returns the node to dial and whether to dial it without TLS: the
+// configured endpoint (TLS unless Plaintext) or the network's public node.
+func (c Config) Dial() (endpoint string, plaintext bool) {
+	if c.Endpoint == "" {
+		n := c.Network()
+		return n.Endpoint, n.Plaintext
+	}
+	return c.Endpoint, c.Plaintext
+}
+
+// privateHost reports whether endpoint (host:port) names this machine or
+// an address of a private network.
+func privateHost(endpoint string) bool {
+	host, _, err := net.SplitHostPort(endpoint)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && (ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast())
 }
 
 // Network returns the configured network.

@@ -71,3 +71,33 @@ api_key_env = "MY_TRON_KEY"
 		t.Errorf("encode: %v %s", err, sb.String())
 	}
 }
+
+// TestConfigPlaintext: public nodes are dialled with TLS; plaintext is
+// refused for a public mainnet endpoint and allowed for a node of one's
+// own (loopback, private network) or a test network.
+func TestConfigPlaintext(t *testing.T) {
+	c := DefaultConfig()
+	c.Chain = "mainnet"
+	if ep, plain := c.Dial(); ep != "grpc.trongrid.io:443" || plain {
+		t.Errorf("mainnet default: %s plaintext=%v", ep, plain)
+	}
+	c.Endpoint = "grpc.trongrid.io:50051"
+	if ep, plain := c.Dial(); ep != c.Endpoint || plain {
+		t.Errorf("configured endpoint: %s plaintext=%v", ep, plain)
+	}
+	for ep, ok := range map[string]bool{
+		"grpc.trongrid.io:50051": false, "203.0.113.7:50051": false, "[2001:db8::1]:50051": false, "nohost": false,
+		"127.0.0.1:50051": true, "localhost:50051": true, "[::1]:50051": true, "192.168.1.20:50051": true, "10.0.0.5:50051": true,
+	} {
+		c.Endpoint, c.Plaintext = ep, true
+		err := c.Validate()
+		if (err == nil) != ok || (err != nil && !strings.HasPrefix(err.Error(), "plaintext = ")) {
+			t.Errorf("mainnet plaintext to %s: %v", ep, err)
+		}
+	}
+	c = DefaultConfig()
+	c.Chain, c.Endpoint, c.Plaintext = "nile", "grpc.nile.trongrid.io:50051", true
+	if err := c.Validate(); err != nil {
+		t.Errorf("nile plaintext: %v", err)
+	}
+}

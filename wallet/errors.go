@@ -41,9 +41,15 @@ var (
 	ErrNotSupported = errors.New("not supported by this chain")
 	// ErrWrongPassphrase: the keystore could not be decrypted.
 	ErrWrongPassphrase = errors.New("wrong passphrase")
-	// ErrPending: a settlement transfer was broadcast and its outcome is
-	// not known yet; Settle will look it up again next time.
-	ErrPending = errors.New("settlement pending")
+	// ErrPending: another settlement of the same cheque is in progress
+	// (in this process or another sharing the cheque book), or its
+	// transfer was broadcast and its outcome is not known yet; Settle
+	// looks it up again next time.
+	ErrPending = errors.New("settlement in progress")
+	// ErrUnexpectedTx: the node built a transaction other than the one we
+	// asked for (another contract, recipient, amount, call value...); it
+	// was not signed.
+	ErrUnexpectedTx = errors.New("unexpected transaction")
 	// ErrNoKeystore: the data dir holds no key yet.
 	ErrNoKeystore = errors.New("no keystore")
 )

@@ -4,7 +4,8 @@
 // transfers against it. It keeps TRX, TRC-10 and TRC-20 balances,
 // verifies transaction signatures on broadcast, burns TRX for energy up to
 // the fee limit, and can inject faults (unreachable, hanging, duplicate
-// transaction, bad address, out of energy, never confirming).
+// transaction, bad address, out of energy, never confirming) or tamper
+// with the transactions it builds.
 //
 // It models only what bidtorrent uses; every other RPC is unimplemented.
 package faketron
@@ -69,6 +70,7 @@ type Node struct {
 	lastFeeLimit int64
 	broadcasts   int
 	apiKeys      []string
+	tamper       func(*core.TransactionRaw)
 }
 
 // Start serves a new node on 127.0.0.1:0.
@@ -99,6 +101,11 @@ func (n *Node) Close() { n.srv.Stop() }
 
 // SetFault sets the injected fault (NoFault clears it).
 func (n *Node) SetFault(f Fault) { n.mu.Lock(); n.fault = f; n.mu.Unlock() }
+
+// SetTamper makes the node a liar: f rewrites the raw data of every
+// transaction it builds (TriggerContract) before hashing it, as a node
+// operator or a man in the middle could. nil restores honesty.
+func (n *Node) SetTamper(f func(*core.TransactionRaw)) { n.mu.Lock(); n.tamper = f; n.mu.Unlock() }
 
 // AddContract registers a TRC-20 contract (with no holders).
 func (n *Node) AddContract(contract wallet.Address) {
@@ -267,6 +274,9 @@ func (s *server) TriggerContract(_ context.Context, in *core.TriggerSmartContrac
 			Type:      core.Transaction_Contract_TriggerSmartContract,
 			Parameter: param,
 		}},
+	}
+	if n.tamper != nil {
+		n.tamper(raw)
 	}
 	tx := &core.Transaction{RawData: raw}
 	b, err := proto.Marshal(raw)

@@ -40,7 +40,7 @@ type Config struct {
 	Network        string         // "mainnet", "nile" or "shasta" (names the chain)
 	ChainID        uint64         // TIP-712 chain id of cheques on this network
 	Endpoint       string         // gRPC host:port
-	TLS            bool           // dial with TLS
+	Plaintext      bool           // dial without TLS (a local node; see wallet.Config.Plaintext)
 	APIKey         string         // TRON-PRO-API-KEY, sent as gRPC metadata; may be empty
 	Token          wallet.Address // the TRC-20 BTT contract
 	FeeLimitSun    int64          // fee limit of TRC-20 transfers, in sun
@@ -52,12 +52,9 @@ type Config struct {
 // FromWallet builds a Config from the [wallet] section.
 func FromWallet(c wallet.Config) Config {
 	n := c.Network()
-	ep := c.Endpoint
-	if ep == "" {
-		ep = n.Endpoint
-	}
+	ep, plain := c.Dial()
 	return Config{
-		Network: n.Name, ChainID: n.ChainID, Endpoint: ep, TLS: c.TLS, APIKey: c.APIKey(),
+		Network: n.Name, ChainID: n.ChainID, Endpoint: ep, Plaintext: plain, APIKey: c.APIKey(),
 		Token: c.TokenAddress(), FeeLimitSun: c.FeeLimitSun,
 		RPCTimeout: c.RPCTimeout.Duration, ConfirmTimeout: c.ConfirmTimeout.Duration,
 	}
@@ -90,9 +87,9 @@ func Dial(cfg Config) (*Chain, error) {
 		cfg.PollInterval = time.Second
 	}
 	g := client.NewGrpcClientWithTimeout(cfg.Endpoint, cfg.RPCTimeout)
-	creds := insecure.NewCredentials()
-	if cfg.TLS {
-		creds = credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS12})
+	creds := credentials.NewTLS(&tls.Config{MinVersion: tls.VersionTLS12})
+	if cfg.Plaintext {
+		creds = insecure.NewCredentials()
 	}
 	if err := g.Start(grpc.WithTransportCredentials(creds)); err != nil {
 		return nil, fmt.Errorf("cannot set up a client for %s: %w", cfg.Endpoint, err)
@@ -183,17 +180,22 @@ func (c *Chain) SendTracked(ctx context.Context, from *wallet.Key, to wallet.Add
 	if have.Cmp(amount) < 0 {
 		return r, fmt.Errorf("%s holds %s BTT, cannot send %s: %w", from.Address(), have.Format(wallet.BTTDecimals), amount.Format(wallet.BTTDecimals), wallet.ErrInsufficientFunds)
 	}
+	want := &core.TriggerSmartContract{
+		OwnerAddress:    from.Address().Bytes(),
+		ContractAddress: c.cfg.Token.Bytes(),
+		Data:            transferData(to, amount),
+	}
 	rctx, cancel := c.rpcCtx(ctx)
-	ext, err := c.g.TRC20SendCtx(rctx, from.Address().String(), to.String(), c.cfg.Token.String(), amount.Big(), c.cfg.FeeLimitSun)
+	ext, err := c.g.TriggerContractWithDataCtx(rctx, from.Address().String(), c.cfg.Token.String(), want.Data, c.cfg.FeeLimitSun, 0, "", 0)
 	cancel()
 	if err != nil {
 		return r, c.mapErr("build the transfer", err)
 	}
-	if ext.GetTransaction().GetRawData().GetFeeLimit() != c.cfg.FeeLimitSun {
-		return r, fmt.Errorf("node built a transaction without our fee limit")
-	}
-	tx, err := signTx(from, ext.GetTransaction())
+	tx, err := checkTx(ext, core.Transaction_Contract_TriggerSmartContract, want, c.cfg.FeeLimitSun, time.Now())
 	if err != nil {
+		return r, err
+	}
+	if tx, err = signTx(from, tx); err != nil {
 		return r, fmt.Errorf("cannot sign the transfer: %w", err)
 	}
 	r.TxID = hex.EncodeToString(ext.GetTxid())

@@ -57,7 +57,7 @@ func setup(t *testing.T) (*faketron.Node, *tron.Chain) {
 func dial(t *testing.T, addr string, over tron.Config) *tron.Chain {
 	t.Helper()
 	cfg := tron.Config{
-		Network: "nile", ChainID: wallet.ChainIDNile, Endpoint: addr, APIKey: "test-api-key",
+		Network: "nile", ChainID: wallet.ChainIDNile, Endpoint: addr, Plaintext: true, APIKey: "test-api-key",
 		Token: token, FeeLimitSun: feeLimit, RPCTimeout: 2 * time.Second,
 		ConfirmTimeout: 5 * time.Second, PollInterval: 10 * time.Millisecond,
 	}
