@@ -203,8 +203,9 @@ type MarketConfig struct {
 	// Tolerance is how far past its credit a buyer's debt may go before it
 	// is disconnected, as a fraction (0.25 = 25 %).
 	Tolerance float64 `toml:"tolerance"`
-	// SettleThreshold settles received cheques once their unsettled total
-	// reaches this many base units ("" or "0": only on shutdown and on
+	// SettleThreshold settles once what the wallet can settle reaches
+	// this many base units (received cheques on the local ledger, issued
+	// ones on TRON: wallet.Wallet.Due; "" or "0": only on shutdown and on
 	// command).
 	SettleThreshold string `toml:"settle_threshold"`
 }

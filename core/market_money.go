@@ -22,6 +22,7 @@ type Wallet interface {
 	market.Wallet
 	Balance(ctx context.Context) (wallet.Balance, error)
 	Settle(ctx context.Context) ([]wallet.Settlement, error)
+	SettleDue(ctx context.Context, threshold wallet.Amount) ([]wallet.Settlement, bool, error)
 	Cheques() ([]wallet.Record, error)
 	Chain() wallet.Chain
 }
@@ -32,8 +33,9 @@ type Wallet interface {
 func WithWallet(w Wallet) Option { return func(o *options) { o.wallet = w } }
 
 // refreshBalance reads the wallet's balance and unsettled total in the
-// background, at most every balanceEvery, and settles first when the
-// unsettled total reaches the settle_threshold. On the loop.
+// background, at most every balanceEvery, and settles first when what
+// the wallet can settle reaches the settle_threshold (Wallet.SettleDue).
+// On the loop.
 func (e *Engine) refreshBalance(now time.Time) {
 	mk := e.mkt
 	if mk.balBusy || now.Sub(mk.balAt) < balanceEvery {
@@ -45,16 +47,19 @@ func (e *Engine) refreshBalance(now time.Time) {
 	e.g.Go(func() error {
 		ctx, cancel := context.WithTimeout(e.gctx, 30*time.Second)
 		defer cancel()
-		// Settle when what received cheques promise reaches the
-		// threshold (judged on the cheque book as it is now, not on the
-		// last refresh).
-		uns, by, uerr := unsettled(w)
-		if uerr == nil && !threshold.IsZero() && uns.Cmp(threshold) >= 0 {
-			if _, err := w.Settle(ctx); err != nil {
-				e.log.Warn("settlement failed", "err", err)
+		// Settle when what the wallet can settle reaches the threshold
+		// (judged on the cheque book as it is now, not on the last
+		// refresh; wallet.Wallet.Due says what counts on each chain).
+		if ss, _, err := w.SettleDue(ctx, threshold); err != nil {
+			e.log.Warn("settlement failed", "err", err)
+		} else {
+			for _, s := range ss {
+				if s.Err != nil && !errors.Is(s.Err, wallet.ErrNotSupported) {
+					e.log.Warn("settlement failed", "with", s.Record.Counterparty.String(), "err", s.Err)
+				}
 			}
-			uns, by, uerr = unsettled(w)
 		}
+		uns, by, uerr := unsettled(w)
 		b, berr := w.Balance(ctx)
 		e.post(func() {
 			mk.balBusy, mk.balAt = false, time.Now()

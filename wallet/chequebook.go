@@ -205,21 +205,47 @@ func (b *ChequeBook) SetSettled(dir Direction, chainID uint64, token, counterpar
 	return nil
 }
 
-// SetPending records (fsynced) a settlement transfer about to be
-// broadcast; p == nil clears it. SetSettled at or above the target also
-// clears it.
-func (b *ChequeBook) SetPending(dir Direction, chainID uint64, token, counterparty Address, p *Pending) error {
+// BeginPending claims the pair's settlement for the transfer p, about to
+// be broadcast: in one write transaction (so across goroutines and
+// processes sharing the file) it checks that no other settlement is
+// pending and that the settled total is still settled (what the caller
+// computed its transfer from), then records p, fsynced. Otherwise it
+// changes nothing and returns ErrPending: another settlement is in
+// progress or has just been made, and the caller must not broadcast.
+func (b *ChequeBook) BeginPending(dir Direction, chainID uint64, token, counterparty Address, settled Amount, p Pending) error {
 	err := b.updateRecord(dir, chainID, token, counterparty, func(r *Record) error {
-		if p != nil {
-			if _, err := hex.DecodeString(p.TxID); err != nil || len(p.TxID) != 64 {
-				return fmt.Errorf("transaction id %q is not 32 bytes of hex", p.TxID)
-			}
+		if _, err := hex.DecodeString(p.TxID); err != nil || len(p.TxID) != 64 {
+			return fmt.Errorf("transaction id %q is not 32 bytes of hex", p.TxID)
 		}
-		r.Pending = p
+		if r.Pending != nil {
+			return fmt.Errorf("transaction %s is pending: %w", r.Pending.TxID, ErrPending)
+		}
+		if r.Settled.Cmp(settled) != 0 {
+			return fmt.Errorf("settled total moved from %s to %s meanwhile: %w", settled, r.Settled, ErrPending)
+		}
+		if p.Target.Cmp(r.Settled) <= 0 || p.Target.Cmp(r.Cheque.Cumulative) > 0 {
+			return fmt.Errorf("target %s is not between the settled %s and the cheque's %s", p.Target, r.Settled, r.Cheque.Cumulative)
+		}
+		r.Pending = &p
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("cannot record pending settlement with %s: %w", counterparty, err)
+	}
+	return nil
+}
+
+// EndPending clears the pending settlement txid of the pair (it failed or
+// expired unseen); a pending settlement with another id is left alone.
+func (b *ChequeBook) EndPending(dir Direction, chainID uint64, token, counterparty Address, txid string) error {
+	err := b.updateRecord(dir, chainID, token, counterparty, func(r *Record) error {
+		if r.Pending != nil && r.Pending.TxID == txid {
+			r.Pending = nil
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cannot clear pending settlement with %s: %w", counterparty, err)
 	}
 	return nil
 }

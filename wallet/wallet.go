@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -34,6 +35,9 @@ type Wallet struct {
 	addr  Address
 	book  *ChequeBook
 	chain Chain
+
+	mu      sync.Mutex // guards retryAt
+	retryAt time.Time  // SettleDue does nothing before this, after a failed settlement
 }
 
 // New returns a wallet that can sign with key.
@@ -169,140 +173,6 @@ func (w *Wallet) Faucet(ctx context.Context, amount Amount) error {
 	}
 	return nil
 }
-
-// Settlement is what Settle did for one cheque book record.
-type Settlement struct {
-	Record    Record // the record after settlement
-	Paid      Amount // moved by this settlement
-	Shortfall Amount // still owed after it (payer's balance too low)
-	TxID      string
-	Err       error // why this record was not (fully) settled, or nil
-}
-
-// Settle settles every record of the wallet's chain and token with an
-// unsettled amount:
-//
-//   - where the chain redeems cheques (local), issued and received cheques
-//     alike are redeemed: the ledger pays the beneficiary what the payer
-//     can cover;
-//   - otherwise (TRON) issued cheques are paid by a token transfer of
-//     cumulative − settled, and received cheques wait for their payer
-//     (their Err is ErrNotSupported).
-//
-// The settled total is recorded after each confirmed payment. A failure
-// on one record does not stop the others; Settle returns an error only
-// when the cheque book cannot be read.
-func (w *Wallet) Settle(ctx context.Context) ([]Settlement, error) {
-	rs, err := w.book.Records()
-	if err != nil {
-		return nil, err
-	}
-	var out []Settlement
-	for _, r := range rs {
-		if r.Cheque.ChainID != w.chain.ChainID() || r.Cheque.Token != w.chain.Token() || r.Unsettled().IsZero() {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return out, err
-		}
-		out = append(out, w.settle(ctx, r))
-	}
-	return out, nil
-}
-
-func (w *Wallet) settle(ctx context.Context, r Record) Settlement {
-	s := Settlement{Record: r}
-	red, err := w.chain.Redeem(ctx, r.Cheque)
-	switch {
-	case err == nil:
-		s.Paid, s.Shortfall, s.TxID = red.Paid, red.Shortfall, red.TxID
-		s.Record.Settled = red.Settled
-		if red.Settled.Cmp(r.Cheque.Cumulative) > 0 {
-			s.Record.Settled = r.Cheque.Cumulative
-		}
-	case errors.Is(err, ErrStale):
-		// The chain has already paid this cheque in full.
-		s.Record.Settled = r.Cheque.Cumulative
-	case errors.Is(err, ErrNotSupported) && r.Direction == Issued:
-		return w.pay(ctx, s)
-	default:
-		s.Err = err
-		s.Shortfall = r.Unsettled()
-		return s
-	}
-	if err := w.book.SetSettled(r.Direction, r.Cheque.ChainID, r.Cheque.Token, r.Counterparty, s.Record.Settled); err != nil {
-		s.Err = err
-	}
-	return s
-}
-
-// pay settles an issued cheque by transfer (chains without redemption).
-func (w *Wallet) pay(ctx context.Context, s Settlement) Settlement {
-	r := s.Record
-	if w.key == nil {
-		s.Err = ErrNoKey
-		return s
-	}
-	setSettled := func(v Amount) error {
-		return w.book.SetSettled(r.Direction, r.Cheque.ChainID, r.Cheque.Token, r.Counterparty, v)
-	}
-	tracker, tracked := w.chain.(TrackedSender)
-	if p := r.Pending; p != nil && tracked {
-		st, err := tracker.TxStatus(ctx, p.TxID)
-		switch {
-		case err != nil:
-			s.Err = fmt.Errorf("cannot check the pending settlement %s: %w", p.TxID, err)
-			return s
-		case st == TxConfirmed:
-			if err := setSettled(p.Target); err != nil {
-				s.Err = err
-				return s
-			}
-			s.Paid, s.TxID = p.Target.SubFloor(r.Settled), p.TxID
-			r.Settled, r.Pending = p.Target, nil
-		case st == TxFailed || time.Now().After(p.Expires.Add(pendingGrace)):
-			if err := w.book.SetPending(r.Direction, r.Cheque.ChainID, r.Cheque.Token, r.Counterparty, nil); err != nil {
-				s.Err = err
-				return s
-			}
-			r.Pending = nil
-		default:
-			s.Err = fmt.Errorf("settlement %s of %s is not confirmed yet: %w", p.TxID, r.Counterparty, ErrPending)
-			return s
-		}
-	}
-	s.Record = r
-	amt := r.Unsettled()
-	if amt.IsZero() {
-		return s
-	}
-	var rc Receipt
-	var err error
-	if tracked {
-		rc, err = tracker.SendTracked(ctx, w.key, r.Counterparty, amt, func(id string, exp time.Time) error {
-			return w.book.SetPending(r.Direction, r.Cheque.ChainID, r.Cheque.Token, r.Counterparty, &Pending{TxID: id, Target: r.Cheque.Cumulative, Expires: exp})
-		})
-	} else {
-		rc, err = w.chain.Send(ctx, w.key, r.Counterparty, amt)
-	}
-	if err != nil {
-		// A pending record, if written, is resolved by the next Settle.
-		s.Err = fmt.Errorf("cannot pay %s BTT to %s: %w", amt.Format(BTTDecimals), r.Counterparty, err)
-		return s
-	}
-	if err := setSettled(r.Cheque.Cumulative); err != nil {
-		s.Err = err
-		return s
-	}
-	s.Paid, _ = s.Paid.Add(amt)
-	s.TxID = rc.TxID
-	s.Record.Settled, s.Record.Pending = r.Cheque.Cumulative, nil
-	return s
-}
-
-// pendingGrace is how long after its expiry a transaction not found on
-// chain is taken as dropped (block production and node lag).
-const pendingGrace = 2 * time.Minute
 
 // IssuePayment pays p.Amount to beneficiary for p.For (a tip, purchase or
 // pledge regarding p.InfoHash, with p.Memo on a tip): it signs the
