@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {ITRC20, SafeTransfer} from "./SafeTransfer.sol";
+
+/// @title ChequeVault: one payer's collateral for bidtorrent cheques.
+/// @notice The payer (issuer) deposits a TRC-20 token; anyone it paid with a
+/// cumulative cheque cashes it here, whenever it likes, for what the cheque
+/// adds over what it already cashed, as far as the balance goes. The issuer
+/// takes money out only after announcing it and waiting withdrawDelay, so a
+/// payee can rely on the balance it sees minus the announced withdrawal.
+/// Cheques are TIP-712 signatures of
+/// Cheque(address token,address payer,address beneficiary,uint256 cumulativePayout)
+/// in the domain EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)
+/// with name "BTTCheque", version "1", chainId = block.chainid & 0xffffffff
+/// (TRON's TIP-712 chain ids) and this vault's address: a cheque for one
+/// vault is worthless at another.
+contract ChequeVault {
+    using SafeTransfer for ITRC20;
+
+    bytes32 private constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 private constant CHEQUE_TYPEHASH =
+        keccak256("Cheque(address token,address payer,address beneficiary,uint256 cumulativePayout)");
+    bytes32 private constant NAME_HASH = keccak256("BTTCheque");
+    bytes32 private constant VERSION_HASH = keccak256("1");
+    /// @dev secp256k1n / 2: signatures with a higher s are malleable copies.
+    uint256 private constant HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
+
+    /// @notice The payer whose cheques this vault honours.
+    address public immutable issuer;
+    /// @notice The token held and paid out.
+    ITRC20 public immutable token;
+    /// @notice Seconds between a withdrawal request and the withdrawal.
+    uint256 public immutable withdrawDelay;
+
+    /// @notice What each beneficiary has cashed so far (cumulative).
+    mapping(address => uint256) public paidOut;
+    /// @notice What each beneficiary's last cash left unpaid for want of balance.
+    mapping(address => uint256) public bounced;
+    /// @notice Everything cashed from this vault.
+    uint256 public totalPaidOut;
+    /// @notice The announced withdrawal (0 when none) and when it may be made.
+    uint256 public withdrawalAmount;
+    uint256 public withdrawalTime;
+
+    event Deposited(address indexed from, uint256 amount);
+    event WithdrawalRequested(uint256 amount, uint256 time);
+    event Withdrawn(uint256 amount);
+    event ChequeCashed(address indexed beneficiary, address indexed recipient, uint256 cumulativePayout, uint256 paid);
+    event ChequeBounced(address indexed beneficiary, uint256 cumulativePayout, uint256 unpaid);
+
+    error NotIssuer();
+    error NotAContract();
+    error NothingToCash();
+    error BadSignature();
+    error WithdrawalNotDue(uint256 time);
+    error NoWithdrawal();
+
+    constructor(ITRC20 token_, uint256 withdrawDelay_) {
+        if (address(token_).code.length == 0) revert NotAContract();
+        issuer = msg.sender;
+        token = token_;
+        withdrawDelay = withdrawDelay_;
+    }
+
+    modifier onlyIssuer() {
+        if (msg.sender != issuer) revert NotIssuer();
+        _;
+    }
+
+    /// @notice The vault's token balance.
+    function balance() public view returns (uint256) {
+        return token.balanceOf(address(this));
+    }
+
+    /// @notice What payees can count on: the balance less the announced withdrawal.
+    function collateral() external view returns (uint256) {
+        uint256 b = balance();
+        return b > withdrawalAmount ? b - withdrawalAmount : 0;
+    }
+
+    /// @notice The TIP-712 domain separator of this vault's cheques.
+    function domainSeparator() public view returns (bytes32) {
+        return keccak256(
+            abi.encode(DOMAIN_TYPEHASH, NAME_HASH, VERSION_HASH, block.chainid & 0xffffffff, address(this))
+        );
+    }
+
+    /// @notice The digest the issuer signs for a cheque to beneficiary.
+    function chequeDigest(address beneficiary, uint256 cumulativePayout) public view returns (bytes32) {
+        bytes32 structHash = keccak256(abi.encode(CHEQUE_TYPEHASH, address(token), issuer, beneficiary, cumulativePayout));
+        return keccak256(abi.encodePacked("\x19\x01", domainSeparator(), structHash));
+    }
+
+    /// @notice Moves amount from the caller (after approve) into the vault;
+    /// what the vault's balance actually grew by is credited.
+    function deposit(uint256 amount) external {
+        uint256 before = balance();
+        token.safeTransferFrom(msg.sender, address(this), amount);
+        emit Deposited(msg.sender, balance() - before);
+    }
+
+    /// @notice Announces a withdrawal of amount, possible after withdrawDelay;
+    /// it replaces any earlier announcement (0 cancels).
+    function requestWithdrawal(uint256 amount) external onlyIssuer {
+        withdrawalAmount = amount;
+        withdrawalTime = block.timestamp + withdrawDelay;
+        emit WithdrawalRequested(amount, withdrawalTime);
+    }
+
+    /// @notice Makes the announced withdrawal once it is due, paying the
+    /// issuer at most the balance.
+    function withdraw() external onlyIssuer {
+        uint256 amount = withdrawalAmount;
+        if (amount == 0) revert NoWithdrawal();
+        if (block.timestamp < withdrawalTime) revert WithdrawalNotDue(withdrawalTime);
+        uint256 b = balance();
+        if (amount > b) amount = b;
+        withdrawalAmount = 0;
+        token.safeTransfer(issuer, amount);
+        emit Withdrawn(amount);
+    }
+
+    /// @notice Cashes the caller's cheque: pays recipient what cumulativePayout
+    /// adds over what the caller already cashed, at most the balance, and
+    /// records the rest as bounced (cashable later, after a deposit).
+    function cash(address recipient, uint256 cumulativePayout, bytes calldata issuerSig) external returns (uint256 paid) {
+        address beneficiary = msg.sender;
+        uint256 owed = cumulativePayout > paidOut[beneficiary] ? cumulativePayout - paidOut[beneficiary] : 0;
+        if (owed == 0) revert NothingToCash();
+        if (recover(chequeDigest(beneficiary, cumulativePayout), issuerSig) != issuer) revert BadSignature();
+        uint256 b = balance();
+        paid = owed < b ? owed : b;
+        paidOut[beneficiary] += paid;
+        totalPaidOut += paid;
+        bounced[beneficiary] = owed - paid;
+        if (paid > 0) token.safeTransfer(recipient, paid);
+        emit ChequeCashed(beneficiary, recipient, cumulativePayout, paid);
+        if (paid < owed) emit ChequeBounced(beneficiary, cumulativePayout, owed - paid);
+    }
+
+    /// @dev ecrecover of a 65-byte r ‖ s ‖ v signature with v ∈ {27, 28}
+    /// and low s; address(0) for anything else.
+    function recover(bytes32 digest, bytes calldata sig) private pure returns (address) {
+        if (sig.length != 65) revert BadSignature();
+        bytes32 r = bytes32(sig[0:32]);
+        bytes32 s = bytes32(sig[32:64]);
+        uint8 v = uint8(sig[64]);
+        if (uint256(s) > HALF_N || (v != 27 && v != 28)) revert BadSignature();
+        return ecrecover(digest, v, r, s);
+    }
+}
