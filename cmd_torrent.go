@@ -55,6 +55,7 @@ func runCreate(ctx context.Context, c *cli, args []string) error {
 	fs.Var(&webseeds, "webseed", "web seed `URL` (BEP 19, repeatable)")
 	private := fs.Bool("private", false, "mark the torrent private (BEP 27: no DHT, PEX or LSD)")
 	out := fs.String("o", "", "write the .torrent to `FILE` (required)")
+	format := fs.String("format", "v1", "`FORMAT`: v1 (every client), hybrid (v1 and v2 clients; BEP 47 padding) or v2 (BEP 52 only)")
 	var pf publisherFlags
 	fs.StringVar(&pf.payee, "payee", "", "publisher's TRON `ADDRESS` (T…) paid for the content, tips and pledges")
 	fs.StringVar(&pf.price, "price", "", "sell the content for `AMOUNT` BTT: only buyers are served by our seeders (needs --payee)")
@@ -69,11 +70,16 @@ func runCreate(ctx context.Context, c *cli, args []string) error {
 	if *out == "" {
 		return argsError(c, usager{fs.Usage}, "create needs -o OUT.torrent")
 	}
+	fm, err := core.ParseFormat(*format)
+	if err != nil {
+		return err
+	}
 	terms, err := c.publisherTerms(pf, time.Now())
 	if err != nil {
 		return err
 	}
 	tf, err := core.CreateTorrent(core.CreateOptions{
+		Format:      fm,
 		Path:        fs.Arg(0),
 		PieceLength: *pieceLength,
 		Trackers:    trackers,
@@ -89,6 +95,12 @@ func runCreate(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	fmt.Fprintln(c.stdout, tf.Magnet())
+	if tf.Format != core.FormatV2 {
+		fmt.Fprintf(c.stderr, "infohash v1 %s\n", tf.InfoHash)
+	}
+	if tf.Format != core.FormatV1 {
+		fmt.Fprintf(c.stderr, "infohash v2 %s\n", tf.InfoHashV2)
+	}
 	return nil
 }
 

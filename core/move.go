@@ -41,9 +41,9 @@ func (e *Engine) Move(ctx context.Context, ih InfoHash, dir string) error {
 		}
 		ts.moving = true
 		e.stop(ts)
-		name := ts.tf.info.BestName()
+		name, isDir := topLevel(&ts.tf.info)
 		e.g.Go(func() error {
-			err := moveData(filepath.Join(src, name), filepath.Join(dst, name), ts.tf.info.IsDir())
+			err := moveData(filepath.Join(src, name), filepath.Join(dst, name), isDir)
 			e.post(func() {
 				ts.moving = false
 				if err == nil {

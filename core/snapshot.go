@@ -118,6 +118,8 @@ type WalletStatus struct {
 // Torrent is one torrent's status.
 type Torrent struct {
 	InfoHash    InfoHash
+	InfoHashV2  InfoHashV2 // zero for a v1 torrent, or until the metadata is known
+	Format      Format     // "" until the metadata is known
 	Name        string
 	Labels      []string
 	AddedAt     time.Time

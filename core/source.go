@@ -14,6 +14,7 @@ import (
 
 	"github.com/anacrolix/torrent/bencode"
 	"github.com/anacrolix/torrent/metainfo"
+	infohash_v2 "github.com/anacrolix/torrent/types/infohash-v2"
 )
 
 // maxTorrentFile bounds a .torrent read from disk or the network.
@@ -21,7 +22,13 @@ const maxTorrentFile = 64 << 20
 
 // TorrentFile is a parsed .torrent (metainfo) file.
 type TorrentFile struct {
+	// InfoHash identifies the torrent here, in the market and in BEP 3
+	// handshakes: the v1 infohash (SHA-1 of the info dict) of a v1 or
+	// hybrid torrent, the v2 infohash truncated to 20 bytes of a v2-only
+	// one (InfoHashV2.Short()).
 	InfoHash    InfoHash
+	InfoHashV2  InfoHashV2 // SHA-256 of the info dict; zero for v1
+	Format      Format
 	Name        string
 	Size        int64
 	PieceLength int64
@@ -32,10 +39,18 @@ type TorrentFile struct {
 	info        metainfo.Info
 }
 
-// Magnet returns a magnet URI with the name and trackers.
+// Magnet returns a magnet URI with the name, trackers and web seeds, and
+// the infohashes the format has: urn:btih for v1, urn:btmh for v2, both for
+// a hybrid.
 func (t *TorrentFile) Magnet() string {
-	h := metainfo.Hash(t.InfoHash)
-	return t.mi.Magnet(&h, &t.info).String()
+	m, err := t.mi.MagnetV2()
+	if err != nil { // t.mi parsed once already
+		panic("metainfo no longer parses: " + err.Error())
+	}
+	if len(m.Params["ws"]) == 0 {
+		delete(m.Params, "ws")
+	}
+	return m.String()
 }
 
 // ParseTorrentFile parses a bencoded .torrent. what names the input in
@@ -63,16 +78,12 @@ func ParseTorrentFile(b []byte, what string) (*TorrentFile, error) {
 	if err != nil {
 		return nil, &InputError{What: "torrent file", Value: what, Reason: "corrupt info dictionary: " + err.Error()}
 	}
-	switch {
-	case info.PieceLength <= 0:
-		return nil, &InputError{What: "torrent file", Value: what, Reason: "piece length is not positive"}
-	case !info.HasV1() || len(info.Pieces)%20 != 0:
-		return nil, &InputError{What: "torrent file", Value: what, Reason: "piece hashes are not a multiple of 20 bytes"}
-	case info.NumPieces() != len(info.Pieces)/20:
-		return nil, &InputError{What: "torrent file", Value: what, Reason: fmt.Sprintf("%d piece hashes for %d pieces", len(info.Pieces)/20, info.NumPieces())}
+	if reason := checkInfo(mi, &info); reason != "" {
+		return nil, &InputError{What: "torrent file", Value: what, Reason: reason}
 	}
 	tf := &TorrentFile{
 		InfoHash:    InfoHash(mi.HashInfoBytes()),
+		Format:      formatOf(&info),
 		Name:        info.BestName(),
 		Size:        info.TotalLength(),
 		PieceLength: info.PieceLength,
@@ -80,6 +91,12 @@ func ParseTorrentFile(b []byte, what string) (*TorrentFile, error) {
 		Bytes:       b,
 		mi:          mi,
 		info:        info,
+	}
+	if info.HasV2() {
+		tf.InfoHashV2 = InfoHashV2(infohash_v2.HashBytes(mi.InfoBytes))
+		if !info.HasV1() {
+			tf.InfoHash = tf.InfoHashV2.Short()
+		}
 	}
 	for _, f := range info.UpvertedFiles() {
 		tf.Files = append(tf.Files, strings.Join(f.BestPath(), "/"))
@@ -125,6 +142,7 @@ type CreateOptions struct {
 	Comment     string
 	CreatedBy   string
 	Terms       *Terms // publisher terms spliced into the info dict (terms.go); nil: none
+	Format      Format // "" is FormatV1
 }
 
 // CreateTorrent hashes the file or directory at opts.Path and returns the
@@ -160,13 +178,24 @@ func CreateTorrent(opts CreateOptions) (*TorrentFile, error) {
 		t := true
 		info.Private = &t
 	}
-	if err := info.BuildFromFilePath(abs); err != nil {
-		return nil, fmt.Errorf("cannot hash %s: %w", opts.Path, err)
+	var layers map[string]string
+	switch opts.Format {
+	case "", FormatV1:
+		if err := info.BuildFromFilePath(abs); err != nil {
+			return nil, fmt.Errorf("cannot hash %s: %w", opts.Path, err)
+		}
+	case FormatHybrid, FormatV2:
+		if layers, err = createV2(&info, abs, opts.Format); err != nil {
+			return nil, fmt.Errorf("cannot hash %s: %w", opts.Path, err)
+		}
+	default:
+		return nil, &InputError{What: "format", Value: string(opts.Format), Reason: "want v1, hybrid or v2"}
 	}
 	if info.TotalLength() == 0 {
 		return nil, &InputError{What: "path", Value: opts.Path, Reason: "has no data (empty file or no files)"}
 	}
 	mi := &metainfo.MetaInfo{
+		PieceLayers:  layers,
 		CreationDate: time.Now().Unix(),
 		Comment:      opts.Comment,
 		CreatedBy:    opts.CreatedBy,
@@ -178,7 +207,11 @@ func CreateTorrent(opts CreateOptions) (*TorrentFile, error) {
 			mi.AnnounceList = append(mi.AnnounceList, []string{tr})
 		}
 	}
-	mi.InfoBytes, err = bencode.Marshal(info)
+	if info.HasV2() {
+		mi.InfoBytes, err = encodeV2Info(&info)
+	} else {
+		mi.InfoBytes, err = bencode.Marshal(info)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot encode info dictionary: %w", err)
 	}
@@ -211,15 +244,24 @@ func resolveSource(ctx context.Context, s string) (*source, error) {
 	case s == "":
 		return nil, &InputError{What: "source", Value: s, Reason: "empty; want a .torrent path, magnet URI or URL"}
 	case strings.HasPrefix(s, "magnet:"):
-		m, err := metainfo.ParseMagnetUri(s)
+		m, err := metainfo.ParseMagnetV2Uri(s)
+		if err == nil && !m.InfoHash.Ok && !m.V2InfoHash.Ok {
+			err = errors.New("no xt")
+		}
 		if err != nil {
 			reason := err.Error()
-			if strings.Contains(reason, "btih") || strings.Contains(reason, "xt") {
-				reason = "want xt=urn:btih:<40 hex or 32 base32 digits>"
+			if strings.Contains(reason, "infohash") || strings.Contains(reason, "xt") {
+				reason = "want xt=urn:btih:<40 hex or 32 base32 digits> or xt=urn:btmh:1220<64 hex digits> (or both)"
 			}
 			return nil, &InputError{What: "magnet", Value: s, Reason: reason}
 		}
-		src := &source{ih: InfoHash(m.InfoHash), magnet: s, name: m.DisplayName, trackers: m.Trackers}
+		// Keyed like a TorrentFile: by the v1 infohash when the magnet
+		// has one, else by the truncated v2 one.
+		ih := InfoHash(m.InfoHash.Value)
+		if !m.InfoHash.Ok {
+			ih = InfoHashV2(m.V2InfoHash.Value).Short()
+		}
+		src := &source{ih: ih, magnet: s, name: m.DisplayName, trackers: m.Trackers}
 		src.peers = m.Params["x.pe"]
 		return src, nil
 	case strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://"):

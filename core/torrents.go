@@ -14,7 +14,6 @@ import (
 	"unsafe"
 
 	"github.com/anacrolix/torrent"
-	"github.com/anacrolix/torrent/metainfo"
 	"github.com/anacrolix/torrent/storage"
 	"github.com/anacrolix/torrent/types"
 	"golang.org/x/time/rate"
@@ -26,6 +25,7 @@ type tstate struct {
 	tf       *TorrentFile     // nil until the metainfo is known
 	t        *torrent.Torrent // nil while paused
 	applied  bool             // file priorities applied to t
+	deferred bool             // t's storage opens once its metadata passes checkInfo (bep52.go)
 	trackers []string
 	name     string
 	err      string
@@ -77,6 +77,8 @@ func (e *Engine) fileStorage(dir string) storage.ClientImplCloser {
 		DisableMmap:     true,
 		UsePartFiles:    g.Some(false),
 		Logger:          e.log,
+		// libtorrent's layout, also for v2 single-file torrents (bep52.go)
+		FilePathMaker: func(o storage.FilePathMakerOpts) string { return filePath(o.Info, o.File) },
 	})
 }
 
@@ -87,16 +89,11 @@ func (e *Engine) start(ts *tstate) error {
 	}
 	// A paid torrent is gated before anacrolix can take any connection.
 	e.learnTerms(ts)
-	ih := metainfo.Hash(mustHash(ts.rec.InfoHash))
-	opts := torrent.AddTorrentOpts{
-		InfoHash: ih,
-		Storage:  e.fileStorage(ts.rec.DataDir),
-	}
-	if ts.tf != nil {
-		opts.InfoBytes = ts.tf.mi.InfoBytes
-	}
+	opts := addOpts(mustHash(ts.rec.InfoHash), ts.tf, ts.rec.Magnet)
+	opts.Storage = e.fileStorage(ts.rec.DataDir)
 	t, _ := e.cl.AddTorrentOpt(opts)
 	ts.t = t
+	ts.deferred = opts.DeferStorageOpen
 	// A storage error (disk full, permissions) stops the download and
 	// shows as the torrent's error; Resume retries. anacrolix calls this
 	// on a goroutine of its own, without its lock.
@@ -179,10 +176,11 @@ func (e *Engine) applyInfo(ts *tstate) {
 	if ts.t == nil || ts.applied || ts.t.Info() == nil {
 		return
 	}
+	var parseErr error
 	if ts.tf == nil {
 		mi := ts.t.Metainfo()
 		var buf bytes.Buffer
-		if err := mi.Write(&buf); err == nil {
+		if parseErr = mi.Write(&buf); parseErr == nil {
 			if tf, err := ParseTorrentFile(buf.Bytes(), ts.rec.InfoHash); err == nil {
 				ts.tf = tf
 				ts.rec.MetaInfo = tf.Bytes
@@ -190,9 +188,13 @@ func (e *Engine) applyInfo(ts *tstate) {
 				e.saveRecord(ts)
 				e.learnTerms(ts)
 			} else {
+				parseErr = err
 				e.log.Warn("metadata does not parse", "infohash", ts.rec.InfoHash, "err", err)
 			}
 		}
+	}
+	if ts.deferred && !e.openDeferred(ts, parseErr) {
+		return
 	}
 	files := ts.t.Files()
 	if len(ts.rec.Priorities) != len(files) {
@@ -284,6 +286,9 @@ func (e *Engine) poll(ts *tstate, dt time.Duration) Torrent {
 	}
 	e.learnTerms(ts)
 	out.Terms = ts.terms
+	if ts.tf != nil {
+		out.Format, out.InfoHashV2 = ts.tf.Format, ts.tf.InfoHashV2
+	}
 	for _, u := range ts.trackers {
 		out.Trackers = append(out.Trackers, e.facts.tracker(ih, u))
 	}
@@ -567,11 +572,7 @@ func (e *Engine) deleteData(ts *tstate) error {
 	var errs []error
 	var dirs []string
 	for _, f := range ts.tf.info.UpvertedFiles() {
-		parts := append([]string{root}, ts.tf.info.BestName())
-		if ts.tf.info.IsDir() {
-			parts = append(parts, f.BestPath()...)
-		}
-		p := filepath.Join(parts...)
+		p := filepath.Join(root, filePath(&ts.tf.info, &f))
 		if !strings.HasPrefix(p, filepath.Clean(root)+string(filepath.Separator)) {
 			continue // never outside the data dir
 		}
