@@ -14,6 +14,7 @@ import (
 
 	"github.com/bidtorrent/bidtorrent/core"
 	"github.com/bidtorrent/bidtorrent/demo"
+	"github.com/bidtorrent/bidtorrent/internal/bytesize"
 	"github.com/bidtorrent/bidtorrent/tui"
 )
 
@@ -39,7 +40,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	sz, err := core.ParseRate(*size)
+	sz, err := bytesize.Parse(*size)
 	if err != nil || sz < 1<<20 {
 		return fmt.Errorf("--size %q: want at least 1MiB, e.g. 64MiB", *size)
 	}
@@ -74,7 +75,7 @@ func runDemo(ctx context.Context, c *cli, args []string) error {
 	if *headless {
 		return demoHeadless(ctx, c, opts, *duration, *asJSON)
 	}
-	fmt.Fprintf(c.stderr, "bidtorrent demo: generating a %s torrent and starting the swarm in %s ...\n", core.FormatBytes(int64(sz)), dir)
+	fmt.Fprintf(c.stderr, "bidtorrent demo: generating a %s torrent and starting the swarm in %s ...\n", bytesize.Format(int64(sz)), dir)
 	sw, err := demo.Start(ctx, opts)
 	if err != nil {
 		return err

@@ -14,6 +14,8 @@ import (
 
 	"github.com/bidtorrent/bidtorrent/config"
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/internal/atomicfile"
+	"github.com/bidtorrent/bidtorrent/internal/bytesize"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -91,7 +93,7 @@ func runCreate(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(*out, tf.Bytes); err != nil {
+	if err := atomicfile.Write(*out, tf.Bytes, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintln(c.stdout, tf.Magnet())
@@ -156,34 +158,6 @@ func (c *cli) publisherTerms(f publisherFlags, now time.Time) (*core.Terms, erro
 		t.Deadline = d.Truncate(time.Second).UTC()
 	}
 	return t, nil
-}
-
-// writeFileAtomic writes b to path through a synced temporary file.
-func writeFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, errors.Unwrap(err))
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	return nil
 }
 
 // loadConfig reads --config (or the default path).
@@ -376,7 +350,7 @@ func runSeed(ctx context.Context, c *cli, args []string) error {
 			return err
 		}
 		if *torrentPath != "" {
-			if err := writeFileAtomic(*torrentPath, tf.Bytes); err != nil {
+			if err := atomicfile.Write(*torrentPath, tf.Bytes, 0o644); err != nil {
 				return err
 			}
 		}
@@ -408,7 +382,7 @@ func runSeed(ctx context.Context, c *cli, args []string) error {
 			return fmt.Errorf("cannot create data dir: %w", err)
 		}
 		src = filepath.Join(dataDir, tf.InfoHash.String()+".torrent")
-		if err := writeFileAtomic(src, tf.Bytes); err != nil {
+		if err := atomicfile.Write(src, tf.Bytes, 0o644); err != nil {
 			return err
 		}
 	}
@@ -431,7 +405,7 @@ func runSeed(ctx context.Context, c *cli, args []string) error {
 	if f, ok := c.stdout.(interface{ Sync() error }); ok {
 		_ = f.Sync()
 	}
-	fmt.Fprintf(c.stderr, "seeding %s (%s) on %s\n", tf.Name, core.FormatBytes(tf.Size), e.ListenAddr())
+	fmt.Fprintf(c.stderr, "seeding %s (%s) on %s\n", tf.Name, bytesize.Format(tf.Size), e.ListenAddr())
 
 	snaps, unsub := e.Subscribe()
 	defer unsub()
@@ -455,23 +429,10 @@ func runSeed(ctx context.Context, c *cli, args []string) error {
 				// The recheck found data missing or different.
 				warned = true
 				fmt.Fprintf(c.stderr, "warning: only %s of %s in %s matches the torrent; seeding what matches\n",
-					core.FormatBytes(t.Done), core.FormatBytes(t.Size), fs.Arg(0))
+					bytesize.Format(t.Done), bytesize.Format(t.Size), fs.Arg(0))
 			}
 		}
 	}
-}
-
-// complete reports whether every piece of t is verified.
-func complete(t core.Torrent) bool {
-	if t.NumPieces == 0 || t.Size == 0 || t.Done < t.Size {
-		return false
-	}
-	for _, p := range t.Pieces {
-		if p != 2 {
-			return false
-		}
-	}
-	return true
 }
 
 func runGet(ctx context.Context, c *cli, args []string) error {
@@ -584,11 +545,11 @@ func (c *cli) waitComplete(ctx context.Context, e *core.Engine, ih core.InfoHash
 				p.finish()
 				return fmt.Errorf("cannot download %s: %s", t.Name, t.Err)
 			}
-			if complete(t) {
+			if t.Complete() {
 				p.finish()
 				el := time.Since(start)
-				fmt.Fprintf(c.stderr, "complete: %s (%s) verified in %s (%s/s)\n", t.Name, core.FormatBytes(t.Size),
-					el.Round(time.Millisecond), core.FormatBytes(int64(float64(t.Size)/max(el.Seconds(), 0.001))))
+				fmt.Fprintf(c.stderr, "complete: %s (%s) verified in %s (%s/s)\n", t.Name, bytesize.Format(t.Size),
+					el.Round(time.Millisecond), bytesize.Format(int64(float64(t.Size)/max(el.Seconds(), 0.001))))
 				if seedFor > 0 {
 					fmt.Fprintf(c.stderr, "seeding for %s\n", seedFor)
 					select {
@@ -628,7 +589,7 @@ func (p *progress) update(t core.Torrent) {
 		n := int(t.Progress() * width)
 		bar := strings.Repeat("#", n) + strings.Repeat("-", width-n)
 		fmt.Fprintf(p.w, "\r\x1b[K[%s] %5.1f%% %s/%s %s/s down %s/s up, %d peers, %s", bar, 100*t.Progress(),
-			core.FormatBytes(t.Done), core.FormatBytes(t.Size), core.FormatBytes(t.DownRate), core.FormatBytes(t.UpRate),
+			bytesize.Format(t.Done), bytesize.Format(t.Size), bytesize.Format(t.DownRate), bytesize.Format(t.UpRate),
 			t.PeerCount, state)
 		p.drawn = true
 		return
@@ -638,7 +599,7 @@ func (p *progress) update(t core.Torrent) {
 	}
 	p.lastLine = time.Now()
 	fmt.Fprintf(p.w, "%s: %.1f%% %s/%s, %s/s down, %d peers, %s\n", t.Name, 100*t.Progress(),
-		core.FormatBytes(t.Done), core.FormatBytes(t.Size), core.FormatBytes(t.DownRate), t.PeerCount, state)
+		bytesize.Format(t.Done), bytesize.Format(t.Size), bytesize.Format(t.DownRate), t.PeerCount, state)
 }
 
 func (p *progress) finish() {

@@ -5,10 +5,10 @@ import (
 	"net"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/bidtorrent/bidtorrent/core/market"
+	"github.com/bidtorrent/bidtorrent/internal/bytesize"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -135,55 +135,18 @@ func (r *Rate) UnmarshalTOML(v any) error {
 	return fmt.Errorf("want bytes per second (integer) or a string like \"2MiB\", got %v", v)
 }
 
-// ParseRate parses a rate: a number of bytes per second with an optional
-// unit K, M, G (powers of 1024; "KiB", "KB", "k" and a trailing "/s" are
-// accepted too).
+// ParseRate parses a rate in bytes per second as the whole program does
+// (bytesize.ParseRate: "500K", "2MiB/s", "unlimited").
 func ParseRate(s string) (Rate, error) {
-	t := strings.TrimSpace(s)
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "/s"), "ps")
-	t = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(t, "iB"), "B"), "i")
-	mult := 1.0
-	if t != "" {
-		switch t[len(t)-1] {
-		case 'k', 'K':
-			mult = 1 << 10
-		case 'm', 'M':
-			mult = 1 << 20
-		case 'g', 'G':
-			mult = 1 << 30
-		}
-		if mult != 1 {
-			t = t[:len(t)-1]
-		}
-	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
-	if err != nil || f < 0 || f*mult > 1<<50 {
+	n, err := bytesize.ParseRate(s)
+	if err != nil {
 		return 0, &InputError{What: "rate", Value: s, Reason: "want bytes per second, e.g. 500K or 2MiB"}
 	}
-	return Rate(f * mult), nil
+	return Rate(n), nil
 }
 
-// String formats the rate with a binary unit ("2MiB/s"), or "unlimited".
-func (r Rate) String() string {
-	if r <= 0 {
-		return "unlimited"
-	}
-	return FormatBytes(int64(r)) + "/s"
-}
-
-// FormatBytes formats n with a binary unit: "512B", "1.5KiB", "3.0MiB".
-func FormatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + "B"
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return strconv.FormatFloat(float64(n)/float64(div), 'f', 1, 64) + string("KMGTP"[exp]) + "iB"
-}
+// String formats the rate with a binary unit ("2.0M/s"), or "unlimited".
+func (r Rate) String() string { return bytesize.FormatRate(int64(r)) }
 
 // MarketConfig is the [engine.market] section: the bandwidth market's
 // terms (docs/PROTOCOL.md §6, §8). Prices and strategies are set per

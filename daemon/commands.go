@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/internal/bytesize"
 	"github.com/bidtorrent/bidtorrent/tui"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
@@ -230,8 +231,8 @@ func (s *Server) cmdList(ctx context.Context, io cmdIO, args []string) error {
 	for i := range ts {
 		t := &ts[i]
 		fmt.Fprintf(tw, "%s\t%s\t%.1f%%\t%s\t%s/s\t%s/s\t%.2f\t%d\t%s\n",
-			t.InfoHash.String()[:12], t.State, t.Progress()*100, fmtBytes(t.Size),
-			fmtBytes(t.DownRate), fmtBytes(t.UpRate), t.Ratio, t.PeerCount, t.Name)
+			t.InfoHash.String()[:12], t.State, t.Progress()*100, bytesize.Format(t.Size),
+			bytesize.Format(t.DownRate), bytesize.Format(t.UpRate), t.Ratio, t.PeerCount, t.Name)
 	}
 	return tw.Flush()
 }
@@ -364,8 +365,8 @@ func (s *Server) cmdStats(ctx context.Context, io cmdIO, args []string) error {
 	}
 	sort.Strings(states)
 	fmt.Fprintf(tw, "torrents\t%d\t%s\n", st.Torrents, strings.Join(states, ", "))
-	fmt.Fprintf(tw, "down\t%s/s\t%s this session, limit %s\n", fmtBytes(st.DownRate), fmtBytes(st.Downloaded), fmtLimit(st.Limits.Down))
-	fmt.Fprintf(tw, "up\t%s/s\t%s this session, limit %s\n", fmtBytes(st.UpRate), fmtBytes(st.Uploaded), fmtLimit(st.Limits.Up))
+	fmt.Fprintf(tw, "down\t%s/s\t%s this session, limit %s\n", bytesize.Format(st.DownRate), bytesize.Format(st.Downloaded), fmtLimit(st.Limits.Down))
+	fmt.Fprintf(tw, "up\t%s/s\t%s this session, limit %s\n", bytesize.Format(st.UpRate), bytesize.Format(st.Uploaded), fmtLimit(st.Limits.Up))
 	fmt.Fprintf(tw, "peers\t%d\t\n", st.Peers)
 	tok := st.Wallet.Token
 	fmt.Fprintf(tw, "earned\t%s %s\t\n", st.Earned, tok)
@@ -528,28 +529,9 @@ func shorten(s string) string {
 	return s
 }
 
-// fmtBytes renders n bytes in binary units: "1.5G", "700M", "12K", "512B".
-func fmtBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + "B"
-	}
-	f := float64(n)
-	for _, u := range []string{"K", "M", "G", "T"} {
-		f /= unit
-		if f < unit || u == "T" {
-			if f < 10 {
-				return strconv.FormatFloat(f, 'f', 1, 64) + u
-			}
-			return strconv.FormatFloat(f, 'f', 0, 64) + u
-		}
-	}
-	return strconv.FormatInt(n, 10) + "B"
-}
-
 func fmtLimit(n int64) string {
 	if n <= 0 {
 		return "none"
 	}
-	return fmtBytes(n) + "/s"
+	return bytesize.Format(n) + "/s"
 }

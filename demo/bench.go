@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/internal/bytesize"
 	"github.com/bidtorrent/bidtorrent/strategy"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
@@ -157,7 +158,7 @@ func Bench(ctx context.Context, o BenchOptions, w io.Writer) error {
 		free = core.DefaultMarketConfig().FreeShare
 	}
 	fmt.Fprintf(w, "contended swarm: %s torrent, one seeder at %s/s, 2 bidders (5 and 3 BTT/MiB), 2 legacy, 1 paid slot, free share %.2f, %s rounds, ask 1 BTT/MiB\n\n",
-		core.FormatBytes(o.Size), core.FormatBytes(o.Rate), free, o.Round)
+		bytesize.Format(o.Size), bytesize.Format(o.Rate), free, o.Round)
 	var off time.Duration
 	var results []BenchResult
 	conserved := true

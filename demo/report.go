@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/internal/bytesize"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -293,7 +293,7 @@ func (r Report) WriteTable(w io.Writer) error {
 			st = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", n.Node, n.Role, st, bid,
-			core.FormatBytes(n.Downloaded), core.FormatBytes(n.Uploaded), done, t, spent, earned, tipped, tipsIn)
+			bytesize.Format(n.Downloaded), bytesize.Format(n.Uploaded), done, t, spent, earned, tipped, tipsIn)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

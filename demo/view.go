@@ -10,6 +10,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/internal/bytesize"
 	"github.com/bidtorrent/bidtorrent/tui"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
@@ -228,7 +229,7 @@ func (m *Model) nodeBar() string {
 	what := string(n.Role)
 	switch n.Role {
 	case RoleSeeder:
-		what += fmt.Sprintf(" %s, ask %s BTT/MiB, upload %s/s", n.Strategy, m.sw.s.opts.Ask.Format(wallet.BTTDecimals), core.FormatBytes(m.sw.s.opts.Rate))
+		what += fmt.Sprintf(" %s, ask %s BTT/MiB, upload %s/s", n.Strategy, m.sw.s.opts.Ask.Format(wallet.BTTDecimals), bytesize.Format(m.sw.s.opts.Rate))
 	case RoleBidder:
 		what += fmt.Sprintf(" %s, bid %s BTT/MiB", n.Strategy, n.Bid.Format(wallet.BTTDecimals))
 		if !n.Budget.IsZero() {

@@ -13,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/internal/bytesize"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -329,10 +330,10 @@ func (m *Model) limitsDialog(ts []*core.Torrent) dialog {
 	d.submit = func(v []string) (tea.Cmd, error) {
 		var nl core.Limits
 		var err error
-		if nl.Down, err = parseRate(v[0]); err != nil {
+		if nl.Down, err = bytesize.ParseRate(v[0]); err != nil {
 			return nil, err
 		}
-		if nl.Up, err = parseRate(v[1]); err != nil {
+		if nl.Up, err = bytesize.ParseRate(v[1]); err != nil {
 			return nil, err
 		}
 		return m.forEach("set limits of", ts, func(ctx context.Context, h core.InfoHash) error {
@@ -346,7 +347,7 @@ func limitValue(n int64) string {
 	if n <= 0 {
 		return "0"
 	}
-	return fmtBytes(n)
+	return bytesize.Format(n)
 }
 
 // Strategy names accepted by the engine.
@@ -463,10 +464,10 @@ func (m *Model) optionsDialog() dialog {
 	d.submit = func(v []string) (tea.Cmd, error) {
 		var nl core.Limits
 		var err error
-		if nl.Down, err = parseRate(v[0]); err != nil {
+		if nl.Down, err = bytesize.ParseRate(v[0]); err != nil {
 			return nil, err
 		}
-		if nl.Up, err = parseRate(v[1]); err != nil {
+		if nl.Up, err = bytesize.ParseRate(v[1]); err != nil {
 			return nil, err
 		}
 		ms, changed, err := m.marketSettings(mf, v[2:])

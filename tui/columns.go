@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/internal/bytesize"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -29,7 +30,7 @@ var listColumns = []column{
 		if t.Size == 0 {
 			return "?"
 		}
-		return fmtBytes(t.Size)
+		return bytesize.Format(t.Size)
 	}, cmp: func(a, b *core.Torrent) int { return cmp.Compare(a.Size, b.Size) }},
 	{name: "progress", width: 13, prio: 1, cell: func(_ *shared, t *core.Torrent, w int) string {
 		return bar(t.Progress(), w-5) + fitRight(pct(t.Progress()), 5)

@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/internal/bytesize"
 )
 
 // fileRow is one line of the Files tree: a directory or a file.
@@ -136,7 +137,7 @@ func (d *detailsPane) filesView(t *core.Torrent, width, h int) string {
 			p = float64(r.done) / float64(r.size)
 		}
 		prio, ok := rowPriority(t, r)
-		line := tb.line([]string{name, fmtBytes(r.size), bar(p, 8) + fitRight(pct(p), 5), prioName(prio, ok)})
+		line := tb.line([]string{name, bytesize.Format(r.size), bar(p, 8) + fitRight(pct(p), 5), prioName(prio, ok)})
 		switch {
 		case i == cur:
 			line = st.Selected.Render(line)

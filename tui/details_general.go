@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/internal/bytesize"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -27,13 +28,13 @@ func (d *detailsPane) generalLines(t *core.Torrent, width int) []string {
 		{"Name", t.Name},
 		{"Info hash", t.InfoHash.String()},
 		{"State", state},
-		{"Size", fmt.Sprintf("%s (%d bytes)", fmtBytes(t.Size), t.Size)},
-		{"Done", fmt.Sprintf("%s  %s", pct(t.Progress()), fmtBytes(t.Done))},
-		{"Transferred", fmt.Sprintf("↓ %s  ↑ %s  ratio %s", fmtBytes(t.Downloaded), fmtBytes(t.Uploaded), fmtRatio(t.Ratio))},
+		{"Size", fmt.Sprintf("%s (%d bytes)", bytesize.Format(t.Size), t.Size)},
+		{"Done", fmt.Sprintf("%s  %s", pct(t.Progress()), bytesize.Format(t.Done))},
+		{"Transferred", fmt.Sprintf("↓ %s  ↑ %s  ratio %s", bytesize.Format(t.Downloaded), bytesize.Format(t.Uploaded), fmtRatio(t.Ratio))},
 		{"Rates", fmt.Sprintf("↓ %s  ↑ %s  (limits ↓ %s ↑ %s)", orDash(fmtRate(t.DownRate)), orDash(fmtRate(t.UpRate)), fmtLimit(t.Limits.Down), fmtLimit(t.Limits.Up))},
 		{"Peers", fmt.Sprintf("%d connected, %d seeds", t.PeerCount, t.SeedCount)},
 		{"ETA", orNone(fmtETA(t.ETA))},
-		{"Pieces", fmt.Sprintf("%d × %s", t.NumPieces, fmtBytes(t.PieceLength))},
+		{"Pieces", fmt.Sprintf("%d × %s", t.NumPieces, bytesize.Format(t.PieceLength))},
 		{"Sequential", map[bool]string{true: "on", false: "off"}[t.Sequential]},
 		{"Data dir", t.DataDir},
 		{"Labels", strings.Join(t.Labels, ", ")},
@@ -42,7 +43,7 @@ func (d *detailsPane) generalLines(t *core.Torrent, width int) []string {
 		{"Strategies", "buyer " + orNone(mk.BuyerStrategy) + ", seller " + orNone(mk.SellerStrategy)},
 		{"Price", a(mk.Price) + " per MiB"},
 		{"Earned / spent", a(mk.Earned) + " / " + a(mk.Spent) + " · unsettled " + a(mk.Unsettled)},
-		{"Paid bytes", "sold " + fmtBytes(mk.Sold) + ", bought " + fmtBytes(mk.Bought) + " (this session)"},
+		{"Paid bytes", "sold " + bytesize.Format(mk.Sold) + ", bought " + bytesize.Format(mk.Bought) + " (this session)"},
 	}
 	kv = slices.Insert(kv, 3, d.termsRows(t)...) // after State
 	const labelW = 16
@@ -161,7 +162,7 @@ func (d *detailsPane) piecesView(t *core.Torrent, width, h int) string {
 		}
 	}
 	head := fmt.Sprintf("%d pieces × %s · %d complete · %d partial · %d missing",
-		t.NumPieces, fmtBytes(t.PieceLength), have, partial, len(t.Pieces)-have-partial)
+		t.NumPieces, bytesize.Format(t.PieceLength), have, partial, len(t.Pieces)-have-partial)
 	legend := st.Good.Render("█") + " complete  " + st.Info.Render("▒") + " partial  " + st.Dim.Render("·") + " missing"
 	if len(t.Pieces) == 0 {
 		return fit(head, width) + "\n" + st.Dim.Render("  no piece information yet")

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/internal/bytesize"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -22,7 +23,7 @@ func (d *detailsPane) marketView(t *core.Torrent, width, h int) string {
 			a(mk.Bid), a(mk.Ask), sh.token, a(mk.Budget), orNone(mk.BuyerStrategy), orNone(mk.SellerStrategy)), width),
 		fit(fmt.Sprintf("price %s %s/MiB · ", a(mk.Price), sh.token)+
 			st.Good.Render("earned "+a(mk.Earned))+" · "+st.Bad.Render("spent "+a(mk.Spent))+
-			" · unsettled "+a(mk.Unsettled)+" · sold "+fmtBytes(mk.Sold)+" · bought "+fmtBytes(mk.Bought), width),
+			" · unsettled "+a(mk.Unsettled)+" · sold "+bytesize.Format(mk.Sold)+" · bought "+bytesize.Format(mk.Bought), width),
 	}
 	lines = append(lines, d.commerceLines(t, width)...)
 	// Charts take about half the space when there is room.
@@ -102,7 +103,7 @@ func (d *detailsPane) marketView(t *core.Torrent, width, h int) string {
 			}
 			rows = append(rows, tb.line([]string{p.Key.String(), sh.amount(p.Market.TheirBid, 10), award,
 				sh.amount(p.Market.Price, 10), fmt.Sprintf("%d%%", int(math.Round(p.Market.Share*100))),
-				fmtBytes(p.Market.Sold), sh.amount(p.Market.Earned, 10), sh.amount(p.Market.Debt, 10)}))
+				bytesize.Format(p.Market.Sold), sh.amount(p.Market.Earned, 10), sh.amount(p.Market.Debt, 10)}))
 		}
 		if len(buy) > 0 {
 			rows = append(rows, st.Header.Render(fmt.Sprintf("buying from %d sellers", len(buy))))
@@ -120,7 +121,7 @@ func (d *detailsPane) marketView(t *core.Torrent, width, h int) string {
 				}
 				rows = append(rows, bt.line([]string{p.Key.String(), sh.amount(p.Market.TheirAsk, 10),
 					sh.amount(p.Market.OurBid, 10), award, sh.amount(p.Market.Price, 10),
-					fmtBytes(p.Market.Bought), sh.amount(p.Market.Spent, 10)}))
+					bytesize.Format(p.Market.Bought), sh.amount(p.Market.Spent, 10)}))
 			}
 		}
 		off, end := d.scrolled(len(rows), rest)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/internal/bytesize"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -138,7 +139,7 @@ func (d *detailsPane) peersView(t *core.Torrent, width, h int) string {
 			if n == 0 {
 				return ""
 			}
-			return fmtBytes(n)
+			return bytesize.Format(n)
 		}
 		line := tb.line([]string{
 			p.Key.String(), p.Client, peerFlags(p), fmtRate(p.DownRate), fmtRate(p.UpRate),

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/internal/bytesize"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -147,7 +148,7 @@ func parseTerm(w string, decimals int) (term, error) {
 		t.num, err = strconv.ParseFloat(strings.TrimSuffix(val, "%"), 64)
 	case "size":
 		var n int64
-		n, err = parseSize(val)
+		n, err = bytesize.Parse(val)
 		t.num = float64(n)
 	case "dur":
 		var d time.Duration

@@ -9,34 +9,16 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/bidtorrent/bidtorrent/internal/bytesize"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
-
-// fmtBytes renders n bytes in binary units: "1.5G", "700M", "12K", "512B".
-func fmtBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + "B"
-	}
-	f := float64(n)
-	for _, u := range []string{"K", "M", "G", "T", "P"} {
-		f /= unit
-		if f < unit || u == "P" {
-			if f < 10 {
-				return strconv.FormatFloat(f, 'f', 1, 64) + u
-			}
-			return strconv.FormatFloat(f, 'f', 0, 64) + u
-		}
-	}
-	return "?"
-}
 
 // fmtRate renders bytes per second; zero is blank so idle rows stay quiet.
 func fmtRate(n int64) string {
 	if n <= 0 {
 		return ""
 	}
-	return fmtBytes(n) + "/s"
+	return bytesize.Format(n) + "/s"
 }
 
 // fmtLimit renders a rate limit; zero means unlimited.
@@ -44,7 +26,7 @@ func fmtLimit(n int64) string {
 	if n <= 0 {
 		return "∞"
 	}
-	return fmtBytes(n) + "/s"
+	return bytesize.Format(n) + "/s"
 }
 
 // fmtETA renders a duration compactly: "45s", "12m", "3h20m", "4d".
@@ -114,45 +96,6 @@ func amountFloat(a wallet.Amount, decimals int) float64 {
 	}
 	v, _ := f.Float64()
 	return v
-}
-
-// parseRate parses a rate limit: "0" or "" (unlimited), "500K", "1.5M",
-// "2G" (binary units, per second), or a plain number of bytes.
-func parseRate(s string) (int64, error) {
-	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "/s"))
-	if s == "" || s == "0" || s == "∞" || strings.EqualFold(s, "unlimited") {
-		return 0, nil
-	}
-	return parseSize(s)
-}
-
-// parseSize parses a byte count with an optional binary unit (K, M, G, T,
-// with or without "iB"/"B").
-func parseSize(s string) (int64, error) {
-	orig := s
-	s = strings.ToUpper(strings.TrimSpace(s))
-	s = strings.TrimSuffix(strings.TrimSuffix(s, "IB"), "B")
-	mult := int64(1)
-	if n := len(s); n > 0 {
-		switch s[n-1] {
-		case 'K':
-			mult = 1 << 10
-		case 'M':
-			mult = 1 << 20
-		case 'G':
-			mult = 1 << 30
-		case 'T':
-			mult = 1 << 40
-		}
-		if mult > 1 {
-			s = s[:n-1]
-		}
-	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil || f < 0 || f*float64(mult) > 1<<62 {
-		return 0, fmt.Errorf("bad size %q: want a number with an optional unit K, M, G or T", orig)
-	}
-	return int64(f * float64(mult)), nil
 }
 
 // bar renders a progress bar of width cells for p in [0,1].

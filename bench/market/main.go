@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/internal/bytesize"
 	"github.com/bidtorrent/bidtorrent/strategy"
 	"github.com/bidtorrent/bidtorrent/wallet"
 	"github.com/bidtorrent/bidtorrent/wallet/local"
@@ -97,7 +98,7 @@ func run(sizeS, rateS, bigS string, keep bool) error {
 	}
 	b := &bench{dir: dir, ledger: l, nextIP: 40}
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "contended swarm: %s at %s/s\tseller\tpeer\tdownload time\tbytes when high done\tbidder/legacy\t\n", core.FormatBytes(int64(size)), core.FormatBytes(int64(rate)))
+	fmt.Fprintf(tw, "contended swarm: %s at %s/s\tseller\tpeer\tdownload time\tbytes when high done\tbidder/legacy\t\n", bytesize.Format(int64(size)), bytesize.Format(int64(rate)))
 	for _, s := range []string{strategy.SellerUniform, strategy.SellerFree} {
 		if !*swarm {
 			break
@@ -112,7 +113,7 @@ func run(sizeS, rateS, bigS string, keep bool) error {
 	}
 	tw.Flush()
 	fmt.Println()
-	fmt.Fprintf(tw, "uncontended %s\tMiB/s\tdownloaded\tpaid (buyer)\tpaid (seller)\tcheques\tcheques/MiB paid\tspent\tearned\t\n", core.FormatBytes(int64(big)))
+	fmt.Fprintf(tw, "uncontended %s\tMiB/s\tdownloaded\tpaid (buyer)\tpaid (seller)\tcheques\tcheques/MiB paid\tspent\tearned\t\n", bytesize.Format(int64(big)))
 	for _, sc := range []transfer{{name: "no shaper (no wallet)"}, {name: "shaper (market on, free)", wallets: true},
 		{name: "paid (ask 1000, bid 2000)", wallets: true, paid: true}} {
 		if *only != "" && !strings.Contains(sc.name, *only) {
@@ -127,8 +128,8 @@ func run(sizeS, rateS, bigS string, keep bool) error {
 		if res.bought > 0 {
 			perMiB = fmt.Sprintf("%.3f", float64(res.cheques)/(float64(res.bought)/(1<<20)))
 		}
-		fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t\n", sc.name, mib/res.time.Seconds(), core.FormatBytes(res.down),
-			core.FormatBytes(res.bought), core.FormatBytes(res.sold), res.cheques, perMiB, res.spent, res.earned)
+		fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t\n", sc.name, mib/res.time.Seconds(), bytesize.Format(res.down),
+			bytesize.Format(res.bought), bytesize.Format(res.sold), res.cheques, perMiB, res.spent, res.earned)
 	}
 	return tw.Flush()
 }

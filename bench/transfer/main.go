@@ -31,6 +31,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/bidtorrent/bidtorrent/internal/bytesize"
 	"github.com/bidtorrent/bidtorrent/interop"
 )
 
@@ -76,22 +77,11 @@ func main() {
 }
 
 func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	t := strings.TrimSpace(s)
-	for _, u := range []struct {
-		suf string
-		m   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
-		if strings.HasSuffix(t, u.suf) {
-			t, mult = strings.TrimSuffix(t, u.suf), u.m
-			break
-		}
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
+	n, err := bytesize.Parse(s)
 	if err != nil || n <= 0 {
 		return 0, fmt.Errorf("bad size %q", s)
 	}
-	return n * mult, nil
+	return n, nil
 }
 
 func run(sizeS, pieceS string, runs int, bin string, keep bool, only string, timeout time.Duration) error {
