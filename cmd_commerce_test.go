@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/internal/atomicfile"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -37,7 +38,7 @@ func commerceTorrents(t *testing.T, dir string) (free, paid, ended string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := writeFileAtomic(ended, tf.Bytes); err != nil {
+	if err := atomicfile.Write(ended, tf.Bytes, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return free, paid, ended

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/internal/atomicfile"
 )
 
 // record is what automation remembers about one torrent.
@@ -106,23 +107,8 @@ func (s *state) save(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("cannot write automation state: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".automation-*.tmp")
-	if err != nil {
-		return fmt.Errorf("cannot write automation state: %w", err)
-	}
-	_, err = tmp.Write(b)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("cannot write automation state: %w", err)
+	if err := atomicfile.Write(path, b, 0o600); err != nil {
+		return fmt.Errorf("cannot save automation state: %w", err)
 	}
 	s.dirty = false
 	return nil

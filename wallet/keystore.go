@@ -19,6 +19,8 @@ import (
 
 	"github.com/ethereum/go-ethereum/crypto"
 	"golang.org/x/crypto/scrypt"
+
+	"github.com/bidtorrent/bidtorrent/internal/atomicfile"
 )
 
 // Scrypt parameters of new keystores. Standard is what TronLink and geth
@@ -105,60 +107,10 @@ func (s Keystore) Save(k *Key, passphrase string) error {
 	if err := os.Chmod(s.Dir, 0o700); err != nil {
 		return fmt.Errorf("cannot protect keystore dir: %w", err)
 	}
-	f, err := os.CreateTemp(s.Dir, ".key-*.tmp")
-	if err != nil {
-		return fmt.Errorf("cannot write keystore: %w", err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return fmt.Errorf("cannot write keystore: %w", err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("cannot write keystore: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("cannot write keystore: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("cannot write keystore: %w", err)
-	}
-	// Link fails if the key file exists: never replace a key. Where hard
-	// links are unsupported, an exclusive create does the same.
-	if err := os.Link(tmp, s.Path()); errors.Is(err, fs.ErrExist) {
+	// Create never replaces an existing file: never replace a key.
+	if err := atomicfile.Create(s.Path(), b, 0o600); errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("a key already exists at %s", s.Path())
 	} else if err != nil {
-		if err := writeExclusive(s.Path(), b); err != nil {
-			return err
-		}
-	}
-	if d, err := os.Open(s.Dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
-}
-
-func writeExclusive(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("a key already exists at %s", path)
-	}
-	if err != nil {
-		return fmt.Errorf("cannot write keystore: %w", err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
 		return fmt.Errorf("cannot write keystore: %w", err)
 	}
 	return nil

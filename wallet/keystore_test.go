@@ -127,18 +127,3 @@ func TestImportWeb3Keystores(t *testing.T) {
 		t.Errorf("empty keystore accepted")
 	}
 }
-
-func TestWriteExclusive(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "k.json")
-	if err := writeExclusive(p, []byte("one")); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeExclusive(p, []byte("two")); err == nil || !strings.Contains(err.Error(), "already exists") {
-		t.Errorf("second write: %v", err)
-	}
-	b, _ := os.ReadFile(p)
-	fi, _ := os.Stat(p)
-	if string(b) != "one" || fi.Mode().Perm() != 0o600 {
-		t.Errorf("content %q mode %o", b, fi.Mode().Perm())
-	}
-}
