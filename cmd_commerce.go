@@ -386,11 +386,11 @@ func (f *purchaseFlags) check(c *cli, source string, ef *engineFlags) error {
 	if err != nil || !terms.Paid() {
 		return nil
 	}
-	env, err := c.walletEnv()
+	env, err := c.env()
 	if err != nil {
 		return err
 	}
-	if !env.ks.Exists() { // no wallet, no licence
+	if !env.Keystore.Exists() { // no wallet, no licence
 		return paidError(tf.Name, terms)
 	}
 	ef.payWith = "downloading a paid torrent"

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bidtorrent/bidtorrent/config"
 	"github.com/bidtorrent/bidtorrent/core"
 	"github.com/bidtorrent/bidtorrent/internal/atomicfile"
 	"github.com/bidtorrent/bidtorrent/internal/bytesize"
@@ -160,34 +159,6 @@ func (c *cli) publisherTerms(f publisherFlags, now time.Time) (*core.Terms, erro
 	return t, nil
 }
 
-// loadConfig reads --config (or the default path).
-func (c *cli) loadConfig() (config.Config, error) {
-	path, explicit := c.configPath, c.configPath != ""
-	if !explicit {
-		p, err := config.DefaultPath()
-		if err != nil {
-			return config.Default(), nil
-		}
-		path = p
-	}
-	return config.Load(path, explicit)
-}
-
-// defaultDataDir is --data-dir, or $XDG_DATA_HOME/bidtorrent.
-func (c *cli) defaultDataDir() (string, error) {
-	if c.dataDir != "" {
-		return c.dataDir, nil
-	}
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "bidtorrent"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("cannot find a data dir (set --data-dir): %w", err)
-	}
-	return filepath.Join(home, ".local", "share", "bidtorrent"), nil
-}
-
 // engineFlags are the flags seed and get share.
 type engineFlags struct {
 	listen      string
@@ -266,7 +237,7 @@ func (c *cli) startEngine(ctx context.Context, dataDir string, ef *engineFlags, 
 // payment, named by why (the passphrase from $BIDTORRENT_PASSPHRASE or a
 // prompt).
 func (c *cli) marketWallet(why string) (*wallet.Wallet, func(), error) {
-	env, err := c.walletEnv()
+	env, err := c.env()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -274,7 +245,7 @@ func (c *cli) marketWallet(why string) (*wallet.Wallet, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s needs a wallet (bidtorrent wallet new): %w", why, err)
 	}
-	return env.open(key)
+	return env.OpenWallet(key)
 }
 
 // marketSettings turns --ask/--bid and a strategy name into settings.

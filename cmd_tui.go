@@ -51,16 +51,16 @@ func runTUI(ctx context.Context, c *cli, args []string) error {
 
 	opts := []core.Option{core.WithLogger(log), core.WithClientVersion("bidtorrent " + version)}
 	if !*noWallet {
-		we, err := c.walletEnv()
+		we, err := c.env()
 		if err != nil {
 			return err
 		}
-		if we.ks.Exists() {
+		if we.Keystore.Exists() {
 			key, err := c.unlock(we, *passFile)
 			if err != nil {
 				return fmt.Errorf("cannot open the wallet (or run with --no-wallet): %w", err)
 			}
-			w, closeChain, err := we.open(key)
+			w, closeChain, err := we.OpenWallet(key)
 			if err != nil {
 				return fmt.Errorf("cannot open the wallet (or run with --no-wallet): %w", err)
 			}

@@ -16,6 +16,9 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/bidtorrent/bidtorrent/config"
+	"github.com/bidtorrent/bidtorrent/internal/app"
 )
 
 // Set with -ldflags "-X main.version=… -X main.commit=… -X main.date=…".
@@ -160,3 +163,16 @@ func runVersion(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintf(c.stdout, "bidtorrent %s (commit %s, built %s)\n", version, commit, date)
 	return nil
 }
+
+// env loads the config and the data dir's file locations from the global
+// flags.
+func (c *cli) env() (*app.Env, error) {
+	return app.Load(app.Options{ConfigPath: c.configPath, DataDir: c.dataDir, Ledger: c.ledger,
+		ScryptN: keystoreScryptN, ScryptP: keystoreScryptP})
+}
+
+// loadConfig reads --config (or the default path).
+func (c *cli) loadConfig() (config.Config, error) { return app.LoadConfig(c.configPath) }
+
+// defaultDataDir is --data-dir, or $XDG_DATA_HOME/bidtorrent.
+func (c *cli) defaultDataDir() (string, error) { return app.DataDir(c.dataDir) }
