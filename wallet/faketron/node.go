@@ -7,11 +7,14 @@
 // transaction, bad address, out of energy, never confirming) or tamper
 // with the transactions it builds.
 //
-// It models only what bidtorrent uses; every other RPC is unimplemented.
+// Contracts run on go-ethereum's EVM (see machine): TRC-20 tokens are the
+// TestToken compiled in package contracts, and anything bidtorrent
+// deploys (the cheque vault) runs as it would on TRON's TVM, with EVM gas
+// as the energy used. It models only what bidtorrent uses; every other
+// RPC is unimplemented.
 package faketron
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -22,6 +25,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/vm"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/fbsobreira/gotron-sdk/pkg/proto/api"
 	"github.com/fbsobreira/gotron-sdk/pkg/proto/core"
@@ -48,12 +53,9 @@ const (
 	NeverConfirm       // broadcast succeeds but the transaction never appears
 )
 
-// Energy model: a TRC-20 transfer uses TransferEnergy energy, each burnt
-// at EnergyPriceSun sun from the sender's TRX, capped by the fee limit.
-const (
-	TransferEnergy = 30000
-	EnergyPriceSun = 420
-)
+// EnergyPriceSun is what a unit of energy (EVM gas used by a contract
+// call or creation) burns from the caller's TRX, capped by the fee limit.
+const EnergyPriceSun = 100
 
 // Node is a fake TRON node. Its methods are safe for concurrent use.
 type Node struct {
@@ -64,7 +66,8 @@ type Node struct {
 	fault        Fault
 	trx          map[wallet.Address]int64
 	trc10        map[string]map[wallet.Address]int64
-	trc20        map[wallet.Address]map[wallet.Address]wallet.Amount
+	m            *machine
+	skew         time.Duration // added to the wall clock for block times (Advance)
 	txs          map[string]*core.TransactionInfo // by hex txid
 	block        int64
 	lastFeeLimit int64
@@ -73,8 +76,12 @@ type Node struct {
 	tamper       func(*core.TransactionRaw)
 }
 
-// Start serves a new node on 127.0.0.1:0.
-func Start() (*Node, error) {
+// Start serves a new node of the Nile test network (block.chainid
+// ChainIDNile) on 127.0.0.1:0.
+func Start() (*Node, error) { return StartChain(wallet.ChainIDNile) }
+
+// StartChain serves a new node whose contracts see block.chainid chainID.
+func StartChain(chainID uint64) (*Node, error) {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen: %w", err)
@@ -83,7 +90,7 @@ func Start() (*Node, error) {
 		lis:   lis,
 		trx:   map[wallet.Address]int64{},
 		trc10: map[string]map[wallet.Address]int64{},
-		trc20: map[wallet.Address]map[wallet.Address]wallet.Amount{},
+		m:     newMachine(chainID),
 		txs:   map[string]*core.TransactionInfo{},
 		block: 1000,
 	}
@@ -107,14 +114,26 @@ func (n *Node) SetFault(f Fault) { n.mu.Lock(); n.fault = f; n.mu.Unlock() }
 // operator or a man in the middle could. nil restores honesty.
 func (n *Node) SetTamper(f func(*core.TransactionRaw)) { n.mu.Lock(); n.tamper = f; n.mu.Unlock() }
 
-// AddContract registers a TRC-20 contract (with no holders).
-func (n *Node) AddContract(contract wallet.Address) {
+// AddContract puts a TRC-20 token at contract (a TestToken, compiled
+// from contracts/, with no holders), unless a contract is there already.
+func (n *Node) AddContract(contract wallet.Address) { n.addToken(contract, false) }
+
+// AddQuietToken puts at contract a TRC-20 token whose transfer and
+// transferFrom return no data (as USDT on TRON does).
+func (n *Node) AddQuietToken(contract wallet.Address) { n.addToken(contract, true) }
+
+func (n *Node) addToken(contract wallet.Address, quiet bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.trc20[contract] == nil {
-		n.trc20[contract] = map[wallet.Address]wallet.Amount{}
+	if !n.m.isContract(contract) {
+		n.m.installToken(contract, quiet)
 	}
 }
+
+// Advance moves the node's clock (block.timestamp) forward by d.
+func (n *Node) Advance(d time.Duration) { n.mu.Lock(); n.skew += d; n.mu.Unlock() }
+
+func (n *Node) now() time.Time { return time.Now().Add(n.skew) }
 
 // SetTRX sets addr's TRX balance in sun.
 func (n *Node) SetTRX(addr wallet.Address, sun int64) { n.mu.Lock(); n.trx[addr] = sun; n.mu.Unlock() }
@@ -136,7 +155,7 @@ func (n *Node) SetTRC10(id string, addr wallet.Address, v int64) {
 func (n *Node) SetTRC20(contract, addr wallet.Address, v wallet.Amount) {
 	n.AddContract(contract)
 	n.mu.Lock()
-	n.trc20[contract][addr] = v
+	n.m.setTokenBalance(contract, addr, v)
 	n.mu.Unlock()
 }
 
@@ -144,7 +163,7 @@ func (n *Node) SetTRC20(contract, addr wallet.Address, v wallet.Amount) {
 func (n *Node) TRC20(contract, addr wallet.Address) wallet.Amount {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.trc20[contract][addr]
+	return n.m.tokenBalance(contract, addr)
 }
 
 // LastFeeLimit returns the fee limit of the last broadcast transaction.
@@ -214,34 +233,23 @@ func (s *server) GetAccount(_ context.Context, in *core.Account) (*core.Account,
 	return acc, nil
 }
 
-var (
-	selBalanceOf = []byte{0x70, 0xa0, 0x82, 0x31}
-	selTransfer  = []byte{0xa9, 0x05, 0x9c, 0xbb}
-	selDecimals  = []byte{0x31, 0x3c, 0xe5, 0x67}
-)
-
 func (s *server) TriggerConstantContract(_ context.Context, in *core.TriggerSmartContract) (*api.TransactionExtention, error) {
 	n := s.n
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	c, err := addrOf(in.GetContractAddress())
-	holders, known := n.trc20[c]
-	if err != nil || !known {
+	if err != nil || !n.m.isContract(c) {
 		return &api.TransactionExtention{Result: fail(api.Return_CONTRACT_VALIDATE_ERROR, "No contract or not a smart contract")}, nil
 	}
-	d := in.GetData()
-	switch {
-	case len(d) == 36 && bytes.Equal(d[:4], selBalanceOf):
-		var a wallet.Address
-		a[0] = wallet.AddressPrefix
-		copy(a[1:], d[16:36])
-		v := holders[a].Bytes32()
-		return &api.TransactionExtention{Result: ok(), ConstantResult: [][]byte{v[:]}, EnergyUsed: 500}, nil
-	case len(d) == 4 && bytes.Equal(d, selDecimals):
-		v := wallet.NewAmount(wallet.BTTDecimals).Bytes32()
-		return &api.TransactionExtention{Result: ok(), ConstantResult: [][]byte{v[:]}}, nil
+	var from common.Address
+	if o, err := addrOf(in.GetOwnerAddress()); err == nil {
+		from = evmAddr(o)
 	}
-	return &api.TransactionExtention{Result: fail(api.Return_CONTRACT_EXE_ERROR, "REVERT opcode executed"), ConstantResult: [][]byte{{}}}, nil
+	r := n.m.view(n.block, uint64(n.now().Unix()), from, evmAddr(c), in.GetData())
+	if r.err != nil {
+		return &api.TransactionExtention{Result: fail(api.Return_CONTRACT_EXE_ERROR, "REVERT opcode executed"), ConstantResult: [][]byte{r.ret}, EnergyUsed: int64(r.gasUsed)}, nil
+	}
+	return &api.TransactionExtention{Result: ok(), ConstantResult: [][]byte{r.ret}, EnergyUsed: int64(r.gasUsed)}, nil
 }
 
 func (s *server) TriggerContract(_ context.Context, in *core.TriggerSmartContract) (*api.TransactionExtention, error) {
@@ -255,9 +263,26 @@ func (s *server) TriggerContract(_ context.Context, in *core.TriggerSmartContrac
 		return &api.TransactionExtention{Result: fail(api.Return_CONTRACT_VALIDATE_ERROR, "Invalid ownerAddress")}, nil
 	}
 	c, err := addrOf(in.GetContractAddress())
-	if _, known := n.trc20[c]; err != nil || !known {
+	if err != nil || !n.m.isContract(c) {
 		return &api.TransactionExtention{Result: fail(api.Return_CONTRACT_VALIDATE_ERROR, "No contract or not a valid smart contract")}, nil
 	}
+	return n.build(core.Transaction_Contract_TriggerSmartContract, in)
+}
+
+// DeployContract builds a contract creation.
+func (s *server) DeployContract(_ context.Context, in *core.CreateSmartContract) (*api.TransactionExtention, error) {
+	n := s.n
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, err := addrOf(in.GetOwnerAddress()); err != nil || len(in.GetNewContract().GetBytecode()) == 0 {
+		return &api.TransactionExtention{Result: fail(api.Return_CONTRACT_VALIDATE_ERROR, "Invalid ownerAddress or no bytecode")}, nil
+	}
+	return n.build(core.Transaction_Contract_CreateSmartContract, in)
+}
+
+// build wraps one contract in an unsigned transaction, as a node does
+// (tampered with when SetTamper says so). Under n.mu.
+func (n *Node) build(typ core.Transaction_Contract_ContractType, in proto.Message) (*api.TransactionExtention, error) {
 	param, err := anypb.New(in)
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
@@ -271,7 +296,7 @@ func (s *server) TriggerContract(_ context.Context, in *core.TriggerSmartContrac
 		Expiration:    now.Add(60 * time.Second).UnixMilli(),
 		Timestamp:     now.UnixNano() / 1000, // distinct per build
 		Contract: []*core.Transaction_Contract{{
-			Type:      core.Transaction_Contract_TriggerSmartContract,
+			Type:      typ,
 			Parameter: param,
 		}},
 	}
@@ -312,10 +337,20 @@ func (s *server) BroadcastTransaction(_ context.Context, tx *core.Transaction) (
 	}
 	ct := raw.GetContract()[0]
 	var tsc core.TriggerSmartContract
-	if ct.GetType() != core.Transaction_Contract_TriggerSmartContract || ct.GetParameter().UnmarshalTo(&tsc) != nil {
-		return fail(api.Return_CONTRACT_VALIDATE_ERROR, "fake node: only TRC-20 transfers are supported"), nil
+	var csc core.CreateSmartContract
+	var ownerBytes []byte
+	switch {
+	case ct.GetType() == core.Transaction_Contract_TriggerSmartContract && ct.GetParameter().UnmarshalTo(&tsc) == nil:
+		ownerBytes = tsc.GetOwnerAddress()
+		if tsc.GetCallValue() != 0 || tsc.GetCallTokenValue() != 0 {
+			return fail(api.Return_CONTRACT_VALIDATE_ERROR, "fake node: call value is not supported"), nil
+		}
+	case ct.GetType() == core.Transaction_Contract_CreateSmartContract && ct.GetParameter().UnmarshalTo(&csc) == nil:
+		ownerBytes = csc.GetOwnerAddress()
+	default:
+		return fail(api.Return_CONTRACT_VALIDATE_ERROR, "fake node: only contract calls and creations are supported"), nil
 	}
-	owner, err := addrOf(tsc.GetOwnerAddress())
+	owner, err := addrOf(ownerBytes)
 	if err != nil {
 		return fail(api.Return_CONTRACT_VALIDATE_ERROR, "Invalid ownerAddress"), nil
 	}
@@ -333,17 +368,31 @@ func (s *server) BroadcastTransaction(_ context.Context, tx *core.Transaction) (
 	n.lastFeeLimit = raw.GetFeeLimit()
 	n.broadcasts++
 	n.block++
-	info := n.execute(&tsc, owner, raw.GetFeeLimit())
+	var to *common.Address
+	data := csc.GetNewContract().GetBytecode()
+	if ct.GetType() == core.Transaction_Contract_TriggerSmartContract {
+		c, _ := addrOf(tsc.GetContractAddress())
+		a := evmAddr(c)
+		to, data = &a, tsc.GetData()
+	}
+	info := n.execute(common.Hash(h), owner, to, data, raw.GetFeeLimit())
 	info.Id = h[:]
 	info.BlockNumber = n.block
-	info.BlockTimeStamp = time.Now().UnixMilli()
+	info.BlockTimeStamp = n.now().UnixMilli()
 	n.txs[id] = info
 	return ok(), nil
 }
 
-// execute runs a TRC-20 call and returns its receipt (without id/block).
-func (n *Node) execute(tsc *core.TriggerSmartContract, owner wallet.Address, feeLimit int64) *core.TransactionInfo {
+// execute runs a contract call (to != nil) or creation on the EVM with
+// the energy the fee limit and the owner's TRX pay for, burns the fee,
+// and returns the receipt (without id/block). Under n.mu.
+func (n *Node) execute(txHash common.Hash, owner wallet.Address, to *common.Address, data []byte, feeLimit int64) *core.TransactionInfo {
 	info := &core.TransactionInfo{Receipt: &core.ResourceReceipt{}}
+	budget := min(feeLimit, n.trx[owner])
+	burn := func(sun int64) {
+		n.trx[owner] -= sun
+		info.Fee, info.Receipt.EnergyFee = sun, sun
+	}
 	failWith := func(r core.Transaction_ResultContractResult, msg string, result []byte) *core.TransactionInfo {
 		info.Result = core.TransactionInfo_FAILED
 		info.Receipt.Result = r
@@ -351,47 +400,35 @@ func (n *Node) execute(tsc *core.TriggerSmartContract, owner wallet.Address, fee
 		info.ContractResult = [][]byte{result}
 		return info
 	}
-	// Burn energy: all of the fee limit or the TRX balance when short.
-	fee := int64(TransferEnergy * EnergyPriceSun)
-	if n.fault == OutOfEnergy || fee > feeLimit || fee > n.trx[owner] {
-		burn := min(feeLimit, n.trx[owner])
-		n.trx[owner] -= burn
-		info.Fee, info.Receipt.EnergyFee = burn, burn
+	if n.fault == OutOfEnergy {
+		burn(budget)
 		return failWith(core.Transaction_Result_OUT_OF_ENERGY, "Not enough energy for 'SSTORE' operation executing", nil)
 	}
-	n.trx[owner] -= fee
-	info.Fee, info.Receipt.EnergyFee, info.Receipt.EnergyUsageTotal = fee, fee, TransferEnergy
-	c, _ := addrOf(tsc.GetContractAddress())
-	d := tsc.GetData()
-	if len(d) != 68 || !bytes.Equal(d[:4], selTransfer) {
-		return failWith(core.Transaction_Result_REVERT, "REVERT opcode executed", nil)
+	r := n.m.run(txHash, n.block, uint64(n.now().Unix()), evmAddr(owner), to, data, uint64(max(budget, 0)/EnergyPriceSun))
+	info.Receipt.EnergyUsageTotal = int64(r.gasUsed)
+	switch {
+	case errors.Is(r.err, vm.ErrOutOfGas) || errors.Is(r.err, vm.ErrCodeStoreOutOfGas):
+		burn(budget)
+		return failWith(core.Transaction_Result_OUT_OF_ENERGY, "Not enough energy for 'SSTORE' operation executing", nil)
+	case r.err != nil:
+		burn(int64(r.gasUsed) * EnergyPriceSun)
+		return failWith(core.Transaction_Result_REVERT, "REVERT opcode executed", r.ret)
 	}
-	var to wallet.Address
-	to[0] = wallet.AddressPrefix
-	copy(to[1:], d[16:36])
-	amt, _ := wallet.AmountFromBytes(d[36:68])
-	holders := n.trc20[c]
-	rest, err := holders[owner].Sub(amt)
-	if err != nil {
-		return failWith(core.Transaction_Result_REVERT, "REVERT opcode executed", revertReason("ERC20: transfer amount exceeds balance"))
-	}
-	holders[owner] = rest
-	holders[to], _ = holders[to].Add(amt)
+	burn(int64(r.gasUsed) * EnergyPriceSun)
 	info.Receipt.Result = core.Transaction_Result_SUCCESS
-	info.ContractResult = [][]byte{append(make([]byte, 31), 1)}
+	info.ContractResult = [][]byte{r.ret}
+	if to == nil {
+		a := tronAddr(r.created)
+		info.ContractAddress = a.Bytes()
+	}
+	for _, l := range r.logs {
+		tl := &core.TransactionInfo_Log{Address: l.Address.Bytes(), Data: l.Data}
+		for _, t := range l.Topics {
+			tl.Topics = append(tl.Topics, t.Bytes())
+		}
+		info.Log = append(info.Log, tl)
+	}
 	return info
-}
-
-// revertReason ABI-encodes Error(string).
-func revertReason(s string) []byte {
-	b := []byte{0x08, 0xc3, 0x79, 0xa0}
-	off, l := make([]byte, 32), make([]byte, 32)
-	off[31] = 32
-	binary.BigEndian.PutUint64(l[24:], uint64(len(s)))
-	b = append(append(b, off...), l...)
-	p := make([]byte, (len(s)+31)/32*32)
-	copy(p, s)
-	return append(b, p...)
 }
 
 func (s *server) GetTransactionInfoById(_ context.Context, in *api.BytesMessage) (*core.TransactionInfo, error) {
