@@ -67,7 +67,7 @@ type Node struct {
 	trx          map[wallet.Address]int64
 	trc10        map[string]map[wallet.Address]int64
 	m            *machine
-	skew         time.Duration // added to the wall clock for block times (Advance)
+	skew         time.Duration                    // added to the wall clock for block times (Advance)
 	txs          map[string]*core.TransactionInfo // by hex txid
 	block        int64
 	lastFeeLimit int64
