@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/core/market"
 	"github.com/bidtorrent/bidtorrent/internal/cliargs"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
@@ -398,7 +399,7 @@ func (f *purchaseFlags) check(c *cli, source string, ef *engineFlags) error {
 }
 
 // paidError is get's answer to a paid torrent without --buy.
-func paidError(name string, t *core.Terms) error {
+func paidError(name string, t *market.Terms) error {
 	return fmt.Errorf("paid torrent: price %s BTT to %s; pass --buy to pay it (%s)",
 		t.Price.Format(wallet.BTTDecimals), t.Payee, name)
 }

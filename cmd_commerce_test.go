@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/core/market"
 	"github.com/bidtorrent/bidtorrent/internal/atomicfile"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
@@ -31,7 +32,7 @@ func commerceTorrents(t *testing.T, dir string) (free, paid, ended string) {
 		t.Fatal(stderr)
 	}
 	// create refuses a past deadline; the library makes one.
-	tf, err := core.CreateTorrent(core.CreateOptions{Path: src, Terms: &core.Terms{
+	tf, err := core.CreateTorrent(core.CreateOptions{Path: src, Terms: &market.Terms{
 		Payee: wallet.MustParseAddress(testPayee), ChainID: wallet.ChainIDLocal,
 		Token: wallet.MustParseAddress(wallet.DefaultBTTContract), Goal: wallet.NewAmount(1000),
 		Deadline: time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)}})

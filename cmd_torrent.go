@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/core/market"
 	"github.com/bidtorrent/bidtorrent/internal/atomicfile"
 	"github.com/bidtorrent/bidtorrent/internal/bytesize"
 	"github.com/bidtorrent/bidtorrent/wallet"
@@ -111,7 +112,7 @@ type publisherFlags struct{ payee, price, goal, deadline string }
 // publisherTerms turns the flags into the torrent's terms (nil without
 // any). The chain and token are the configured wallet's (the local ledger
 // by default), so payments land where the publisher's wallet looks.
-func (c *cli) publisherTerms(f publisherFlags, now time.Time) (*core.Terms, error) {
+func (c *cli) publisherTerms(f publisherFlags, now time.Time) (*market.Terms, error) {
 	if f == (publisherFlags{}) {
 		return nil, nil
 	}
@@ -126,7 +127,7 @@ func (c *cli) publisherTerms(f publisherFlags, now time.Time) (*core.Terms, erro
 	if err != nil {
 		return nil, err
 	}
-	t := &core.Terms{Payee: payee, ChainID: conf.Wallet.Network().ChainID, Token: conf.Wallet.TokenAddress()}
+	t := &market.Terms{Payee: payee, ChainID: conf.Wallet.Network().ChainID, Token: conf.Wallet.TokenAddress()}
 	if f.price != "" {
 		if t.Price, err = parseBTT(f.price); err != nil {
 			return nil, fmt.Errorf("bad --price %q: want an amount in BTT, e.g. 2.5: %w", f.price, err)
@@ -248,8 +249,8 @@ func (c *cli) marketWallet(why string) (*wallet.Wallet, func(), error) {
 	return env.OpenWallet(key)
 }
 
-// marketSettings turns --ask/--bid and a strategy name into settings.
-func marketSettings(price, strategy string, seller bool) (core.MarketSettings, bool, error) {
+// parseMarketFlags turns --ask/--bid and a strategy name into settings.
+func parseMarketFlags(price, strategy string, seller bool) (core.MarketSettings, bool, error) {
 	var m core.MarketSettings
 	if price == "" && strategy == "" {
 		return m, false, nil
@@ -294,7 +295,7 @@ func runSeed(ctx context.Context, c *cli, args []string) error {
 	if fs.NArg() != 1 {
 		return argsError(c, usager{fs.Usage}, "seed needs exactly one PATH")
 	}
-	market, hasMarket, err := marketSettings(ef.price, ef.strategy, true)
+	market, hasMarket, err := parseMarketFlags(ef.price, ef.strategy, true)
 	if err != nil {
 		return err
 	}
@@ -429,7 +430,7 @@ func runGet(ctx context.Context, c *cli, args []string) error {
 	if *seedFor < 0 {
 		return argsError(c, usager{fs.Usage}, "--seed-for must not be negative")
 	}
-	market, hasMarket, err := marketSettings(ef.price, ef.strategy, false)
+	market, hasMarket, err := parseMarketFlags(ef.price, ef.strategy, false)
 	if err != nil {
 		return err
 	}

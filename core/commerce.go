@@ -42,7 +42,7 @@ func (e *Engine) Tip(ctx context.Context, ih InfoHash, to string, amount wallet.
 		return &InputError{What: "tip recipient", Value: to, Reason: "want a peer host:port or \"publisher\""}
 	}
 	if to == ToPublisher {
-		if err := e.needTerms(ctx, ih, func(t *Terms) error { return nil }); err != nil {
+		if err := e.needTerms(ctx, ih, func(t *market.Terms) error { return nil }); err != nil {
 			return err
 		}
 	}
@@ -60,7 +60,7 @@ func (e *Engine) Buy(ctx context.Context, ih InfoHash, maxPrice wallet.Amount) e
 		price    wallet.Amount
 		licensed bool
 	)
-	err := e.needTerms(ctx, ih, func(t *Terms) error {
+	err := e.needTerms(ctx, ih, func(t *market.Terms) error {
 		licensed = e.mkt.torrent(ih).Licensed()
 		switch {
 		case !t.Paid():
@@ -92,7 +92,7 @@ func (e *Engine) Pledge(ctx context.Context, ih InfoHash, amount wallet.Amount) 
 	if amount.IsZero() {
 		return &InputError{What: "pledge", Value: "0", Reason: "must be above zero"}
 	}
-	err := e.needTerms(ctx, ih, func(t *Terms) error {
+	err := e.needTerms(ctx, ih, func(t *market.Terms) error {
 		switch {
 		case t.Goal.IsZero():
 			return fmt.Errorf("torrent %s has no crowdfunding campaign", ih)
@@ -121,7 +121,7 @@ const (
 
 // needTerms waits until torrent ih's metadata is known (a magnet) and
 // checks its publisher terms with check.
-func (e *Engine) needTerms(ctx context.Context, ih InfoHash, check func(*Terms) error) error {
+func (e *Engine) needTerms(ctx context.Context, ih InfoHash, check func(*market.Terms) error) error {
 	for {
 		err := e.do(ctx, func() error {
 			ts, err := e.tradedTorrent(ih)
@@ -211,7 +211,7 @@ func (e *Engine) tradedTorrent(ih InfoHash) (*tstate, error) {
 
 // paymentPeer finds the connection of ts a payment to `to` goes to.
 func (e *Engine) paymentPeer(ts *tstate, to string) (*torrent.PeerConn, *mpeer, error) {
-	ih := mustHash(ts.rec.InfoHash)
+	ih := ts.ih
 	var waiting bool
 	for pc, mp := range e.mkt.peers {
 		if mp.ih != ih {
@@ -265,18 +265,6 @@ func (e *Engine) notePublisher(ts *tstate, mp *mpeer) {
 	}
 }
 
-// marketTerms converts the info dict's terms for core/market.
-func marketTerms(t *Terms) *market.Terms {
-	if t == nil {
-		return nil
-	}
-	mt := &market.Terms{Payee: t.Payee, ChainID: t.ChainID, Token: t.Token, Price: t.Price, Goal: t.Goal}
-	if !t.Deadline.IsZero() {
-		mt.Deadline = t.Deadline.Unix()
-	}
-	return mt
-}
-
 // maxPresentations is how many licence presentations one connection may
 // have checked.
 const maxPresentations = 4
@@ -304,7 +292,7 @@ func (e *Engine) licenceVerifier(pc *torrent.PeerConn, payload []byte) bool {
 	if tries.(*atomic.Int32).Add(1) > maxPresentations {
 		return false
 	}
-	err = market.VerifyPresentation(lic, marketTerms(&gt.terms), [20]byte(pc.Torrent().InfoHash()),
+	err = market.VerifyPresentation(lic, &gt.terms, [20]byte(pc.Torrent().InfoHash()),
 		[20]byte(e.cl.PeerID()), [20]byte(pc.PeerID), time.Now())
 	if err != nil {
 		e.log.Debug("licence presentation refused", "peer", pc.RemoteAddr.String(), "err", err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bidtorrent/bidtorrent/core/bttbid"
+	"github.com/bidtorrent/bidtorrent/core/market"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -31,7 +32,7 @@ func TestCommerceBetweenEngines(t *testing.T) {
 	backerW := testWallet(t, l, dir, 73, 5*bttUnit)
 	price, tip := wallet.NewAmount(bttUnit/2), wallet.NewAmount(bttUnit/100)
 	pledge1, pledge2 := wallet.NewAmount(bttUnit*6/10), wallet.NewAmount(bttUnit/2)
-	terms := Terms{Payee: pub.Address(), ChainID: pub.ChainID(), Token: pub.Token(), Price: price,
+	terms := market.Terms{Payee: pub.Address(), ChainID: pub.ChainID(), Token: pub.Token(), Price: price,
 		Goal: wallet.NewAmount(bttUnit), Deadline: time.Now().Add(time.Hour).Truncate(time.Second)}
 	root, tp, tf := paidTorrent(t, dir, terms)
 	ih := tf.InfoHash
@@ -86,7 +87,7 @@ func TestCommerceBetweenEngines(t *testing.T) {
 	}
 	waitFor(t, publisher.Engine, ih, 10*time.Second, "the tip in the publisher's snapshot", func(tr Torrent) bool {
 		for _, p := range tr.Market.Payments {
-			if p.In && p.For == wallet.ForTip && p.Memo == "worth every token" && p.Amount.Cmp(tip) == 0 && p.Peer == buyerW.Address().String() {
+			if p.In && p.For == wallet.ForTip && p.Memo == "worth every token" && p.Amount.Cmp(tip) == 0 && p.Peer == buyerW.Address() {
 				return true
 			}
 		}
@@ -248,7 +249,7 @@ func TestCommerceRefusals(t *testing.T) {
 			l := testLedger(t, dir)
 			pub := testWallet(t, l, dir, 81, 0)
 			bw := testWallet(t, l, dir, 82, 1_000_000)
-			terms := Terms{Payee: pub.Address(), ChainID: pub.ChainID(), Token: pub.Token(), Price: wallet.NewAmount(7000)}
+			terms := market.Terms{Payee: pub.Address(), ChainID: pub.ChainID(), Token: pub.Token(), Price: wallet.NewAmount(7000)}
 			root, tp, tf := paidTorrent(t, dir, terms)
 			ih := tf.InfoHash
 			base := 175 + 2*i
@@ -284,7 +285,7 @@ func TestCommerceRefusals(t *testing.T) {
 			if s := findT(buyer.Snapshot(), ih); s.Licensed || s.Done != 0 {
 				t.Fatalf("licensed %v, %d bytes after a %s payment", s.Licensed, s.Done, kind)
 			}
-			var in []Payment
+			var in []market.Payment
 			for _, p := range findT(publisher.Snapshot(), ih).Market.Payments {
 				if p.For == wallet.ForPurchase {
 					in = append(in, p)
@@ -336,7 +337,7 @@ func TestCommerceRefusals(t *testing.T) {
 
 // presentation builds buyer's licence presentation for the connection
 // from buyer to seller (peer IDs), the licence signed by the payee key.
-func presentation(t *testing.T, payee, buyer *wallet.Key, terms Terms, ih InfoHash, seller, buyerID [20]byte) []byte {
+func presentation(t *testing.T, payee, buyer *wallet.Key, terms market.Terms, ih InfoHash, seller, buyerID [20]byte) []byte {
 	t.Helper()
 	l, err := wallet.SignLicense(payee, terms.ChainID, terms.Token, buyer.Address(), ih, terms.Price)
 	if err != nil {
@@ -366,7 +367,7 @@ func TestPresentationTries(t *testing.T) {
 	ctx := context.Background()
 	l := testLedger(t, dir)
 	pub := testWallet(t, l, dir, 91, 0)
-	terms := Terms{Payee: pub.Address(), ChainID: pub.ChainID(), Token: pub.Token(), Price: wallet.NewAmount(7000)}
+	terms := market.Terms{Payee: pub.Address(), ChainID: pub.ChainID(), Token: pub.Token(), Price: wallet.NewAmount(7000)}
 	root, tp, tf := paidTorrent(t, dir, terms)
 	ih := tf.InfoHash
 	publisher := startEngine(t, "publisher", marketTestConfig(ipN(185), 0), filepath.Join(dir, "publisher"), WithWallet(pub))

@@ -56,8 +56,8 @@ func (e *Engine) restore() error {
 			e.log.Warn("skipping saved torrent", "infohash", r.InfoHash, "err", err)
 			continue
 		}
-		e.torrents[mustHash(r.InfoHash)] = ts
-		e.order = append(e.order, mustHash(r.InfoHash))
+		e.torrents[ts.ih] = ts
+		e.order = append(e.order, ts.ih)
 		if err := e.start(ts); err != nil {
 			ts.err = err.Error()
 		}
@@ -68,11 +68,11 @@ func (e *Engine) restore() error {
 
 // newState builds a tstate from a record (and the source it came from).
 func (e *Engine) newState(r *record, src *source) (*tstate, error) {
-	ts := &tstate{rec: r, down: newLimiter(r.Limits.Down), up: newLimiter(r.Limits.Up)}
 	ih, err := ParseInfoHash(r.InfoHash)
 	if err != nil {
 		return nil, err
 	}
+	ts := &tstate{ih: ih, rec: r, down: newLimiter(r.Limits.Down), up: newLimiter(r.Limits.Up)}
 	e.tlimits.Store(ih, &tlimiters{down: ts.down, up: ts.up})
 	if len(r.MetaInfo) > 0 {
 		tf, err := ParseTorrentFile(r.MetaInfo, r.InfoHash)
@@ -118,7 +118,7 @@ func (e *Engine) tick(dt time.Duration) {
 	s := Snapshot{
 		Time:    time.Now(),
 		Limits:  e.limits,
-		Market:  globalMarketView(e.market),
+		Market:  e.market.policy(),
 		Err:     e.lastErr,
 		ErrTime: e.errTime,
 		Wallet:  WalletStatus{Err: "no wallet"},
@@ -178,27 +178,14 @@ func (e *Engine) saveSettings() error {
 	return e.st.putSettings(settings{Limits: &l, Market: &m})
 }
 
-// marketView turns stored market settings into the snapshot's form.
-func marketView(m marketRec) TorrentMarket {
-	return TorrentMarket{
+// policy turns stored market settings into the snapshot's form.
+func (m marketRec) policy() MarketPolicy {
+	return MarketPolicy{
 		BuyerStrategy:  m.BuyerStrategy,
 		SellerStrategy: m.SellerStrategy,
 		Bid:            parseStoredAmount(m.Bid),
 		Ask:            parseStoredAmount(m.Ask),
 		Budget:         parseStoredAmount(m.Budget),
-	}
-}
-
-// globalMarketView turns the stored global market settings into the
-// snapshot's form.
-func globalMarketView(m marketRec) GlobalMarket {
-	v := marketView(m)
-	return GlobalMarket{
-		BuyerStrategy:  v.BuyerStrategy,
-		SellerStrategy: v.SellerStrategy,
-		Bid:            v.Bid,
-		Ask:            v.Ask,
-		Budget:         v.Budget,
 	}
 }
 

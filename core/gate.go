@@ -10,6 +10,7 @@ import (
 	pp "github.com/anacrolix/torrent/peer_protocol"
 
 	"github.com/bidtorrent/bidtorrent/core/bttbid"
+	"github.com/bidtorrent/bidtorrent/core/market"
 )
 
 // The purchase gate (docs/PROTOCOL.md, "Purchase"): our node uploads a
@@ -74,7 +75,7 @@ type gateList []*gate
 // gate is one paid torrent's gate.
 type gate struct {
 	ih     InfoHash
-	terms  Terms
+	terms  market.Terms
 	conns  sync.Map     // *torrent.PeerConn → *gateConn
 	opened atomic.Int64 // connections opened by a licence so far
 }
@@ -128,7 +129,7 @@ func (g *gateTable) setVerifier(v LicenceVerifier) {
 
 // add gates torrent ih with terms t (a no-op for a free torrent or one
 // already gated).
-func (g *gateTable) add(ih InfoHash, t *Terms) {
+func (g *gateTable) add(ih InfoHash, t *market.Terms) {
 	if !t.Paid() {
 		return
 	}
@@ -354,7 +355,7 @@ func (e *Engine) learnTerms(ts *tstate) {
 		return
 	}
 	ts.terms = t
-	e.gates.add(mustHash(ts.rec.InfoHash), t)
+	e.gates.add(ts.ih, t)
 }
 
 // gateOnInfo gates magnet torrent t the moment its metadata arrives,

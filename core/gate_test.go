@@ -13,6 +13,7 @@ import (
 	pp "github.com/anacrolix/torrent/peer_protocol"
 
 	"github.com/bidtorrent/bidtorrent/core/bttbid"
+	"github.com/bidtorrent/bidtorrent/core/market"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -69,7 +70,7 @@ func sendBttBid(t *testing.T, e *Engine, ih InfoHash, payload []byte) int {
 }
 
 // paidTorrent creates a payload and its .torrent with terms in dir.
-func paidTorrent(t *testing.T, dir string, terms Terms) (root, torrentPath string, tf *TorrentFile) {
+func paidTorrent(t *testing.T, dir string, terms market.Terms) (root, torrentPath string, tf *TorrentFile) {
 	t.Helper()
 	sizes := map[string]int{"film.bin": 3<<20 + 4321, "notes.txt": 999}
 	return payloadTorrent(t, dir, 8, sizes, CreateOptions{PieceLength: 64 << 10, Terms: &terms})

@@ -11,12 +11,12 @@ import (
 
 // waitGlobal waits for a snapshot published after since whose global
 // market settings satisfy cond, and returns them.
-func waitGlobal(t testing.TB, e *Engine, since time.Time, what string, cond func(GlobalMarket) bool) GlobalMarket {
+func waitGlobal(t testing.TB, e *Engine, since time.Time, what string, cond func(MarketPolicy) bool) MarketPolicy {
 	t.Helper()
 	snaps, unsub := e.Subscribe()
 	defer unsub()
 	deadline := time.After(10 * time.Second)
-	var last GlobalMarket
+	var last MarketPolicy
 	for {
 		select {
 		case s, ok := <-snaps:
@@ -46,7 +46,7 @@ func TestGlobalMarketSnapshotAndRestart(t *testing.T) {
 	ctx := context.Background()
 	e := startEngine(t, "first", testConfig("127.0.0.32"), dataDir)
 
-	if g := waitGlobal(t, e.Engine, time.Time{}, "first snapshot", func(GlobalMarket) bool { return true }); g != (GlobalMarket{}) {
+	if g := waitGlobal(t, e.Engine, time.Time{}, "first snapshot", func(MarketPolicy) bool { return true }); g != (MarketPolicy{}) {
 		t.Fatalf("fresh engine global market = %+v, want zero", g)
 	}
 
@@ -56,8 +56,8 @@ func TestGlobalMarketSnapshotAndRestart(t *testing.T) {
 	if err := e.SetMarket(ctx, InfoHash{}, MarketSettings{Bid: &bid, Ask: &ask, Budget: &budget, BuyerStrategy: &buyer, SellerStrategy: &seller}); err != nil {
 		t.Fatal(err)
 	}
-	want := GlobalMarket{BuyerStrategy: buyer, SellerStrategy: seller, Bid: bid, Ask: ask, Budget: budget}
-	g := waitGlobal(t, e.Engine, before, "global settings in snapshot", func(g GlobalMarket) bool { return g.Bid.Cmp(bid) == 0 })
+	want := MarketPolicy{BuyerStrategy: buyer, SellerStrategy: seller, Bid: bid, Ask: ask, Budget: budget}
+	g := waitGlobal(t, e.Engine, before, "global settings in snapshot", func(g MarketPolicy) bool { return g.Bid.Cmp(bid) == 0 })
 	if !sameGlobal(g, want) {
 		t.Fatalf("global market = %+v, want %+v", g, want)
 	}
@@ -69,7 +69,7 @@ func TestGlobalMarketSnapshotAndRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	want.Bid = bid2
-	g = waitGlobal(t, e.Engine, before, "bid change", func(g GlobalMarket) bool { return g.Bid.Cmp(bid2) == 0 })
+	g = waitGlobal(t, e.Engine, before, "bid change", func(g MarketPolicy) bool { return g.Bid.Cmp(bid2) == 0 })
 	if !sameGlobal(g, want) {
 		t.Fatalf("after bid-only change global market = %+v, want %+v", g, want)
 	}
@@ -99,13 +99,13 @@ func TestGlobalMarketSnapshotAndRestart(t *testing.T) {
 	}
 
 	e2 := startEngine(t, "second", testConfig("127.0.0.32"), dataDir)
-	g = waitGlobal(t, e2.Engine, time.Time{}, "restored snapshot", func(GlobalMarket) bool { return true })
+	g = waitGlobal(t, e2.Engine, time.Time{}, "restored snapshot", func(MarketPolicy) bool { return true })
 	if !sameGlobal(g, want) {
 		t.Errorf("after restart global market = %+v, want %+v", g, want)
 	}
 }
 
-func sameGlobal(a, b GlobalMarket) bool {
+func sameGlobal(a, b MarketPolicy) bool {
 	return a.BuyerStrategy == b.BuyerStrategy && a.SellerStrategy == b.SellerStrategy &&
 		a.Bid.Cmp(b.Bid) == 0 && a.Ask.Cmp(b.Ask) == 0 && a.Budget.Cmp(b.Budget) == 0
 }

@@ -102,7 +102,7 @@ func (e *Engine) marketEvent(ev mevent) {
 		if ts == nil {
 			return
 		}
-		ih := mustHash(ts.rec.InfoHash)
+		ih := ts.ih
 		mt := mk.torrent(ih)
 		pc := ev.pc
 		mp := &mpeer{ih: ih, key: pc.RemoteAddr.String(), conn: e.connOf(pc), since: time.Now()}
@@ -324,10 +324,11 @@ func (e *Engine) marketTick(ts *tstate, out *Torrent, now time.Time) {
 	if mk == nil || ts.t == nil {
 		return
 	}
-	ih := mustHash(ts.rec.InfoHash)
+	ih := ts.ih
 	mt := mk.torrent(ih)
 	if mt.Terms() == nil && ts.terms != nil {
-		mt.SetTerms(marketTerms(ts.terms), now) // terms are part of the infohash: set once
+		tm := *ts.terms       // the market's own copy
+		mt.SetTerms(&tm, now) // terms are part of the infohash: set once
 	}
 	pol, err := e.resolvePolicy(ts)
 	e.notePolicyErr(ts, err)

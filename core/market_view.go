@@ -5,6 +5,7 @@ package core
 // the wallet status and money totals (marketTotals).
 
 import (
+	"slices"
 	"time"
 
 	"github.com/bidtorrent/bidtorrent/core/market"
@@ -52,16 +53,10 @@ func (e *Engine) fillMarket(mt *market.Auction, out *Torrent, peers map[string]*
 func fillCommerce(mt *market.Auction, out *Torrent, now time.Time) {
 	out.Licensed = mt.Licensed()
 	if c, ok := mt.Campaign(now); ok {
-		out.Campaign = &Campaign{Goal: c.Goal, Pledged: c.Pledged, Count: c.Count, Deadline: c.Deadline,
-			Funded: c.Funded, Expired: c.Expired, Ours: c.Ours, Paid: c.Paid}
+		out.Campaign = &c
 	}
-	ps := mt.Payments()
-	if len(ps) == 0 {
-		return
-	}
-	out.Market.Payments = make([]Payment, len(ps))
-	for i, p := range ps {
-		out.Market.Payments[i] = Payment{Time: p.Time, In: p.In, For: p.For, Peer: p.Peer.String(), Amount: p.Amount, Memo: p.Memo}
+	if ps := mt.Payments(); len(ps) > 0 {
+		out.Market.Payments = slices.Clone(ps) // never the market's own slice
 	}
 }
 

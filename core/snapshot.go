@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"time"
 
+	"github.com/bidtorrent/bidtorrent/core/market"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -82,7 +83,7 @@ type Snapshot struct {
 	// Market is the global market settings: the defaults for torrents
 	// that set none of their own (what SetMarket stores for the zero
 	// InfoHash).
-	Market GlobalMarket
+	Market MarketPolicy
 	Wallet WalletStatus
 	// Err is the most recent engine-level error worth showing the user
 	// (empty if none), with when it happened.
@@ -148,35 +149,11 @@ type Torrent struct {
 	Market   TorrentMarket
 	// Terms are the publisher terms of the info dict (nil: none, or the
 	// metadata is not known yet). Shared between snapshots: never modify.
-	Terms *Terms
+	Terms *market.Terms
 	// Licensed is set when we hold a licence for this paid torrent.
 	Licensed bool
 	// Campaign is the crowdfunding campaign of the terms (nil: none).
-	Campaign *Campaign
-}
-
-// Campaign is the progress of a torrent's crowdfunding campaign
-// (PROTOCOL.md §16.11), as the publisher holds it (our own, or as its
-// last CAMPAIGN message said).
-type Campaign struct {
-	Goal, Pledged wallet.Amount
-	Count         int // pledges
-	Deadline      time.Time
-	Funded        bool          // the pledges held reach the goal (by the deadline)
-	Expired       bool          // the deadline passed below the goal
-	Ours          wallet.Amount // our own pledge (zero: none)
-	Paid          bool          // we paid our pledge
-}
-
-// Payment is one tip, purchase or pledge payment made or received for a
-// torrent (PROTOCOL.md §16).
-type Payment struct {
-	Time   time.Time
-	In     bool   // received (else sent)
-	For    string // "tip", "purchase" or "pledge"
-	Peer   string // the counterparty's address (T…)
-	Amount wallet.Amount
-	Memo   string // untrusted text: sanitise before display
+	Campaign *market.Campaign
 }
 
 // Torrent returns the torrent ih of the snapshot.
@@ -261,10 +238,11 @@ type PeerMarket struct {
 	Err      string
 }
 
-// GlobalMarket is the global market settings, the defaults a torrent
-// uses for any setting it leaves empty. Empty strategies and zero amounts
-// mean "not set" (the built-in defaults apply).
-type GlobalMarket struct {
+// MarketPolicy is a torrent's market settings as stored, or (in
+// Snapshot.Market) the global ones, the defaults a torrent uses for any
+// setting it leaves empty. Empty strategies and zero amounts mean "not
+// set" (the built-in defaults apply).
+type MarketPolicy struct {
 	BuyerStrategy  string
 	SellerStrategy string
 	Bid            wallet.Amount // max price per MiB we offer
@@ -274,11 +252,7 @@ type GlobalMarket struct {
 
 // TorrentMarket is a torrent's market settings and totals.
 type TorrentMarket struct {
-	BuyerStrategy  string
-	SellerStrategy string
-	Bid            wallet.Amount // max price per MiB we offer
-	Ask            wallet.Amount // reserve price per MiB we ask
-	Budget         wallet.Amount // 0 = none
+	MarketPolicy
 	// Price is, for a torrent we sell, the clearing price of our latest
 	// auction; for a torrent we only buy, the highest price in force
 	// among the sellers that award us (zero when none does).
@@ -294,7 +268,7 @@ type TorrentMarket struct {
 	History      []MarketPoint // recent, oldest first, bounded
 	// Payments are the tips, purchases and pledge payments of this
 	// torrent, oldest first (the most recent 100).
-	Payments []Payment
+	Payments []market.Payment
 }
 
 // MarketPoint is one sample of a torrent's market over time.

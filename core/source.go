@@ -15,6 +15,8 @@ import (
 	"github.com/anacrolix/torrent/bencode"
 	"github.com/anacrolix/torrent/metainfo"
 	infohash_v2 "github.com/anacrolix/torrent/types/infohash-v2"
+
+	"github.com/bidtorrent/bidtorrent/core/market"
 )
 
 // maxTorrentFile bounds a .torrent read from disk or the network.
@@ -141,8 +143,8 @@ type CreateOptions struct {
 	Private     bool
 	Comment     string
 	CreatedBy   string
-	Terms       *Terms // publisher terms spliced into the info dict (terms.go); nil: none
-	Format      Format // "" is FormatV1
+	Terms       *market.Terms // publisher terms spliced into the info dict (terms.go); nil: none
+	Format      Format        // "" is FormatV1
 }
 
 // CreateTorrent hashes the file or directory at opts.Path and returns the

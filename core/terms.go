@@ -7,50 +7,21 @@ import (
 	"time"
 
 	"github.com/anacrolix/torrent/bencode"
+
+	"github.com/bidtorrent/bidtorrent/core/market"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
 // termsKey is the info dict key holding a torrent's publisher terms.
 const termsKey = "btt"
 
-// Terms are a torrent's publisher terms, the `btt` dict of its info dict
-// (docs/PROTOCOL.md): who is paid, on which chain and token, the price of
-// the content and an optional crowdfunding goal. The infohash covers them,
-// so nobody can change the payee or the price without making another
-// torrent.
-type Terms struct {
-	Payee    wallet.Address // who is paid (required)
-	ChainID  uint64         // TIP-712 chain id of the payments
-	Token    wallet.Address // the TRC-20 token (the local ledger's token id)
-	Price    wallet.Amount  // zero: free
-	Goal     wallet.Amount  // zero: no crowdfunding campaign
-	Deadline time.Time      // the campaign's deadline; zero iff Goal is zero
-}
-
-// Paid reports whether the content has a price (its upload is gated).
-func (t *Terms) Paid() bool { return t != nil && !t.Price.IsZero() }
-
-// TermsError is a `btt` dict that does not parse or is incomplete. Key
-// names the offending key ("btt" for the dict itself).
-type TermsError struct {
-	Key    string
-	Reason string
-}
-
-func (e *TermsError) Error() string {
-	if e.Key == termsKey {
-		return "bad publisher terms: btt: " + e.Reason
-	}
-	return fmt.Sprintf("bad publisher terms: btt.%s: %s", e.Key, e.Reason)
-}
-
-func termsErr(key, reason string) error { return &TermsError{Key: key, Reason: reason} }
+func termsErr(key, reason string) error { return &market.TermsError{Key: key, Reason: reason} }
 
 // ParseTerms reads the publisher terms of a bencoded info dict. It returns
-// nil, nil when the dict has no `btt` key, and a *TermsError naming the
+// nil, nil when the dict has no `btt` key, and a *market.TermsError naming the
 // key for terms that are malformed or incomplete. Unknown keys inside
 // `btt` are ignored (later versions may add some).
-func ParseTerms(infoBytes []byte) (*Terms, error) {
+func ParseTerms(infoBytes []byte) (*market.Terms, error) {
 	var info map[string]bencode.Bytes
 	if err := bencode.Unmarshal(infoBytes, &info); err != nil {
 		return nil, fmt.Errorf("cannot read the info dictionary: %w", err)
@@ -66,7 +37,7 @@ func ParseTerms(infoBytes []byte) (*Terms, error) {
 	if err := bencode.Unmarshal(raw, &d); err != nil {
 		return nil, termsErr("btt", "corrupt dictionary: "+err.Error())
 	}
-	var t Terms
+	var t market.Terms
 	var err error
 	if t.Payee, err = termsAddress(d, "payee"); err != nil {
 		return nil, err
@@ -169,30 +140,10 @@ func termsInt(d map[string]bencode.Bytes, key string, required bool) (int64, err
 	return v, nil
 }
 
-// Validate reports the first missing or inconsistent field, naming its
-// `btt` key, as a *TermsError.
-func (t Terms) Validate() error {
-	switch {
-	case t.Payee[0] != wallet.AddressPrefix:
-		return termsErr("payee", "missing or not a TRON address")
-	case t.ChainID == 0 || t.ChainID > 1<<63-1:
-		return termsErr("chain", "missing or out of range")
-	case t.Token[0] != wallet.AddressPrefix:
-		return termsErr("token", "missing or not a TRON address")
-	case !t.Goal.IsZero() && t.Deadline.IsZero():
-		return termsErr("deadline", "missing (a goal needs a deadline)")
-	case t.Goal.IsZero() && !t.Deadline.IsZero():
-		return termsErr("deadline", "present without a goal")
-	case !t.Deadline.IsZero() && t.Deadline.Unix() <= 0:
-		return termsErr("deadline", "before 1970")
-	}
-	return nil
-}
-
 // SpliceTerms returns infoBytes re-encoded with t as its `btt` dict
 // (replacing any earlier one). Keys come out sorted; every other key keeps
 // its value byte for byte. The result has another infohash.
-func SpliceTerms(infoBytes []byte, t Terms) ([]byte, error) {
+func SpliceTerms(infoBytes []byte, t market.Terms) ([]byte, error) {
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
@@ -228,4 +179,4 @@ func SpliceTerms(infoBytes []byte, t Terms) ([]byte, error) {
 }
 
 // Terms returns the torrent's publisher terms (nil, nil without any).
-func (t *TorrentFile) Terms() (*Terms, error) { return ParseTerms(t.mi.InfoBytes) }
+func (t *TorrentFile) Terms() (*market.Terms, error) { return ParseTerms(t.mi.InfoBytes) }

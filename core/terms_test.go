@@ -9,11 +9,12 @@ import (
 
 	"github.com/anacrolix/torrent/bencode"
 	"github.com/anacrolix/torrent/metainfo"
+	"github.com/bidtorrent/bidtorrent/core/market"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
-func testTerms() Terms {
-	return Terms{
+func testTerms() market.Terms {
+	return market.Terms{
 		Payee:    wallet.MustParseAddress("TLsV52sRDL79HXGGm9yzwKibb6BeruhUzy"),
 		ChainID:  wallet.ChainIDLocal,
 		Token:    wallet.MustParseAddress(wallet.DefaultBTTContract),
@@ -24,7 +25,7 @@ func testTerms() Terms {
 }
 
 // withTerms splices t into tf's info dict and returns the new .torrent.
-func withTerms(t *testing.T, tf *TorrentFile, terms Terms) (*TorrentFile, []byte) {
+func withTerms(t *testing.T, tf *TorrentFile, terms market.Terms) (*TorrentFile, []byte) {
 	t.Helper()
 	info, err := SpliceTerms(tf.mi.InfoBytes, terms)
 	if err != nil {
@@ -104,7 +105,7 @@ func TestSpliceParseTerms(t *testing.T) {
 		t.Errorf("infohash %x is not sha1 of the spliced dict %x", paid.InfoHash, h)
 	}
 	// A free torrent with only a payee (tips) carries no price or goal.
-	free := Terms{Payee: want.Payee, ChainID: 1, Token: want.Token}
+	free := market.Terms{Payee: want.Payee, ChainID: 1, Token: want.Token}
 	_, info = withTerms(t, tf, free)
 	g, err := ParseTerms(info)
 	if err != nil || g.Paid() || !g.Goal.IsZero() || !g.Deadline.IsZero() {
@@ -115,16 +116,16 @@ func TestSpliceParseTerms(t *testing.T) {
 func TestSpliceTermsRejects(t *testing.T) {
 	dir := t.TempDir()
 	_, _, tf := seedTorrent(t, dir, 32<<10)
-	for key, mut := range map[string]func(*Terms){
-		"payee":    func(t *Terms) { t.Payee = wallet.Address{} },
-		"token":    func(t *Terms) { t.Token = wallet.Address{} },
-		"chain":    func(t *Terms) { t.ChainID = 0 },
-		"deadline": func(t *Terms) { t.Deadline = time.Time{} },
+	for key, mut := range map[string]func(*market.Terms){
+		"payee":    func(t *market.Terms) { t.Payee = wallet.Address{} },
+		"token":    func(t *market.Terms) { t.Token = wallet.Address{} },
+		"chain":    func(t *market.Terms) { t.ChainID = 0 },
+		"deadline": func(t *market.Terms) { t.Deadline = time.Time{} },
 	} {
 		terms := testTerms()
 		mut(&terms)
 		_, err := SpliceTerms(tf.mi.InfoBytes, terms)
-		var te *TermsError
+		var te *market.TermsError
 		if !errors.As(err, &te) || te.Key != key {
 			t.Errorf("%s: SpliceTerms error %v, want one naming btt.%s", key, err, key)
 		}
@@ -195,12 +196,12 @@ func TestParseTermsRejects(t *testing.T) {
 		d := base()
 		c.mut(d)
 		_, err := ParseTerms(splice(d))
-		var te *TermsError
+		var te *market.TermsError
 		if !errors.As(err, &te) || te.Key != c.key || !strings.Contains(err.Error(), "btt."+c.key) {
 			t.Errorf("case %d: error %v, want one naming btt.%s", i, err, c.key)
 		}
 	}
-	var te *TermsError
+	var te *market.TermsError
 	if _, err := ParseTerms(splice("not a dict")); !errors.As(err, &te) || te.Key != "btt" {
 		t.Errorf("btt as a string: %v", err)
 	}

@@ -17,10 +17,13 @@ import (
 	"github.com/anacrolix/torrent/storage"
 	"github.com/anacrolix/torrent/types"
 	"golang.org/x/time/rate"
+
+	"github.com/bidtorrent/bidtorrent/core/market"
 )
 
 // tstate is one torrent as the loop sees it. Only the loop touches it.
 type tstate struct {
+	ih       InfoHash // rec.InfoHash, parsed once by newState
 	rec      *record
 	tf       *TorrentFile     // nil until the metainfo is known
 	t        *torrent.Torrent // nil while paused
@@ -44,7 +47,7 @@ type tstate struct {
 	seq              map[int]types.PiecePriority // pieces raised for sequential download
 	last             Torrent
 
-	terms       *Terms // publisher terms, read once the metainfo is known (gate.go)
+	terms       *market.Terms // publisher terms, read once the metainfo is known (gate.go)
 	termsParsed bool
 	policyErr   string // the last trade policy error logged (market_loop.go)
 }
@@ -89,7 +92,7 @@ func (e *Engine) start(ts *tstate) error {
 	}
 	// A paid torrent is gated before anacrolix can take any connection.
 	e.learnTerms(ts)
-	opts := addOpts(mustHash(ts.rec.InfoHash), ts.tf, ts.rec.Magnet)
+	opts := addOpts(ts.ih, ts.tf, ts.rec.Magnet)
 	opts.Storage = e.fileStorage(ts.rec.DataDir)
 	t, _ := e.cl.AddTorrentOpt(opts)
 	ts.t = t
@@ -272,7 +275,7 @@ func (e *Engine) updateCounters(ts *tstate) {
 // poll refreshes ts from the client and returns its snapshot. dt is the
 // time since the last poll.
 func (e *Engine) poll(ts *tstate, dt time.Duration) Torrent {
-	ih := mustHash(ts.rec.InfoHash)
+	ih := ts.ih
 	out := Torrent{
 		InfoHash:   ih,
 		Name:       ts.name,
@@ -282,7 +285,7 @@ func (e *Engine) poll(ts *tstate, dt time.Duration) Torrent {
 		Sequential: ts.rec.Sequential,
 		Limits:     ts.rec.Limits,
 		DataDir:    ts.rec.DataDir,
-		Market:     marketView(ts.rec.Market),
+		Market:     TorrentMarket{MarketPolicy: ts.rec.Market.policy()},
 	}
 	e.learnTerms(ts)
 	out.Terms = ts.terms
@@ -565,7 +568,7 @@ func (e *Engine) deleteData(ts *tstate) error {
 	if ts.tf == nil {
 		return nil
 	}
-	if err := e.pc.forget(mustHash(ts.rec.InfoHash)); err != nil {
+	if err := e.pc.forget(ts.ih); err != nil {
 		e.log.Warn("forgetting piece completion", "err", err)
 	}
 	root := ts.rec.DataDir
@@ -600,14 +603,6 @@ func (e *Engine) deleteData(ts *tstate) error {
 		return fmt.Errorf("cannot delete data of %s: %w", ts.name, err)
 	}
 	return nil
-}
-
-func mustHash(s string) InfoHash {
-	h, err := ParseInfoHash(s)
-	if err != nil {
-		panic("stored infohash is not hex: " + s)
-	}
-	return h
 }
 
 // clientFromPeerID names the client from an Azureus-style peer ID

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/core/market"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -22,9 +23,9 @@ func commerceSnapshot(t *testing.T) core.Snapshot {
 		t.Fatal(err)
 	}
 	deadline := time.Date(2026, 12, 24, 13, 30, 0, 0, time.UTC)
-	s.Torrents[1].Terms = &core.Terms{Payee: payee, ChainID: 1, Price: tokens18(t, "2.5"), Goal: tokens18(t, "1000"), Deadline: deadline}
-	s.Torrents[1].Campaign = &core.Campaign{Goal: tokens18(t, "1000"), Pledged: tokens18(t, "250"), Count: 3, Deadline: deadline}
-	s.Torrents[0].Terms = &core.Terms{Payee: payee, ChainID: 1, Price: tokens18(t, "1")}
+	s.Torrents[1].Terms = &market.Terms{Payee: payee, ChainID: 1, Price: tokens18(t, "2.5"), Goal: tokens18(t, "1000"), Deadline: deadline}
+	s.Torrents[1].Campaign = &market.Campaign{Goal: tokens18(t, "1000"), Pledged: tokens18(t, "250"), Count: 3, Deadline: deadline}
+	s.Torrents[0].Terms = &market.Terms{Payee: payee, ChainID: 1, Price: tokens18(t, "1")}
 	s.Torrents[0].Licensed = true
 	return s
 }

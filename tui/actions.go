@@ -368,8 +368,8 @@ func (m *Model) marketFields(bid, ask, budget, buyer, seller string) []*field {
 	}
 }
 
-// marketSettings reads the market fields; unchanged fields stay nil.
-func (m *Model) marketSettings(fs []*field, v []string) (core.MarketSettings, bool, error) {
+// marketChanges reads the market fields of a form; unchanged fields stay nil.
+func (m *Model) marketChanges(fs []*field, v []string) (core.MarketSettings, bool, error) {
 	var ms core.MarketSettings
 	changed := false
 	amt := func(i int) (*wallet.Amount, error) {
@@ -428,7 +428,7 @@ func (m *Model) marketDialog(ts []*core.Torrent) dialog {
 	}
 	d := newForm(m.sh, title, fs)
 	d.submit = func(v []string) (tea.Cmd, error) {
-		ms, changed, err := m.marketSettings(fs, v)
+		ms, changed, err := m.marketChanges(fs, v)
 		if err != nil || !changed {
 			return nil, err
 		}
@@ -470,7 +470,7 @@ func (m *Model) optionsDialog() dialog {
 		if nl.Up, err = bytesize.ParseRate(v[1]); err != nil {
 			return nil, err
 		}
-		ms, changed, err := m.marketSettings(mf, v[2:])
+		ms, changed, err := m.marketChanges(mf, v[2:])
 		if err != nil {
 			return nil, err
 		}

@@ -17,6 +17,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/core/market"
 	"github.com/bidtorrent/bidtorrent/internal/cliargs"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
@@ -266,7 +267,7 @@ func (m *Model) pledgeAction() tea.Cmd {
 
 // campaignText is a campaign's progress: a bar, pledged / goal, the
 // number of pledges, the deadline and the outcome, and our own pledge.
-func (sh *shared) campaignText(c *core.Campaign, barW int) string {
+func (sh *shared) campaignText(c *market.Campaign, barW int) string {
 	p := 0.0
 	if g := amountFloat(c.Goal, sh.decimals); g > 0 {
 		p = amountFloat(c.Pledged, sh.decimals) / g // display only
@@ -343,12 +344,12 @@ func (d *detailsPane) termsRows(t *core.Torrent) [][2]string {
 
 // campaign is the torrent's campaign, or one built from its terms when
 // the publisher has not reported on it yet.
-func (d *detailsPane) campaign(t *core.Torrent) *core.Campaign {
+func (d *detailsPane) campaign(t *core.Torrent) *market.Campaign {
 	if t.Campaign != nil {
 		return t.Campaign
 	}
 	if t.Terms != nil && !t.Terms.Goal.IsZero() {
-		return &core.Campaign{Goal: t.Terms.Goal, Deadline: t.Terms.Deadline}
+		return &market.Campaign{Goal: t.Terms.Goal, Deadline: t.Terms.Deadline}
 	}
 	return nil
 }
@@ -400,7 +401,7 @@ func (d *detailsPane) paymentRows(t *core.Torrent, width int) []string {
 		if p.In {
 			dir = "in"
 		}
-		line := tb.line([]string{p.Time.UTC().Format("2006-01-02 15:04"), dir, sanitize(p.For), sanitize(p.Peer),
+		line := tb.line([]string{p.Time.UTC().Format("2006-01-02 15:04"), dir, sanitize(p.For), sanitize(p.Peer.String()),
 			sh.amount(p.Amount, 12), sanitize(p.Memo)})
 		if p.In {
 			line = st.Good.Render(line)
@@ -413,7 +414,7 @@ func (d *detailsPane) paymentRows(t *core.Torrent, width int) []string {
 // notePayments shows, in the status line, a payment received since the
 // last snapshot (the newest one, with its memo).
 func (m *Model) notePayments(s core.Snapshot) {
-	var newest *core.Payment
+	var newest *market.Payment
 	var name string
 	latest := m.seenPay
 	for i := range s.Torrents {
@@ -437,7 +438,7 @@ func (m *Model) notePayments(s core.Snapshot) {
 		return // the payments of earlier sessions are in the Market tab
 	}
 	s2 := "received " + sanitize(newest.For) + " of " + newest.Amount.Format(m.sh.decimals) + " " + m.sh.token +
-		" from " + sanitize(newest.Peer) + " for " + name
+		" from " + sanitize(newest.Peer.String()) + " for " + name
 	if newest.Memo != "" {
 		s2 += ": “" + sanitize(newest.Memo) + "”"
 	}

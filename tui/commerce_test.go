@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/core/market"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -26,18 +27,28 @@ func payee(t testing.TB) wallet.Address {
 	return a
 }
 
+// tipper is the address of a peer that tips (41aa…aa).
+func tipper(t testing.TB) wallet.Address {
+	t.Helper()
+	a, err := wallet.ParseAddress("41aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 // commerceFixture is fixture() with debian a paid torrent of a publisher
 // running a campaign, with payments both ways.
 func commerceFixture(t testing.TB) core.Snapshot {
 	s := fixture()
 	d := &s.Torrents[0]
 	deadline := t0.Add(30*24*time.Hour + 90*time.Minute)
-	d.Terms = &core.Terms{Payee: payee(t), ChainID: 1, Price: btt("2.5"), Goal: btt("1000"), Deadline: deadline}
-	d.Campaign = &core.Campaign{Goal: btt("1000"), Pledged: btt("250"), Count: 3, Deadline: deadline, Ours: btt("10")}
-	d.Market.Payments = []core.Payment{
-		{Time: t0.Add(-3 * time.Hour), For: "purchase", Peer: payee(t).String(), Amount: btt("2.5")},
-		{Time: t0.Add(-2 * time.Hour), In: true, For: "tip", Peer: "TQ1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", Amount: btt("0.75"), Memo: evilMemo},
-		{Time: t0.Add(-time.Hour), For: "tip", Peer: payee(t).String(), Amount: btt("1"), Memo: "thanks for the iso ☕"},
+	d.Terms = &market.Terms{Payee: payee(t), ChainID: 1, Price: btt("2.5"), Goal: btt("1000"), Deadline: deadline}
+	d.Campaign = &market.Campaign{Goal: btt("1000"), Pledged: btt("250"), Count: 3, Deadline: deadline, Ours: btt("10")}
+	d.Market.Payments = []market.Payment{
+		{Time: t0.Add(-3 * time.Hour), For: "purchase", Peer: payee(t), Amount: btt("2.5")},
+		{Time: t0.Add(-2 * time.Hour), In: true, For: "tip", Peer: tipper(t), Amount: btt("0.75"), Memo: evilMemo},
+		{Time: t0.Add(-time.Hour), For: "tip", Peer: payee(t), Amount: btt("1"), Memo: "thanks for the iso ☕"},
 	}
 	return s
 }
@@ -228,10 +239,10 @@ func TestReceivedPaymentInStatusLine(t *testing.T) {
 	}
 	s := commerceFixture(t)
 	d := &s.Torrents[0]
-	d.Market.Payments = append(d.Market.Payments, core.Payment{Time: t0.Add(time.Minute), In: true, For: "tip",
-		Peer: "TQ1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", Amount: btt("3"), Memo: "gg\u202e"})
+	d.Market.Payments = append(d.Market.Payments, market.Payment{Time: t0.Add(time.Minute), In: true, For: "tip",
+		Peer: tipper(t), Amount: btt("3"), Memo: "gg\u202e"})
 	h.snap(s)
-	want := "received tip of 3 BTT from TQ1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa for debian-13.2.0-amd64-netinst.iso: “gg�”"
+	want := "received tip of 3 BTT from TRXcKoEvHr6Y38VMcDYGBEYKznvH3XUX4g for debian-13.2.0-amd64-netinst.iso: “gg�”"
 	if !strings.Contains(h.screen(), want) {
 		t.Errorf("want %q in:\n%s", want, h.screen())
 	}

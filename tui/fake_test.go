@@ -211,8 +211,8 @@ func fixture() core.Snapshot {
 			{Key: "[2001:db8::1]:7000", Client: "bidtorrent dev", Transport: "utp", PeerInterest: true, AmChoking: true,
 				Progress: 0.1, Market: core.PeerMarket{Enabled: true, TheirBid: btt("0.0001"), Credit: btt("0.0004")}},
 		},
-		Market: core.TorrentMarket{BuyerStrategy: "adaptive", SellerStrategy: "uniform", Bid: btt("0.0003"),
-			Ask: btt("0.0001"), Budget: btt("5"), Price: btt("0.0002"), Spent: btt("0.0128"),
+		Market: core.TorrentMarket{MarketPolicy: core.MarketPolicy{BuyerStrategy: "adaptive", SellerStrategy: "uniform",
+			Bid: btt("0.0003"), Ask: btt("0.0001"), Budget: btt("5")}, Price: btt("0.0002"), Spent: btt("0.0128"),
 			Earned: btt("0.0064"), Unsettled: btt("0.002"), Sold: 32 << 20, Bought: 64 << 20, History: hist},
 	}
 	ubuntu := core.Torrent{
@@ -220,7 +220,8 @@ func fixture() core.Snapshot {
 		AddedAt: t0.Add(-24 * time.Hour), Size: 6 << 30, Done: 6 << 30, State: core.StateSeeding,
 		UpRate: 1200 << 10, Uploaded: 14 << 30, Ratio: 2.33, PeerCount: 12, SeedCount: 0,
 		PieceLength: 4 << 20, NumPieces: 1536,
-		Market: core.TorrentMarket{SellerStrategy: "propshare", Ask: btt("0.0001"), Earned: btt("1.25")},
+		Market: core.TorrentMarket{MarketPolicy: core.MarketPolicy{SellerStrategy: "propshare", Ask: btt("0.0001")},
+			Earned: btt("1.25")},
 	}
 	paused := core.Torrent{
 		InfoHash: hash(0xcc), Name: "big buck bunny 1080p", AddedAt: t0.Add(-72 * time.Hour),
@@ -235,7 +236,7 @@ func fixture() core.Snapshot {
 		Totals: core.Totals{DownRate: 3 << 20, UpRate: 1712 << 10, Peers: 15, Spent: btt("0.0128"),
 			Earned: btt("1.2564"), Unsettled: btt("0.002")},
 		Limits: core.Limits{Up: 2 << 20},
-		Market: core.GlobalMarket{BuyerStrategy: "fixed", SellerStrategy: "uniform", Bid: btt("0.0002"), Ask: btt("0.0001")},
+		Market: core.MarketPolicy{BuyerStrategy: "fixed", SellerStrategy: "uniform", Bid: btt("0.0002"), Ask: btt("0.0001")},
 		Wallet: core.WalletStatus{Address: "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8", Chain: "local", Token: "BTT",
 			Decimals: 18, Balance: btt("100.5"), Unsettled: btt("0.002")},
 	}

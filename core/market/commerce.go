@@ -30,35 +30,28 @@ type Commerce interface {
 	PledgePaid(infoHash [20]byte, payer, payee wallet.Address) (wallet.Amount, error)
 }
 
-// Terms are a torrent's publisher terms (the `btt` dict of its info
-// dict, §16.2).
-type Terms struct {
-	Payee       wallet.Address
-	ChainID     uint64
-	Token       wallet.Address
-	Price, Goal wallet.Amount
-	Deadline    int64 // Unix seconds; set with Goal
-}
-
-// Payment is one payment made or received for a torrent.
+// Payment is one tip, purchase or pledge payment made or received for a
+// torrent (§16).
 type Payment struct {
 	Time   time.Time
-	In     bool
-	For    string
-	Peer   wallet.Address
+	In     bool           // received (else sent)
+	For    string         // wallet.ForTip, ForPurchase or ForPledge
+	Peer   wallet.Address // the counterparty
 	Amount wallet.Amount
-	Memo   string
+	Memo   string // untrusted text: sanitise before display
 }
 
-// Campaign is a torrent's crowdfunding progress.
+// Campaign is the progress of a torrent's crowdfunding campaign
+// (§16.11), as the publisher holds it (our own, or as its last CAMPAIGN
+// message said).
 type Campaign struct {
 	Goal, Pledged wallet.Amount
-	Count         int
+	Count         int // pledges
 	Deadline      time.Time
-	Funded        bool
-	Expired       bool
-	Ours          wallet.Amount // our pledge
-	Paid          bool          // our pledge is paid
+	Funded        bool          // the pledges held reach the goal (by the deadline)
+	Expired       bool          // the deadline passed below the goal
+	Ours          wallet.Amount // our own pledge (zero: none)
+	Paid          bool          // we paid our pledge
 }
 
 // maxPayments bounds Auction.Payments.
@@ -85,7 +78,7 @@ type commerce struct {
 // the wallet holds for them: our licence, our pledge, the pledges we
 // hold as the publisher.
 func (t *Auction) SetTerms(tm *Terms, now time.Time) {
-	if tm == nil && t.c.terms == nil || tm != nil && t.c.terms != nil && *tm == *t.c.terms {
+	if tm.equal(t.c.terms) {
 		return
 	}
 	t.c.terms = tm
@@ -101,7 +94,7 @@ func (t *Auction) SetTerms(tm *Terms, now time.Time) {
 		}
 	}
 	if !tm.Goal.IsZero() {
-		t.c.campaign = Campaign{Goal: tm.Goal, Deadline: time.Unix(tm.Deadline, 0)}
+		t.c.campaign = Campaign{Goal: tm.Goal, Deadline: time.Unix(tm.Deadline.Unix(), 0)}
 		if ps, err := w.Pledges(t.infoHash); err == nil {
 			for _, p := range ps {
 				if p.Payer == w.Address() && p.Payee == tm.Payee {
@@ -183,7 +176,7 @@ func (t *Auction) publisher() bool {
 func (t *Auction) termsPledge(p wallet.Pledge) bool {
 	tm := t.c.terms
 	return tm != nil && p.ChainID == tm.ChainID && p.Token == tm.Token && p.Payee == tm.Payee &&
-		p.InfoHash == t.infoHash && p.Goal.Cmp(tm.Goal) == 0 && int64(p.Deadline) == tm.Deadline &&
+		p.InfoHash == t.infoHash && p.Goal.Cmp(tm.Goal) == 0 && int64(p.Deadline) == tm.Deadline.Unix() &&
 		p.Time <= p.Deadline && p.Verify() == nil
 }
 

@@ -18,7 +18,7 @@ func commerceSwarm(t *testing.T, n int, price, goal uint64) (*swarm, *Terms) {
 	sw := s.seller.Wallet()
 	tm := &Terms{Payee: sw.Address(), ChainID: sw.ChainID(), Token: sw.Token(), Price: amt(price)}
 	if goal > 0 {
-		tm.Goal, tm.Deadline = amt(goal), t0.Add(time.Hour).Unix()
+		tm.Goal, tm.Deadline = amt(goal), time.Unix(t0.Add(time.Hour).Unix(), 0)
 	}
 	s.st.SetTerms(tm, t0)
 	for _, l := range s.links {
@@ -330,7 +330,7 @@ func TestPledgeCampaign(t *testing.T) {
 
 func TestPledgeExpires(t *testing.T) {
 	s, tm := commerceSwarm(t, 1, 0, 10000)
-	late := time.Unix(tm.Deadline+1, 0)
+	late := tm.Deadline.Add(time.Second)
 	if err := s.links[0].b.Pledge(late, amt(20000), nil); err == nil {
 		t.Fatal("pledge after the deadline accepted locally")
 	}

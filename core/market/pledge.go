@@ -23,8 +23,8 @@ func (s *Session) Pledge(now time.Time, amount wallet.Amount, done func(error)) 
 		return errors.New("the torrent has no crowdfunding campaign")
 	case tm.Payee != s.addr:
 		return fmt.Errorf("the peer (%s) is not the torrent's publisher", s.addr)
-	case now.Unix() > tm.Deadline:
-		return fmt.Errorf("the campaign ended at %s", time.Unix(tm.Deadline, 0).UTC().Format(time.RFC3339))
+	case now.Unix() > tm.Deadline.Unix():
+		return fmt.Errorf("the campaign ended at %s", tm.Deadline.UTC().Format(time.RFC3339))
 	case s.deal.pledgeDone != nil:
 		return errors.New("a pledge to this peer awaits its answer")
 	}
@@ -32,7 +32,7 @@ func (s *Session) Pledge(now time.Time, amount wallet.Amount, done func(error)) 
 	if o := s.t.c.ours; o != nil && o.Time >= at {
 		at = o.Time + 1 // a later pledge replaces the earlier one
 	}
-	pl, err := s.m.w.SignPledge(tm.Payee, s.infoHash, amount, tm.Goal, uint64(tm.Deadline), at)
+	pl, err := s.m.w.SignPledge(tm.Payee, s.infoHash, amount, tm.Goal, uint64(tm.Deadline.Unix()), at)
 	if err != nil {
 		return fmt.Errorf("cannot sign the pledge: %w", err)
 	}
@@ -69,7 +69,7 @@ func (s *Session) onPledge(now time.Time, m *bttbid.Pledge) {
 	case tm == nil || tm.Goal.IsZero() || pl.Payee != tm.Payee || !s.t.publisher():
 		s.fail(bttbid.CodeNotPayee, "we run no campaign for this torrent", false)
 		return
-	case pl.Goal.Cmp(tm.Goal) != 0 || m.Deadline != tm.Deadline:
+	case pl.Goal.Cmp(tm.Goal) != 0 || m.Deadline != tm.Deadline.Unix():
 		s.fail(bttbid.CodeMisaddressed, "pledge goal or deadline is not the torrent's", true)
 		return
 	case pl.Verify() != nil:
@@ -82,7 +82,7 @@ func (s *Session) onPledge(now time.Time, m *bttbid.Pledge) {
 		s.sendCampaign(now) // a retransmission
 		return
 	}
-	if !bttbid.SkewOK(m.Time, now) || now.Unix() > tm.Deadline || ok && pl.Time <= held.Time {
+	if !bttbid.SkewOK(m.Time, now) || now.Unix() > tm.Deadline.Unix() || ok && pl.Time <= held.Time {
 		s.fail(bttbid.CodeStaleCheque, "pledge out of time, after the deadline, or not later than the one held", false)
 		return
 	}
@@ -99,7 +99,7 @@ func (s *Session) onPledge(now time.Time, m *bttbid.Pledge) {
 // sendCampaign tells the peer the campaign's progress (publisher).
 func (s *Session) sendCampaign(now time.Time) {
 	c := s.t.c.campaign
-	s.send(&bttbid.Campaign{InfoHash: s.infoHash, Goal: c.Goal, Deadline: s.t.c.terms.Deadline,
+	s.send(&bttbid.Campaign{InfoHash: s.infoHash, Goal: c.Goal, Deadline: s.t.c.terms.Deadline.Unix(),
 		Pledged: c.Pledged, Count: uint64(c.Count)})
 	s.deal.campaignSeen, s.deal.campaignAt = s.t.c.tallied, now
 }
@@ -136,7 +136,7 @@ func (s *Session) maybeFunded() {
 // onCampaign takes the publisher's progress report (pledger side).
 func (s *Session) onCampaign(m *bttbid.Campaign) {
 	tm := s.t.c.terms
-	if tm == nil || tm.Payee != s.addr || m.InfoHash != s.infoHash || m.Goal.Cmp(tm.Goal) != 0 || m.Deadline != tm.Deadline {
+	if tm == nil || tm.Payee != s.addr || m.InfoHash != s.infoHash || m.Goal.Cmp(tm.Goal) != 0 || m.Deadline != tm.Deadline.Unix() {
 		return
 	}
 	if !s.t.publisher() {
