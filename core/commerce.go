@@ -134,6 +134,7 @@ func (e *Engine) needTerms(ctx context.Context, ih InfoHash, check func(*market.
 			if ts.terms == nil {
 				return fmt.Errorf("torrent %s names no publisher (no payee in its info dict)", ih)
 			}
+			e.auction(ts, time.Now()) // its licence and campaign, before the next tick
 			return check(ts.terms)
 		})
 		if !errors.Is(err, errNoPeerYet) {
@@ -163,6 +164,7 @@ func (e *Engine) withPeer(ctx context.Context, ih InfoHash, to string, start fun
 			if err != nil {
 				return err
 			}
+			e.auction(ts, time.Now()) // the terms Session.Pay checks, before the next tick
 			pc, mp, err := e.paymentPeer(ts, to)
 			if errors.Is(err, errNoPeerYet) && to == ToPublisher && time.Since(dialed) >= redialEvery {
 				// Two seeds drop each other: dial the torrent's known

@@ -324,12 +324,7 @@ func (e *Engine) marketTick(ts *tstate, out *Torrent, now time.Time) {
 	if mk == nil || ts.t == nil {
 		return
 	}
-	ih := ts.ih
-	mt := mk.torrent(ih)
-	if mt.Terms() == nil && ts.terms != nil {
-		tm := *ts.terms       // the market's own copy
-		mt.SetTerms(&tm, now) // terms are part of the infohash: set once
-	}
+	mt := e.auction(ts, now)
 	pol, err := e.resolvePolicy(ts)
 	e.notePolicyErr(ts, err)
 	_, selling := pol.sell.(strategy.Free)
@@ -392,6 +387,18 @@ func (e *Engine) marketTick(ts *tstate, out *Torrent, now time.Time) {
 	}
 	e.fillMarket(mt, out, byKey, selling)
 	fillCommerce(mt, out, now)
+}
+
+// auction returns the torrent's auction, with its publisher terms once
+// they are known (they are part of the infohash: set once). The payment
+// commands read it between ticks.
+func (e *Engine) auction(ts *tstate, now time.Time) *market.Auction {
+	mt := e.mkt.torrent(ts.ih)
+	if mt.Terms() == nil && ts.terms != nil {
+		tm := *ts.terms // the market's own copy
+		mt.SetTerms(&tm, now)
+	}
+	return mt
 }
 
 // liveConn is a connection of the torrent a tick looks at, with its
