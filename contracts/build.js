@@ -12,7 +12,7 @@ const path = require("path");
 const solc = require("solc");
 
 const WANT = "0.8.30";
-const ARTIFACTS = ["ChequeVault", "TestToken"];
+const ARTIFACTS = ["ChequeVault", "TestToken", "VaultFactory"];
 const version = solc.version();
 if (!version.startsWith(WANT + "+")) {
   console.error(`solc ${version} is not the pinned ${WANT}: run npm ci in contracts/`);

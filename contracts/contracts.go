@@ -1,6 +1,8 @@
 // Package contracts holds bidtorrent's TRON contracts, compiled: the
 // cheque vault (src/ChequeVault.sol, one per payer: deposits, delayed
-// withdrawals, cheques cashed by their beneficiary) and the TRC-20 test
+// withdrawals, cheques cashed by their beneficiary), the factory that
+// makes vaults and tells payees which vault is a payer's
+// (src/VaultFactory.sol), and the TRC-20 test
 // token the fake TRON node runs as BTT (src/TestToken.sol, optionally
 // "quiet": transfer returning no data, as USDT on TRON does).
 //
@@ -32,10 +34,11 @@ type Artifact struct {
 	Runtime  []byte // deployed bytecode
 }
 
-// Vault and Token are the compiled contracts.
+// The compiled contracts.
 var (
-	Vault = mustLoad("ChequeVault")
-	Token = mustLoad("TestToken")
+	Vault   = mustLoad("ChequeVault")
+	Factory = mustLoad("VaultFactory")
+	Token   = mustLoad("TestToken")
 )
 
 func mustLoad(name string) Artifact {

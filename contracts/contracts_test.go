@@ -48,7 +48,7 @@ func TestBuildReproducible(t *testing.T) {
 // TestNoPush0: the code runs on TRON's TVM, which enables PUSH0 (0x5f)
 // only by a governance vote; paris output never contains it as an opcode.
 func TestNoPush0(t *testing.T) {
-	for _, a := range []Artifact{Vault, Token} {
+	for _, a := range []Artifact{Vault, Factory, Token} {
 		for _, code := range [][]byte{a.Code, a.Runtime} {
 			for i := 0; i < len(code); i++ {
 				op := code[i]

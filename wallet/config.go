@@ -46,6 +46,11 @@ type Config struct {
 	// FeeLimitSun caps the TRX (in sun) a TRC-20 transfer may burn for
 	// energy.
 	FeeLimitSun int64 `toml:"fee_limit_sun"`
+	// VaultFactory is the VaultFactory contract (contracts/) that makes
+	// payers' cheque vaults on this network and that payees ask for a
+	// payer's vault; empty: no vaults (cheques are IOUs the payer settles
+	// by transfer).
+	VaultFactory string `toml:"vault_factory"`
 	// RPCTimeout bounds each call to the TRON node.
 	RPCTimeout Duration `toml:"rpc_timeout"`
 	// ConfirmTimeout bounds the wait for a transaction to be confirmed.
@@ -109,6 +114,11 @@ func (c Config) Validate() error {
 	if _, err := ParseAddress(c.Token); err != nil {
 		return fmt.Errorf("token = %q: %w", c.Token, err)
 	}
+	if c.VaultFactory != "" {
+		if _, err := ParseAddress(c.VaultFactory); err != nil {
+			return fmt.Errorf("vault_factory = %q: %w", c.VaultFactory, err)
+		}
+	}
 	if c.APIKeyEnv != "" && !envName.MatchString(c.APIKeyEnv) {
 		return fmt.Errorf("api_key_env = %q: must be the name of an environment variable (the key itself never goes in the config)", c.APIKeyEnv)
 	}
@@ -162,6 +172,13 @@ func (c Config) APIKey() string {
 		return ""
 	}
 	return os.Getenv(c.APIKeyEnv)
+}
+
+// FactoryAddress returns the parsed VaultFactory, zero when unset (call
+// Validate first).
+func (c Config) FactoryAddress() Address {
+	a, _ := ParseAddress(c.VaultFactory)
+	return a
 }
 
 // TokenAddress returns the parsed Token (call Validate first).

@@ -14,7 +14,8 @@ import {ITRC20, SafeTransfer} from "./SafeTransfer.sol";
 /// in the domain EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)
 /// with name "BTTCheque", version "1", chainId = block.chainid & 0xffffffff
 /// (TRON's TIP-712 chain ids) and this vault's address: a cheque for one
-/// vault is worthless at another.
+/// vault is worthless at another. Vaults are made by a VaultFactory,
+/// which payees trust to tell them a payer's vault.
 contract ChequeVault {
     using SafeTransfer for ITRC20;
 
@@ -57,9 +58,9 @@ contract ChequeVault {
     error WithdrawalNotDue(uint256 time);
     error NoWithdrawal();
 
-    constructor(ITRC20 token_, uint256 withdrawDelay_) {
+    constructor(address issuer_, ITRC20 token_, uint256 withdrawDelay_) {
         if (address(token_).code.length == 0) revert NotAContract();
-        issuer = msg.sender;
+        issuer = issuer_;
         token = token_;
         withdrawDelay = withdrawDelay_;
     }

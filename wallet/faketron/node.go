@@ -74,6 +74,7 @@ type Node struct {
 	broadcasts   int
 	apiKeys      []string
 	tamper       func(*core.TransactionRaw)
+	lastTx       string
 }
 
 // Start serves a new node of the Nile test network (block.chainid
@@ -168,6 +169,9 @@ func (n *Node) TRC20(contract, addr wallet.Address) wallet.Amount {
 
 // LastFeeLimit returns the fee limit of the last broadcast transaction.
 func (n *Node) LastFeeLimit() int64 { n.mu.Lock(); defer n.mu.Unlock(); return n.lastFeeLimit }
+
+// LastTx returns the hex id of the latest transaction accepted.
+func (n *Node) LastTx() string { n.mu.Lock(); defer n.mu.Unlock(); return n.lastTx }
 
 // Broadcasts returns how many transactions were accepted.
 func (n *Node) Broadcasts() int { n.mu.Lock(); defer n.mu.Unlock(); return n.broadcasts }
@@ -368,6 +372,7 @@ func (s *server) BroadcastTransaction(_ context.Context, tx *core.Transaction) (
 	n.lastFeeLimit = raw.GetFeeLimit()
 	n.broadcasts++
 	n.block++
+	n.lastTx = id
 	var to *common.Address
 	data := csc.GetNewContract().GetBytecode()
 	if ct.GetType() == core.Transaction_Contract_TriggerSmartContract {

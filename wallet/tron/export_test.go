@@ -1,8 +1,11 @@
 package tron
 
 import (
+	"context"
+
 	"github.com/fbsobreira/gotron-sdk/pkg/proto/core"
 
+	"github.com/bidtorrent/bidtorrent/contracts"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -13,4 +16,11 @@ func SignForTest(k *wallet.Key, tx *core.Transaction) *core.Transaction {
 		panic(err)
 	}
 	return t
+}
+
+// CashUncheckedForTest sends a cash of ch to vault without our own
+// checks, to show the vault's.
+func CashUncheckedForTest(ctx context.Context, c *Chain, from *wallet.Key, vault wallet.Address, ch wallet.Cheque) (*core.TransactionInfo, error) {
+	info, _, err := c.send(ctx, from, contracts.Vault, vault, "cash", evm(from.Address()), ch.Cumulative.Big(), ch.Signature[:])
+	return info, err
 }

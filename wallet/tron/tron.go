@@ -43,7 +43,8 @@ type Config struct {
 	Plaintext      bool           // dial without TLS (a local node; see wallet.Config.Plaintext)
 	APIKey         string         // TRON-PRO-API-KEY, sent as gRPC metadata; may be empty
 	Token          wallet.Address // the TRC-20 BTT contract
-	FeeLimitSun    int64          // fee limit of TRC-20 transfers, in sun
+	FeeLimitSun    int64          // fee limit of contract calls (transfers, vault operations), in sun
+	Factory        wallet.Address // the VaultFactory payers' vaults come from; zero: no vaults
 	RPCTimeout     time.Duration  // per call
 	ConfirmTimeout time.Duration  // for a broadcast transaction to be confirmed
 	PollInterval   time.Duration  // between confirmation polls; zero means 1s
@@ -55,7 +56,7 @@ func FromWallet(c wallet.Config) Config {
 	ep, plain := c.Dial()
 	return Config{
 		Network: n.Name, ChainID: n.ChainID, Endpoint: ep, Plaintext: plain, APIKey: c.APIKey(),
-		Token: c.TokenAddress(), FeeLimitSun: c.FeeLimitSun,
+		Token: c.TokenAddress(), FeeLimitSun: c.FeeLimitSun, Factory: c.FactoryAddress(),
 		RPCTimeout: c.RPCTimeout.Duration, ConfirmTimeout: c.ConfirmTimeout.Duration,
 	}
 }
@@ -180,42 +181,57 @@ func (c *Chain) SendTracked(ctx context.Context, from *wallet.Key, to wallet.Add
 	if have.Cmp(amount) < 0 {
 		return r, fmt.Errorf("%s holds %s BTT, cannot send %s: %w", from.Address(), have.Format(wallet.BTTDecimals), amount.Format(wallet.BTTDecimals), wallet.ErrInsufficientFunds)
 	}
-	want := &core.TriggerSmartContract{
-		OwnerAddress:    from.Address().Bytes(),
-		ContractAddress: c.cfg.Token.Bytes(),
-		Data:            transferData(to, amount),
-	}
-	rctx, cancel := c.rpcCtx(ctx)
-	ext, err := c.g.TriggerContractWithDataCtx(rctx, from.Address().String(), c.cfg.Token.String(), want.Data, c.cfg.FeeLimitSun, 0, "", 0)
-	cancel()
-	if err != nil {
-		return r, c.mapErr("build the transfer", err)
-	}
-	tx, err := checkTx(ext, core.Transaction_Contract_TriggerSmartContract, want, c.cfg.FeeLimitSun, time.Now())
+	info, id, err := c.call(ctx, from, c.cfg.Token, transferData(to, amount), record)
+	r.TxID = id
 	if err != nil {
 		return r, err
 	}
-	if tx, err = signTx(from, tx); err != nil {
-		return r, fmt.Errorf("cannot sign the transfer: %w", err)
+	r.Block = info.GetBlockNumber()
+	return r, nil
+}
+
+// call has the node build a call of contract with data from from, checks
+// that the node built exactly that (checkTx), signs, calls record (if not
+// nil) with the transaction id and expiry, broadcasts and waits for the
+// receipt. It returns the receipt and the transaction id (known once
+// signed, even when broadcasting or confirming fails).
+func (c *Chain) call(ctx context.Context, from *wallet.Key, contract wallet.Address, data []byte, record func(txid string, expires time.Time) error) (*core.TransactionInfo, string, error) {
+	want := &core.TriggerSmartContract{OwnerAddress: from.Address().Bytes(), ContractAddress: contract.Bytes(), Data: data}
+	return c.transact(ctx, from, core.Transaction_Contract_TriggerSmartContract, want, func(ctx context.Context) (*api.TransactionExtention, error) {
+		return c.g.TriggerContractWithDataCtx(ctx, from.Address().String(), contract.String(), data, c.cfg.FeeLimitSun, 0, "", 0)
+	}, record)
+}
+
+// transact is call for any contract type: build asks the node for the
+// transaction, want is the contract it must hold.
+func (c *Chain) transact(ctx context.Context, from *wallet.Key, typ core.Transaction_Contract_ContractType, want proto.Message, build func(context.Context) (*api.TransactionExtention, error), record func(string, time.Time) error) (*core.TransactionInfo, string, error) {
+	rctx, cancel := c.rpcCtx(ctx)
+	ext, err := build(rctx)
+	cancel()
+	if err != nil {
+		return nil, "", c.mapErr("build the transaction", err)
 	}
-	r.TxID = hex.EncodeToString(ext.GetTxid())
+	tx, err := checkTx(ext, typ, want, c.cfg.FeeLimitSun, time.Now())
+	if err != nil {
+		return nil, "", err
+	}
+	if tx, err = signTx(from, tx); err != nil {
+		return nil, "", fmt.Errorf("cannot sign the transaction: %w", err)
+	}
+	id := hex.EncodeToString(ext.GetTxid())
 	if record != nil {
-		if err := record(r.TxID, time.UnixMilli(tx.GetRawData().GetExpiration())); err != nil {
-			return r, fmt.Errorf("not broadcast: %w", err)
+		if err := record(id, time.UnixMilli(tx.GetRawData().GetExpiration())); err != nil {
+			return nil, id, fmt.Errorf("not broadcast: %w", err)
 		}
 	}
 	rctx, cancel = c.rpcCtx(ctx)
 	res, err := c.g.BroadcastCtx(rctx, tx)
 	cancel()
 	if err != nil {
-		return r, c.mapBroadcast(res, err)
+		return nil, id, c.mapBroadcast(res, err)
 	}
-	info, err := c.confirm(ctx, r.TxID)
-	if err != nil {
-		return r, err
-	}
-	r.Block = info.GetBlockNumber()
-	return r, nil
+	info, err := c.confirm(ctx, id)
+	return info, id, err
 }
 
 // TxStatus looks a transaction up: confirmed, failed, or unknown (not in
@@ -287,7 +303,7 @@ func decodeRevert(results [][]byte) string {
 	}
 	b := results[0]
 	if len(b) < 68 || hex.EncodeToString(b[:4]) != "08c379a0" {
-		return ""
+		return customError(b)
 	}
 	var n int
 	for _, x := range b[36+24 : 68] {

@@ -70,6 +70,10 @@ func dial(t *testing.T, addr string, over tron.Config) *tron.Chain {
 	if !over.Token.IsZero() {
 		cfg.Token = over.Token
 	}
+	cfg.Factory = over.Factory
+	if over.FeeLimitSun != 0 {
+		cfg.FeeLimitSun = over.FeeLimitSun
+	}
 	c, err := tron.Dial(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,351 @@
+package tron
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/ethereum/go-ethereum/accounts/abi"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/fbsobreira/gotron-sdk/pkg/proto/api"
+	"github.com/fbsobreira/gotron-sdk/pkg/proto/core"
+
+	"github.com/bidtorrent/bidtorrent/contracts"
+	"github.com/bidtorrent/bidtorrent/wallet"
+)
+
+// Cheque vaults (contracts/: ChequeVault, made by a VaultFactory). Every
+// transaction is packed here with the contracts' ABI and checked before
+// it is signed (checkTx), like transfers.
+
+// ErrNoVault: the payer has no vault at the configured factory, or no
+// factory is configured.
+var ErrNoVault = errors.New("no cheque vault")
+
+// VaultState is what a vault holds and promises.
+type VaultState struct {
+	Vault, Issuer, Token wallet.Address
+	Delay                time.Duration // between a withdrawal request and the withdrawal
+	Balance              wallet.Amount
+	Withdrawal           wallet.Amount // announced, zero when none
+	WithdrawalTime       time.Time     // when the announced withdrawal may be made
+	Collateral           wallet.Amount // Balance − Withdrawal: what payees can count on
+}
+
+// CashResult is what cashing a cheque did.
+type CashResult struct {
+	Receipt wallet.Receipt
+	Paid    wallet.Amount // moved to the recipient by this cash
+	Bounced wallet.Amount // owed but not paid for want of balance (cash again after a deposit)
+}
+
+func evm(a wallet.Address) common.Address { return common.BytesToAddress(a[1:]) }
+
+func fromEVM(a common.Address) wallet.Address {
+	var t wallet.Address
+	t[0] = wallet.AddressPrefix
+	copy(t[1:], a[:])
+	return t
+}
+
+// DeployFactory deploys a VaultFactory from from (once per network; put
+// its address in the vault_factory setting) and returns its address.
+func (c *Chain) DeployFactory(ctx context.Context, from *wallet.Key) (wallet.Address, wallet.Receipt, error) {
+	r := wallet.Receipt{From: from.Address()}
+	code := contracts.Factory.Code
+	const energyLimit = 10_000_000 // what the origin pays for calls (ConsumeUserResourcePercent 100: callers pay all)
+	want := &core.CreateSmartContract{
+		OwnerAddress: from.Address().Bytes(),
+		NewContract: &core.SmartContract{
+			OriginAddress: from.Address().Bytes(), Name: "VaultFactory", Bytecode: code,
+			ConsumeUserResourcePercent: 100, OriginEnergyLimit: energyLimit,
+		},
+	}
+	info, id, err := c.transact(ctx, from, core.Transaction_Contract_CreateSmartContract, want, func(ctx context.Context) (*api.TransactionExtention, error) {
+		return c.g.DeployContractCtx(ctx, from.Address().String(), "VaultFactory", nil, hex.EncodeToString(code), c.cfg.FeeLimitSun, 100, energyLimit)
+	}, nil)
+	r.TxID = id
+	if err != nil {
+		return wallet.Address{}, r, fmt.Errorf("cannot deploy the vault factory: %w", err)
+	}
+	r.Block = info.GetBlockNumber()
+	a, err := wallet.AddressFromBytes(info.GetContractAddress())
+	if err != nil {
+		return wallet.Address{}, r, fmt.Errorf("the node's receipt names no contract address: %w", err)
+	}
+	return a, r, nil
+}
+
+// constant runs a read-only call of contract's method and unpacks its
+// results.
+func (c *Chain) constant(ctx context.Context, a contracts.Artifact, contract wallet.Address, method string, args ...any) ([]any, error) {
+	data, err := a.ABI.Pack(method, args...)
+	if err != nil {
+		return nil, fmt.Errorf("cannot pack %s: %w", method, err)
+	}
+	rctx, cancel := c.rpcCtx(ctx)
+	ext, err := c.g.TriggerConstantContractWithDataCtx(rctx, "", contract.String(), data)
+	cancel()
+	if err != nil {
+		return nil, c.mapErr("call "+method+" of "+contract.String(), err)
+	}
+	if ext.GetResult().GetCode() != 0 || len(ext.GetConstantResult()) == 0 {
+		return nil, fmt.Errorf("%s of %s failed: %s %s", method, contract, ext.GetResult().GetMessage(), decodeRevert(ext.GetConstantResult()))
+	}
+	out, err := a.ABI.Unpack(method, ext.GetConstantResult()[0])
+	if err != nil {
+		return nil, fmt.Errorf("%s of %s returned %x: %w", method, contract, ext.GetConstantResult()[0], err)
+	}
+	return out, nil
+}
+
+// VaultOf returns payer's vault at the configured factory (ErrNoVault
+// when it has none).
+func (c *Chain) VaultOf(ctx context.Context, payer wallet.Address) (wallet.Address, error) {
+	if c.cfg.Factory.IsZero() {
+		return wallet.Address{}, fmt.Errorf("no vault factory configured (vault_factory): %w", ErrNoVault)
+	}
+	out, err := c.constant(ctx, contracts.Factory, c.cfg.Factory, "vaultOf", evm(payer))
+	if err != nil {
+		return wallet.Address{}, err
+	}
+	v := out[0].(common.Address)
+	if v == (common.Address{}) {
+		return wallet.Address{}, fmt.Errorf("%s has no vault at %s: %w", payer, c.cfg.Factory, ErrNoVault)
+	}
+	return fromEVM(v), nil
+}
+
+// Vault reads the state of the vault at addr.
+func (c *Chain) Vault(ctx context.Context, addr wallet.Address) (VaultState, error) {
+	s := VaultState{Vault: addr}
+	read := func(method string) (any, error) {
+		out, err := c.constant(ctx, contracts.Vault, addr, method)
+		if err != nil {
+			return nil, err
+		}
+		return out[0], nil
+	}
+	amount := func(method string, dst *wallet.Amount) error {
+		v, err := read(method)
+		if err != nil {
+			return err
+		}
+		*dst, err = wallet.AmountFromBig(v.(*big.Int))
+		return err
+	}
+	for _, f := range []func() error{
+		func() error { v, err := read("issuer"); s.Issuer = fromEVM(asAddr(v)); return err },
+		func() error { v, err := read("token"); s.Token = fromEVM(asAddr(v)); return err },
+		func() error {
+			v, err := read("withdrawDelay")
+			if err == nil {
+				s.Delay = time.Duration(v.(*big.Int).Int64()) * time.Second
+			}
+			return err
+		},
+		func() error { return amount("balance", &s.Balance) },
+		func() error { return amount("withdrawalAmount", &s.Withdrawal) },
+		func() error {
+			v, err := read("withdrawalTime")
+			if err == nil {
+				s.WithdrawalTime = time.Unix(v.(*big.Int).Int64(), 0)
+			}
+			return err
+		},
+	} {
+		if err := f(); err != nil {
+			return VaultState{}, fmt.Errorf("cannot read vault %s: %w", addr, err)
+		}
+	}
+	s.Collateral = s.Balance.SubFloor(s.Withdrawal)
+	return s, nil
+}
+
+func asAddr(v any) common.Address {
+	a, _ := v.(common.Address)
+	return a
+}
+
+// Collateral returns what payer's vault guarantees its payees: its
+// balance less the announced withdrawal, in the cheque token, and whether
+// it is known (false: the payer has no vault at the configured factory,
+// or the vault holds another token).
+func (c *Chain) Collateral(ctx context.Context, payer wallet.Address) (wallet.Amount, bool, error) {
+	v, err := c.VaultOf(ctx, payer)
+	if errors.Is(err, ErrNoVault) {
+		return wallet.Amount{}, false, nil
+	}
+	if err != nil {
+		return wallet.Amount{}, false, err
+	}
+	s, err := c.Vault(ctx, v)
+	if err != nil {
+		return wallet.Amount{}, false, err
+	}
+	if s.Token != c.cfg.Token || s.Issuer != payer {
+		return wallet.Amount{}, false, nil
+	}
+	return s.Collateral, true, nil
+}
+
+// send packs method of a's ABI with args, and calls contract from from.
+func (c *Chain) send(ctx context.Context, from *wallet.Key, a contracts.Artifact, contract wallet.Address, method string, args ...any) (*core.TransactionInfo, wallet.Receipt, error) {
+	r := wallet.Receipt{From: from.Address(), To: contract}
+	data, err := a.ABI.Pack(method, args...)
+	if err != nil {
+		return nil, r, fmt.Errorf("cannot pack %s: %w", method, err)
+	}
+	info, id, err := c.call(ctx, from, contract, data, nil)
+	r.TxID = id
+	if err != nil {
+		return nil, r, fmt.Errorf("%s on %s: %w", method, contract, err)
+	}
+	r.Block = info.GetBlockNumber()
+	return info, r, nil
+}
+
+// CreateVault makes from's vault for the cheque token at the configured
+// factory, with withdrawal delay delay (at least the factory's 24 h), and
+// returns its address.
+func (c *Chain) CreateVault(ctx context.Context, from *wallet.Key, delay time.Duration) (wallet.Address, wallet.Receipt, error) {
+	if c.cfg.Factory.IsZero() {
+		return wallet.Address{}, wallet.Receipt{}, fmt.Errorf("no vault factory configured (vault_factory): %w", ErrNoVault)
+	}
+	_, r, err := c.send(ctx, from, contracts.Factory, c.cfg.Factory, "create", evm(c.cfg.Token), big.NewInt(int64(delay/time.Second)))
+	if err != nil {
+		return wallet.Address{}, r, fmt.Errorf("cannot create a vault: %w", err)
+	}
+	v, err := c.VaultOf(ctx, from.Address())
+	return v, r, err
+}
+
+// Deposit moves amount of the cheque token from from into its vault: an
+// approve of exactly amount, then the vault's deposit.
+func (c *Chain) Deposit(ctx context.Context, from *wallet.Key, amount wallet.Amount) (wallet.Receipt, error) {
+	v, err := c.VaultOf(ctx, from.Address())
+	if err != nil {
+		return wallet.Receipt{}, err
+	}
+	have, err := c.tokenBalance(ctx, from.Address())
+	if err != nil {
+		return wallet.Receipt{}, err
+	}
+	if have.Cmp(amount) < 0 {
+		return wallet.Receipt{}, fmt.Errorf("%s holds %s BTT, cannot deposit %s: %w", from.Address(), have.Format(wallet.BTTDecimals), amount.Format(wallet.BTTDecimals), wallet.ErrInsufficientFunds)
+	}
+	if _, _, err := c.send(ctx, from, contracts.Token, c.cfg.Token, "approve", evm(v), amount.Big()); err != nil {
+		return wallet.Receipt{}, fmt.Errorf("cannot approve the deposit: %w", err)
+	}
+	_, r, err := c.send(ctx, from, contracts.Vault, v, "deposit", amount.Big())
+	r.Amount = amount
+	if err != nil {
+		return r, fmt.Errorf("cannot deposit: %w", err)
+	}
+	return r, nil
+}
+
+// RequestWithdrawal announces a withdrawal of amount from from's vault,
+// possible after the vault's delay (zero cancels).
+func (c *Chain) RequestWithdrawal(ctx context.Context, from *wallet.Key, amount wallet.Amount) (wallet.Receipt, error) {
+	v, err := c.VaultOf(ctx, from.Address())
+	if err != nil {
+		return wallet.Receipt{}, err
+	}
+	_, r, err := c.send(ctx, from, contracts.Vault, v, "requestWithdrawal", amount.Big())
+	r.Amount = amount
+	return r, err
+}
+
+// Withdraw makes the announced withdrawal from from's vault once it is
+// due.
+func (c *Chain) Withdraw(ctx context.Context, from *wallet.Key) (wallet.Receipt, error) {
+	v, err := c.VaultOf(ctx, from.Address())
+	if err != nil {
+		return wallet.Receipt{}, err
+	}
+	_, r, err := c.send(ctx, from, contracts.Vault, v, "withdraw")
+	return r, err
+}
+
+// Cash cashes ch, a vault cheque paying from, at its payer's vault (the
+// factory's answer): the vault pays from what ch adds over what from
+// already cashed there, as far as its balance goes.
+func (c *Chain) Cash(ctx context.Context, from *wallet.Key, ch wallet.Cheque) (CashResult, error) {
+	var res CashResult
+	if ch.Beneficiary != from.Address() {
+		return res, fmt.Errorf("cheque pays %s, not %s: %w", ch.Beneficiary, from.Address(), wallet.ErrMisaddressed)
+	}
+	v, err := c.VaultOf(ctx, ch.Payer)
+	if err != nil {
+		return res, err
+	}
+	if err := ch.VerifyVault(v); err != nil {
+		return res, fmt.Errorf("cheque is not for %s's vault %s: %w", ch.Payer, v, err)
+	}
+	info, r, err := c.send(ctx, from, contracts.Vault, v, "cash", evm(from.Address()), ch.Cumulative.Big(), ch.Signature[:])
+	res.Receipt = r
+	if err != nil {
+		return res, err
+	}
+	res.Paid, res.Bounced, err = cashLogs(info, v)
+	res.Receipt.Amount = res.Paid
+	return res, err
+}
+
+// cashLogs reads the ChequeCashed and ChequeBounced events vault logged.
+func cashLogs(info *core.TransactionInfo, vault wallet.Address) (paid, bounced wallet.Amount, err error) {
+	cashed, bounce := contracts.Vault.ABI.Events["ChequeCashed"], contracts.Vault.ABI.Events["ChequeBounced"]
+	found := false
+	for _, l := range info.GetLog() {
+		if !bytes.Equal(l.GetAddress(), vault[1:]) || len(l.GetTopics()) == 0 {
+			continue
+		}
+		var ev abi.Event
+		switch common.BytesToHash(l.GetTopics()[0]) {
+		case cashed.ID:
+			ev = cashed
+		case bounce.ID:
+			ev = bounce
+		default:
+			continue
+		}
+		vals, err := ev.Inputs.NonIndexed().Unpack(l.GetData())
+		if err != nil || len(vals) != 2 {
+			return paid, bounced, fmt.Errorf("vault %s logged a bad %s: %v", vault, ev.Name, err)
+		}
+		a, err := wallet.AmountFromBig(vals[1].(*big.Int))
+		if err != nil {
+			return paid, bounced, err
+		}
+		if ev.Name == "ChequeCashed" {
+			paid, found = a, true
+		} else {
+			bounced = a
+		}
+	}
+	if !found {
+		return paid, bounced, fmt.Errorf("vault %s logged no ChequeCashed", vault)
+	}
+	return paid, bounced, nil
+}
+
+// customError names a revert with one of the contracts' custom errors
+// ("" if none matches).
+func customError(b []byte) string {
+	if len(b) < 4 {
+		return ""
+	}
+	for _, a := range []contracts.Artifact{contracts.Vault, contracts.Factory} {
+		for name, e := range a.ABI.Errors {
+			if bytes.Equal(e.ID[:4], b[:4]) {
+				return name
+			}
+		}
+	}
+	return ""
+}
