@@ -36,6 +36,7 @@ func needLibtorrent(t *testing.T) {
 }
 
 // startLT runs testdata/ltpeer.py in mode seed or get on a fresh address.
+// torrent is a .torrent path or a magnet URI.
 func startLT(t *testing.T, dir, label, mode, torrent, save string, peers ...string) (*Proc, netip.AddrPort) {
 	t.Helper()
 	script, err := filepath.Abs(filepath.Join("testdata", "ltpeer.py"))
@@ -46,7 +47,11 @@ func startLT(t *testing.T, dir, label, mode, torrent, save string, peers ...stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := []string{script, mode, "--listen", addr.String(), "--torrent", torrent, "--save", save}
+	src := "--torrent"
+	if strings.HasPrefix(torrent, "magnet:") {
+		src = "--magnet"
+	}
+	args := []string{script, mode, "--listen", addr.String(), src, torrent, "--save", save}
 	for _, p := range peers {
 		args = append(args, "--peer", p)
 	}

@@ -1,12 +1,16 @@
 #!/usr/bin/python3
 """A libtorrent-rasterbar peer for the interop tests (Debian python3-libtorrent).
 
-ltpeer.py seed|get --listen IP:PORT --torrent FILE --save DIR [--peer IP:PORT]...
+ltpeer.py seed|get --listen IP:PORT (--torrent FILE | --magnet URI) --save DIR [--peer IP:PORT]...
+ltpeer.py make --format v1|hybrid|v2 --piece-length N --src PATH --torrent FILE
 
 seed: checks the data under DIR, prints READY once seeding, runs until SIGTERM.
 get:  dials every --peer, exits 0 once every piece is downloaded and verified.
+make: writes a torrent of PATH made by libtorrent, prints its magnet URI.
+Status lines end with uploaded=N, the payload bytes sent so far.
 DHT, LSD, UPnP, NAT-PMP, uTP and PEX are off; only ut_metadata is loaded.
 """
+import os
 import argparse
 import signal
 import sys
@@ -17,12 +21,18 @@ import libtorrent as lt
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["seed", "get"])
-    ap.add_argument("--listen", required=True)
-    ap.add_argument("--torrent", required=True)
-    ap.add_argument("--save", required=True)
+    ap.add_argument("mode", choices=["seed", "get", "make"])
+    ap.add_argument("--listen")
+    ap.add_argument("--torrent")
+    ap.add_argument("--magnet")
+    ap.add_argument("--save")
     ap.add_argument("--peer", action="append", default=[])
+    ap.add_argument("--format", default="hybrid")
+    ap.add_argument("--piece-length", type=int, default=0)
+    ap.add_argument("--src")
     a = ap.parse_args()
+    if a.mode == "make":
+        return make(a)
     ip, port = a.listen.rsplit(":", 1)
 
     settings = {
@@ -44,8 +54,11 @@ def main():
     ses.add_extension("ut_metadata")
     ses.add_extension("smart_ban")
 
-    p = lt.add_torrent_params()
-    p.ti = lt.torrent_info(a.torrent)
+    if a.magnet:
+        p = lt.parse_magnet_uri(a.magnet)
+    else:
+        p = lt.add_torrent_params()
+        p.ti = lt.torrent_info(a.torrent)
     p.save_path = a.save
     h = ses.add_torrent(p)
 
@@ -64,13 +77,14 @@ def main():
                 h.connect_peer((pip, int(pport)))
             dialled = now
         if now - last > 1:
-            print("state=%s progress=%.3f peers=%d down=%d up=%d"
-                  % (s.state, s.progress, s.num_peers, s.download_rate, s.upload_rate), flush=True)
+            print("state=%s progress=%.3f peers=%d down=%d up=%d uploaded=%d"
+                  % (s.state, s.progress, s.num_peers, s.download_rate, s.upload_rate,
+                     s.total_payload_upload), flush=True)
             last = now
         for al in ses.pop_alerts():
             if al.category() & lt.alert.category_t.error_notification:
                 print("alert:", al.message(), file=sys.stderr, flush=True)
-        if s.is_seeding and s.state == lt.torrent_status.seeding:
+        if s.is_seeding and s.state == lt.torrent_status.seeding and s.has_metadata:
             if a.mode == "get":
                 print("DONE", flush=True)
                 return 0
@@ -78,6 +92,18 @@ def main():
                 print("READY", flush=True)
                 ready = True
         time.sleep(0.1)
+    return 0
+
+
+def make(a):
+    flags = {"v1": lt.create_torrent.v1_only, "hybrid": 0, "v2": lt.create_torrent.v2_only}[a.format]
+    fs = lt.file_storage()
+    lt.add_files(fs, a.src)
+    t = lt.create_torrent(fs, a.piece_length, flags=flags)
+    lt.set_piece_hashes(t, os.path.dirname(os.path.abspath(a.src)))
+    with open(a.torrent, "wb") as f:
+        f.write(lt.bencode(t.generate()))
+    print(lt.make_magnet_uri(lt.torrent_info(a.torrent)), flush=True)
     return 0
 
 
