@@ -49,6 +49,7 @@ var walletVerbs = []walletVerb{
 		pass: "read the passphrase from `FILE` (TRON: to pay issued cheques)", setup: walletSettle},
 	{name: "faucet", usage: "[--json] AMOUNT", summary: "credit AMOUNT BTT to this wallet (local ledger only)", amount: true, setup: walletFaucet},
 	{name: "cheque", summary: "sign or verify one TIP-712 cheque", run: walletCheque},
+	{name: "vault", summary: "the payer's cheque vault on TRON (cmd_vault.go)", run: walletVault},
 }
 
 // runWallet dispatches `bidtorrent wallet SUBCOMMAND`.

@@ -349,3 +349,12 @@ func customError(b []byte) string {
 	}
 	return ""
 }
+
+// WithFeeLimit returns c with another fee limit, in sun, sharing its
+// connection (creating a vault costs about 80 TRX of energy, more than a
+// transfer's usual limit).
+func (c *Chain) WithFeeLimit(sun int64) *Chain {
+	d := *c
+	d.cfg.FeeLimitSun = sun
+	return &d
+}
