@@ -44,6 +44,7 @@ type marketState struct {
 	balErr     string
 	balAt      time.Time
 	balBusy    bool
+	settling   bool // a settlement a licence waits for runs (market_cover.go)
 	settled    time.Time
 }
 

@@ -25,6 +25,9 @@ type Wallet interface {
 	SettleDue(ctx context.Context, threshold wallet.Amount) ([]wallet.Settlement, bool, error)
 	Cheques() ([]wallet.Record, error)
 	Chain() wallet.Chain
+	// Cover is what a payer can be shown to pay (§8.6); read off the
+	// loop (market_cover.go).
+	Cover(ctx context.Context, payer wallet.Address) (wallet.Amount, bool, error)
 }
 
 // WithWallet turns the bandwidth market on: the engine advertises btt_bid,
@@ -58,6 +61,7 @@ func (e *Engine) refreshBalance(now time.Time) {
 					e.log.Warn("settlement failed", "with", s.Record.Counterparty.String(), "err", s.Err)
 				}
 			}
+			e.post(func() { mk.noteSettled(ss) }) // a shortfall cuts the payer (§8.6)
 		}
 		uns, by, uerr := unsettled(w)
 		b, berr := w.Balance(ctx)
@@ -193,6 +197,8 @@ func (e *Engine) settle(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cannot settle: %w", err)
 	}
+	mk := e.mkt
+	e.post(func() { mk.noteSettled(ss) }) // a shortfall cuts the payer (§8.6)
 	var errs []error
 	for _, s := range ss {
 		if s.Err != nil {

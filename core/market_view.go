@@ -79,4 +79,5 @@ func (e *Engine) marketTotals(s *Snapshot, now time.Time) {
 	s.Wallet = WalletStatus{Address: mk.w.Address().String(), Chain: ch.Name(), Token: "BTT", Decimals: 18,
 		Balance: mk.balance, Unsettled: mk.unsett, Err: mk.balErr}
 	e.refreshBalance(now)
+	e.readCovers(now) // market_cover.go
 }

@@ -154,6 +154,21 @@ func (w *Wallet) Balance(ctx context.Context) (Balance, error) {
 	return b, nil
 }
 
+// Cover returns what payer can be shown to pay us (PROTOCOL.md §8.6): on
+// the local ledger its balance (known); elsewhere nothing is known yet
+// (known false: a seller falls back to its unsecured limit). It may block
+// on the chain for up to its timeouts.
+func (w *Wallet) Cover(ctx context.Context, payer Address) (amount Amount, known bool, err error) {
+	if w.chain.Name() != "local" {
+		return Amount{}, false, nil
+	}
+	b, err := w.chain.Balance(ctx, payer)
+	if err != nil {
+		return Amount{}, false, fmt.Errorf("cannot read the cover of %s on %s: %w", payer, w.chain.Name(), err)
+	}
+	return b.Token, true, nil
+}
+
 // Send transfers amount of the token to to and waits for confirmation.
 func (w *Wallet) Send(ctx context.Context, to Address, amount Amount) (Receipt, error) {
 	if w.key == nil {

@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/big"
 
+	"github.com/holiman/uint256"
+
 	"github.com/bidtorrent/bidtorrent/core/bttbid"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
@@ -62,6 +64,7 @@ type account struct {
 	owed        wallet.Amount // our cumulative owed; starts at accepted after a restart
 	creditBytes uint64
 	cut         bool // refused paid service for the rest of the session
+	cover       coverState
 	// Buyer side: we pay the counterparty.
 	buyLoaded bool
 	issued    wallet.Amount // highest cumulative payout issued
@@ -69,6 +72,11 @@ type account struct {
 	last      *wallet.Cheque
 	lastPay   *wallet.Payment // the payment last carries (nil: bandwidth)
 	stopped   bool            // we stopped paying it (bad piece, lost records)
+	// payCap is the most we agreed to owe it: the issued total at load,
+	// plus every payment, plus bytes received while awarded × our bid in
+	// force (§8.2). pay never signs above payCap plus one credit step.
+	payCap wallet.Amount
+	step   wallet.Amount // one credit step at the price of the last award
 }
 
 func (m *Market) account(addr wallet.Address) *account {
@@ -90,6 +98,7 @@ func (m *Market) seller(addr wallet.Address) (*account, error) {
 		}
 		if ok {
 			a.accepted, a.owed = r.Cheque.Cumulative, r.Cheque.Cumulative
+			a.cover.settled = r.Settled
 		}
 		a.creditBytes = m.cfg.Credit
 		a.sellLoaded = true
@@ -108,6 +117,7 @@ func (m *Market) buyer(addr wallet.Address) (*account, error) {
 		if ok {
 			c := r.Cheque
 			a.issued, a.bought, a.last = c.Cumulative, c.Cumulative, &c
+			a.payCap = c.Cumulative
 			a.lastPay = m.paymentOf(addr, c.Cumulative)
 		}
 		a.buyLoaded = true
@@ -169,11 +179,23 @@ func (m *Market) PayAll() error {
 
 // issue signs and records a cheque for everything bought from addr.
 func (m *Market) issue(addr wallet.Address, a *account) (*wallet.Cheque, error) {
-	c, err := m.w.SignCheque(m.w.Token(), addr, a.bought, m.w.ChainID())
+	return m.issueUpTo(addr, a, a.bought)
+}
+
+// issueUpTo signs and records a cheque for what we bought from addr, up
+// to target, and never above what we agreed to owe: our bid × the bytes
+// received while awarded, plus payments, plus one credit step (§8.2). It
+// returns nil when that leaves nothing to pay.
+func (m *Market) issueUpTo(addr wallet.Address, a *account, target wallet.Amount) (*wallet.Cheque, error) {
+	target = target.Min(a.bought).Min(add(a.payCap, a.step))
+	if target.Cmp(a.issued) <= 0 {
+		return nil, nil
+	}
+	c, err := m.w.SignCheque(m.w.Token(), addr, target, m.w.ChainID())
 	if err != nil {
 		return nil, fmt.Errorf("cannot pay %s: %w", addr, err)
 	}
-	a.issued, a.last, a.lastPay = a.bought, &c, nil
+	a.issued, a.last, a.lastPay = target, &c, nil
 	return &c, nil
 }
 
@@ -189,10 +211,17 @@ func charge(price wallet.Amount, n int64) wallet.Amount {
 	return c
 }
 
+// add is a + b, saturating at 2^256 − 1 (never dropping b).
 func add(a, b wallet.Amount) wallet.Amount {
 	s, err := a.Add(b)
 	if err != nil {
-		return a // 2^256 base units: unreachable
+		return maxAmount
 	}
 	return s
 }
+
+var maxAmount = func() wallet.Amount {
+	var u uint256.Int
+	u.SetAllOne()
+	return wallet.AmountFromU256(u)
+}()

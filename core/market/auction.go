@@ -16,6 +16,13 @@ type Auction struct {
 	infoHash [20]byte
 	round    uint64
 	next     time.Time
+	last     time.Time // when the latest round ran
+	// early: a bid at or above the ask arrived; a round runs as soon as
+	// none ran in the last EarlyGap (§6.1).
+	early bool
+	// budget is the most the torrent may spend (zero: no limit), from
+	// the latest Bid.
+	budget wallet.Amount
 	// Price is the clearing price of the latest round.
 	Price wallet.Amount
 	// Spent and Earned are the cheque value issued and accepted for this
@@ -45,7 +52,9 @@ type Point struct {
 
 // NewAuction returns the market state of a torrent.
 func (m *Market) NewAuction(infoHash [20]byte) *Auction {
-	return &Auction{m: m, infoHash: infoHash}
+	t := &Auction{m: m, infoHash: infoHash}
+	m.auctions = append(m.auctions, t)
+	return t
 }
 
 // NewSession returns the state of a new connection of t. local and remote
@@ -60,7 +69,13 @@ func (t *Auction) NewSession(key string, local, remote [20]byte, since time.Time
 func (t *Auction) Round() uint64 { return t.round }
 
 // Due reports whether a round should run at now.
-func (t *Auction) Due(now time.Time) bool { return !now.Before(t.next) }
+func (t *Auction) Due(now time.Time) bool {
+	return !now.Before(t.next) || t.early && now.Sub(t.last) >= EarlyGap
+}
+
+// EarlyGap is the least time between a round and one a new bid runs
+// early (§6.1).
+const EarlyGap = time.Second
 
 // Candidate is one connection as the seller's round sees it.
 type Candidate struct {
@@ -88,7 +103,7 @@ type RoundResult struct {
 // peers never lose their share.
 func (t *Auction) RunRound(now time.Time, s strategy.Seller, reserve wallet.Amount, capacity int64, cands []Candidate) RoundResult {
 	t.round++
-	t.next = now.Add(t.m.cfg.Round)
+	t.next, t.last, t.early = now.Add(t.m.cfg.Round), now, false
 	r := strategy.SellerRound{
 		Now:       now,
 		Round:     t.round,
@@ -104,9 +119,11 @@ func (t *Auction) RunRound(now time.Time, s strategy.Seller, reserve wallet.Amou
 		}
 		sp := strategy.SellerPeer{ID: c.Key, UpRate: c.UpRate, DownRate: c.DownRate, Since: c.Since}
 		if p := c.Session; p != nil && p.Selling() {
-			if !p.sell.suspended && !p.sell.cut && !p.buy.badPiece {
+			if !p.sell.suspended && !p.sell.cut && !p.buy.badPiece && p.eligible(p.sell.bid) {
 				sp.Market = true
 				sp.Bid = p.sell.bid.U256()
+			} else if a, err := t.m.seller(p.addr); err == nil && a.cover.at.IsZero() && !p.sell.bid.IsZero() {
+				t.early = true // its cover is being read: look again in a second
 			}
 			sp.Awarded = p.sell.awarded
 			sp.RecentPaid = p.sell.sold
@@ -178,6 +195,7 @@ type BuyerInput struct {
 // bids (at most one BID per peer per BidInterval). With b nil or
 // nothing left to download every bid is withdrawn.
 func (t *Auction) Bid(b strategy.Buyer, in BuyerInput, peers []*Session) {
+	t.budget = in.Budget
 	r := strategy.BuyerRound{
 		Now:       in.Now,
 		MaxPrice:  in.MaxPrice.U256(),

@@ -29,12 +29,28 @@ type buySide struct {
 	spent       wallet.Amount // issued on this connection
 	badPiece    bool
 	lastReceipt *bttbid.Receipt
+	bidEpoch    epoch // bytes received while awarded, at our bid in force
 }
 
 func (s *Session) onAward(a *bttbid.Award) {
 	bid, ok := s.buy.bidLog[a.Seq]
 	if !ok || a.Price.Cmp(bid) > 0 {
 		s.fail(bttbid.CodeBadAward, fmt.Sprintf("award for seq %d at %s", a.Seq, a.Price), true)
+		return
+	}
+	// An AWARD counts only for the bid in force (§6.1): not once it is
+	// withdrawn, and for an earlier seq (an AWARD that crossed our newer
+	// BID) only at a price our bid in force still covers. We decline it
+	// with ERROR 406 (disable 0); the seller ends the epoch.
+	if s.buy.ourBid.IsZero() || a.Seq != s.buy.ourSeq && a.Price.Cmp(s.buy.ourBid) > 0 {
+		was := s.buy.awardedUs
+		s.closeBuyEpoch()
+		s.buy.awardedUs = false
+		s.lastErr = fmt.Sprintf("declined an award for seq %d at %s: our bid in force is %s (seq %d)", a.Seq, a.Price, s.buy.ourBid, s.buy.ourSeq)
+		s.send(&bttbid.ErrorMsg{Code: bttbid.CodeBadAward, Text: truncate(s.lastErr)})
+		if was {
+			s.pay(true)
+		}
 		return
 	}
 	s.closeBuyEpoch()
@@ -54,7 +70,7 @@ func (s *Session) onOutbid(o *bttbid.Outbid) {
 
 // closeBuyEpoch ends the buyer's epoch: later bytes are not owed until
 // the next AWARD.
-func (s *Session) closeBuyEpoch() { s.buy.epoch = epoch{} }
+func (s *Session) closeBuyEpoch() { s.buy.epoch, s.buy.bidEpoch = epoch{}, epoch{} }
 
 func (s *Session) onReceipt(r *bttbid.Receipt) {
 	s.buy.lastReceipt = r
@@ -86,7 +102,7 @@ func (s *Session) SetBid(now time.Time, price wallet.Amount) bool {
 		return false
 	}
 	s.buy.ourSeq++
-	s.buy.ourBid, s.buy.bidAt = price, now
+	s.buy.ourBid, s.buy.bidAt, s.buy.bidEpoch = price, now, epoch{}
 	if s.buy.bidLog == nil {
 		s.buy.bidLog = make(map[uint64]wallet.Amount)
 	}
@@ -123,6 +139,8 @@ func (s *Session) ObserveReceived(total int64) {
 		return
 	}
 	a.bought = add(a.bought, inc)
+	a.payCap = add(a.payCap, s.buy.bidEpoch.add(s.buy.ourBid, d))
+	a.step = charge(s.buy.ourPrice, int64(s.m.cfg.Credit))
 	s.pay(false)
 }
 
@@ -144,13 +162,23 @@ func (s *Session) pay(all bool) {
 	if !all && unpaid.Cmp(half) < 0 {
 		return
 	}
-	c, err := s.m.issue(s.addr, a)
+	// Never above the torrent's budget (§8.2).
+	target := a.bought
+	if b := s.t.budget; !b.IsZero() {
+		target = target.Min(add(a.issued, b.SubFloor(s.t.Spent)))
+	}
+	before := a.issued
+	c, err := s.m.issueUpTo(s.addr, a, target)
 	if err != nil {
 		s.lastErr = err.Error()
 		return
 	}
-	s.buy.spent = add(s.buy.spent, unpaid)
-	s.t.Spent = add(s.t.Spent, unpaid)
+	if c == nil {
+		return
+	}
+	paid := c.Cumulative.SubFloor(before)
+	s.buy.spent = add(s.buy.spent, paid)
+	s.t.Spent = add(s.t.Spent, paid)
 	s.sendCheque(c)
 }
 

@@ -175,8 +175,8 @@ func (t *Auction) publisher() bool {
 // campaign (§16.11 step 5).
 func (t *Auction) termsPledge(p wallet.Pledge) bool {
 	tm := t.c.terms
-	return tm != nil && p.ChainID == tm.ChainID && p.Token == tm.Token && p.Payee == tm.Payee &&
-		p.InfoHash == t.infoHash && p.Goal.Cmp(tm.Goal) == 0 && int64(p.Deadline) == tm.Deadline.Unix() &&
+	return tm != nil && !p.Amount.IsZero() && p.Amount.Cmp(tm.Goal) <= 0 && p.ChainID == tm.ChainID && p.Token == tm.Token &&
+		p.Payee == tm.Payee && p.InfoHash == t.infoHash && p.Goal.Cmp(tm.Goal) == 0 && int64(p.Deadline) == tm.Deadline.Unix() &&
 		p.Time <= p.Deadline && p.Verify() == nil
 }
 
@@ -192,10 +192,14 @@ func (t *Auction) tally(now time.Time) {
 	for _, p := range ps {
 		if t.termsPledge(p) {
 			t.c.pledges = append(t.c.pledges, p)
-			sum = add(sum, p.Amount)
-			if paid, err := t.m.w.PledgePaid(t.infoHash, p.Payer, p.Payee); err == nil && paid.Cmp(p.Amount) < 0 {
+			// A pledge counts up to what its pledger can be shown to pay
+			// (§16.11); a paid one in full.
+			counted := p.Amount
+			if paid, err := t.m.w.PledgePaid(t.infoHash, p.Payer, p.Payee); err != nil || paid.Cmp(p.Amount) < 0 {
 				t.c.unpaid[p.Payer] = true
+				counted = counted.Min(t.m.pledgeCover(p.Payer))
 			}
+			sum = add(sum, counted)
 		}
 	}
 	t.c.campaign.Pledged, t.c.campaign.Count = sum, len(t.c.pledges)
@@ -221,6 +225,14 @@ type dealing struct {
 	campaignSeen uint64      // the tally our last CAMPAIGN reported
 	campaignAt   time.Time
 	fundedSent   bool
+	grantFor     *grantWait // a purchase whose licence waits for its settlement
+}
+
+// grantWait is a purchase paid on the connection (or earlier) whose
+// licence is granted once the payer's settled total reaches cumulative
+// (§16.10).
+type grantWait struct {
+	price, cumulative wallet.Amount
 }
 
 // ErrNotV2 is returned for a §16 action on a connection that cannot carry
@@ -243,7 +255,9 @@ func (s *Session) commerceHello(now time.Time) {
 			for _, pay := range ps {
 				if pay.Direction == wallet.Received && pay.For == wallet.ForPurchase && pay.InfoHash == s.infoHash &&
 					pay.Counterparty == s.addr {
-					s.grant(pay.Amount) // a buyer that lost its grant never pays twice
+					// A buyer that lost its grant never pays twice, and
+					// gets it only once its payment is settled.
+					s.awaitGrant(pay.Amount, pay.Cumulative)
 					break
 				}
 			}
@@ -259,6 +273,7 @@ func (s *Session) CommerceTick(now time.Time) {
 		return
 	}
 	s.present(now)
+	s.checkGrant()
 	if s.t.publisher() && !s.t.c.terms.Goal.IsZero() {
 		if (s.deal.campaignAt.IsZero() || s.deal.campaignSeen != s.t.c.tallied) && now.Sub(s.deal.campaignAt) >= time.Second {
 			s.sendCampaign(now)
@@ -272,7 +287,7 @@ func (s *Session) CommerceTick(now time.Time) {
 // answer, or a pledge between the two is promised and not paid while the
 // campaign runs (the pledger must be reachable when it is funded).
 func (s *Session) KeepOpen(now time.Time) bool {
-	if s.deal.pending != nil || s.deal.pledgeDone != nil {
+	if s.deal.pending != nil || s.deal.pledgeDone != nil || s.deal.grantFor != nil {
 		return true
 	}
 	tm := s.t.c.terms

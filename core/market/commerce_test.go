@@ -171,6 +171,7 @@ func TestPurchase(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.flush(t, t1)
+	s.engineStep(t, t1) // the publisher redeems the purchase, then grants
 	if res != nil {
 		t.Fatalf("purchase: %v", res)
 	}
@@ -244,6 +245,7 @@ func TestPledgeCampaign(t *testing.T) {
 			t.Fatal(err)
 		}
 		l.flush(t, now)
+		s.engineStep(t, now) // the publisher reads the pledger's cover
 		if res != nil {
 			t.Fatalf("pledge %d: %v", i, res)
 		}

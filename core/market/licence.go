@@ -9,6 +9,37 @@ import (
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
+// awaitGrant holds the licence of a purchase until its payment is
+// settled (§16.10: local, redeemed at purchase; TRON, a confirmed
+// transfer), and asks the engine to settle.
+func (s *Session) awaitGrant(price, cumulative wallet.Amount) {
+	s.deal.grantFor = &grantWait{price: price, cumulative: cumulative}
+	s.m.settleWant = true
+	s.checkGrant()
+}
+
+// checkGrant grants the licence a purchase waits for once the payer's
+// settled total covers it, or refuses it when its settlement came up
+// short.
+func (s *Session) checkGrant() {
+	g := s.deal.grantFor
+	if g == nil || s.state != Ready {
+		return
+	}
+	a, err := s.m.seller(s.addr)
+	if err != nil {
+		return
+	}
+	switch {
+	case a.cover.settled.Cmp(g.cumulative) >= 0:
+		s.deal.grantFor = nil
+		s.grant(g.price)
+	case a.cover.short:
+		s.deal.grantFor = nil
+		s.fail(bttbid.CodeUnderpaid, "the purchase was not paid: its settlement came up short", false)
+	}
+}
+
 // grant signs and sends a licence to the peer for price.
 func (s *Session) grant(price wallet.Amount) {
 	l, err := s.m.w.SignLicense(s.addr, s.infoHash, price)

@@ -55,6 +55,11 @@ type Config struct {
 	HelloTimeout time.Duration
 	// BidInterval is the least time between two BIDs to one seller.
 	BidInterval time.Duration
+	// Unsecured is the most a payer whose cover is not known (TRON
+	// without a vault) may owe us unsettled, in base units (§8.6); zero
+	// is one initial credit step at the price in force, and counts no
+	// unsecured pledge.
+	Unsecured wallet.Amount
 }
 
 // DefaultConfig returns the protocol's defaults.
@@ -113,6 +118,9 @@ type Market struct {
 	cfg      Config
 	w        Wallet
 	accounts map[wallet.Address]*account
+	auctions []*Auction
+	// settleWant: a licence waits for its purchase to be settled.
+	settleWant bool
 }
 
 // New returns a market trading with w under cfg.

@@ -359,6 +359,7 @@ func (s *swarm) round(t *testing.T, now time.Time, legacy int) RoundResult {
 	for i := range legacy {
 		cands = append(cands, Candidate{Key: fmt.Sprintf("legacy%d", i), Interested: true, Since: t0})
 	}
+	readCovers(t, s.seller, now)
 	res := s.st.RunRound(now, strategy.Uniform{}, amt(s.reserve), 1<<20, cands)
 	for _, l := range s.links {
 		l.flush(t, now)
@@ -422,6 +423,7 @@ func TestUniformRound(t *testing.T) {
 func TestBadStrategyFallsBackToFree(t *testing.T) {
 	s := newSwarm(t, 1, 10)
 	s.bid(t, t0, 0, 50)
+	readCovers(t, s.seller, t0)
 	greedy := strategy.SellerFunc(func(r strategy.SellerRound) strategy.Allocation {
 		ds := make([]strategy.Decision, len(r.Peers))
 		for i := range ds {
@@ -440,5 +442,54 @@ func TestBadStrategyFallsBackToFree(t *testing.T) {
 	}
 	if s.st.Fallbacks != 2 {
 		t.Fatalf("fallbacks %d", s.st.Fallbacks)
+	}
+}
+
+// readCovers does what the engine does off its loop: it reads the cover
+// of every payer the market asks for and hands it back.
+func readCovers(t testing.TB, m *Market, now time.Time) {
+	t.Helper()
+	w := m.Wallet().(*wallet.Wallet)
+	for _, addr := range m.CoverDue(now) {
+		r, _, err := w.Highest(wallet.Received, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		amount, known, err := w.Cover(context.Background(), addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.SetCover(addr, Cover{Amount: amount, Known: known, Settled: r.Settled}, now)
+	}
+}
+
+// engineStep does what the engine's tick does for the seller's market
+// besides rounds: settle when a grant waits for it, read covers, and run
+// every connection's §16 step.
+func (s *swarm) engineStep(t *testing.T, now time.Time) {
+	t.Helper()
+	settleFor(t, s.seller)
+	readCovers(t, s.seller, now)
+	for _, l := range s.links {
+		l.a.CommerceTick(now)
+		l.flush(t, now)
+	}
+}
+
+// settleFor settles the market's wallet when the market asks, and
+// reports each received settlement back, as the engine does.
+func settleFor(t testing.TB, m *Market) {
+	t.Helper()
+	if !m.SettleDue() {
+		return
+	}
+	ss, err := m.Wallet().(*wallet.Wallet).Settle(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range ss {
+		if st.Record.Direction == wallet.Received {
+			m.Settled(st.Record.Counterparty, st.Record.Settled, st.Shortfall)
+		}
 	}
 }

@@ -59,6 +59,7 @@ func (s *Session) Pay(purpose string, amount wallet.Amount, memo string, done fu
 		return fmt.Errorf("cannot pay %s: %w", s.addr, err)
 	}
 	a.bought, a.issued, a.last = c.Cumulative, c.Cumulative, &c
+	a.payCap = add(a.payCap, amount)
 	a.lastPay = &wallet.Payment{Direction: wallet.Issued, For: n.Purpose, Counterparty: s.addr, InfoHash: n.InfoHash,
 		Amount: n.Amount, Memo: n.Memo, Cumulative: c.Cumulative}
 	// The TIP says what the wallet signed and stored.
@@ -247,6 +248,6 @@ func (s *Session) onTip(now time.Time, m *bttbid.Tip) {
 	}
 	s.sendReceipt(a)
 	if string(m.For) == wallet.ForPurchase {
-		s.grant(m.Amount)
+		s.awaitGrant(m.Amount, ch.Payout)
 	}
 }

@@ -59,8 +59,8 @@ func TestChequesPayServedBytes(t *testing.T) {
 	if !ok || r.Payout.Cmp(want) != 0 {
 		t.Fatalf("last receipt %+v", r)
 	}
-	// Credit doubled per accepted cheque up to the cap.
-	if acc.Credit != 64<<20 {
+	// Credit grew by the bytes the cheques paid for (§8.3): 2 + 20 MiB.
+	if acc.Credit != 22<<20 {
 		t.Fatalf("credit %d bytes after many cheques", acc.Credit)
 	}
 	// The cheque book holds it: settlement moves exactly the sum.
@@ -331,13 +331,14 @@ func TestHeadroom(t *testing.T) {
 	if h := l.b.BuyHeadroom(); h != 1<<19 {
 		t.Fatalf("buyer headroom after 512 KiB %d, want %d", h, 1<<19)
 	}
-	// At half the credit the buyer pays; the credit doubles.
+	// At half the credit the buyer pays; the credit grows by the 1 MiB
+	// the cheque paid for (§8.3).
 	s.serve(t, 0, 512<<10, 512<<10)
-	if h := l.b.BuyHeadroom(); h != 2<<20 {
-		t.Fatalf("buyer headroom after its cheque %d, want %d (half of 4 MiB)", h, 2<<20)
+	if h := l.b.BuyHeadroom(); h != 3<<19 {
+		t.Fatalf("buyer headroom after its cheque %d, want %d (half of 3 MiB)", h, 3<<19)
 	}
-	if h := l.a.SellHeadroom(); h != 4<<20 {
-		t.Fatalf("seller headroom after the cheque %d, want %d", h, 4<<20)
+	if h := l.a.SellHeadroom(); h != 3<<20 {
+		t.Fatalf("seller headroom after the cheque %d, want %d", h, 3<<20)
 	}
 	// Nothing is metered without an award.
 	fresh := newSwarm(t, 1, price)

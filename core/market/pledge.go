@@ -25,6 +25,8 @@ func (s *Session) Pledge(now time.Time, amount wallet.Amount, done func(error)) 
 		return fmt.Errorf("the peer (%s) is not the torrent's publisher", s.addr)
 	case now.Unix() > tm.Deadline.Unix():
 		return fmt.Errorf("the campaign ended at %s", tm.Deadline.UTC().Format(time.RFC3339))
+	case amount.IsZero() || amount.Cmp(tm.Goal) > 0:
+		return fmt.Errorf("pledge %s: want 1…the goal %s", amount, tm.Goal)
 	case s.deal.pledgeDone != nil:
 		return errors.New("a pledge to this peer awaits its answer")
 	}
@@ -75,7 +77,11 @@ func (s *Session) onPledge(now time.Time, m *bttbid.Pledge) {
 	case pl.Verify() != nil:
 		s.fail(bttbid.CodeBadCheque, "pledge signature does not recover the payer", true)
 		return
+	case pl.Amount.IsZero() || pl.Amount.Cmp(tm.Goal) > 0:
+		s.fail(bttbid.CodeInvalidField, fmt.Sprintf("pledge amount %s: want 1…the goal %s", pl.Amount, tm.Goal), false)
+		return
 	}
+	s.m.account(pl.Payer).cover.want = true // it counts up to its cover
 	s.t.tally(now)
 	held, ok := s.t.heldPledge(pl.Payer)
 	if ok && held == pl {

@@ -62,6 +62,9 @@ func (s *Session) onBid(b *bttbid.Bid) {
 		return
 	}
 	s.sell.bidSeq, s.sell.bid = b.Seq, b.Price
+	if !b.Price.IsZero() && b.Price.Cmp(s.sell.askSent.Price) >= 0 && !s.sell.awarded {
+		s.t.early = true // bids act at once (§6.1)
+	}
 }
 
 // closeSellEpoch ends the seller's epoch: later bytes are free until the
@@ -117,6 +120,14 @@ func (s *Session) checkCredit(a *account, round uint64, boundary bool) {
 		s.closeSellEpoch()
 		s.sell.awarded, s.sell.suspended, s.sell.suspendedAt = false, true, round
 		s.send(&bttbid.ErrorMsg{Code: bttbid.CodeCreditExceeded, Text: "debt reached the credit: pay to continue"})
+	} else if s.sell.awarded && s.m.allowance(a, s.sell.price).IsZero() {
+		// Exposure reached what the payer can be shown to pay (§8.6):
+		// paid service ends; a later round awards it again once its
+		// cover allows. Paying its debt does not lower its exposure, so
+		// this is no suspension and never cuts it.
+		s.closeSellEpoch()
+		s.sell.awarded = false
+		s.send(&bttbid.ErrorMsg{Code: bttbid.CodeCreditExceeded, Text: "exposure reached what the payer can be shown to pay"})
 	}
 	if !s.sell.suspended {
 		return
@@ -201,12 +212,34 @@ func (s *Session) onCheque(m *bttbid.Cheque) {
 	}
 	a.accepted = m.Payout
 	s.addEarned(inc)
-	a.creditBytes = min(a.creditBytes*2, s.m.cfg.Cap)
+	s.growCredit(a, inc, price)
 	s.sendReceipt(a)
 	if s.sell.suspended && a.owed.SubFloor(a.accepted).Cmp(s.creditAmount(a, s.sell.price)) < 0 && !s.sell.cut {
 		s.sell.suspended = false
 		s.resume(a)
 	}
+}
+
+// growCredit grows the account's credit by the bytes inc pays for at
+// price (§8.3): credit follows value received, never the number of
+// cheques, so a flood of one-unit cheques buys nothing.
+func (s *Session) growCredit(a *account, inc, price wallet.Amount) {
+	n := bytesFor(inc, price)
+	if n <= 0 {
+		return
+	}
+	a.creditBytes = min(a.creditBytes+min(uint64(n), s.m.cfg.Cap), s.m.cfg.Cap)
+}
+
+// eligible reports whether the account may be awarded paid service at
+// price: not cut, not short, its debt under its credit (whatever
+// connection ran it up, §8.3) and its exposure under its cover (§8.6).
+func (s *Session) eligible(price wallet.Amount) bool {
+	a, err := s.m.seller(s.addr)
+	if err != nil || a.cut || a.cover.short {
+		return false
+	}
+	return !s.m.allowance(a, price).IsZero()
 }
 
 // resume restores paid service to a buyer whose cheque brought its debt
@@ -217,9 +250,12 @@ func (s *Session) resume(a *account) {
 	if s.sell.awardSeq == 0 || s.sell.awardSeq != s.sell.bidSeq || s.sell.bid.Cmp(s.sell.price) < 0 || s.sell.suspendedAt != s.t.round {
 		return // its bid changed, or the round it was awarded in is over
 	}
+	if !s.eligible(s.sell.price) {
+		return
+	}
 	s.closeSellEpoch()
 	s.sell.awarded = true
-	s.send(&bttbid.Award{Round: s.t.round, Seq: s.sell.awardSeq, Price: s.sell.price, Credit: s.creditAmount(a, s.sell.price)})
+	s.send(&bttbid.Award{Round: s.t.round, Seq: s.sell.awardSeq, Price: s.sell.price, Credit: s.m.awardCredit(a, s.sell.price)})
 }
 
 // sendReceipt acknowledges the account's accepted payout, with its credit
@@ -228,7 +264,7 @@ func (s *Session) resume(a *account) {
 func (s *Session) sendReceipt(a *account) {
 	r := &bttbid.Receipt{Payout: a.accepted, Owed: a.owed}
 	if s.sell.awarded {
-		r.Credit = s.creditAmount(a, s.sell.price)
+		r.Credit = s.m.awardCredit(a, s.sell.price)
 	}
 	s.send(r)
 }
@@ -266,7 +302,7 @@ func (s *Session) SellHeadroom() int64 {
 	if err != nil {
 		return -1
 	}
-	return bytesFor(s.creditAmount(a, s.sell.price).SubFloor(a.owed.SubFloor(a.accepted)), s.sell.price)
+	return bytesFor(s.m.allowance(a, s.sell.price), s.sell.price)
 }
 
 // answerRound sends the round's AWARD or OUTBID to a bidder (§6.1): every
@@ -298,7 +334,7 @@ func (s *Session) answerRound(round uint64, d strategy.Decision, interested bool
 		return
 	}
 	a, err := s.m.seller(s.addr)
-	if err != nil || a.cut {
+	if err != nil || !s.eligible(price) {
 		s.closeSellEpoch()
 		s.sell.awarded = false
 		s.send(&bttbid.Outbid{Round: round, Seq: s.sell.bidSeq, Price: price})
@@ -306,5 +342,5 @@ func (s *Session) answerRound(round uint64, d strategy.Decision, interested bool
 	}
 	s.closeSellEpoch() // a new AWARD starts a new price epoch
 	s.sell.awarded, s.sell.price, s.sell.awardSeq = true, price, s.sell.bidSeq
-	s.send(&bttbid.Award{Round: round, Seq: s.sell.bidSeq, Price: price, Credit: s.creditAmount(a, price)})
+	s.send(&bttbid.Award{Round: round, Seq: s.sell.bidSeq, Price: price, Credit: s.m.awardCredit(a, price)})
 }

@@ -284,6 +284,11 @@ func (s *Session) onError(e *bttbid.ErrorMsg) {
 		s.buy.awardedUs = false
 		s.pay(true)
 	}
+	if e.Code == bttbid.CodeBadAward && !e.Disable && s.sell.awarded {
+		// The buyer declined our AWARD (its bid changed): the epoch ends.
+		s.closeSellEpoch()
+		s.sell.awarded = false
+	}
 	switch e.Code {
 	case bttbid.CodeUnderpaid, bttbid.CodeNotPayee, bttbid.CodeBadLicense, bttbid.CodeMisaddressed,
 		bttbid.CodeBadCheque, bttbid.CodeStaleCheque:
@@ -330,6 +335,7 @@ func (s *Session) onHello(now time.Time, h *bttbid.Hello) {
 	} else if !a.accepted.IsZero() {
 		s.send(&bttbid.Receipt{Payout: a.accepted, Owed: a.owed})
 	}
+	s.m.account(s.addr).cover.want = true // read its cover now (§8.6)
 	s.syncAsk()
 	s.commerceHello(now)
 }

@@ -1,0 +1,188 @@
+package market
+
+// The exposure bound (PROTOCOL.md §8.6): per payer, exposure = what we
+// accepted from it and is not settled yet + its debt (owed − accepted),
+// summed over every connection and torrent, since the account is one.
+// Paid bytes are served, and a licence granted, only while exposure stays
+// within what the payer can be shown to pay (its cover), and debt within
+// its credit. Reading a cover is I/O (the ledger, later a vault): the
+// engine does it off its loop, asked by CoverDue, and hands the answer to
+// SetCover.
+
+import (
+	"time"
+
+	"github.com/bidtorrent/bidtorrent/wallet"
+)
+
+// CoverTTL is how long a cover reading is used before it is read again
+// when the payer is trading.
+const CoverTTL = 3 * time.Second
+
+// coverRetry is the least time between two readings a grant asked for.
+const coverRetry = time.Second
+
+// Cover is what the engine read for one payer, off its loop.
+type Cover struct {
+	// Amount is what the payer can be shown to pay (local ledger: its
+	// balance); meaningful only when Known.
+	Amount wallet.Amount
+	// Known: Amount is proven. Unknown (TRON without a vault): the
+	// market's unsecured limit applies.
+	Known bool
+	// Settled is the settled total of the payer's cheques to us (the
+	// cheque book's, read before Amount).
+	Settled wallet.Amount
+}
+
+// coverState is a payer's cover as the market last heard it.
+type coverState struct {
+	Cover
+	at      time.Time // when it was read; zero: never
+	want    bool      // a reading is wanted now (a grant would pass it)
+	busy    bool      // a reading is under way
+	settled wallet.Amount
+	short   bool // a settlement came up short: no paid service until paid
+}
+
+// SetCover records a payer's cover, read at now. Pledges are counted
+// again against it.
+func (m *Market) SetCover(payer wallet.Address, c Cover, now time.Time) {
+	a := m.account(payer)
+	a.cover.Cover, a.cover.at, a.cover.busy, a.cover.want = c, now, false, false
+	if c.Settled.Cmp(a.cover.settled) > 0 {
+		a.cover.settled = c.Settled
+	}
+	for _, t := range m.auctions {
+		if t.publisher() && !t.c.terms.Goal.IsZero() {
+			t.tally(now)
+		}
+	}
+}
+
+// CoverDue returns the payers whose cover should be read now (a grant
+// waits for it, or the last reading is older than CoverTTL while they
+// trade) and marks them busy until SetCover or CoverFailed.
+func (m *Market) CoverDue(now time.Time) []wallet.Address {
+	var out []wallet.Address
+	for addr, a := range m.accounts {
+		c := &a.cover
+		if c.busy {
+			continue
+		}
+		stale := c.at.IsZero() || now.Sub(c.at) >= CoverTTL
+		if c.want && (stale || now.Sub(c.at) >= coverRetry) {
+			c.busy = true
+			out = append(out, addr)
+		}
+	}
+	return out
+}
+
+// CoverFailed ends a reading that failed: the old cover stays.
+func (m *Market) CoverFailed(payer wallet.Address) { m.account(payer).cover.busy = false }
+
+// Settled records the outcome of a settlement of the payer's cheques to
+// us: the settled total, and whether it came up short (the payer could
+// not pay all it owed). A short payer gets no paid service, licence or
+// counted pledge on any connection or torrent until a settlement pays
+// it in full. Across a restart the bound holds by itself: what stays
+// unsettled is exposure the payer's cover must exceed.
+func (m *Market) Settled(payer wallet.Address, settled, shortfall wallet.Amount) {
+	a := m.account(payer)
+	if settled.Cmp(a.cover.settled) > 0 {
+		a.cover.settled = settled
+	}
+	a.cover.short = !shortfall.IsZero()
+	a.cover.want = true
+}
+
+// Short reports whether payer's last settlement came up short.
+func (m *Market) Short(payer wallet.Address) bool {
+	a, ok := m.accounts[payer]
+	return ok && a.cover.short
+}
+
+// SettleDue reports whether a grant waits for a settlement (a purchase
+// is licensed once its cheque is redeemed, §16.10), and clears it.
+func (m *Market) SettleDue() bool {
+	d := m.settleWant
+	m.settleWant = false
+	return d
+}
+
+// exposure is what the payer's account risks us: accepted but unsettled,
+// plus debt. Both are in owed − settled.
+func (a *account) exposure() wallet.Amount {
+	owed := a.owed
+	if a.accepted.Cmp(owed) > 0 {
+		owed = a.accepted // paid ahead
+	}
+	return owed.SubFloor(a.cover.settled)
+}
+
+// coverLimit is the most exposure the payer may reach, with unsecured the
+// limit for a payer whose cover is not known (zero for none). A payer
+// never read yet has none, and a reading is asked for.
+func (a *account) coverLimit(unsecured wallet.Amount) wallet.Amount {
+	c := &a.cover
+	switch {
+	case c.short:
+		return wallet.Amount{}
+	case c.at.IsZero():
+		c.want = true
+		return wallet.Amount{}
+	case c.Known:
+		return c.Amount
+	}
+	return unsecured
+}
+
+// unsecured is the limit for a payer of unknown cover at price: the
+// configured one, or one initial credit step.
+func (m *Market) unsecured(price wallet.Amount) wallet.Amount {
+	if !m.cfg.Unsecured.IsZero() {
+		return m.cfg.Unsecured
+	}
+	return charge(price, int64(m.cfg.Credit))
+}
+
+// allowance is how much more the payer may come to owe at price: the
+// lesser of its credit left and its cover left. When cover is what
+// binds, a fresh reading is asked for.
+func (m *Market) allowance(a *account, price wallet.Amount) wallet.Amount {
+	credit := charge(price, int64(min(a.creditBytes, 1<<40)))
+	left := credit.SubFloor(a.owed.SubFloor(a.accepted))
+	cover := a.coverLimit(m.unsecured(price)).SubFloor(a.exposure())
+	if cover.Cmp(left) <= 0 {
+		a.cover.want = true
+		return cover
+	}
+	return left
+}
+
+// awardCredit is the credit an AWARD or RECEIPT states at price: the
+// account's credit, but never more than its cover leaves beyond what is
+// accepted and unsettled.
+func (m *Market) awardCredit(a *account, price wallet.Amount) wallet.Amount {
+	credit := charge(price, int64(min(a.creditBytes, 1<<40)))
+	room := a.coverLimit(m.unsecured(price)).SubFloor(a.accepted.SubFloor(a.cover.settled))
+	return credit.Min(room)
+}
+
+// pledgeCover is how much of a pledge counts: up to what its pledger can
+// be shown to pay (nothing unsecured unless configured).
+func (m *Market) pledgeCover(payer wallet.Address) wallet.Amount {
+	a := m.account(payer)
+	c := &a.cover
+	switch {
+	case c.short:
+		return wallet.Amount{}
+	case c.at.IsZero():
+		c.want = true
+		return wallet.Amount{}
+	case c.Known:
+		return c.Amount
+	}
+	return m.cfg.Unsecured
+}

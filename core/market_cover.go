@@ -1,0 +1,82 @@
+package core
+
+// The exposure bound's I/O (PROTOCOL.md §8.6): core/market decides, on
+// the loop, whose cover it needs and when a purchase waits for its
+// settlement; the reading and the settling happen here, off the loop,
+// and their results come back with e.post.
+
+import (
+	"context"
+	"time"
+
+	"github.com/bidtorrent/bidtorrent/core/market"
+	"github.com/bidtorrent/bidtorrent/wallet"
+)
+
+// coverTimeout bounds one batch of cover readings.
+const coverTimeout = 10 * time.Second
+
+// readCovers starts the cover readings the market asks for, and the
+// settlement a licence waits for. On the loop; never blocks.
+func (e *Engine) readCovers(now time.Time) {
+	mk := e.mkt
+	if due := mk.m.CoverDue(now); len(due) > 0 {
+		w := mk.w
+		e.g.Go(func() error {
+			ctx, cancel := context.WithTimeout(e.gctx, coverTimeout)
+			defer cancel()
+			for _, addr := range due {
+				// The settled total first: a settlement between the two
+				// readings then errs on the safe side (§8.6).
+				var settled wallet.Amount
+				r, ok, err := w.Highest(wallet.Received, addr)
+				if err == nil && ok {
+					settled = r.Settled
+				}
+				var amount wallet.Amount
+				var known bool
+				if err == nil {
+					amount, known, err = w.Cover(ctx, addr)
+				}
+				e.post(func() {
+					if err != nil {
+						e.log.Warn("cannot read a payer's cover", "payer", addr, "err", err)
+						mk.m.CoverFailed(addr)
+						return
+					}
+					mk.m.SetCover(addr, market.Cover{Amount: amount, Known: known, Settled: settled}, time.Now())
+				})
+			}
+			return nil
+		})
+	}
+	if !mk.settling && mk.m.SettleDue() {
+		mk.settling = true
+		w := mk.w
+		e.g.Go(func() error {
+			ctx, cancel := context.WithTimeout(e.gctx, 30*time.Second)
+			defer cancel()
+			ss, err := w.Settle(ctx)
+			if err != nil {
+				e.log.Warn("settlement for a purchase failed", "err", err)
+			}
+			e.post(func() {
+				mk.settling = false
+				mk.noteSettled(ss)
+			})
+			return nil
+		})
+	}
+}
+
+// noteSettled tells the market how each settlement of received cheques
+// ended: a shortfall cuts the payer everywhere until it is paid (§8.6).
+// On the loop.
+func (mk *marketState) noteSettled(ss []wallet.Settlement) {
+	for _, s := range ss {
+		if s.Record.Direction != wallet.Received || s.Err != nil {
+			continue // (TRON: received cheques wait for their payer)
+		}
+		mk.m.Settled(s.Record.Counterparty, s.Record.Settled, s.Shortfall)
+	}
+}
