@@ -2,12 +2,18 @@ package core
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/anacrolix/torrent"
+
+	"github.com/bidtorrent/bidtorrent/core/bttbid"
+	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
 // writePattern writes n bytes of a pattern a few lines of Python repeat
@@ -206,6 +212,118 @@ func TestV2TransferLayout(t *testing.T) {
 		}
 		if got.Format == "" || got.InfoHashV2 == (InfoHashV2{}) {
 			t.Errorf("%s: snapshot format %q v2 %s", j.name, got.Format, got.InfoHashV2)
+		}
+	}
+}
+
+// TestV2MarketIdentifier pins PROTOCOL.md §7.4: the identifier a HELLO,
+// a licence, a tip and a pledge carry for a v2-only torrent is its v2
+// infohash truncated to 20 bytes, for a hybrid its v1 infohash; the
+// vector's info dicts, hashes and HELLO signing hash are the document's.
+func TestV2MarketIdentifier(t *testing.T) {
+	dir := t.TempDir()
+	writePattern(t, filepath.Join(dir, "v.bin"), 100, 1)
+	for _, tc := range []struct {
+		format       Format
+		info, id, v2 string
+		hello        string // TIP-191 hash of the §14 HELLO with this identifier
+	}{
+		{FormatV2, "64393a66696c65207472656564353a762e62696e64303a64363a6c656e677468693130306531313a70696563657320726f6f7433323a4303a0db0805657f94896cbe70712284dd3d74b1324a92b677b792b63b5d753865656531323a6d6574612076657273696f6e693265343a6e616d65353a762e62696e31323a7069656365206c656e6774686931363338346565",
+			"cdefb095d867ca02252f77aa8404fdba8f9165c4", "cdefb095d867ca02252f77aa8404fdba8f9165c491dd6136a477c1285b0cb3d1",
+			"eded8e02cc2a3c38906a12ed5710393d2db775309beec08536a21dc240cc52cf"},
+		{FormatHybrid, "64393a66696c65207472656564353a762e62696e64303a64363a6c656e677468693130306531313a70696563657320726f6f7433323a4303a0db0805657f94896cbe70712284dd3d74b1324a92b677b792b63b5d7538656565363a6c656e677468693130306531323a6d6574612076657273696f6e693265343a6e616d65353a762e62696e31323a7069656365206c656e67746869313633383465363a70696563657332303a3f71dcdbf6bc96928567def05ed9ea78c15f062265",
+			"f1cd478b030e9407844ddfa17b8bed0ccb179e96", "45e217bd86e1084a4798d57aee1e77babe190e3cb0861e98ef877221601dc508",
+			"336e61ae165bba0206d5ea3f2d85287006c485cf84fc0f4dfbe463bbcbee2f32"},
+	} {
+		tf, err := CreateTorrent(CreateOptions{Path: filepath.Join(dir, "v.bin"), PieceLength: 16 << 10, Format: tc.format})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hex.EncodeToString(tf.mi.InfoBytes); got != tc.info {
+			t.Fatalf("%s info dict %s", tc.format, got)
+		}
+		if tf.InfoHash.String() != tc.id || tf.InfoHashV2.String() != tc.v2 {
+			t.Fatalf("%s: identifier %s v2 %s", tc.format, tf.InfoHash, tf.InfoHashV2)
+		}
+		h := bttbid.Hello{Version: 1, ChainID: 3448148188, Time: 1764000000}
+		copy(h.Token[:], mustHex(t, "41032017411f4663b317fe77c257d28d5cd1b26e3d"))
+		copy(h.Address[:], mustHex(t, "414799a56c0d4cd33838c1f002e2ab73b8dda0c774"))
+		var sender, receiver [20]byte
+		copy(sender[:], mustHex(t, "2d4254303030312d000102030405060708090a0b"))
+		copy(receiver[:], mustHex(t, "2d7142343532302d6162636465666768696a6b6c"))
+		// The §14 vector itself, to show the HELLO here is §14's.
+		var v1 [20]byte
+		copy(v1[:], mustHex(t, "c9e15763f722f23e98a29decdfae341b98d53056"))
+		if got := wallet.MessageHash(bttbid.HelloSigningBytes(&h, v1, sender, receiver)); hex.EncodeToString(got[:]) != "bd99f9d6315063564fffa4062bb7fdae9e57b9a73487f83b944130fd631178a8" {
+			t.Fatalf("§14 HELLO hash %x", got)
+		}
+		msg := bttbid.HelloSigningBytes(&h, tf.InfoHash, sender, receiver)
+		if !strings.Contains(string(msg), "\ninfohash: "+tc.id+"\n") {
+			t.Fatalf("signing string %q", msg)
+		}
+		if got := wallet.MessageHash(msg); hex.EncodeToString(got[:]) != tc.hello {
+			t.Errorf("%s HELLO TIP-191 hash %x, want %s", tc.format, got, tc.hello)
+		}
+	}
+}
+
+func mustHex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestPaidTermsEveryFormat: publisher terms spliced into a v1, hybrid or
+// v2 info dict read back unchanged, gate the torrent on the seeder (a
+// legacy leecher is refused and gets nothing) and open to a licence
+// (here the test verifier's magic, as in TestPurchaseGate): the licensed
+// leecher downloads every file, verified by sha256.
+func TestPaidTermsEveryFormat(t *testing.T) {
+	dir := t.TempDir()
+	terms := testTerms()
+	terms.Goal, terms.Deadline = wallet.Amount{}, time.Time{}
+	ctx := context.Background()
+	l := testLedger(t, dir)
+	seeder := startEngine(t, "seeder", testConfig("127.0.0.140"), filepath.Join(dir, "seeder"), WithWallet(testWallet(t, l, dir, 1, 0)))
+	seeder.gates.setVerifier(func(_ *torrent.PeerConn, payload []byte) bool { return string(payload) == magicLicence })
+	buyer := startEngine(t, "buyer", testConfig("127.0.0.141"), filepath.Join(dir, "buyer"), WithWallet(testWallet(t, l, dir, 2, 1e15)))
+	legacy := startEngine(t, "legacy", testConfig("127.0.0.142"), filepath.Join(dir, "legacy"))
+	roots := map[InfoHash]string{}
+	for i, f := range []Format{FormatV1, FormatHybrid, FormatV2} {
+		d := filepath.Join(dir, string(f))
+		root, tp, tf := payloadTorrent(t, d, uint64(20+i), map[string]int{"film.bin": 200<<10 + 321, "notes.txt": 999},
+			CreateOptions{PieceLength: 16 << 10, Terms: &terms, Format: f})
+		got, err := tf.Terms()
+		if err != nil || got == nil || got.Price.Cmp(terms.Price) != 0 || got.Payee != terms.Payee || tf.Format != f {
+			t.Fatalf("%s: terms %+v, %v; format %s", f, got, err, tf.Format)
+		}
+		ih := tf.InfoHash
+		roots[ih] = root
+		if _, err := seeder.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Dir(root)}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, seeder.Engine, ih, 30*time.Second, "seeder verified "+string(f), isComplete)
+		if gt := seeder.gates.byHash(ih); gt == nil {
+			t.Fatalf("%s: seeder has no gate", f)
+		}
+		for _, e := range []*runningEngine{buyer, legacy} {
+			if _, err := e.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Join(e.DataDir()+"-out", string(f)), Peers: []string{seeder.ListenAddr().String()}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitUntil(t, 30*time.Second, string(f)+": both leechers refused", func() bool { n, _ := gateState(seeder.Engine, ih); return n == 2 })
+		if n := sendBttBid(t, buyer.Engine, ih, []byte(magicLicence)); n != 1 {
+			t.Fatalf("%s: licence sent to %d peers, want 1", f, n)
+		}
+		waitFor(t, buyer.Engine, ih, 60*time.Second, string(f)+": licensed download", isComplete)
+		sameTree(t, hashTree(t, root), hashTree(t, filepath.Join(buyer.DataDir()+"-out", string(f), "payload")))
+	}
+	for ih := range roots {
+		if s := findT(legacy.Snapshot(), ih); s.Done != 0 || s.Downloaded != 0 {
+			t.Errorf("legacy leecher got %d bytes of paid torrent %s", s.Downloaded, ih)
 		}
 	}
 }
