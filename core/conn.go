@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -51,7 +52,9 @@ type Conn struct {
 	infoHash    atomic.Pointer[InfoHash]
 
 	read      atomic.Int64
-	written   *tripwire // bytes written; the market arms it (ArmWritten)
+	written   *tripwire   // bytes written; the market arms it (ArmWritten)
+	opening   opening     // the initiator's first bytes: plaintext or MSE
+	claimed   atomic.Bool // matched to an anacrolix PeerConn (torrents.go)
 	closeOnce sync.Once
 }
 
@@ -63,6 +66,40 @@ func (c *Conn) Transport() string { return c.transport }
 
 // Outgoing reports whether we dialled the connection.
 func (c *Conn) Outgoing() bool { return c.outgoing }
+
+// Encrypted reports whether the connection uses protocol encryption
+// (Message Stream Encryption, of the header at least), as its
+// initiator's first bytes show; false until they are seen.
+func (c *Conn) Encrypted() bool { return c.opening.done.Load() && c.opening.mse.Load() }
+
+// btProtocol opens a plaintext BitTorrent handshake (BEP 3). The
+// initiator of an MSE connection opens with its Diffie-Hellman key
+// instead.
+const btProtocol = "\x13BitTorrent protocol"
+
+// opening watches the initiator's first bytes (what we write on an
+// outgoing connection, what we read on an incoming one) until they tell
+// a plaintext handshake from MSE. mu guards buf.
+type opening struct {
+	mu   sync.Mutex
+	buf  []byte
+	done atomic.Bool
+	mse  atomic.Bool
+}
+
+func (o *opening) note(p []byte) {
+	if o.done.Load() || len(p) == 0 {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.buf = append(o.buf, p[:min(len(btProtocol)-len(o.buf), len(p))]...)
+	if len(o.buf) == len(btProtocol) || !strings.HasPrefix(btProtocol, string(o.buf)) {
+		o.mse.Store(string(o.buf) != btProtocol)
+		o.done.Store(true)
+		o.buf = nil
+	}
+}
 
 // InfoHash returns the torrent the connection was matched to, if any yet.
 func (c *Conn) InfoHash() (InfoHash, bool) {
@@ -151,6 +188,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 			return done, fmt.Errorf("write to %s: %w", c.key.Remote, net.ErrClosed)
 		}
 		n, err := c.Conn.Write(p[done : done+k])
+		if c.outgoing {
+			c.opening.note(p[done : done+n])
+		}
 		done += n
 		c.written.add(int64(n))
 		if err != nil {
@@ -164,6 +204,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 func (c *Conn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 {
+		if !c.outgoing {
+			c.opening.note(p[:n])
+		}
 		c.read.Add(int64(n))
 		if werr := c.waitDown(n); werr != nil && err == nil {
 			err = fmt.Errorf("read from %s: %w", c.key.Remote, net.ErrClosed)

@@ -55,7 +55,7 @@ type options struct {
 	logger        *slog.Logger
 	interval      time.Duration
 	clientVersion string
-	wallet        Wallet // the bandwidth market's wallet; nil = plain BitTorrent (market_glue.go)
+	wallet        Wallet // the bandwidth market's wallet; nil = plain BitTorrent (market_money.go)
 	noTCPDial     bool   // tests: dial over uTP only
 }
 
@@ -91,7 +91,7 @@ type Engine struct {
 	dhtPC net.PacketConn // nil unless DHT runs on its own socket
 	dht   *dht.Server    // nil unless DHT is on
 	facts *peerTable
-	mkt   *marketState // the bandwidth market; nil without a wallet (market_glue.go)
+	mkt   *marketState // the bandwidth market; nil without a wallet (market_loop.go)
 	gates gateTable    // upload gates of paid torrents (gate.go)
 	// presentTries counts licence presentations checked per connection
 	// (*torrent.PeerConn → *atomic.Int32; commerce.go).
@@ -100,6 +100,9 @@ type Engine struct {
 	// tlimits maps InfoHash to *tlimiters for the PeerConnAdded callback;
 	// the loop stores and deletes entries.
 	tlimits sync.Map
+	// connByPeer maps a *torrent.PeerConn to the *Conn carrying it, once
+	// matched (connOf, torrents.go); PeerConnClosed deletes entries.
+	connByPeer sync.Map
 
 	cmdC    chan func()
 	stopped chan struct{} // closed when the loop has returned
@@ -304,9 +307,16 @@ func (e *Engine) clientConfig(clientVersion string) *torrent.ClientConfig {
 	cc.Bep20 = "-BD0001-"
 	cc.HTTPUserAgent = clientVersion
 	e.facts.install(&cc.Callbacks)
-	e.installMarket(&cc.Callbacks) // BEP 10 hooks of btt_bid (market_glue.go)
+	e.installMarket(&cc.Callbacks) // BEP 10 hooks of btt_bid (market_hooks.go)
 	e.gates.install(&cc.Callbacks) // purchase gate, first to read each message (gate.go)
-	// With the market on, market_glue.go drops connections between two
+	prevClosed := cc.Callbacks.PeerConnClosed
+	cc.Callbacks.PeerConnClosed = func(pc *torrent.PeerConn) {
+		if prevClosed != nil {
+			prevClosed(pc)
+		}
+		e.unbindConn(pc)
+	}
+	// With the market on, market_loop.go drops connections between two
 	// seeds itself, once the last cheque is acknowledged.
 	cc.DropMutuallyCompletePeers = e.mkt == nil
 	// Match each new peer connection to its torrent's limiters at once

@@ -320,5 +320,5 @@ func (e *Engine) SetMarket(ctx context.Context, ih InfoHash, m MarketSettings) e
 // Settle redeems the unsettled received cheques with the wallet's chain
 // backend; without a wallet (WithWallet) it returns ErrNoWallet.
 func (e *Engine) Settle(ctx context.Context) error {
-	return e.settle(ctx) // market_glue.go
+	return e.settle(ctx) // market_money.go
 }

@@ -33,7 +33,7 @@ func (e *Engine) loop(ctx context.Context) error {
 			return nil
 		case fn := <-e.cmdC:
 			fn()
-		case ev := <-e.marketEventC(): // btt_bid events (market_glue.go)
+		case ev := <-e.marketEventC(): // btt_bid events (market_loop.go)
 			e.marketEvent(ev)
 		case now := <-tick.C:
 			e.tick(now.Sub(last))
@@ -124,11 +124,11 @@ func (e *Engine) tick(dt time.Duration) {
 		Wallet:  WalletStatus{Err: "no wallet"},
 	}
 	s.Totals.Downloaded, s.Totals.Uploaded = e.session.down, e.session.up
-	e.drainMarketEvents() // before the market samples counters (market_glue.go)
+	e.drainMarketEvents() // before the market samples counters (market_loop.go)
 	for _, ih := range e.order {
 		ts := e.torrents[ih]
 		t := e.poll(ts, dt)
-		e.marketTick(ts, &t, s.Time) // the bandwidth market's step (market_glue.go)
+		e.marketTick(ts, &t, s.Time) // the bandwidth market's step (market_loop.go)
 		s.Torrents = append(s.Torrents, t)
 		s.Totals.DownRate += t.DownRate
 		s.Totals.UpRate += t.UpRate
@@ -136,7 +136,7 @@ func (e *Engine) tick(dt time.Duration) {
 		s.Totals.Downloaded += ts.sessDown
 		s.Totals.Uploaded += ts.sessUp
 	}
-	e.marketTotals(&s, s.Time) // wallet status and money totals (market_glue.go)
+	e.marketTotals(&s, s.Time) // wallet status and money totals (market_view.go)
 	e.publish(s)
 }
 

@@ -106,7 +106,7 @@ func (e *Engine) marketEvent(ev mevent) {
 		ih := ts.ih
 		mt := mk.torrent(ih)
 		pc := ev.pc
-		mp := &mpeer{ih: ih, key: pc.RemoteAddr.String(), conn: e.connOf(pc), since: time.Now()}
+		mp := &mpeer{ih: ih, key: pc.RemoteAddr.String(), conn: e.matchConn(pc), since: time.Now()}
 		mp.p = mt.NewSession(mp.key, [20]byte(e.cl.PeerID()), [20]byte(pc.PeerID), mp.since)
 		poke := func(pos int64) {
 			select {
@@ -344,6 +344,9 @@ func (e *Engine) marketTick(ts *tstate, out *Torrent, now time.Time) {
 		mp := mk.peers[pc]
 		if mp == nil {
 			continue
+		}
+		if mp.conn == nil {
+			mp.conn = e.matchConn(pc) // two connections to its address at first
 		}
 		st := pc.Stats()
 		lives = append(lives, liveConn{pc, mp})

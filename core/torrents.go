@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	g "github.com/anacrolix/generics"
-	"net"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/anacrolix/torrent"
 	"github.com/anacrolix/torrent/storage"
@@ -425,13 +422,12 @@ func (e *Engine) pollPeers(ts *tstate, out *Torrent, dt time.Duration) {
 		pr.down, pr.up = down, up
 
 		f := e.facts.lookup(pc)
-		flags := connFlags(pc)
+		c := e.matchConn(pc)
 		p := Peer{
 			Key:          PeerKey(pc.RemoteAddr.String()),
 			PeerID:       fmt.Sprintf("%x", pc.PeerID[:]),
 			Incoming:     pc.Discovery == torrent.PeerSourceIncoming,
 			Transport:    "tcp",
-			Encrypted:    strings.ContainsAny(flags, "Ee"),
 			PeerChoking:  f.peerChoking,
 			PeerInterest: f.peerInterested,
 			// anacrolix keeps our choke/interest state private: with
@@ -444,7 +440,11 @@ func (e *Engine) pollPeers(ts *tstate, out *Torrent, dt time.Duration) {
 			Downloaded: down,
 			Uploaded:   up,
 		}
-		if strings.Contains(pc.Network, "udp") || strings.Contains(flags, "U") {
+		if c != nil {
+			// The connection's own flags (a PeerConn not matched yet: by
+			// what anacrolix says of it, and not known to be encrypted).
+			p.Incoming, p.Transport, p.Encrypted = !c.Outgoing(), c.Transport(), c.Encrypted()
+		} else if strings.Contains(pc.Network, "udp") {
 			p.Transport = "utp"
 		}
 		p.Client = f.client
@@ -458,7 +458,7 @@ func (e *Engine) pollPeers(ts *tstate, out *Torrent, dt time.Duration) {
 			}
 			p.AmInterested = out.Done < out.Size && p.Progress > 0 && !peerHasOnlyWhatWeHave(pc, out.Pieces)
 		}
-		if c := e.connOf(pc); c != nil {
+		if c != nil {
 			if cur, ok := c.InfoHash(); !ok || cur != out.InfoHash {
 				c.setTorrent(out.InfoHash, ts.down, ts.up)
 			}
@@ -487,57 +487,91 @@ func peerHasOnlyWhatWeHave(pc *torrent.PeerConn, ours []byte) bool {
 	return true
 }
 
-// connFlags extracts anacrolix's connection flags ("I,E,v1"...) from the
-// PeerConn's String; they are fixed once the handshake is done.
-func connFlags(pc *torrent.PeerConn) string {
-	s := pc.String()
-	i := strings.Index(s, "[flags=")
-	if i < 0 {
-		return ""
-	}
-	s = s[i+len("[flags="):]
-	if j := strings.IndexByte(s, ' '); j >= 0 {
-		s = s[:j]
-	}
-	return s
-}
-
-// peerConnConn locates PeerConn's unexported conn field (the net.Conn our
-// listener or dialer returned; set once at creation, never changed), so
-// connections are matched exactly even when several share a remote
-// address. connOf falls back to matching by remote address if a future
-// anacrolix renames the field; TestConnRegistryMatchesPeerConns guards it.
-var peerConnConn = func() (off uintptr, ok bool) {
-	f, ok := reflect.TypeFor[torrent.PeerConn]().FieldByName("conn")
-	if !ok || f.Type != reflect.TypeFor[net.Conn]() {
-		return 0, false
-	}
-	return f.Offset, true
-}
-
-var peerConnConnOff, peerConnConnOK = peerConnConn()
-
-// connOf returns the wrapped connection carrying pc, if it is ours.
+// connOf returns our wrapped connection carrying pc, once it is known
+// which one that is; nil until then, or when pc is not on one of ours
+// (anacrolix does not expose a PeerConn's net.Conn). A PeerConn is
+// matched by its remote address to the one live connection of the same
+// direction and transport not matched to another PeerConn; the match is
+// kept until pc closes. Cheap and lock-free: anacrolix callbacks call it.
 func (e *Engine) connOf(pc *torrent.PeerConn) *Conn {
-	if peerConnConnOK {
-		nc := *(*net.Conn)(unsafe.Add(unsafe.Pointer(pc), peerConnConnOff))
-		if c, ok := nc.(*Conn); ok {
-			return c
+	if v, ok := e.connByPeer.Load(pc); ok {
+		return v.(*Conn)
+	}
+	var found *Conn
+	for _, c := range e.peerConnCandidates(pc) {
+		if found != nil {
+			return nil // ambiguous: see matchConn
 		}
+		found = c
+	}
+	return e.bindConn(pc, found)
+}
+
+// matchConn is connOf that also settles the ambiguous case, two
+// connections to one remote address (two torrents of one peer, both
+// dialled by us): the one whose byte counts equal pc's (anacrolix counts
+// every byte through the connection, its handshakes included) while both
+// are still. Not from a callback: PeerConn.Stats takes the client lock.
+func (e *Engine) matchConn(pc *torrent.PeerConn) *Conn {
+	if c := e.connOf(pc); c != nil {
+		return c
+	}
+	cands := e.peerConnCandidates(pc)
+	if len(cands) < 2 {
 		return nil
 	}
-	remote := pc.RemoteAddr.String()
+	type counts struct{ read, written int64 }
+	before := make([]counts, len(cands))
+	for i, c := range cands {
+		before[i] = counts{c.BytesRead(), c.BytesWritten()}
+	}
+	st := pc.Stats()
+	want := counts{st.BytesRead.Int64(), st.BytesWritten.Int64()}
 	var found *Conn
+	for i, c := range cands {
+		if before[i] != want || (counts{c.BytesRead(), c.BytesWritten()}) != want {
+			continue
+		}
+		if found != nil {
+			return nil // still ambiguous: the next look may tell
+		}
+		found = c
+	}
+	return e.bindConn(pc, found)
+}
+
+// peerConnCandidates are the live connections that may carry pc: the
+// same remote address, direction and transport, not matched yet.
+func (e *Engine) peerConnCandidates(pc *torrent.PeerConn) []*Conn {
+	remote := pc.RemoteAddr.String()
+	outgoing := pc.Discovery != torrent.PeerSourceIncoming
+	transport := "tcp"
+	if strings.Contains(pc.Network, "udp") {
+		transport = "utp"
+	}
+	var out []*Conn
 	for _, c := range e.conns.Conns() {
-		if c.key.Remote == remote {
-			if found != nil {
-				return nil // ambiguous
-			}
-			found = c
+		if c.key.Remote == remote && c.outgoing == outgoing && c.transport == transport && !c.claimed.Load() {
+			out = append(out, c)
 		}
 	}
-	return found
+	return out
 }
+
+// bindConn records that c carries pc (nil: nothing to record).
+func (e *Engine) bindConn(pc *torrent.PeerConn, c *Conn) *Conn {
+	if c == nil || !c.claimed.CompareAndSwap(false, true) {
+		return nil
+	}
+	if v, loaded := e.connByPeer.LoadOrStore(pc, c); loaded {
+		c.claimed.Store(false) // matched meanwhile, on another goroutine
+		return v.(*Conn)
+	}
+	return c
+}
+
+// unbindConn forgets pc's connection (PeerConnClosed).
+func (e *Engine) unbindConn(pc *torrent.PeerConn) { e.connByPeer.Delete(pc) }
 
 // recheck hashes every piece again (in the background).
 func (e *Engine) recheck(ts *tstate) error {
