@@ -4,6 +4,7 @@ package main
 // tip, pledge, and get's --buy.
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"errors"
@@ -14,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/bidtorrent/bidtorrent/core"
 	"github.com/bidtorrent/bidtorrent/core/market"
@@ -463,6 +466,13 @@ func (c *cli) purchase(ctx context.Context, e *core.Engine, ih core.InfoHash, f 
 				t.Terms.Price.Format(wallet.BTTDecimals), f.max.Format(wallet.BTTDecimals), t.Name)
 		}
 		sum := t.Terms.Price.Format(wallet.BTTDecimals) + " BTT"
+		if f.max.IsZero() {
+			// Issue 15 item 10: never pay an unseen price.
+			if err := c.confirm(fmt.Sprintf("Buy %s for %s from the publisher %s? [y/N] ", t.Name, sum, t.Terms.Payee)); err != nil {
+				return fmt.Errorf("not buying %s for %s: %w", t.Name, sum, err)
+			}
+			f.max = t.Terms.Price // what was confirmed, and no more
+		}
 		fmt.Fprintf(c.stderr, "buying %s for %s from the publisher %s…\n", t.Name, sum, t.Terms.Payee)
 		if err := e.Buy(ctx, ih, f.max); err != nil {
 			return fmt.Errorf("cannot buy %s for %s: %w", t.Name, sum, err)
@@ -470,4 +480,26 @@ func (c *cli) purchase(ctx context.Context, e *core.Engine, ih core.InfoHash, f 
 		fmt.Fprintf(c.stderr, "bought %s for %s: licensed\n", t.Name, sum)
 		return nil
 	}
+}
+
+// errNotConfirmed is a confirmation answered with anything but yes.
+var errNotConfirmed = errors.New("not confirmed")
+
+// confirm asks question on the terminal and returns nil for "y" or "yes".
+// Without a terminal it refuses: pass --max-price to accept a price.
+func (c *cli) confirm(question string) error {
+	f, ok := c.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return errors.New("no terminal to confirm the price on: pass --max-price AMOUNT to accept a price")
+	}
+	fmt.Fprint(c.stderr, "\r\x1b[K"+question)
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if err != nil && line == "" {
+		return fmt.Errorf("cannot read the answer: %w", err)
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return nil
+	}
+	return errNotConfirmed
 }

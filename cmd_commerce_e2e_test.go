@@ -47,6 +47,12 @@ func TestCLICommerceProcesses(t *testing.T) {
 		!strings.Contains(b, "paid torrent: price 2 BTT is above --max-price 1.5 BTT (payload.bin)") {
 		t.Fatalf("get --buy above --max-price: %v\n%s", err, b)
 	}
+	// Issue 15 item 10: without --max-price the price must be confirmed on
+	// a terminal; with none, nothing is paid (the balances below show it).
+	if b, err := run("get", "--buy", "--listen", freeLoopback(t, "127.0.0.75"), "--peer", pubAddr, "--out", out, tor); err == nil ||
+		!strings.Contains(b, "not buying payload.bin for 2 BTT: no terminal to confirm the price on: pass --max-price AMOUNT") {
+		t.Fatalf("get --buy without --max-price and no terminal: %v\n%s", err, b)
+	}
 	if b, err := run("get", "--buy", "--max-price", "3", "--listen", freeLoopback(t, "127.0.0.75"), "--peer", pubAddr, "--out", out, tor); err != nil {
 		t.Fatalf("get --buy: %v\n%s\npublisher:\n%s", err, b, pubErr.String())
 	}

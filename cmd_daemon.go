@@ -4,36 +4,46 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 
 	"github.com/bidtorrent/bidtorrent/automation"
-	"github.com/bidtorrent/bidtorrent/core"
 	"github.com/bidtorrent/bidtorrent/daemon"
+	"github.com/bidtorrent/bidtorrent/internal/app"
+	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
 // runDaemon runs the engine without a terminal, with the SSH server (a TUI
 // per session with a terminal, remote commands otherwise), the automation
-// policy and, when configured, the /metrics endpoint. A signal stops the
-// SSH server and automation first, then the engine (which persists its
+// policy and, when configured, the /metrics endpoint. The daemon has its
+// own wallet: unlocked at start from --passphrase-file,
+// $BIDTORRENT_PASSPHRASE or systemd's $CREDENTIALS_DIRECTORY/passphrase,
+// or locked until `ssh HOST unlock < PASSFILE` (or the TUI's dialog);
+// --no-wallet runs it without a market. A signal stops the SSH server
+// and automation first, then the engine (which settles and persists its
 // state on the way out). Logs go to stderr and DATA_DIR/bidtorrent.log.
 func runDaemon(ctx context.Context, c *cli, args []string) error {
 	fs := c.newFlagSet("daemon", "")
 	sshListen := fs.String("ssh-listen", "", "SSH server `HOST:PORT` (default: [daemon] ssh_listen, 127.0.0.1:2222)")
 	keys := fs.String("authorized-keys", "", "OpenSSH authorized_keys `FILE` listing who may attach (default: [daemon] authorized_keys, or DATA_DIR/authorized_keys)")
 	metrics := fs.String("metrics-listen", "", "serve Prometheus /metrics on `HOST:PORT` (default: [daemon] metrics_listen, off); token amounts there are floats in whole tokens, for graphs only")
+	passFile := fs.String("passphrase-file", "", "unlock the wallet at start with the passphrase in `FILE` (default: $"+passphraseEnv+
+		", then $CREDENTIALS_DIRECTORY/"+app.CredentialName+"; without any the daemon starts locked)")
+	noWallet := fs.Bool("no-wallet", false, "run without a wallet: no bandwidth market, no payments")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return argsError(c, usager{fs.Usage}, "daemon takes no arguments")
 	}
-	cfg, err := c.loadConfig()
+	if *noWallet && *passFile != "" {
+		return argsError(c, usager{fs.Usage}, "--no-wallet and --passphrase-file exclude each other")
+	}
+	env, err := c.env()
 	if err != nil {
 		return err
 	}
+	cfg := env.Config
 	dcfg, acfg := cfg.Daemon, cfg.Automation
 	if *sshListen != "" {
 		dcfg.SSHListen = *sshListen
@@ -47,64 +57,75 @@ func runDaemon(ctx context.Context, c *cli, args []string) error {
 	if err := dcfg.Validate(); err != nil {
 		return fmt.Errorf("[daemon] %w", err)
 	}
-	dataDir, err := c.defaultDataDir()
-	if err != nil {
+	if err := env.MkDataDir(); err != nil {
 		return err
-	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return fmt.Errorf("cannot create data dir: %w", err)
 	}
 	keysPath := dcfg.AuthorizedKeys
 	if keysPath == "" {
-		keysPath = filepath.Join(dataDir, "authorized_keys")
+		keysPath = filepath.Join(env.DataDir, "authorized_keys")
 	}
 	if _, err := os.Stat(keysPath); errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("no authorized keys at %s: put the public keys allowed to attach there "+
 			"(e.g. cat ~/.ssh/id_ed25519.pub >> %s) or pass --authorized-keys FILE", keysPath, keysPath)
 	}
 
-	logPath := filepath.Join(dataDir, "bidtorrent.log")
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("cannot open log file: %w", err)
-	}
-	defer logf.Close()
-	log := slog.New(slog.NewTextHandler(io.MultiWriter(c.stderr, logf), &slog.HandlerOptions{Level: slog.LevelInfo}))
-
-	e, err := core.New(cfg.Engine, dataDir, core.WithLogger(log), core.WithClientVersion("bidtorrent "+version))
+	log, err := env.OpenLog(c.stderr)
 	if err != nil {
 		return err
 	}
-	// The engine outlives the signal: it stops last, after the sessions
-	// and automation, and persists its state on the way out.
-	engCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopEngine()
-	engDone := make(chan error, 1)
-	go func() { engDone <- e.Run(engCtx) }()
-	stopAll := func(first error) error {
-		stopEngine()
-		engErr := <-engDone
-		if engErr != nil {
-			engErr = fmt.Errorf("engine: %w (see %s)", engErr, logPath)
-		}
-		return errors.Join(first, engErr)
+	defer log.Close()
+
+	key, locked, err := daemonKey(env, *passFile, *noWallet)
+	// Automation hooks must never inherit the passphrase or the API key.
+	env.ScrubEnvironment()
+	if err != nil {
+		return err
+	}
+	switch {
+	case key != nil:
+		log.Info("wallet unlocked", "address", key.Address().String())
+	case locked:
+		a, _ := env.Keystore.Address()
+		log.Info("wallet locked: no market until it is unlocked (ssh HOST unlock < PASSFILE)", "address", a.String())
+	case !*noWallet:
+		log.Info("no wallet in the data dir: the bandwidth market is off (create one with: bidtorrent wallet new)")
 	}
 
-	srv, err := daemon.New(dcfg, e, daemon.Options{
-		DataDir: dataDir,
-		UI:      daemon.TUI(e, cfg.TUI),
-		Logger:  log,
-		Version: version,
-	})
-	if err != nil {
-		return stopAll(err)
+	dl := cfg.Engine.DownloadDir
+	if dl == "" {
+		dl = filepath.Join(env.DataDir, "downloads")
 	}
-	auto, err := automation.New(acfg, e, automation.Options{
-		StateFile: filepath.Join(dataDir, "automation.json"),
-		Logger:    log,
+	roots := dcfg.DownloadRoots
+	if len(roots) == 0 {
+		roots = []string{dl}
+	}
+	confine, err := daemon.NewConfinement(roots, dcfg.AllowPrivateURLs)
+	if err != nil {
+		return fmt.Errorf("[daemon] download_roots: %w", err)
+	}
+
+	host, err := env.StartHost(ctx, app.EngineOptions{Logger: log.Logger, LogPath: log.Path, Version: version}, key, locked)
+	if err != nil {
+		return err
+	}
+	srv, err := daemon.New(dcfg, host, daemon.Options{
+		DataDir:     env.DataDir,
+		UI:          daemon.TUI(daemon.Confined(host, confine), cfg.TUI),
+		Logger:      log.Logger,
+		Version:     version,
+		Wallet:      hostWallet{host},
+		Confinement: confine,
+		DownloadDir: dl,
 	})
 	if err != nil {
-		return stopAll(err)
+		return errors.Join(err, host.Stop())
+	}
+	auto, err := automation.New(acfg, host, automation.Options{
+		StateFile: filepath.Join(env.DataDir, "automation.json"),
+		Logger:    log.Logger,
+	})
+	if err != nil {
+		return errors.Join(err, host.Stop())
 	}
 
 	svcCtx, stopSvcs := context.WithCancel(ctx)
@@ -123,9 +144,8 @@ func runDaemon(ctx context.Context, c *cli, args []string) error {
 		srvOpen = false
 	case autoErr = <-autoDone:
 		autoOpen = false
-	case err := <-engDone:
-		engDone <- err // stopAll reads it
-		log.Error("engine stopped by itself", "err", err)
+	case <-host.Died():
+		log.Error("engine stopped by itself")
 	}
 	stopSvcs()
 	if srvOpen {
@@ -134,5 +154,33 @@ func runDaemon(ctx context.Context, c *cli, args []string) error {
 	if autoOpen {
 		autoErr = <-autoDone
 	}
-	return stopAll(errors.Join(srvErr, autoErr))
+	return errors.Join(srvErr, autoErr, host.Stop())
 }
+
+// daemonKey unlocks the daemon's wallet at start when a passphrase was
+// given; with a keystore but no passphrase the daemon starts locked.
+func daemonKey(env *app.Env, passFile string, noWallet bool) (key *wallet.Key, locked bool, err error) {
+	if noWallet || !env.Keystore.Exists() {
+		if passFile != "" {
+			_, err := env.Keystore.Address() // no keystore: its hint
+			return nil, false, err
+		}
+		return nil, false, nil
+	}
+	pass, err := app.Passphrase(passFile, true)
+	if err != nil {
+		return nil, false, err
+	}
+	if pass == "" {
+		return nil, true, nil
+	}
+	if key, err = env.Keystore.Unlock(pass); err != nil {
+		return nil, false, fmt.Errorf("cannot unlock the wallet (or start locked without a passphrase, or --no-wallet): %w", err)
+	}
+	return key, false, nil
+}
+
+// hostWallet is the Host as the daemon's Wallet.
+type hostWallet struct{ *app.Host }
+
+func (h hostWallet) WalletState() string { return string(h.State()) }

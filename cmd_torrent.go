@@ -14,6 +14,7 @@ import (
 
 	"github.com/bidtorrent/bidtorrent/core"
 	"github.com/bidtorrent/bidtorrent/core/market"
+	"github.com/bidtorrent/bidtorrent/internal/app"
 	"github.com/bidtorrent/bidtorrent/internal/atomicfile"
 	"github.com/bidtorrent/bidtorrent/internal/bytesize"
 	"github.com/bidtorrent/bidtorrent/wallet"
@@ -177,15 +178,15 @@ func (ef *engineFlags) opensWallet() bool {
 	return ef.price != "" || ef.strategy != "" || ef.payWith != ""
 }
 
-// startEngine loads the config, applies the flags, creates the engine in
-// dataDir and runs it until the returned stop is called (stop returns
-// Run's error).
+// startEngine loads the config, applies the flags and starts the engine
+// in dataDir through app.StartEngine, the start-up path every command
+// shares; stop stops it and returns Run's error.
 func (c *cli) startEngine(ctx context.Context, dataDir string, ef *engineFlags, listenDefault func(string) string) (*core.Engine, func() error, error) {
-	cfg, err := c.loadConfig()
+	env, err := c.env()
 	if err != nil {
 		return nil, nil, err
 	}
-	ec := cfg.Engine
+	ec := env.Config.Engine
 	if ef.listen != "" {
 		ec.ListenAddr = ef.listen
 	} else if listenDefault != nil {
@@ -199,49 +200,29 @@ func (c *cli) startEngine(ctx context.Context, dataDir string, ef *engineFlags, 
 	if ef.uploadLimit.r > 0 {
 		ec.UploadLimit = ef.uploadLimit.r
 	}
-	opts := []core.Option{core.WithClientVersion("bidtorrent " + version)}
+	o := app.EngineOptions{Dir: dataDir, Config: &ec, Version: version}
 	// The bandwidth market: --ask/--bid or a strategy open the wallet of
 	// the data dir (on the ledger of --ledger) and turn btt_bid on.
-	closeWallet := func() {}
 	if ef.opensWallet() {
-		w, closeChain, err := c.marketWallet(cmp.Or(ef.payWith, "the bandwidth market"))
-		if err != nil {
+		if o.Wallet, o.CloseWallet, err = c.marketWallet(env, cmp.Or(ef.payWith, "the bandwidth market")); err != nil {
 			return nil, nil, err
 		}
-		opts = append(opts, core.WithWallet(w))
-		closeWallet = closeChain
 	}
-	e, err := core.New(ec, dataDir, opts...)
+	e, err := env.StartEngine(ctx, o)
 	if err != nil {
-		closeWallet()
 		return nil, nil, err
 	}
 	if ef.uploadLimit.r > 0 {
 		// A flag beats a limit saved in the data dir by an earlier run.
-		defer func() {
-			_ = e.SetLimits(ctx, core.InfoHash{}, core.Limits{Up: int64(ef.uploadLimit.r)})
-		}()
+		_ = e.SetLimits(ctx, core.InfoHash{}, core.Limits{Up: int64(ef.uploadLimit.r)})
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan error, 1)
-	go func() { done <- e.Run(runCtx) }()
-	stop := func() error {
-		cancel()
-		err := <-done
-		closeWallet()
-		return err
-	}
-	return e, stop, nil
+	return e.Engine, e.Stop, nil
 }
 
 // marketWallet unlocks the wallet of the data dir for the market or a
 // payment, named by why (the passphrase from $BIDTORRENT_PASSPHRASE or a
 // prompt).
-func (c *cli) marketWallet(why string) (*wallet.Wallet, func(), error) {
-	env, err := c.env()
-	if err != nil {
-		return nil, nil, err
-	}
+func (c *cli) marketWallet(env *app.Env, why string) (*wallet.Wallet, func(), error) {
 	key, err := c.unlock(env, "")
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s needs a wallet (bidtorrent wallet new): %w", why, err)

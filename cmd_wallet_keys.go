@@ -119,7 +119,7 @@ func walletShow(fs *flag.FlagSet) func(context.Context, *walletRun) error {
 }
 
 func (r *walletRun) printAddress(a wallet.Address, ks string) error {
-	return r.print(addressJSON{a.String(), a.Hex(), ks}, func(w io.Writer) {
+	return r.print(addressJSON{Address: a.String(), Hex: a.Hex(), Keystore: ks}, func(w io.Writer) {
 		fmt.Fprintf(w, "address  %s\nhex      %s\n", a, a.Hex())
 		if ks != "" {
 			fmt.Fprintf(w, "keystore %s\n", ks)

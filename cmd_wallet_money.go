@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 
 	"github.com/bidtorrent/bidtorrent/internal/cliargs"
+	"github.com/bidtorrent/bidtorrent/internal/walletjson"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -38,14 +38,8 @@ func walletBalance(fs *flag.FlagSet) func(context.Context, *walletRun) error {
 		if err != nil {
 			return fmt.Errorf("cannot get the balance of %s on %s: %w", a, ch.Name(), err)
 		}
-		out := balanceJSON{a.String(), ch.Name(), ch.ChainID(), ch.Token().String(),
-			amountOut(b.Token, wallet.BTTDecimals), amountOut(b.TRX, wallet.TRXDecimals), amountOut(b.BTT10, wallet.BTT10Decimals)}
-		return r.print(out, func(w io.Writer) {
-			fmt.Fprintf(w, "address %s on %s\nBTT     %s\n", a, ch.Name(), out.BTT.Value)
-			if ch.Name() != "local" {
-				fmt.Fprintf(w, "TRX     %s\nBTT-10  %s\n", out.TRX.Value, out.BTT10.Value)
-			}
-		})
+		out := walletjson.BalanceOf(a, ch, b)
+		return r.print(out, func(w io.Writer) { walletjson.PrintBalance(w, out) })
 	}
 }
 
@@ -78,7 +72,7 @@ func walletSend(fs *flag.FlagSet) func(context.Context, *walletRun) error {
 		if err != nil {
 			return err
 		}
-		out := receiptJSON{rc.TxID, rc.From.String(), rc.To.String(), amountOut(rc.Amount, wallet.BTTDecimals), rc.Block}
+		out := receiptJSON{TxID: rc.TxID, From: rc.From.String(), To: rc.To.String(), Amount: amountOut(rc.Amount, wallet.BTTDecimals), Block: rc.Block}
 		return r.print(out, func(w io.Writer) {
 			fmt.Fprintf(w, "sent %s BTT to %s (tx %s)\n", out.Amount.Value, rc.To, rc.TxID)
 		})
@@ -133,20 +127,8 @@ func walletCheques(fs *flag.FlagSet) func(context.Context, *walletRun) error {
 		if err != nil {
 			return err
 		}
-		out := make([]recordJSON, 0, len(rs))
-		for _, rec := range rs {
-			out = append(out, recordOut(rec))
-		}
-		return r.print(out, func(w io.Writer) {
-			if len(out) == 0 {
-				fmt.Fprintln(w, "no cheques")
-				return
-			}
-			fmt.Fprintf(w, "%-9s %-34s %-11s %22s %22s %22s\n", "DIRECTION", "COUNTERPARTY", "CHAIN", "CUMULATIVE BTT", "SETTLED", "UNSETTLED")
-			for _, j := range out {
-				fmt.Fprintf(w, "%-9s %-34s %-11d %22s %22s %22s\n", j.Direction, j.Counterparty, j.ChainID, j.Cumulative.Value, j.Settled.Value, j.Unsettled.Value)
-			}
-		})
+		out := walletjson.Records(rs)
+		return r.print(out, func(w io.Writer) { walletjson.PrintRecords(w, out) })
 	}
 }
 
@@ -170,53 +152,14 @@ func walletSettle(fs *flag.FlagSet) func(context.Context, *walletRun) error {
 		if err != nil {
 			return fmt.Errorf("cannot settle: %w", err)
 		}
-		out, failed := settlementsOut(ss)
-		if err := r.print(out, func(w io.Writer) { printSettlements(w, out) }); err != nil {
+		out, failed := walletjson.SettlementsOf(ss)
+		if err := r.print(out, func(w io.Writer) { walletjson.PrintSettlements(w, out) }); err != nil {
 			return err
 		}
 		if failed > 0 {
 			return fmt.Errorf("%d of %d settlements failed", failed, len(out))
 		}
 		return nil
-	}
-}
-
-// settlementsOut is the JSON of a settlement run and how many failed.
-func settlementsOut(ss []wallet.Settlement) ([]settlementJSON, int) {
-	out := make([]settlementJSON, 0, len(ss))
-	var failed int
-	for _, s := range ss {
-		j := settlementJSON{
-			Direction: s.Record.Direction.String(), Counterparty: s.Record.Counterparty.String(),
-			Cumulative: amountOut(s.Record.Cheque.Cumulative, wallet.BTTDecimals),
-			Paid:       amountOut(s.Paid, wallet.BTTDecimals), Settled: amountOut(s.Record.Settled, wallet.BTTDecimals),
-			Shortfall: amountOut(s.Shortfall, wallet.BTTDecimals), TxID: s.TxID,
-		}
-		if s.Err != nil && !errors.Is(s.Err, wallet.ErrNotSupported) {
-			j.Error = s.Err.Error()
-			failed++
-		} else if s.Err != nil {
-			j.Error = "waiting for the payer to settle"
-		}
-		out = append(out, j)
-	}
-	return out, failed
-}
-
-func printSettlements(w io.Writer, out []settlementJSON) {
-	if len(out) == 0 {
-		fmt.Fprintln(w, "nothing to settle")
-		return
-	}
-	for _, j := range out {
-		fmt.Fprintf(w, "%-8s %s paid %s BTT, settled %s of %s", j.Direction, j.Counterparty, j.Paid.Value, j.Settled.Value, j.Cumulative.Value)
-		if j.Shortfall.BaseUnits != "0" {
-			fmt.Fprintf(w, ", short %s", j.Shortfall.Value)
-		}
-		if j.Error != "" {
-			fmt.Fprintf(w, " (%s)", j.Error)
-		}
-		fmt.Fprintln(w)
 	}
 }
 

@@ -28,6 +28,8 @@ type Config struct {
 	Daemon daemon.Config `toml:"daemon"`
 	// Automation is the daemon's policy: watch dir, queueing, limits, hooks.
 	Automation automation.Config `toml:"automation"`
+	// Market is the bandwidth market's defaults for every torrent.
+	Market Market `toml:"market"`
 }
 
 // Default returns the embedded defaults.
@@ -112,6 +114,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Automation.Validate(); err != nil {
 		return fmt.Errorf("[automation] %w", err)
+	}
+	if err := c.Market.Validate(); err != nil {
+		return fmt.Errorf("[market] %w", err)
 	}
 	return nil
 }

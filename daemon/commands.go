@@ -53,19 +53,27 @@ var remoteCommands = map[string]func(s *Server, ctx context.Context, io cmdIO, a
 	"tip":    (*Server).cmdTip,
 	"buy":    (*Server).cmdBuy,
 	"pledge": (*Server).cmdPledge,
+	"unlock": (*Server).cmdUnlock,
+	"wallet": (*Server).cmdWallet,
+	"market": (*Server).cmdMarket,
 }
 
 // commandHelp documents remoteCommands.
 var commandHelp = map[string]remoteCommand{
-	"add":    {"[--paused] [--dir DIR] [--label L] MAGNET|URL|- ...", "add torrents (- reads a .torrent from stdin); prints each infohash"},
+	"add":    {"[--paused] [--dir DIR] [--label L] [--peer HOST:PORT] MAGNET|URL|PATH|- ...", "add torrents (- reads a .torrent from stdin; DIR and PATH inside the download roots); prints each infohash"},
 	"list":   {"[--json] [FILTER]", "list torrents, optionally filtered (e.g. state:seeding name~debian ratio>2)"},
 	"pause":  {"ID ...", "pause torrents (ID: an infohash or a unique prefix of one)"},
 	"resume": {"ID ...", "resume torrents"},
-	"rm":     {"[--delete-data] ID ...", "remove torrents, keeping their data unless --delete-data"},
+	"rm":     {"[--delete-data] ID ...", "remove torrents, keeping their data unless --delete-data (only inside the download roots)"},
 	"stats":  {"[--json]", "engine totals, limits and wallet"},
 	"tip":    {"[--memo TEXT] [--to HOST:PORT|publisher] [--timeout D] AMOUNT ID", "tip a connected peer or the torrent's publisher (default) AMOUNT BTT"},
-	"buy":    {"[--max-price AMOUNT] [--timeout D] ID", "buy a paid torrent from its publisher, refusing a price above --max-price BTT"},
+	"buy":    {"--max-price AMOUNT [--timeout D] ID", "buy a paid torrent from its publisher at up to --max-price BTT (required: a remote command cannot confirm a price)"},
 	"pledge": {"[--timeout D] AMOUNT ID", "pledge AMOUNT BTT (your total) to the torrent's crowdfunding campaign"},
+	"unlock": {"< PASSFILE", "unlock the daemon's wallet with the passphrase on stdin: the bandwidth market goes on"},
+	"wallet": {"address|balance|cheques|settle [--json]", "the daemon's wallet: its address, balances, cheques, or settle them"},
+	"market": {"[--json] [ID] | set [--ask PRICE] [--bid PRICE] [--budget AMOUNT] [--seller-strategy NAME] [--buyer-strategy NAME] [ID]",
+		"show or set the bandwidth market, global or of torrent ID (prices in BTT per MiB)"},
+	"market set": {"[--ask PRICE] [--bid PRICE] [--budget AMOUNT] [--seller-strategy NAME] [--buyer-strategy NAME] [ID]", ""},
 }
 
 func commandNames() string {
@@ -141,8 +149,9 @@ func (s *Server) cmdAdd(ctx context.Context, io cmdIO, args []string) error {
 	fs := s.flags("add", io)
 	paused := fs.Bool("paused", false, "add without starting")
 	dir := fs.String("dir", "", "data `DIR` on the server (default: the engine's download dir)")
-	var labels stringList
+	var labels, peers stringList
 	fs.Var(&labels, "label", "a `LABEL` (repeat or comma-separate for more)")
+	fs.Var(&peers, "peer", "dial the peer at `HOST:PORT` directly (repeatable)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -152,7 +161,7 @@ func (s *Server) cmdAdd(ctx context.Context, io cmdIO, args []string) error {
 	}
 	failed := 0
 	for _, src := range fs.Args() {
-		spec := core.AddSpec{Source: src, DataDir: *dir, Paused: *paused, Labels: labels}
+		spec := core.AddSpec{Source: src, DataDir: *dir, Paused: *paused, Labels: labels, Peers: peers}
 		ih, err := s.add(ctx, spec, io.stdin)
 		if err != nil {
 			fmt.Fprintf(io.stderr, "bidtorrent: cannot add %s: %v\n", shorten(src), err)
@@ -167,12 +176,26 @@ func (s *Server) cmdAdd(ctx context.Context, io cmdIO, args []string) error {
 	return nil
 }
 
-// add adds one torrent; the source "-" is a .torrent file read from stdin,
-// passed to the engine through a temporary file.
+// add adds one torrent, confined (confine.go): the source "-" is a
+// .torrent file read from stdin, passed to the engine through a temporary
+// file.
 func (s *Server) add(ctx context.Context, spec core.AddSpec, stdin io.Reader) (core.InfoHash, error) {
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
+	if spec.DataDir != "" {
+		d, err := s.confine.Dir(spec.DataDir)
+		if err != nil {
+			return core.InfoHash{}, err
+		}
+		spec.DataDir = d
+	}
 	if spec.Source != "-" {
+		src, cleanup, err := s.confine.Source(ctx, spec.Source)
+		if err != nil {
+			return core.InfoHash{}, err
+		}
+		defer cleanup()
+		spec.Source = src
 		return s.eng.Add(ctx, spec)
 	}
 	f, err := os.CreateTemp("", "bidtorrent-add-*.torrent")
@@ -277,6 +300,17 @@ func (s *Server) cmdRemove(ctx context.Context, io cmdIO, args []string) error {
 		return err
 	}
 	return s.each(ctx, io, "rm", fs.Args(), func(ctx context.Context, ih core.InfoHash) error {
+		if *del {
+			snap, err := s.snapshot(ctx)
+			if err != nil {
+				return err
+			}
+			if t, ok := snap.Torrent(ih); ok {
+				if err := s.confine.CheckDelete(t); err != nil {
+					return err
+				}
+			}
+		}
 		return s.eng.Remove(ctx, ih, *del)
 	})
 }

@@ -86,6 +86,16 @@ func (s *Server) cmdBuy(ctx context.Context, io cmdIO, args []string) error {
 		fmt.Fprintln(io.stdout, pay.t.Name+": already licensed, nothing paid")
 		return nil
 	}
+	if limit.IsZero() {
+		// A remote command has no terminal to confirm a price on: the
+		// price must be accepted explicitly.
+		price := "whatever price the publisher set"
+		if pay.t.Terms != nil && !pay.t.Terms.Price.IsZero() {
+			pay.amount = pay.t.Terms.Price
+			price = pay.sum()
+		}
+		return fmt.Errorf("cannot buy %s without --max-price: it would pay %s; pass --max-price AMOUNT to accept a price", pay.t.Name, price)
+	}
 	err = pay.do(ctx, func(ctx context.Context) error {
 		return s.eng.Buy(ctx, pay.t.InfoHash, limit)
 	})

@@ -26,17 +26,31 @@ type Config struct {
 	// empty turns it off. Token amounts are exported as floats in whole
 	// tokens, for graphs only.
 	MetricsListen string `toml:"metrics_listen"`
+	// DownloadRoots are the only directories remote sessions (SSH
+	// commands and TUIs) may download into, add local files from, or
+	// delete data in, checked after resolving symlinks. Empty means the
+	// engine's download dir (DATA_DIR/downloads by default).
+	DownloadRoots []string `toml:"download_roots"`
+	// AllowPrivateURLs lets remote sessions add torrents from URLs on
+	// loopback, private and link-local addresses (off: only public
+	// addresses, so an SSH key cannot reach internal services).
+	AllowPrivateURLs bool `toml:"allow_private_urls"`
 }
 
 // DefaultConfig returns the embedded defaults.
 func DefaultConfig() Config {
-	return Config{SSHListen: "127.0.0.1:2222"}
+	return Config{SSHListen: "127.0.0.1:2222", DownloadRoots: []string{}}
 }
 
 // Validate reports the first invalid value, naming its key.
 func (c Config) Validate() error {
 	if err := checkHostPort(c.SSHListen); err != nil {
 		return fmt.Errorf("ssh_listen: %w", err)
+	}
+	for _, r := range c.DownloadRoots {
+		if r = expandHome(r); !filepath.IsAbs(r) {
+			return fmt.Errorf("download_roots: %q is not an absolute path", r)
+		}
 	}
 	if c.MetricsListen != "" {
 		if err := checkHostPort(c.MetricsListen); err != nil {

@@ -38,6 +38,7 @@ type Engine interface {
 	// function that ends the subscription.
 	Subscribe() (<-chan core.Snapshot, func())
 	Add(ctx context.Context, spec core.AddSpec) (core.InfoHash, error)
+	AddPeer(ctx context.Context, ih core.InfoHash, addr string) error
 	Remove(ctx context.Context, ih core.InfoHash, deleteData bool) error
 	Pause(ctx context.Context, ih core.InfoHash) error
 	Resume(ctx context.Context, ih core.InfoHash) error
@@ -46,6 +47,23 @@ type Engine interface {
 	Tip(ctx context.Context, ih core.InfoHash, to string, amount wallet.Amount, memo string) error
 	Buy(ctx context.Context, ih core.InfoHash, maxPrice wallet.Amount) error
 	Pledge(ctx context.Context, ih core.InfoHash, amount wallet.Amount) error
+	// SetMarket changes a torrent's market settings, or the global ones
+	// with the zero InfoHash.
+	SetMarket(ctx context.Context, ih core.InfoHash, m core.MarketSettings) error
+}
+
+// Wallet is the daemon's own wallet as remote commands use it.
+type Wallet interface {
+	// WalletState is "unlocked", "locked" or "none".
+	WalletState() string
+	// Unlock decrypts the keystore with passphrase and turns the market
+	// on. The passphrase is never logged.
+	Unlock(ctx context.Context, passphrase string) error
+	// Wallet returns the open wallet, or an error saying it is locked or
+	// absent.
+	Wallet() (*wallet.Wallet, error)
+	// Address is the wallet's address, readable while locked.
+	Address() (wallet.Address, error)
 }
 
 // UI runs one interactive UI on a terminal until the user quits or ctx is
@@ -81,6 +99,15 @@ type Options struct {
 	Logger *slog.Logger
 	// Version is shown in the SSH server banner and in stats.
 	Version string
+	// Wallet is the daemon's own wallet; nil means none.
+	Wallet Wallet
+	// Confinement, when set, replaces the one New makes from the config's
+	// download_roots (give the same one to Confined for the UI's engine).
+	Confinement *Confinement
+	// DownloadDir is the engine's default download dir (used when a
+	// session gives none); it must lie inside the download roots. Empty
+	// means DATA_DIR/downloads.
+	DownloadDir string
 }
 
 // Server is the SSH server (and metrics endpoint) in front of one engine.
@@ -93,6 +120,8 @@ type Server struct {
 	signer   gossh.Signer
 	hostPEM  []byte
 	version  string
+	wallet   Wallet
+	confine  *Confinement
 
 	mu    sync.Mutex // guards snap, have, ready
 	snap  core.Snapshot
@@ -132,6 +161,27 @@ func New(cfg Config, eng Engine, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot start the daemon: %w", err)
 	}
+	dl := opts.DownloadDir
+	if dl == "" {
+		if opts.DataDir == "" {
+			return nil, errors.New("cannot start the daemon: no data dir for downloads")
+		}
+		dl = filepath.Join(opts.DataDir, "downloads")
+	}
+	roots := cfg.DownloadRoots
+	if len(roots) == 0 {
+		roots = []string{dl}
+	}
+	confine := opts.Confinement
+	if confine == nil {
+		confine, err = NewConfinement(roots, cfg.AllowPrivateURLs)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot start the daemon: [daemon] download_roots: %w", err)
+	}
+	if _, err := confine.Dir(dl); err != nil {
+		return nil, fmt.Errorf("cannot start the daemon: the download dir %w: add it to [daemon] download_roots", err)
+	}
 	return &Server{
 		cfg:      cfg,
 		eng:      eng,
@@ -141,9 +191,14 @@ func New(cfg Config, eng Engine, opts Options) (*Server, error) {
 		signer:   signer,
 		hostPEM:  pem,
 		version:  opts.Version,
+		wallet:   opts.Wallet,
+		confine:  confine,
 		ready:    make(chan struct{}),
 	}, nil
 }
+
+// Confinement returns what remote sessions are confined to.
+func (s *Server) Confinement() *Confinement { return s.confine }
 
 // HostKey returns the server's public host key.
 func (s *Server) HostKey() gossh.PublicKey { return s.signer.PublicKey() }

@@ -115,7 +115,8 @@ func (f *fakeEngine) Resume(ctx context.Context, ih core.InfoHash) error {
 	return nil
 }
 
-func (f *fakeEngine) Recheck(context.Context, core.InfoHash) error { return nil }
+func (f *fakeEngine) Recheck(context.Context, core.InfoHash) error         { return nil }
+func (f *fakeEngine) AddPeer(context.Context, core.InfoHash, string) error { return nil }
 func (f *fakeEngine) SetFilePriority(context.Context, core.InfoHash, int, core.Priority) error {
 	return nil
 }
@@ -391,9 +392,16 @@ func TestRemoteCommands(t *testing.T) {
 	if g := taken(); len(g) != 0 {
 		t.Fatalf("engine got %q after failed commands", g)
 	}
-	_, _, code = e.run(t, "", "rm --delete-data AB12 cd56")
-	if g := taken(); code != 0 || len(g) != 2 || g[0] != "rm ab12000000000000000000000000000000000001 true" ||
-		g[1] != "rm cd56000000000000000000000000000000000003 true" {
+	// Issue 17: data is deleted only inside the download roots: ubuntu's
+	// is in /srv/dl, so it is refused and kept in the engine; cd56 has no
+	// data dir of its own (the default, inside).
+	_, stderr, code = e.run(t, "", "rm --delete-data AB12 cd56")
+	if g := taken(); code != 1 || len(g) != 1 || g[0] != "rm cd56000000000000000000000000000000000003 true" ||
+		!strings.Contains(stderr, "refusing to delete /srv/dl: it is outside the download roots") {
+		t.Fatalf("rm --delete-data: code %d, stderr %q, engine got %q", code, stderr, g)
+	}
+	_, _, code = e.run(t, "", "rm AB12")
+	if g := taken(); code != 0 || len(g) != 1 || g[0] != "rm ab12000000000000000000000000000000000001 false" {
 		t.Fatalf("rm: code %d, engine got %q", code, g)
 	}
 
@@ -402,8 +410,15 @@ func TestRemoteCommands(t *testing.T) {
 		len(g) != 1 || g[0] != "add magnet:?xt=urn:btih:ef00000000000000000000000000000000000009 paused=true labels=[a b] dir=" {
 		t.Fatalf("add: code %d, out %q, engine got %q", code, out, g)
 	}
-	_, _, code = e.run(t, "d8:announce...e", "add --dir /srv/x -")
-	if g := taken(); code != 0 || len(g) != 1 || g[0] != "add file:d8:announce...e paused=false labels=[] dir=/srv/x" {
+	// Issue 17: a remote session downloads only inside the download
+	// roots (DATA_DIR/downloads by default).
+	_, stderr, code = e.run(t, "d8:announce...e", "add --dir /srv/x -")
+	if g := taken(); code != 1 || len(g) != 0 || !strings.Contains(stderr, "/srv/x is outside the download roots") {
+		t.Fatalf("add outside the roots: code %d, stderr %q, engine got %q", code, stderr, g)
+	}
+	root, _ := filepath.EvalSymlinks(filepath.Join(e.dataDir, "downloads"))
+	_, _, code = e.run(t, "d8:announce...e", "add --dir "+root+"/x -")
+	if g := taken(); code != 0 || len(g) != 1 || g[0] != "add file:d8:announce...e paused=false labels=[] dir="+root+"/x" {
 		t.Fatalf("add from stdin: code %d, engine got %q", code, g)
 	}
 

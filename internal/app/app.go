@@ -36,6 +36,22 @@ type Env struct {
 	// DataDirSet reports whether --data-dir was given (some commands
 	// keep their engine state elsewhere by default).
 	DataDirSet bool
+
+	// apiKey is the TRON API key read before ScrubEnvironment removed it.
+	apiKey    string
+	apiKeySet bool
+}
+
+// ScrubEnvironment removes the secrets a long-running process must not
+// pass on to the programs it starts (automation hooks): the passphrase
+// ($BIDTORRENT_PASSPHRASE) and the TRON API key (kept in memory for the
+// chain connection).
+func (e *Env) ScrubEnvironment() {
+	if name := e.Config.Wallet.APIKeyEnv; name != "" {
+		e.apiKey, e.apiKeySet = os.Getenv(name), true
+		os.Unsetenv(name)
+	}
+	os.Unsetenv(PassphraseEnv)
 }
 
 // Load reads the config and resolves the data dir and the wallet's files.
@@ -116,7 +132,11 @@ func (e *Env) Chain() (ch wallet.Chain, close func(), err error) {
 		}
 		return l, func() {}, nil
 	}
-	t, err := tron.Dial(tron.FromWallet(wc))
+	tc := tron.FromWallet(wc)
+	if e.apiKeySet {
+		tc.APIKey = e.apiKey
+	}
+	t, err := tron.Dial(tc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot connect to %s: %w", wc.Chain, err)
 	}
