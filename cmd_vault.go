@@ -164,7 +164,7 @@ func vaultAmountVerb(what string, op func(context.Context, *tron.Chain, *wallet.
 			if err != nil {
 				return err
 			}
-			out := receiptJSON{rc.TxID, rc.From.String(), rc.To.String(), amountOut(amt, wallet.BTTDecimals), rc.Block}
+			out := receiptJSON{TxID: rc.TxID, From: rc.From.String(), To: rc.To.String(), Amount: amountOut(amt, wallet.BTTDecimals), Block: rc.Block}
 			return r.print(out, func(w io.Writer) { fmt.Fprintf(w, "%s %s BTT (tx %s)\n", what, out.Amount.Value, rc.TxID) })
 		}
 	}
