@@ -21,10 +21,8 @@ import (
 	stdlog "log"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -33,7 +31,6 @@ import (
 	"github.com/anacrolix/dht/v2"
 	alog "github.com/anacrolix/log"
 	"github.com/anacrolix/torrent"
-	pp "github.com/anacrolix/torrent/peer_protocol"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 )
@@ -529,154 +526,4 @@ func (e *Engine) Snapshot() Snapshot {
 	e.subMu.Lock()
 	defer e.subMu.Unlock()
 	return e.last
-}
-
-// peerTable records what anacrolix callbacks tell us about peer
-// connections. Callbacks run under the client lock, so they only update
-// these maps (under mu, which guards them) and never call the client.
-type peerTable struct {
-	mu       sync.Mutex
-	peers    map[*torrent.PeerConn]*peerFacts
-	trackers map[trackerKey]*Tracker
-	hosts    map[string]hostStatus // by host:port
-}
-
-type peerFacts struct {
-	peerChoking, peerInterested bool
-	exts                        []string
-	client                      string
-}
-
-type trackerKey struct{ ih, url string }
-
-// hostStatus is the outcome of the last dial to a tracker host.
-type hostStatus struct {
-	err  string
-	when time.Time
-}
-
-func newPeerTable() *peerTable {
-	return &peerTable{
-		peers:    make(map[*torrent.PeerConn]*peerFacts),
-		trackers: make(map[trackerKey]*Tracker),
-		hosts:    make(map[string]hostStatus),
-	}
-}
-
-func (p *peerTable) get(pc *torrent.PeerConn) *peerFacts {
-	f := p.peers[pc]
-	if f == nil {
-		f = &peerFacts{peerChoking: true}
-		p.peers[pc] = f
-	}
-	return f
-}
-
-func (p *peerTable) install(cb *torrent.Callbacks) {
-	cb.ReadMessage = func(pc *torrent.PeerConn, m *pp.Message) {
-		if m.Keepalive {
-			return
-		}
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		f := p.get(pc)
-		switch m.Type {
-		case pp.Choke:
-			f.peerChoking = true
-		case pp.Unchoke:
-			f.peerChoking = false
-		case pp.Interested:
-			f.peerInterested = true
-		case pp.NotInterested:
-			f.peerInterested = false
-		}
-	}
-	cb.ReadExtendedHandshake = func(pc *torrent.PeerConn, m *pp.ExtendedHandshakeMessage) {
-		exts := make([]string, 0, len(m.M))
-		for name, id := range m.M {
-			if id != 0 {
-				exts = append(exts, string(name))
-			}
-		}
-		slices.Sort(exts)
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		f := p.get(pc)
-		f.exts = exts
-		f.client = m.V
-	}
-	cb.PeerConnClosed = func(pc *torrent.PeerConn) {
-		p.mu.Lock()
-		delete(p.peers, pc)
-		p.mu.Unlock()
-	}
-	cb.StatusUpdated = append(cb.StatusUpdated, func(ev torrent.StatusUpdatedEvent) {
-		if ev.Url == "" || ev.InfoHash == "" {
-			return
-		}
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		k := trackerKey{ev.InfoHash, ev.Url}
-		tr := p.trackers[k]
-		if tr == nil {
-			tr = &Tracker{URL: ev.Url}
-			p.trackers[k] = tr
-		}
-		switch ev.Event {
-		case torrent.TrackerAnnounceSuccessful:
-			tr.Status, tr.LastErr, tr.LastSeen = "ok", "", time.Now()
-		case torrent.TrackerAnnounceError:
-			tr.Status = "error"
-			if ev.Error != nil {
-				tr.LastErr = ev.Error.Error()
-			}
-		case torrent.TrackerConnected:
-			tr.Status = "connected"
-		case torrent.TrackerDisconnected:
-			tr.Status = "disconnected"
-		}
-	})
-}
-
-// lookup returns a copy of what is known about pc.
-func (p *peerTable) lookup(pc *torrent.PeerConn) peerFacts {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if f, ok := p.peers[pc]; ok {
-		return *f
-	}
-	return peerFacts{peerChoking: true}
-}
-
-func (p *peerTable) trackerDialed(addr string, err error) {
-	st := hostStatus{when: time.Now()}
-	if err != nil {
-		st.err = err.Error()
-	}
-	p.mu.Lock()
-	p.hosts[addr] = st
-	p.mu.Unlock()
-}
-
-func (p *peerTable) tracker(ih InfoHash, rawURL string) Tracker {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if tr, ok := p.trackers[trackerKey{ih.String(), rawURL}]; ok {
-		return *tr
-	}
-	tr := Tracker{URL: rawURL}
-	if u, err := url.Parse(rawURL); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
-		host := u.Host
-		if u.Port() == "" {
-			host = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
-		}
-		if st, ok := p.hosts[host]; ok {
-			if st.err != "" {
-				tr.Status, tr.LastErr = "error", st.err
-			} else {
-				tr.Status, tr.LastSeen = "contacted", st.when
-			}
-		}
-	}
-	return tr
 }
