@@ -19,6 +19,12 @@ import (
 // when the payer is trading.
 const CoverTTL = 3 * time.Second
 
+// inFlight is the margin the cover keeps for bytes already on their way
+// when paid service stops: the engine looks at a connection when its
+// allowance is used up (a byte tripwire), and a piece or two written
+// before that look are still counted (§8.6).
+const inFlight = 128 << 10
+
 // coverRetry is the least time between two readings a grant asked for.
 const coverRetry = time.Second
 
@@ -153,7 +159,7 @@ func (m *Market) unsecured(price wallet.Amount) wallet.Amount {
 func (m *Market) allowance(a *account, price wallet.Amount) wallet.Amount {
 	credit := charge(price, int64(min(a.creditBytes, 1<<40)))
 	left := credit.SubFloor(a.owed.SubFloor(a.accepted))
-	cover := a.coverLimit(m.unsecured(price)).SubFloor(a.exposure())
+	cover := a.coverLimit(m.unsecured(price)).SubFloor(a.exposure()).SubFloor(charge(price, inFlight))
 	if cover.Cmp(left) <= 0 {
 		a.cover.want = true
 		return cover
