@@ -83,3 +83,14 @@ type TrackedSender interface {
 	// TxStatus looks a transaction up by hex id.
 	TxStatus(ctx context.Context, txid string) (TxStatus, error)
 }
+
+// CollateralChain is implemented by chains where payers back their
+// cheques with collateral their payees can cash without them (TRON with
+// a vault factory configured: wallet/tron, contracts/ChequeVault.sol).
+type CollateralChain interface {
+	// Collateral returns what payer's vault guarantees its payees (its
+	// balance less an announced withdrawal) and whether it is known
+	// (false: no vault, or one for another token). It may block on the
+	// chain for up to the backend's timeouts.
+	Collateral(ctx context.Context, payer Address) (Amount, bool, error)
+}

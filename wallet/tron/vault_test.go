@@ -104,10 +104,14 @@ func testVault(t *testing.T, quiet bool) {
 	if _, _, err := c.CreateVault(ctx, payer, 24*time.Hour); err == nil || !strings.Contains(err.Error(), "VaultExists") {
 		t.Fatalf("second vault: %v", err)
 	}
+	before := n.Broadcasts()
 	if r, err = c.Deposit(ctx, payer, btt(t, "10")); err != nil {
 		t.Fatal(err)
 	}
-	v.energy(t, "deposit", r.TxID)
+	if n.Broadcasts() != before+2 {
+		t.Fatalf("deposit made %d transactions, want approve + deposit", n.Broadcasts()-before)
+	}
+	v.energy(t, "deposit (after its approve)", r.TxID)
 	st, err := c.Vault(ctx, vault)
 	if err != nil || st.Issuer != payer.Address() || st.Token != token || st.Delay != 24*time.Hour ||
 		st.Balance.Cmp(btt(t, "10")) != 0 || st.Collateral.Cmp(btt(t, "10")) != 0 {
@@ -140,7 +144,7 @@ func testVault(t *testing.T, quiet bool) {
 	// A node that rewrites the cash (recipient) or a deposit (amount) gets
 	// nothing signed.
 	n.SetTamper(trigger(t, func(c *core.TriggerSmartContract) { c.Data[35] ^= 1 }))
-	before := n.Broadcasts()
+	before = n.Broadcasts()
 	if _, err := c.Cash(ctx, payee, cheque("6")); !errors.Is(err, wallet.ErrUnexpectedTx) {
 		t.Fatalf("tampered cash: %v", err)
 	}
@@ -205,9 +209,10 @@ func testVault(t *testing.T, quiet bool) {
 	if col, known, err := c.Collateral(ctx, payer.Address()); err != nil || !known || col.Cmp(btt(t, "15.5")) != 0 {
 		t.Fatalf("collateral %s %v %v", col, known, err)
 	}
-	if _, err := c.RequestWithdrawal(ctx, payer, btt(t, "10")); err != nil {
+	if r, err = c.RequestWithdrawal(ctx, payer, btt(t, "10")); err != nil {
 		t.Fatal(err)
 	}
+	v.energy(t, "request withdrawal", r.TxID)
 	if col, known, err := c.Collateral(ctx, payer.Address()); err != nil || !known || col.Cmp(btt(t, "5.5")) != 0 {
 		t.Fatalf("collateral after the request %s %v %v", col, known, err)
 	}
@@ -218,9 +223,10 @@ func testVault(t *testing.T, quiet bool) {
 		t.Fatal("the payee withdrew from the payer's vault")
 	}
 	n.Advance(24*time.Hour + time.Minute)
-	if _, err := c.Withdraw(ctx, payer); err != nil {
+	if r, err = c.Withdraw(ctx, payer); err != nil {
 		t.Fatal(err)
 	}
+	v.energy(t, "withdraw", r.TxID)
 	// 100 − 10 − 20 deposited + 10 withdrawn; the vault keeps 5.5.
 	if got := n.TRC20(token, payer.Address()); got.Cmp(btt(t, "80")) != 0 {
 		t.Errorf("payer holds %s, want 80", got)
