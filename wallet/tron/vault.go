@@ -358,4 +358,5 @@ func (c *Chain) WithFeeLimit(sun int64) *Chain {
 	d.cfg.FeeLimitSun = sun
 	return &d
 }
+
 var _ wallet.CollateralChain = (*Chain)(nil)
