@@ -427,7 +427,9 @@ func writeJSON(w io.Writer, v any) error {
 // torrentJSON is one torrent in `list --json`. Token amounts are exact
 // decimal strings in whole tokens (e.g. "0.25").
 type torrentJSON struct {
-	InfoHash   string    `json:"infohash"`
+	InfoHash   string    `json:"infohash"`    // the torrent's identifier (PROTOCOL.md §7.4)
+	Format     string    `json:"format"`      // v1, hybrid or v2; "" until the metadata is known
+	InfoHashV2 string    `json:"infohash_v2"` // SHA-256 of the info dict, 64 hex; "" for v1
 	Name       string    `json:"name"`
 	State      string    `json:"state"`
 	Error      string    `json:"error,omitempty"`
@@ -458,11 +460,14 @@ type torrentJSON struct {
 
 func newTorrentJSON(t *core.Torrent, dec int) torrentJSON {
 	j := torrentJSON{
-		InfoHash: t.InfoHash.String(), Name: t.Name, State: string(t.State), Error: t.Err,
+		InfoHash: t.InfoHash.String(), Format: string(t.Format), Name: t.Name, State: string(t.State), Error: t.Err,
 		Labels: append([]string{}, t.Labels...), AddedAt: t.AddedAt, DataDir: t.DataDir,
 		Size: t.Size, Done: t.Done, Progress: t.Progress(),
 		DownRate: t.DownRate, UpRate: t.UpRate, Downloaded: t.Downloaded, Uploaded: t.Uploaded,
 		Ratio: t.Ratio, Peers: t.PeerCount, Seeds: t.SeedCount, ETASeconds: int64(t.ETA / time.Second),
+	}
+	if t.InfoHashV2 != (core.InfoHashV2{}) {
+		j.InfoHashV2 = t.InfoHashV2.String()
 	}
 	m := &t.Market
 	j.Market.Bid = m.Bid.Format(dec)

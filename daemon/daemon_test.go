@@ -173,6 +173,8 @@ func testSnapshot(t *testing.T) core.Snapshot {
 		State: core.StateSeeding, Size: 4 << 30, Done: 4 << 30, Uploaded: 12 << 30, Ratio: 3,
 		UpRate: 2 << 20, PeerCount: 7, Labels: []string{"linux"}, DataDir: "/srv/dl",
 	}
+	ubuntu.Format = core.FormatHybrid
+	copy(ubuntu.InfoHashV2[:], bytes.Repeat([]byte{0xab}, 32))
 	ubuntu.Market.Earned = tokens18(t, "1.5")
 	ubuntu.Market.Price = tokens18(t, "0.0002")
 	debian := core.Torrent{
@@ -358,7 +360,8 @@ func TestRemoteCommands(t *testing.T) {
 		t.Fatalf("list --json: %v (code %d)\n%s", err, code, out)
 	}
 	if len(js) != 1 || js[0].Name != "ubuntu-24.04.iso" || js[0].Market.Earned != "1.5" ||
-		js[0].Market.Price != "0.0002" || js[0].Size != 4<<30 || js[0].Labels[0] != "linux" {
+		js[0].Market.Price != "0.0002" || js[0].Size != 4<<30 || js[0].Labels[0] != "linux" ||
+		js[0].Format != "hybrid" || js[0].InfoHashV2 != strings.Repeat("ab", 32) {
 		t.Fatalf("list --json = %+v", js)
 	}
 	out, _, code = e.run(t, "", `list --json 'name~big buck'`)
