@@ -46,6 +46,10 @@ func (d *detailsPane) generalLines(t *core.Torrent, width int) []string {
 		{"Paid bytes", "sold " + bytesize.Format(mk.Sold) + ", bought " + bytesize.Format(mk.Bought) + " (this session)"},
 	}
 	kv = slices.Insert(kv, 3, d.termsRows(t)...) // after State
+	if t.Format == core.FormatHybrid || t.Format == core.FormatV2 {
+		// BitTorrent v2 (BEP 52): the format and the SHA-256 infohash.
+		kv = slices.Insert(kv, 2, [2]string{"Info hash v2", t.InfoHashV2.String()}, [2]string{"Format", string(t.Format)})
+	}
 	const labelW = 16
 	var lines []string
 	for _, p := range kv {
