@@ -171,6 +171,10 @@ type MarketConfig struct {
 	// ones on TRON: wallet.Wallet.Due; "" or "0": only on shutdown and on
 	// command).
 	SettleThreshold string `toml:"settle_threshold"`
+	// UnsecuredLimit is the most a payer whose funds cannot be shown (TRON
+	// without a vault) may owe us unsettled, in base units (PROTOCOL.md
+	// §8.6); "" is one initial credit step at the price in force.
+	UnsecuredLimit string `toml:"unsecured_limit"`
 }
 
 // DefaultMarketConfig returns the protocol's defaults.
@@ -184,6 +188,7 @@ func (c MarketConfig) market() market.Config {
 	d := market.DefaultConfig()
 	d.Round, d.FreeShare, d.Slots, d.Tolerance = c.Round, c.FreeShare, c.Slots, c.Tolerance
 	d.Credit, d.Cap = uint64(max(c.CreditMiB, 0))<<20, uint64(max(c.CapMiB, 0))<<20
+	d.Unsecured, _ = c.unsecured() // (Validate reports a bad value)
 	return d
 }
 
@@ -195,7 +200,17 @@ func (c MarketConfig) Validate() error {
 	if _, err := c.threshold(); err != nil {
 		return fmt.Errorf("market: settle_threshold %q: want base units, e.g. \"1000000000000000000\"", c.SettleThreshold)
 	}
+	if _, err := c.unsecured(); err != nil {
+		return fmt.Errorf("market: unsecured_limit %q: want base units, e.g. \"1000000000000000000\"", c.UnsecuredLimit)
+	}
 	return nil
+}
+
+func (c MarketConfig) unsecured() (wallet.Amount, error) {
+	if c.UnsecuredLimit == "" {
+		return wallet.Amount{}, nil
+	}
+	return wallet.ParseAmount(c.UnsecuredLimit, 0)
 }
 
 func (c MarketConfig) threshold() (wallet.Amount, error) {

@@ -181,3 +181,20 @@ func TestEngineLicenceNeedsFunds(t *testing.T) {
 		})
 	}
 }
+
+// TestUnsecuredLimitConfig: [engine.market] unsecured_limit reaches the
+// market, and a bad value is refused naming its key.
+func TestUnsecuredLimitConfig(t *testing.T) {
+	c := DefaultMarketConfig()
+	if !c.market().Unsecured.IsZero() {
+		t.Fatal("default unsecured limit is not one credit step (zero)")
+	}
+	c.UnsecuredLimit = "5000"
+	if err := c.Validate(); err != nil || c.market().Unsecured.Cmp(wallet.NewAmount(5000)) != 0 {
+		t.Fatalf("unsecured_limit 5000: %v, %s", err, c.market().Unsecured)
+	}
+	c.UnsecuredLimit = "five"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "unsecured_limit") {
+		t.Fatalf("bad unsecured_limit: %v", err)
+	}
+}

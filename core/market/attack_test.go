@@ -405,3 +405,37 @@ func TestBidActsAtOnce(t *testing.T) {
 		t.Fatal("round due again within a second")
 	}
 }
+
+// A payer whose cover is unknown (TRON without a vault) may owe at most
+// the unsecured limit: by default one initial credit step at the price,
+// or the configured amount.
+func TestUnsecuredLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		unsecured uint64
+		limit     int64 // paid bytes
+	}{{"default", 0, 2 << 20}, {"configured", 1500, 1536 << 10}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSwarm(t, 1, price)
+			cfg := s.seller.Config()
+			cfg.Unsecured = amt(tc.unsecured)
+			if err := s.seller.SetConfig(cfg); err != nil {
+				t.Fatal(err)
+			}
+			l := s.links[0]
+			s.bid(t, t0, 0, 2*price)
+			for r := 1; r <= 8; r++ {
+				now := t0.Add(time.Duration(r) * time.Second)
+				for _, addr := range s.seller.CoverDue(now) {
+					s.seller.SetCover(addr, Cover{Known: false}, now) // what wallet.Cover says on TRON
+				}
+				s.round(t, now, 0)
+				s.serveAsEngine(t, l, 4<<20, 256<<10, true, now)
+			}
+			t.Logf("unsecured %s: paid bytes served %d", tc.name, s.st.Sold)
+			if s.st.Sold > tc.limit || s.st.Sold == 0 {
+				t.Fatalf("served %d paid bytes under an unsecured limit of %d bytes", s.st.Sold, tc.limit)
+			}
+		})
+	}
+}
