@@ -299,6 +299,49 @@ func TestDaemonsTradeOverSSH(t *testing.T) {
 		done.Size, took.Round(time.Millisecond), bc[0].Cumulative.Value, sc[0].Cumulative.Value,
 		sellerBefore.Format(18), sellerAfter.Format(18), buyerBefore.Format(18), buyerAfter.Format(18),
 		sm.Earned.Value, sm.Sold, tm.Spent.Value, tm.Bought)
+
+	// Payments over SSH move exact amounts: the seller publishes a paid
+	// torrent with a campaign; the buyer (bidding nothing now, so no
+	// bandwidth payment mixes in) buys it, tips the publisher and pledges.
+	buyer.ok("", "market set --buyer-strategy none")
+	paidSrc, paidData := writePayload(t, filepath.Join(rootS, "paid"), 1<<20, 3, 8)
+	paidTor := filepath.Join(rootS, "paid.torrent")
+	deadline := time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)
+	w.ok(cli(cfgS, dS, "create", "-o", paidTor, "--payee", sa.Address, "--price", "2", "--goal", "10", "--deadline", deadline, paidSrc)...)
+	paidBytes, err := os.ReadFile(paidTor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pih := strings.TrimSpace(seller.ok("", "add --dir "+filepath.Dir(paidSrc)+" "+paidTor))
+	seller.waitTorrent(pih, time.Minute, func(t torrentListJSON) bool { return t.State == "seeding" })
+	sellerBefore, buyerBefore = seller.balance(), buyer.balance()
+	if got := strings.TrimSpace(buyer.ok(string(paidBytes), "add --dir paid --peer "+sellerPeer+" -")); got != pih {
+		t.Fatalf("buyer add of the paid torrent: %q, want %s", got, pih)
+	}
+	buyer.fails("without --max-price: it would pay 2 BTT", "", "buy "+pih[:12])
+	buyer.fails("above", "", "buy --max-price 1.5 "+pih[:12])
+	if out := buyer.ok("", "buy --max-price 3 "+pih[:12]); !strings.Contains(out, "bought payload.bin for 2 BTT from "+sa.Address) {
+		t.Fatalf("buy: %q", out)
+	}
+	if out := buyer.ok("", "tip --to publisher --memo thanks 0.25 "+pih[:12]); !strings.Contains(out, "tipped 0.25 BTT to the publisher "+sa.Address) {
+		t.Fatalf("tip: %q", out)
+	}
+	if out := buyer.ok("", "pledge 1 "+pih[:12]); !strings.Contains(out, "pledged 1 BTT to payload.bin") {
+		t.Fatalf("pledge: %q", out)
+	}
+	paidDone := buyer.waitTorrent(pih, 2*time.Minute, func(t torrentListJSON) bool { return t.Size > 0 && t.Done == t.Size })
+	if got, err := os.ReadFile(filepath.Join(paidDone.DataDir, "payload.bin")); err != nil || string(got) != string(paidData) {
+		t.Fatalf("the bought copy differs (%v)", err)
+	}
+	seller.okJSON(&settled, "wallet settle --json")
+	sellerAfter, buyerAfter = seller.balance(), buyer.balance()
+	gained, spent = sellerAfter.SubFloor(sellerBefore), buyerBefore.SubFloor(buyerAfter)
+	if want := btt(t, "2.25"); gained.Cmp(want) != 0 || spent.Cmp(want) != 0 {
+		t.Fatalf("buy 2 + tip 0.25 over SSH moved: seller +%s, buyer -%s; want 2.25 each way (the pledge of 1 is a promise)",
+			gained.Format(18), spent.Format(18))
+	}
+	t.Logf("payments over SSH: buy 2 + tip 0.25 BTT; balances seller %s -> %s, buyer %s -> %s; pledge of 1 BTT recorded",
+		sellerBefore.Format(18), sellerAfter.Format(18), buyerBefore.Format(18), buyerAfter.Format(18))
 	seller.stop()
 	buyer.stop()
 }

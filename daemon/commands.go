@@ -322,7 +322,7 @@ func (s *Server) each(ctx context.Context, io cmdIO, name string, ids []string, 
 		fmt.Fprintf(io.stderr, "Usage: %s %s\n", name, commandHelp[name].args)
 		return errBadUsage
 	}
-	snap, err := s.snapshot(ctx)
+	snap, err := s.snapshotFor(ctx, ids...)
 	if err != nil {
 		return err
 	}
@@ -347,6 +347,29 @@ func (s *Server) each(ctx context.Context, io cmdIO, name string, ids []string, 
 	return nil
 }
 
+// errNoSuchTorrent is resolveID's answer for an ID no torrent has.
+var errNoSuchTorrent = errors.New("no such torrent")
+
+// snapshotFor returns the latest snapshot, or, when one of ids names no
+// torrent in it (a torrent added a moment ago), the next one.
+func (s *Server) snapshotFor(ctx context.Context, ids ...string) (core.Snapshot, error) {
+	snap, err := s.snapshot(ctx)
+	if err != nil {
+		return snap, err
+	}
+	for _, id := range ids {
+		if _, err := resolveID(snap.Torrents, id); errors.Is(err, errNoSuchTorrent) {
+			wctx, cancel := context.WithTimeout(ctx, freshWait)
+			defer cancel()
+			if fresh, err := s.freshSnapshot(wctx); err == nil {
+				return fresh, nil
+			}
+			return snap, nil
+		}
+	}
+	return snap, nil
+}
+
 // resolveID finds the one torrent whose infohash is id or starts with it.
 func resolveID(ts []core.Torrent, id string) (core.InfoHash, error) {
 	p := strings.ToLower(strings.TrimSpace(id))
@@ -366,7 +389,7 @@ func resolveID(ts []core.Torrent, id string) (core.InfoHash, error) {
 	}
 	switch len(found) {
 	case 0:
-		return core.InfoHash{}, errors.New("no such torrent")
+		return core.InfoHash{}, errNoSuchTorrent
 	case 1:
 		return found[0], nil
 	}

@@ -173,7 +173,7 @@ func (s *Server) payTorrent(ctx context.Context, io cmdIO, name, id string, time
 	if timeout <= 0 {
 		return nil, usageError(io, "bad --timeout %s: must be more than 0", timeout)
 	}
-	snap, err := s.snapshot(ctx)
+	snap, err := s.snapshotFor(ctx, id)
 	if err != nil {
 		return nil, err
 	}

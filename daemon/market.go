@@ -163,7 +163,7 @@ func (s *Server) cmdMarketSet(ctx context.Context, cio cmdIO, args []string) err
 	}
 	var ih core.InfoHash
 	if len(pos) == 1 {
-		snap, err := s.snapshot(ctx)
+		snap, err := s.snapshotFor(ctx, pos[0])
 		if err != nil {
 			return err
 		}
@@ -183,6 +183,10 @@ func (s *Server) cmdMarketSet(ctx context.Context, cio cmdIO, args []string) err
 	}
 	return nil
 }
+
+// freshWait bounds the wait for a fresh snapshot where a stale one would
+// do (an engine publishes a few per second).
+var freshWait = 3 * time.Second
 
 // freshSnapshot waits for a snapshot taken after the call, so that what a
 // script just set shows.
