@@ -417,6 +417,12 @@ func treeValue(ft metainfo.FileTree) map[string]any {
 func (e *Engine) openDeferred(ts *tstate, parseErr error) bool {
 	ts.deferred = false
 	err := parseErr
+	if err == nil && ts.tf.InfoHash != ts.ih {
+		// A urn:btmh magnet alone of what is a hybrid torrent: it is
+		// known (market, gates, limits, anacrolix) by its v1 infohash,
+		// which this record is not keyed by (PROTOCOL.md §7.4).
+		err = fmt.Errorf("the magnet names a hybrid torrent by its v2 infohash only: add it as magnet:?xt=urn:btih:%s", ts.tf.InfoHash)
+	}
 	if err == nil {
 		err = ts.t.OpenStorage(e.gctx, nil)
 	}

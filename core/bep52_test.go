@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -189,6 +190,22 @@ func TestV2TransferLayout(t *testing.T) {
 			}
 		}
 	}
+	// A btmh-only magnet of a hybrid: refused once the metadata shows it
+	// is one, with the magnet to use instead.
+	hy, err := CreateTorrent(CreateOptions{Path: filepath.Join(dir, "one.bin"), PieceLength: 16 << 10, Format: FormatHybrid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	btmh := "magnet:?xt=urn:btmh:1220" + hy.InfoHashV2.String()
+	lone := startEngine(t, "btmh-only", testConfig("127.0.0.129"), filepath.Join(dir, "btmh-only"))
+	ih, err := lone.Add(ctx, AddSpec{Source: btmh, DataDir: filepath.Join(dir, "btmh-out"), Peers: []string{seeder.ListenAddr().String()}})
+	if err != nil || ih != hy.InfoHashV2.Short() {
+		t.Fatalf("btmh magnet added as %s, %v; want %s", ih, err, hy.InfoHashV2.Short())
+	}
+	st := waitFor(t, lone.Engine, ih, 30*time.Second, "btmh-only magnet of a hybrid refused", func(tr Torrent) bool { return tr.Err != "" })
+	if !strings.Contains(st.Err, "magnet:?xt=urn:btih:"+hy.InfoHash.String()) || st.Done != 0 {
+		t.Fatalf("error %q, %d bytes", st.Err, st.Done)
+	}
 	leecher := startEngine(t, "leecher", testConfig("127.0.0.121"), filepath.Join(dir, "leecher"))
 	var engines []*runningEngine
 	for _, j := range jobs {
@@ -325,5 +342,65 @@ func TestPaidTermsEveryFormat(t *testing.T) {
 		if s := findT(legacy.Snapshot(), ih); s.Done != 0 || s.Downloaded != 0 {
 			t.Errorf("legacy leecher got %d bytes of paid torrent %s", s.Downloaded, ih)
 		}
+	}
+}
+
+// TestV2ResumePriorities: a v2 multi-file download with one file skipped
+// fetches the others only (v2 pieces never span files, so the skipped
+// file is never created), and after a restart the engine restores the
+// torrent with its format, v2 infohash and priorities, complete without
+// fetching anything again.
+func TestV2ResumePriorities(t *testing.T) {
+	dir := t.TempDir()
+	patternTree(t, dir)
+	ctx := context.Background()
+	tf, err := CreateTorrent(CreateOptions{Path: filepath.Join(dir, "album"), PieceLength: 16 << 10, Format: FormatV2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := filepath.Join(dir, "album.torrent")
+	if err := os.WriteFile(tp, tf.Bytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	skip := slices.Index(tf.Files, "z.bin")
+	if skip < 0 {
+		t.Fatalf("files %v", tf.Files)
+	}
+	seeder := startEngine(t, "seeder", testConfig("127.0.0.145"), filepath.Join(dir, "seeder"))
+	if _, err := seeder.Add(ctx, AddSpec{Source: tp, DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, seeder.Engine, tf.InfoHash, 30*time.Second, "seeder verified", isComplete)
+	out, state := filepath.Join(dir, "out"), filepath.Join(dir, "leecher")
+	wanted := func(tr Torrent) bool { return tr.Size > 0 && tr.Done == tr.Size }
+	e := startEngine(t, "leecher", testConfig("127.0.0.146"), state)
+	ih, err := e.Add(ctx, AddSpec{Source: tp, DataDir: out, Paused: true, Peers: []string{seeder.ListenAddr().String()}})
+	if err != nil || ih != tf.InfoHash {
+		t.Fatalf("Add: %s, %v", ih, err)
+	}
+	if err := e.SetFilePriority(ctx, ih, skip, PrioritySkip); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Resume(ctx, ih); err != nil {
+		t.Fatal(err)
+	}
+	first := waitFor(t, e.Engine, ih, 60*time.Second, "wanted files", wanted)
+	if err := e.stop(); err != nil {
+		t.Fatal(err)
+	}
+	all := hashTree(t, filepath.Join(dir, "album"))
+	delete(all, "z.bin")
+	sameTree(t, all, hashTree(t, filepath.Join(out, "album")))
+	if _, err := os.Stat(filepath.Join(out, "album", "z.bin")); !os.IsNotExist(err) {
+		t.Fatalf("skipped file: %v", err)
+	}
+
+	e = startEngine(t, "restarted", testConfig("127.0.0.146"), state)
+	got := waitFor(t, e.Engine, ih, 30*time.Second, "restored", wanted)
+	if got.Format != FormatV2 || got.InfoHashV2 != tf.InfoHashV2 || got.Files[skip].Priority != PrioritySkip {
+		t.Fatalf("restored %s %s priority %d", got.Format, got.InfoHashV2, got.Files[skip].Priority)
+	}
+	if got.Downloaded != first.Downloaded {
+		t.Fatalf("downloaded %d after the restart, %d before", got.Downloaded, first.Downloaded)
 	}
 }

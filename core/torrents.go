@@ -313,8 +313,11 @@ func (e *Engine) poll(ts *tstate, dt time.Duration) Torrent {
 		ts.last = out
 		return out
 	}
-	t := ts.t
 	e.applyInfo(ts)
+	if ts.t == nil {
+		return e.poll(ts, dt) // applyInfo stopped it: metadata refused (bep52.go)
+	}
+	t := ts.t
 	e.applySequential(ts)
 	prevDown, prevUp := ts.sessDown, ts.sessUp
 	e.updateCounters(ts)
