@@ -18,8 +18,9 @@ type TorrentInfo struct {
 	InfoHash    InfoHash
 	Name        string
 	PieceLength int64
-	Pieces      int   // number of pieces
-	Length      int64 // total payload bytes
+	Pieces      int    // number of pieces
+	Hashes      string // the v1 "pieces": 20-byte SHA-1 of each piece
+	Length      int64  // total payload bytes
 	Announce    string
 	Private     bool
 }
@@ -73,6 +74,7 @@ func ParseTorrent(b []byte) (TorrentInfo, error) {
 		return ti, errors.New("bad pieces field")
 	}
 	ti.Pieces = len(pieces) / 20
+	ti.Hashes = pieces
 	if p, _ := info.vals["private"].(int64); p == 1 {
 		ti.Private = true
 	}
