@@ -88,9 +88,22 @@ type TrackedSender interface {
 // cheques with collateral their payees can cash without them (TRON with
 // a vault factory configured: wallet/tron, contracts/ChequeVault.sol).
 type CollateralChain interface {
-	// Collateral returns what payer's vault guarantees its payees (its
-	// balance less an announced withdrawal) and whether it is known
+	// Collateral returns payer's vault and what it guarantees its payees
+	// (its balance less an announced withdrawal), and whether it is known
 	// (false: no vault, or one for another token). It may block on the
 	// chain for up to the backend's timeouts.
-	Collateral(ctx context.Context, payer Address) (Amount, bool, error)
+	Collateral(ctx context.Context, payer Address) (vault Address, amount Amount, known bool, err error)
+}
+
+// VaultCasher is implemented by chains where the beneficiary of a vault
+// cheque (Cheque.Vault set) cashes it itself at the payer's vault (TRON).
+// Settle uses it for received vault cheques; the payer never pays them by
+// transfer.
+type VaultCasher interface {
+	// Cashed returns what beneficiary has cashed at vault so far.
+	Cashed(ctx context.Context, vault, beneficiary Address) (Amount, error)
+	// CashCheque cashes c at c.Vault, signed by from (its beneficiary):
+	// Paid is what moved, Shortfall what bounced for want of balance,
+	// Settled the total cashed after it.
+	CashCheque(ctx context.Context, from *Key, c Cheque) (Redemption, error)
 }

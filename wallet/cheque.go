@@ -45,6 +45,10 @@ type Cheque struct {
 	Beneficiary Address
 	Cumulative  Amount
 	Signature   Signature
+	// Vault, when set, makes this a vault cheque: signed over the domain
+	// naming the payer's cheque vault (VaultDigest), cashable there by the
+	// beneficiary. Zero for plain cheques.
+	Vault Address
 }
 
 // ChequeDomainSeparator returns the TIP-712 domain separator:
@@ -66,7 +70,12 @@ func (c Cheque) StructHash() [32]byte {
 
 // Digest returns keccak256(0x19 0x01 ‖ domainSeparator ‖ structHash), the
 // 32 bytes that are signed.
-func (c Cheque) Digest() [32]byte { return typedDigest(c.ChainID, c.StructHash()) }
+func (c Cheque) Digest() [32]byte {
+	if !c.Vault.IsZero() {
+		return c.VaultDigest(c.Vault)
+	}
+	return typedDigest(c.ChainID, c.StructHash())
+}
 
 // typedDigest is the TIP-712 digest of a struct hash in the cheque domain
 // of chainID: keccak256(0x19 0x01 ‖ domainSeparator ‖ structHash).
@@ -152,7 +161,8 @@ const ChequeSize = 8 + 3*21 + 32 + 65
 
 // MarshalBinary encodes the cheque in ChequeSize bytes: chain id (8,
 // big-endian) ‖ token ‖ payer ‖ beneficiary (21 each) ‖ cumulative (32,
-// big-endian) ‖ signature (65).
+// big-endian) ‖ signature (65), then, for a vault cheque only, the vault
+// (21).
 func (c Cheque) MarshalBinary() ([]byte, error) {
 	b := make([]byte, 0, ChequeSize)
 	b = binary.BigEndian.AppendUint64(b, c.ChainID)
@@ -162,13 +172,16 @@ func (c Cheque) MarshalBinary() ([]byte, error) {
 	cum := c.Cumulative.Bytes32()
 	b = append(b, cum[:]...)
 	b = append(b, c.Signature[:]...)
+	if !c.Vault.IsZero() {
+		b = append(b, c.Vault[:]...)
+	}
 	return b, nil
 }
 
 // UnmarshalBinary decodes MarshalBinary's encoding.
 func (c *Cheque) UnmarshalBinary(b []byte) error {
-	if len(b) != ChequeSize {
-		return fmt.Errorf("cheque is %d bytes, want %d", len(b), ChequeSize)
+	if len(b) != ChequeSize && len(b) != ChequeSize+21 {
+		return fmt.Errorf("cheque is %d bytes, want %d (or %d with a vault)", len(b), ChequeSize, ChequeSize+21)
 	}
 	var d Cheque
 	d.ChainID = binary.BigEndian.Uint64(b)
@@ -177,7 +190,13 @@ func (c *Cheque) UnmarshalBinary(b []byte) error {
 	copy(d.Payer[:], b[21:42])
 	copy(d.Beneficiary[:], b[42:63])
 	d.Cumulative, _ = AmountFromBytes(b[63:95])
-	copy(d.Signature[:], b[95:])
+	copy(d.Signature[:], b[95:160])
+	if len(b) > 160 { // the vault trailer
+		copy(d.Vault[:], b[160:])
+		if d.Vault[0] != AddressPrefix {
+			return fmt.Errorf("cheque vault %s lacks the 0x41 prefix: %w", d.Vault.Hex(), ErrBadAddress)
+		}
+	}
 	*c = d
 	return nil
 }

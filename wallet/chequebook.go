@@ -304,7 +304,7 @@ func recordKey(dir Direction, chainID uint64, token, counterparty Address) []byt
 
 // Value layout: cheque (ChequeSize) ‖ settled (32) ‖ updated unix ns (8),
 // then, only while a settlement is pending: txid (32) ‖ target (32) ‖
-// expires unix ns (8).
+// expires unix ns (8), then, only for a vault cheque: the vault (21).
 const (
 	recordSize  = ChequeSize + 32 + 8
 	pendingSize = 32 + 32 + 8
@@ -312,6 +312,8 @@ const (
 
 func encodeRecord(r Record) []byte {
 	v, _ := r.Cheque.MarshalBinary()
+	vault := v[ChequeSize:] // a vault cheque's vault goes last
+	v = v[:ChequeSize:ChequeSize]
 	s := r.Settled.Bytes32()
 	v = append(v, s[:]...)
 	v = binary.BigEndian.AppendUint64(v, uint64(r.Updated.UnixNano()))
@@ -321,10 +323,21 @@ func encodeRecord(r Record) []byte {
 		v = append(append(v, id...), t[:]...)
 		v = binary.BigEndian.AppendUint64(v, uint64(p.Expires.UnixNano()))
 	}
-	return v
+	return append(v, vault...)
 }
 
 func decodeRecord(k, v []byte) (Record, error) {
+	if n := len(v); n == recordSize+21 || n == recordSize+pendingSize+21 {
+		r, err := decodeRecord(k, v[:n-21])
+		if err != nil {
+			return r, err
+		}
+		copy(r.Cheque.Vault[:], v[n-21:])
+		if r.Cheque.Vault[0] != AddressPrefix {
+			return Record{}, fmt.Errorf("cheque book entry names a bad vault %s", r.Cheque.Vault.Hex())
+		}
+		return r, nil
+	}
 	if len(v) == recordSize+pendingSize {
 		r, err := decodeRecord(k, v[:recordSize])
 		if err != nil {

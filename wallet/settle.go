@@ -24,7 +24,10 @@ type Settlement struct {
 //     can cover;
 //   - otherwise (TRON) issued cheques are paid by a token transfer of
 //     cumulative − settled, and received cheques wait for their payer
-//     (their Err is ErrNotSupported).
+//     (their Err is ErrNotSupported);
+//   - vault cheques (Cheque.Vault set, on a VaultCasher chain) are
+//     cashed by their beneficiary at the payer's vault (Paid, and
+//     Shortfall for what bounced); their payer leaves them alone.
 //
 // The settled total is recorded after each confirmed payment. A failure
 // on one record does not stop the others; Settle returns an error only
@@ -39,6 +42,9 @@ func (w *Wallet) Settle(ctx context.Context) ([]Settlement, error) {
 		if r.Cheque.ChainID != w.chain.ChainID() || r.Cheque.Token != w.chain.Token() || r.Unsettled().IsZero() {
 			continue
 		}
+		if r.Direction == Issued && !r.Cheque.Vault.IsZero() {
+			continue // its beneficiary cashes it at our vault
+		}
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
@@ -49,6 +55,9 @@ func (w *Wallet) Settle(ctx context.Context) ([]Settlement, error) {
 
 func (w *Wallet) settle(ctx context.Context, r Record) Settlement {
 	s := Settlement{Record: r}
+	if vc, ok := w.chain.(VaultCasher); ok && !r.Cheque.Vault.IsZero() {
+		return w.cash(ctx, vc, s)
+	}
 	red, err := w.chain.Redeem(ctx, r.Cheque)
 	switch {
 	case err == nil:
@@ -137,6 +146,52 @@ func (w *Wallet) pay(ctx context.Context, s Settlement) Settlement {
 	return s
 }
 
+// cash settles a received vault cheque by cashing it at the payer's
+// vault. What the vault says we already cashed is recorded first, so a
+// cash whose confirmation was lost (a crash, a timeout) is recorded from
+// the chain, never cashed again.
+func (w *Wallet) cash(ctx context.Context, vc VaultCasher, s Settlement) Settlement {
+	r := s.Record
+	setSettled := func(v Amount) error {
+		return w.book.SetSettled(r.Direction, r.Cheque.ChainID, r.Cheque.Token, r.Counterparty, v.Min(r.Cheque.Cumulative))
+	}
+	done, err := vc.Cashed(ctx, r.Cheque.Vault, w.addr)
+	if err != nil {
+		s.Err, s.Shortfall = fmt.Errorf("cannot read what vault %s paid us: %w", r.Cheque.Vault, err), r.Unsettled()
+		return s
+	}
+	if done.Cmp(r.Settled) > 0 {
+		if err := setSettled(done); err != nil {
+			s.Err = err
+			return s
+		}
+		s.Paid = done.Min(r.Cheque.Cumulative).SubFloor(r.Settled)
+		r.Settled = done.Min(r.Cheque.Cumulative)
+		s.Record = r
+	}
+	if r.Unsettled().IsZero() {
+		return s
+	}
+	if w.key == nil {
+		s.Err = ErrNoKey
+		return s
+	}
+	red, err := vc.CashCheque(ctx, w.key, r.Cheque)
+	s.TxID = red.TxID
+	if err != nil {
+		s.Err, s.Shortfall = fmt.Errorf("cannot cash at vault %s: %w", r.Cheque.Vault, err), r.Unsettled()
+		return s
+	}
+	if err := setSettled(red.Settled); err != nil {
+		s.Err = err
+		return s
+	}
+	s.Paid, _ = s.Paid.Add(red.Paid)
+	s.Shortfall = red.Shortfall
+	s.Record.Settled = red.Settled.Min(r.Cheque.Cumulative)
+	return s
+}
+
 // pendingGrace is how long after its expiry a transaction not found on
 // chain is taken as dropped (block production and node lag).
 const pendingGrace = 2 * time.Minute
@@ -147,9 +202,10 @@ const pendingGrace = 2 * time.Minute
 //   - where the chain redeems cheques (local), the unsettled part of
 //     received cheques;
 //   - where the payer settles by transfer (TRON), the unsettled part of
-//     issued cheques. Received cheques there are IOUs this wallet cannot
-//     settle: they never count, or every balance refresh past the
-//     threshold would settle again.
+//     issued plain cheques and of received vault cheques (cashed here).
+//     Received plain cheques there are IOUs this wallet cannot settle:
+//     they never count, or every balance refresh past the threshold
+//     would settle again.
 func (w *Wallet) Due() (Amount, error) {
 	rs, err := w.book.Records()
 	if err != nil {
@@ -161,7 +217,13 @@ func (w *Wallet) Due() (Amount, error) {
 		if r.Cheque.ChainID != w.chain.ChainID() || r.Cheque.Token != w.chain.Token() {
 			continue
 		}
-		if (r.Direction == Issued) != payerSettles {
+		_, cashes := w.chain.(VaultCasher)
+		switch {
+		case !r.Cheque.Vault.IsZero() && cashes:
+			if r.Direction == Issued {
+				continue // our payee cashes it
+			}
+		case (r.Direction == Issued) != payerSettles:
 			continue
 		}
 		if due, err = due.Add(r.Unsettled()); err != nil {

@@ -29,7 +29,7 @@ func (c Cheque) VaultDigest(vault Address) [32]byte {
 // SignVaultCheque signs a cheque promising beneficiary a cumulative total
 // of cumulative base units of token, cashable at vault on chainID.
 func SignVaultCheque(k *Key, chainID uint64, vault, token, beneficiary Address, cumulative Amount) (Cheque, error) {
-	c := Cheque{ChainID: chainID, Token: token, Payer: k.Address(), Beneficiary: beneficiary, Cumulative: cumulative}
+	c := Cheque{ChainID: chainID, Token: token, Payer: k.Address(), Beneficiary: beneficiary, Cumulative: cumulative, Vault: vault}
 	if err := c.checkFields(); err != nil {
 		return Cheque{}, err
 	}
@@ -51,4 +51,22 @@ func (c Cheque) VerifyVault(vault Address) error {
 		return err
 	}
 	return checkSigner("vault cheque", "payer", c.Payer, c.VaultDigest(vault), c.Signature)
+}
+
+// SignVaultCheque is SignCheque for a cheque cashable at vault (this
+// wallet's vault): signed over the vault's domain and recorded (fsynced)
+// as issued before it is returned. Settle never pays it by transfer: its
+// beneficiary cashes it.
+func (w *Wallet) SignVaultCheque(vault, token, beneficiary Address, cumulative Amount, chainID uint64) (Cheque, error) {
+	if w.key == nil {
+		return Cheque{}, ErrNoKey
+	}
+	c, err := SignVaultCheque(w.key, chainID, vault, token, beneficiary, cumulative)
+	if err != nil {
+		return Cheque{}, fmt.Errorf("cannot sign cheque to %s: %w", beneficiary, err)
+	}
+	if _, err := w.book.record(Issued, beneficiary, c); err != nil {
+		return Cheque{}, err
+	}
+	return c, nil
 }

@@ -54,8 +54,19 @@ func TestVaultChequeDigest(t *testing.T) {
 	if err := c.VerifyVault(other); !errors.Is(err, ErrBadSignature) {
 		t.Errorf("verified for another vault: %v", err)
 	}
-	if err := c.Verify(); !errors.Is(err, ErrBadSignature) {
+	if err := c.Verify(); err != nil {
+		t.Errorf("Verify follows Vault: %v", err)
+	}
+	plain := c
+	plain.Vault = Address{}
+	if err := plain.Verify(); !errors.Is(err, ErrBadSignature) {
 		t.Errorf("a vault cheque passed as a plain cheque: %v", err)
+	}
+	// The binary form keeps the vault (cheque book records).
+	b, _ := c.MarshalBinary()
+	var back Cheque
+	if err := back.UnmarshalBinary(b); err != nil || back != c || len(b) != ChequeSize+21 {
+		t.Errorf("round trip: %v %+v", err, back)
 	}
 }
 

@@ -155,10 +155,24 @@ func (w *Wallet) Balance(ctx context.Context) (Balance, error) {
 }
 
 // Cover returns what payer can be shown to pay us (PROTOCOL.md §8.6): on
-// the local ledger its balance (known); elsewhere nothing is known yet
-// (known false: a seller falls back to its unsecured limit). It may block
-// on the chain for up to its timeouts.
+// the local ledger its balance (known); on TRON, once the cheques we
+// hold from payer are vault cheques for its vault at the configured
+// factory, that vault's balance less its announced withdrawal (known);
+// otherwise nothing is known (known false: a seller falls back to its
+// unsecured limit; plain cheques on TRON are IOUs no vault pays). It may
+// block on the chain for up to its timeouts.
 func (w *Wallet) Cover(ctx context.Context, payer Address) (amount Amount, known bool, err error) {
+	if cc, ok := w.chain.(CollateralChain); ok {
+		r, held, err := w.Highest(Received, payer)
+		if err != nil || !held || r.Cheque.Vault.IsZero() {
+			return Amount{}, false, err
+		}
+		vault, amount, known, err := cc.Collateral(ctx, payer)
+		if err != nil {
+			return Amount{}, false, fmt.Errorf("cannot read the cover of %s on %s: %w", payer, w.chain.Name(), err)
+		}
+		return amount, known && vault == r.Cheque.Vault, nil
+	}
 	if w.chain.Name() != "local" {
 		return Amount{}, false, nil
 	}

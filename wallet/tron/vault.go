@@ -171,26 +171,26 @@ func asAddr(v any) common.Address {
 	return a
 }
 
-// Collateral returns what payer's vault guarantees its payees: its
-// balance less the announced withdrawal, in the cheque token, and whether
-// it is known (false: the payer has no vault at the configured factory,
-// or the vault holds another token).
-func (c *Chain) Collateral(ctx context.Context, payer wallet.Address) (wallet.Amount, bool, error) {
+// Collateral returns payer's vault and what it guarantees its payees:
+// its balance less the announced withdrawal, in the cheque token, and
+// whether it is known (false: the payer has no vault at the configured
+// factory, or the vault holds another token).
+func (c *Chain) Collateral(ctx context.Context, payer wallet.Address) (wallet.Address, wallet.Amount, bool, error) {
 	v, err := c.VaultOf(ctx, payer)
 	if errors.Is(err, ErrNoVault) {
-		return wallet.Amount{}, false, nil
+		return wallet.Address{}, wallet.Amount{}, false, nil
 	}
 	if err != nil {
-		return wallet.Amount{}, false, err
+		return wallet.Address{}, wallet.Amount{}, false, err
 	}
 	s, err := c.Vault(ctx, v)
 	if err != nil {
-		return wallet.Amount{}, false, err
+		return wallet.Address{}, wallet.Amount{}, false, err
 	}
 	if s.Token != c.cfg.Token || s.Issuer != payer {
-		return wallet.Amount{}, false, nil
+		return v, wallet.Amount{}, false, nil
 	}
-	return s.Collateral, true, nil
+	return v, s.Collateral, true, nil
 }
 
 // send packs method of a's ABI with args, and calls contract from from.
@@ -284,6 +284,9 @@ func (c *Chain) Cash(ctx context.Context, from *wallet.Key, ch wallet.Cheque) (C
 	if err != nil {
 		return res, err
 	}
+	if !ch.Vault.IsZero() && ch.Vault != v {
+		return res, fmt.Errorf("cheque names vault %s, but %s's vault is %s: %w", ch.Vault, ch.Payer, v, wallet.ErrMisaddressed)
+	}
 	if err := ch.VerifyVault(v); err != nil {
 		return res, fmt.Errorf("cheque is not for %s's vault %s: %w", ch.Payer, v, err)
 	}
@@ -359,4 +362,30 @@ func (c *Chain) WithFeeLimit(sun int64) *Chain {
 	return &d
 }
 
-var _ wallet.CollateralChain = (*Chain)(nil)
+var (
+	_ wallet.CollateralChain = (*Chain)(nil)
+	_ wallet.VaultCasher     = (*Chain)(nil)
+)
+
+// Cashed returns what beneficiary has cashed at vault so far (its
+// paidOut).
+func (c *Chain) Cashed(ctx context.Context, vault, beneficiary wallet.Address) (wallet.Amount, error) {
+	out, err := c.constant(ctx, contracts.Vault, vault, "paidOut", evm(beneficiary))
+	if err != nil {
+		return wallet.Amount{}, err
+	}
+	return wallet.AmountFromBig(out[0].(*big.Int))
+}
+
+// CashCheque is Cash for Wallet.Settle (wallet.VaultCasher).
+func (c *Chain) CashCheque(ctx context.Context, from *wallet.Key, ch wallet.Cheque) (wallet.Redemption, error) {
+	red := wallet.Redemption{Cheque: ch}
+	res, err := c.Cash(ctx, from, ch)
+	red.TxID = res.Receipt.TxID
+	if err != nil {
+		return red, err
+	}
+	red.Paid, red.Shortfall = res.Paid, res.Bounced
+	red.Settled, err = c.Cashed(ctx, ch.Vault, from.Address())
+	return red, err
+}

@@ -177,7 +177,7 @@ func testVault(t *testing.T, quiet bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Cash(ctx, payee, forB); !errors.Is(err, wallet.ErrBadSignature) {
+	if _, err := c.Cash(ctx, payee, forB); !errors.Is(err, wallet.ErrMisaddressed) {
 		t.Fatalf("a cheque for vault A accepted for B: %v", err)
 	}
 	before = n.Broadcasts()
@@ -206,14 +206,14 @@ func testVault(t *testing.T, quiet bool) {
 
 	// Withdrawal: the request lowers the collateral at once; withdrawing
 	// before the delay is refused, after it pays the payer.
-	if col, known, err := c.Collateral(ctx, payer.Address()); err != nil || !known || col.Cmp(btt(t, "15.5")) != 0 {
+	if cv, col, known, err := c.Collateral(ctx, payer.Address()); err != nil || !known || cv != vault || col.Cmp(btt(t, "15.5")) != 0 {
 		t.Fatalf("collateral %s %v %v", col, known, err)
 	}
 	if r, err = c.RequestWithdrawal(ctx, payer, btt(t, "10")); err != nil {
 		t.Fatal(err)
 	}
 	v.energy(t, "request withdrawal", r.TxID)
-	if col, known, err := c.Collateral(ctx, payer.Address()); err != nil || !known || col.Cmp(btt(t, "5.5")) != 0 {
+	if _, col, known, err := c.Collateral(ctx, payer.Address()); err != nil || !known || col.Cmp(btt(t, "5.5")) != 0 {
 		t.Fatalf("collateral after the request %s %v %v", col, known, err)
 	}
 	if _, err := c.Withdraw(ctx, payer); err == nil || !strings.Contains(err.Error(), "WithdrawalNotDue") {
@@ -234,7 +234,7 @@ func testVault(t *testing.T, quiet bool) {
 	if st, _ := c.Vault(ctx, vault); st.Balance.Cmp(btt(t, "5.5")) != 0 || !st.Withdrawal.IsZero() {
 		t.Errorf("vault after withdrawal %+v", st)
 	}
-	if _, known, _ := c.Collateral(ctx, payee.Address()); known {
+	if _, _, known, _ := c.Collateral(ctx, payee.Address()); known {
 		t.Error("a payer without a vault has known collateral")
 	}
 }

@@ -1,0 +1,122 @@
+package tron_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/bidtorrent/bidtorrent/wallet"
+	"github.com/bidtorrent/bidtorrent/wallet/faketron"
+	"github.com/bidtorrent/bidtorrent/wallet/tron"
+)
+
+// TestVaultSettle: with vault cheques the payee settles: Settle cashes
+// received vault cheques at the payer's vault and records paid and
+// bounced amounts, the payer never pays them by transfer, the payee's
+// cover of the payer is the vault's collateral (and drops at once with a
+// withdrawal request), and a cash whose confirmation was lost is
+// recorded from the vault, never cashed twice.
+func TestVaultSettle(t *testing.T) {
+	ctx := context.Background()
+	v := newVaultNet(t, false)
+	n := v.n
+	payer, payee := key(t, 1), key(t, 2)
+	n.SetTRX(payer.Address(), 10_000_000_000)
+	n.SetTRX(payee.Address(), 10_000_000_000)
+	n.SetTRC20(token, payer.Address(), btt(t, "100"))
+	vault, _, err := v.c.CreateVault(ctx, payer, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.c.Deposit(ctx, payer, btt(t, "5")); err != nil {
+		t.Fatal(err)
+	}
+	book := func(name string) *wallet.ChequeBook {
+		b, err := wallet.OpenChequeBook(filepath.Join(t.TempDir(), name), time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	sc := dial(t, n.Addr(), tron.Config{Factory: v.factory, FeeLimitSun: vaultFeeLimit, ConfirmTimeout: 300 * time.Millisecond})
+	pw, sw := wallet.New(payer, book("p.db"), v.c), wallet.New(payee, book("s.db"), sc)
+	pay := func(cum string) {
+		t.Helper()
+		ch, err := pw.SignVaultCheque(vault, token, payee.Address(), btt(t, cum), wallet.ChainIDNile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sw.AcceptCheque(ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settle := func(wantPaid, wantShort string) wallet.Settlement {
+		t.Helper()
+		ss, err := sw.Settle(ctx)
+		if err != nil || len(ss) != 1 || ss[0].Err != nil || ss[0].Paid.Cmp(btt(t, wantPaid)) != 0 || ss[0].Shortfall.Cmp(btt(t, wantShort)) != 0 {
+			t.Fatalf("settle: %+v %v, want paid %s short %s", ss, err, wantPaid, wantShort)
+		}
+		return ss[0]
+	}
+	if _, known, err := sw.Cover(ctx, payer.Address()); known || err != nil {
+		t.Fatalf("cover before any vault cheque: %v %v", known, err)
+	}
+	pay("3")
+	if cov, known, err := sw.Cover(ctx, payer.Address()); !known || err != nil || cov.Cmp(btt(t, "5")) != 0 {
+		t.Fatalf("cover %s %v %v", cov, known, err)
+	}
+	// The payer does not transfer what its payee cashes.
+	before := n.Broadcasts()
+	if ss, err := pw.Settle(ctx); err != nil || len(ss) != 0 || n.Broadcasts() != before {
+		t.Fatalf("payer settled a vault cheque: %+v %v", ss, err)
+	}
+	if due, _ := pw.Due(); !due.IsZero() {
+		t.Errorf("payer's due %s", due)
+	}
+	if due, _ := sw.Due(); due.Cmp(btt(t, "3")) != 0 {
+		t.Errorf("payee's due %s", due)
+	}
+	if _, settled, err := sw.SettleDue(ctx, btt(t, "1")); !settled || err != nil {
+		t.Fatalf("threshold settlement: %v %v", settled, err)
+	}
+	if _, settled, _ := sw.SettleDue(ctx, btt(t, "1")); settled {
+		t.Fatal("settled again with nothing due")
+	}
+	if got := n.TRC20(token, payee.Address()); got.Cmp(btt(t, "3")) != 0 {
+		t.Fatalf("payee holds %s", got)
+	}
+	// 8 cumulative against 2 left: 2 paid, 3 bounced; after a deposit, 3.
+	pay("8")
+	settle("2", "3")
+	if _, err := v.c.Deposit(ctx, payer, btt(t, "10")); err != nil {
+		t.Fatal(err)
+	}
+	settle("3", "0")
+	// A cash whose confirmation is lost: the next Settle reads it from
+	// the vault instead of cashing again.
+	pay("9")
+	n.SetFault(faketron.NeverConfirm)
+	ss, _ := sw.Settle(ctx)
+	n.SetFault(faketron.NoFault)
+	if len(ss) != 1 || !errors.Is(ss[0].Err, wallet.ErrTimeout) {
+		t.Fatalf("lost confirmation: %+v", ss)
+	}
+	before = n.Broadcasts()
+	s := settle("1", "0")
+	if n.Broadcasts() != before || s.TxID != "" {
+		t.Fatalf("cashed twice: %d transactions, %+v", n.Broadcasts()-before, s)
+	}
+	r, _, _ := sw.Highest(wallet.Received, payer.Address())
+	if r.Settled.Cmp(btt(t, "9")) != 0 || n.TRC20(token, payee.Address()).Cmp(btt(t, "9")) != 0 {
+		t.Fatalf("record %+v, payee holds %s", r, n.TRC20(token, payee.Address()))
+	}
+	// A withdrawal request lowers the cover at once: 6 left, 5 announced.
+	if _, err := v.c.RequestWithdrawal(ctx, payer, btt(t, "5")); err != nil {
+		t.Fatal(err)
+	}
+	if cov, known, _ := sw.Cover(ctx, payer.Address()); !known || cov.Cmp(btt(t, "1")) != 0 {
+		t.Fatalf("cover after the request %s %v", cov, known)
+	}
+}
