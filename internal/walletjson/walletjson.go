@@ -70,6 +70,7 @@ type Record struct {
 	Settled      Amount    `json:"settled"`
 	Unsettled    Amount    `json:"unsettled"`
 	Signature    string    `json:"signature"`
+	Vault        string    `json:"vault,omitempty"` // a vault cheque's vault (cashed there by the payee)
 	Updated      time.Time `json:"updated"`
 }
 
@@ -81,8 +82,15 @@ func RecordOf(r wallet.Record) Record {
 		Cumulative: AmountOf(r.Cheque.Cumulative, wallet.BTTDecimals),
 		Settled:    AmountOf(r.Settled, wallet.BTTDecimals),
 		Unsettled:  AmountOf(r.Unsettled(), wallet.BTTDecimals),
-		Signature:  r.Cheque.Signature.String(), Updated: r.Updated.UTC(),
+		Signature:  r.Cheque.Signature.String(), Updated: r.Updated.UTC(), Vault: vaultOf(r.Cheque),
 	}
+}
+
+func vaultOf(c wallet.Cheque) string {
+	if c.Vault.IsZero() {
+		return ""
+	}
+	return c.Vault.String()
 }
 
 // Settlement is one entry of `wallet settle`.
@@ -115,6 +123,9 @@ type Cheque struct {
 // ChequeOf is ch as JSON.
 func ChequeOf(ch wallet.Cheque) Cheque {
 	ds, sh, dg := wallet.ChequeDomainSeparator(ch.ChainID), ch.StructHash(), ch.Digest()
+	if !ch.Vault.IsZero() {
+		ds = wallet.VaultDomainSeparator(ch.ChainID, ch.Vault)
+	}
 	return Cheque{
 		ChainID: ch.ChainID, Token: ch.Token.String(), Payer: ch.Payer.String(), Beneficiary: ch.Beneficiary.String(),
 		Cumulative: ch.Cumulative.String(), DomainSeparator: "0x" + fmt.Sprintf("%x", ds), StructHash: "0x" + fmt.Sprintf("%x", sh),
@@ -181,6 +192,9 @@ func PrintRecords(w io.Writer, out []Record) {
 	fmt.Fprintf(w, "%-9s %-34s %-11s %22s %22s %22s\n", "DIRECTION", "COUNTERPARTY", "CHAIN", "CUMULATIVE BTT", "SETTLED", "UNSETTLED")
 	for _, j := range out {
 		fmt.Fprintf(w, "%-9s %-34s %-11d %22s %22s %22s\n", j.Direction, j.Counterparty, j.ChainID, j.Cumulative.Value, j.Settled.Value, j.Unsettled.Value)
+		if j.Vault != "" {
+			fmt.Fprintf(w, "          vault cheque: cashed by the payee at %s\n", j.Vault)
+		}
 	}
 }
 

@@ -1,0 +1,35 @@
+package walletjson
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/bidtorrent/bidtorrent/wallet"
+)
+
+// TestVaultCheque: a vault cheque shows its vault in `wallet cheques`
+// and the vault's domain separator in `wallet cheque`.
+func TestVaultCheque(t *testing.T) {
+	raw := make([]byte, 32)
+	raw[31] = 1
+	k, err := wallet.KeyFromBytes(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vault, payee := wallet.MustParseAddress("TGkWdpawVNfeset3P6uTBbLaPY7nZVZvXY"), wallet.MustParseAddress("THHsfg2eNiv6MSXC4y5d4t5wkvRVADRKiF")
+	c, err := wallet.SignVaultCheque(k, wallet.ChainIDNile, vault, wallet.MustParseAddress(wallet.DefaultBTTContract), payee, wallet.NewAmount(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := ChequeOf(c)
+	if want := fmt.Sprintf("0x%x", wallet.VaultDomainSeparator(wallet.ChainIDNile, vault)); j.DomainSeparator != want || j.Digest != fmt.Sprintf("0x%x", c.VaultDigest(vault)) {
+		t.Errorf("cheque JSON %+v", j)
+	}
+	r := RecordOf(wallet.Record{Direction: wallet.Received, Counterparty: k.Address(), Cheque: c})
+	var b strings.Builder
+	PrintRecords(&b, []Record{r})
+	if r.Vault != vault.String() || !strings.Contains(b.String(), "cashed by the payee at "+vault.String()) {
+		t.Errorf("record %+v\n%s", r, b.String())
+	}
+}
