@@ -439,3 +439,23 @@ func TestUnsecuredLimit(t *testing.T) {
 		})
 	}
 }
+
+// A cover is read again once it is CoverTTL old while grants are judged
+// on it, and at once (after coverRetry) when it is what binds.
+func TestCoverRefresh(t *testing.T) {
+	s := paidSwarm(t)
+	l := s.links[0]
+	addr, _ := l.a.Address()
+	if due := s.seller.CoverDue(t0.Add(time.Second)); len(due) != 0 {
+		t.Fatalf("cover read again too soon: %v", due)
+	}
+	l.a.SellHeadroom() // a grant judged on it
+	if due := s.seller.CoverDue(t0.Add(CoverTTL + time.Second)); len(due) != 1 || due[0] != addr {
+		t.Fatalf("stale cover in use not read again: %v", due)
+	}
+	s.seller.SetCover(addr, Cover{Amount: amt(price), Known: true}, t0.Add(5*time.Second))
+	l.a.SellHeadroom() // cover binds: 1 MiB
+	if due := s.seller.CoverDue(t0.Add(6 * time.Second)); len(due) != 1 {
+		t.Fatalf("binding cover not read again after a second: %v", due)
+	}
+}

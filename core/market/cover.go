@@ -47,6 +47,7 @@ type coverState struct {
 	at      time.Time // when it was read; zero: never
 	want    bool      // a reading is wanted now (a grant would pass it)
 	busy    bool      // a reading is under way
+	used    bool      // a grant was judged on it since the last reading
 	settled wallet.Amount
 	short   bool // a settlement came up short: no paid service until paid
 }
@@ -77,8 +78,8 @@ func (m *Market) CoverDue(now time.Time) []wallet.Address {
 			continue
 		}
 		stale := c.at.IsZero() || now.Sub(c.at) >= CoverTTL
-		if c.want && (stale || now.Sub(c.at) >= coverRetry) {
-			c.busy = true
+		if c.want && (stale || now.Sub(c.at) >= coverRetry) || c.used && stale {
+			c.busy, c.used = true, false
 			out = append(out, addr)
 		}
 	}
@@ -159,6 +160,7 @@ func (m *Market) unsecured(price wallet.Amount) wallet.Amount {
 func (m *Market) allowance(a *account, price wallet.Amount) wallet.Amount {
 	credit := charge(price, int64(min(a.creditBytes, 1<<40)))
 	left := credit.SubFloor(a.owed.SubFloor(a.accepted))
+	a.cover.used = true
 	cover := a.coverLimit(m.unsecured(price)).SubFloor(a.exposure()).SubFloor(charge(price, inFlight))
 	if cover.Cmp(left) <= 0 {
 		a.cover.want = true
