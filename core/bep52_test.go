@@ -152,7 +152,8 @@ func TestParseV2Refusals(t *testing.T) {
 }
 
 // TestV2TransferLayout: hybrid and v2 torrents, single- and multi-file,
-// from a .torrent and from a magnet, go from one engine to another,
+// from a .torrent and from a magnet (btih+btmh or btmh as create prints
+// them, and btih alone for a hybrid), go from one engine to another,
 // every file verified by sha256 and stored where libtorrent stores it: a
 // single file at OUT/one.bin (not OUT/one.bin/one.bin), a tree under
 // OUT/album with its empty file.
@@ -183,7 +184,11 @@ func TestV2TransferLayout(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitFor(t, seeder.Engine, tf.InfoHash, 30*time.Second, "seeder verified "+tp, isComplete)
-			for _, src := range []string{tp, tf.Magnet()} {
+			srcs := []string{tp, tf.Magnet()}
+			if f == FormatHybrid { // a v1 client's magnet of it: btih alone
+				srcs = append(srcs, "magnet:?xt=urn:btih:"+tf.InfoHash.String())
+			}
+			for _, src := range srcs {
 				n++
 				jobs = append(jobs, &job{name: string(f) + "/" + p, src: src, layout: p, ih: tf.InfoHash,
 					out: filepath.Join(dir, "out", fmt.Sprint(n))})
