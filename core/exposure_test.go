@@ -198,3 +198,62 @@ func TestUnsecuredLimitConfig(t *testing.T) {
 		t.Fatalf("bad unsecured_limit: %v", err)
 	}
 }
+
+// TestEngineUnfundedPledge (issue 15 case 6, PROTOCOL.md §16.11): a
+// throw-away key with an empty wallet pledges the whole goal beside an
+// honest backer's 60 %. Before, the publisher counted it, the campaign
+// was funded and the honest backer paid. Now a pledge counts up to what
+// its pledger can be shown to pay: not funded, nobody pays.
+func TestEngineUnfundedPledge(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l := testLedger(t, dir)
+	const unit = 1_000_000
+	pub := testWallet(t, l, dir, 95, 0)
+	backerW := testWallet(t, l, dir, 96, 5*unit)
+	throwW := &liarWallet{testWallet(t, l, dir, 97, 0)}
+	terms := market.Terms{Payee: pub.Address(), ChainID: pub.ChainID(), Token: pub.Token(),
+		Goal: wallet.NewAmount(unit), Deadline: time.Now().Add(time.Hour).Truncate(time.Second)}
+	root, tp, tf := paidTorrent(t, dir, terms)
+	ih := tf.InfoHash
+	publisher := startEngine(t, "publisher", marketTestConfig(ipN(200), 0), filepath.Join(dir, "publisher"), WithWallet(pub))
+	if _, err := publisher.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Dir(root)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, publisher.Engine, ih, 30*time.Second, "publisher verified", isComplete)
+	backer := startEngine(t, "backer", marketTestConfig(ipN(201), 0), filepath.Join(dir, "backer"), WithWallet(backerW))
+	thrower := startEngine(t, "thrower", marketTestConfig(ipN(202), 0), filepath.Join(dir, "thrower"), WithWallet(throwW))
+	for _, e := range []*runningEngine{backer, thrower} {
+		if _, err := e.Add(ctx, AddSpec{Source: tp, DataDir: e.DataDir() + "-out", Peers: []string{publisher.ListenAddr().String()}}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, e.Engine, ih, 30*time.Second, "the publisher's HELLO", func(tr Torrent) bool {
+			return tr.Terms != nil && len(tr.Peers) > 0 && tr.Peers[0].Market.Enabled
+		})
+	}
+	if err := backer.Pledge(ctx, ih, wallet.NewAmount(unit*6/10)); err != nil {
+		t.Fatalf("honest pledge: %v", err)
+	}
+	if err := thrower.Pledge(ctx, ih, wallet.NewAmount(unit)); err != nil {
+		t.Fatalf("throw-away pledge: %v", err)
+	}
+	time.Sleep(3 * time.Second) // covers read, tallies redone, any FUNDED sent and paid
+	pc := findT(publisher.Snapshot(), ih).Campaign
+	bc := findT(backer.Snapshot(), ih).Campaign
+	t.Logf("publisher's campaign: pledged (counted) %s of %s from %d pledges, funded %v; backer paid %v",
+		pc.Pledged, pc.Goal, pc.Count, pc.Funded, bc.Paid)
+	if pc.Funded || bc.Paid || pc.Pledged.Cmp(wallet.NewAmount(unit*6/10)) != 0 {
+		t.Fatalf("an unfunded pledge counted: publisher %+v, backer %+v", pc, bc)
+	}
+	for _, e := range []*runningEngine{backer, thrower, publisher} {
+		if err := e.stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pb, _ := pub.Balance(ctx)
+	bb, _ := backerW.Balance(ctx)
+	if !pb.Token.IsZero() || bb.Token.Cmp(wallet.NewAmount(5*unit)) != 0 {
+		t.Fatalf("money moved: publisher %s, backer %s", pb.Token, bb.Token)
+	}
+}
