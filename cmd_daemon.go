@@ -113,7 +113,7 @@ func runDaemon(ctx context.Context, c *cli, args []string) error {
 		UI:          daemon.TUI(daemon.Confined(host, confine), cfg.TUI),
 		Logger:      log.Logger,
 		Version:     version,
-		Wallet:      hostWallet{host},
+		Wallet:      host,
 		Confinement: confine,
 		DownloadDir: dl,
 	})
@@ -179,8 +179,3 @@ func daemonKey(env *app.Env, passFile string, noWallet bool) (key *wallet.Key, l
 	}
 	return key, false, nil
 }
-
-// hostWallet is the Host as the daemon's Wallet.
-type hostWallet struct{ *app.Host }
-
-func (h hostWallet) WalletState() string { return string(h.State()) }

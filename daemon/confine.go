@@ -264,8 +264,20 @@ func (c *Confinement) CheckDelete(t core.Torrent) error {
 }
 
 // Confined returns eng for a remote session's TUI: Add and Remove with
-// its data are confined to the roots as the remote commands are.
-func Confined(eng tui.Engine, c *Confinement) tui.Engine { return confinedEngine{eng, c} }
+// its data are confined to the roots as the remote commands are. When eng
+// can run locked (a tui.Locker), so can the result: the TUI shows the
+// state and offers its unlock dialog.
+func Confined(eng tui.Engine, c *Confinement) tui.Engine {
+	if l, ok := eng.(tui.Locker); ok {
+		return confinedLocker{confinedEngine{eng, c}, l}
+	}
+	return confinedEngine{eng, c}
+}
+
+type confinedLocker struct {
+	confinedEngine
+	tui.Locker
+}
 
 type confinedEngine struct {
 	tui.Engine

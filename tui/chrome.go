@@ -57,10 +57,16 @@ func (m *Model) statusBar() string {
 		prio int
 	}
 	wal := st.Dim.Render("no wallet")
-	if w.Address != "" {
+	switch {
+	case sh.walletState == "locked":
+		wal = st.Bad.Render("locked") + " (" + sh.keys.Unlock.Help().Key + " unlocks)"
+	case w.Address != "":
 		wal = sh.amount(w.Balance, 12) + " " + sh.token
 		if !w.Unsettled.IsZero() {
 			wal += " (+" + sh.amount(w.Unsettled, 10) + ")"
+		}
+		if sh.walletState == "unlocked" {
+			wal += " " + st.Good.Render("unlocked")
 		}
 	}
 	parts := []part{

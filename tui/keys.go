@@ -12,7 +12,7 @@ import (
 // same context, or of a context and the global one, may not share a key.
 type KeyMap struct {
 	// Global, active everywhere outside dialogs.
-	Quit, Help, Back, Wallet, Options, Mouse key.Binding
+	Quit, Help, Back, Wallet, Options, Mouse, Unlock key.Binding
 	// Moving in lists and scrolling panes.
 	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
 	// Torrent actions (list and details).
@@ -60,6 +60,7 @@ func (k *KeyMap) named() []namedBinding {
 		{"wallet", ctxGlobal, &k.Wallet},
 		{"options", ctxGlobal, &k.Options},
 		{"mouse", ctxGlobal, &k.Mouse},
+		{"unlock", ctxGlobal, &k.Unlock},
 		{"up", ctxNav, &k.Up},
 		{"down", ctxNav, &k.Down},
 		{"page_up", ctxNav, &k.PageUp},
@@ -143,6 +144,7 @@ func DefaultKeyMap() KeyMap {
 		Wallet:  bind("wallet", "w"),
 		Options: bind("global limits & market", "O"),
 		Mouse:   bind("toggle mouse", "M"),
+		Unlock:  bind("unlock (daemon over SSH)", "U"),
 
 		Up:       bind("up", "k", "up"),
 		Down:     bind("down", "j", "down"),

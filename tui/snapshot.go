@@ -31,6 +31,9 @@ func waitSnapshot(ctx context.Context, ch <-chan core.Snapshot) tea.Cmd {
 func (m *Model) applySnapshot(s core.Snapshot) {
 	sh := m.sh
 	sh.snap = s
+	if m.locker != nil {
+		sh.walletState = m.locker.WalletState()
+	}
 	clear(sh.byHash)
 	for i := range s.Torrents {
 		sh.byHash[s.Torrents[i].InfoHash] = i

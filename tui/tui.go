@@ -58,6 +58,9 @@ type shared struct {
 	decimals int
 	token    string
 	step     wallet.Amount
+	// walletState is the Locker's state ("" without one), read at each
+	// snapshot.
+	walletState string
 }
 
 // torrent returns the torrent with hash ih in the latest snapshot, or nil.
@@ -77,6 +80,7 @@ func (s *shared) amount(a wallet.Amount, width int) string {
 type Model struct {
 	sh      *shared
 	eng     Engine
+	locker  Locker // nil unless eng can run locked
 	ctx     context.Context
 	log     *slog.Logger
 	sub     <-chan core.Snapshot
@@ -142,6 +146,10 @@ func New(ctx context.Context, eng Engine, cfg Config) (*Model, error) {
 		})
 	}
 	m.wallet = newWalletPane(sh)
+	if l, ok := eng.(Locker); ok {
+		m.locker = l
+		sh.walletState = l.WalletState()
+	}
 	if f, err := ParseFilter(cfg.Filter, sh.decimals); err == nil {
 		m.list.setFilter(f)
 	}
@@ -266,6 +274,13 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Wallet):
 		m.page = pageWallet
 		return nil
+	case key.Matches(msg, k.Unlock) && m.locker != nil:
+		if m.sh.walletState != "locked" {
+			m.setStatus("the wallet is "+m.sh.walletState+": nothing to unlock", false)
+			return nil
+		}
+		m.dialog = m.unlockDialog()
+		return m.dialog.init()
 	case key.Matches(msg, k.Options):
 		m.dialog = m.optionsDialog()
 		return m.dialog.init()

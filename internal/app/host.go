@@ -94,6 +94,9 @@ func (h *Host) State() WalletState {
 	return h.state
 }
 
+// WalletState is State as a string, for the daemon and the TUI.
+func (h *Host) WalletState() string { return string(h.State()) }
+
 // Wallet returns the open wallet, or ErrWalletLocked or ErrNoWallet.
 func (h *Host) Wallet() (*wallet.Wallet, error) {
 	h.mu.Lock()
