@@ -13,6 +13,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/bidtorrent/bidtorrent/internal/sshtest"
 	"github.com/bidtorrent/bidtorrent/internal/tmuxtest"
 )
 
@@ -92,5 +93,63 @@ func TestDaemonTUIUnlockOverSSH(t *testing.T) {
 		t.Fatal("the passphrase is in the daemon's log")
 	}
 	ui.Keys("q")
+	d.stop()
+}
+
+// TestDaemonMarketDefaults (issue 17): the config's [market] values are
+// the global market of a daemon with a wallet; a global `market set` and
+// a torrent's own setting persist across restarts (the stored global
+// wins over the config); --no-wallet refuses market and wallet commands.
+func TestDaemonMarketDefaults(t *testing.T) {
+	bin := buildCLI(t)
+	w := newWalletCLI(t, `chain = "local"`+"\n")
+	pass := w.file("pass", "defaults pass\n")
+	ledger := filepath.Join(w.dir, "ledger.db")
+	cfg := w.file("d.toml", daemonTOML("127.0.0.79:0", "0")+"[market]\nask = \"0.001\"\nseller_strategy = \"propshare\"\n")
+	dir := filepath.Join(w.dir, "d")
+	cli := func(args ...string) []string {
+		return append([]string{"--config", cfg, "--data-dir", dir, "--ledger", ledger}, args...)
+	}
+	w.ok(cli("wallet", "new", "--passphrase-file", pass)...)
+	signer := sshtest.NewKey(t)
+	keys := w.file("authorized_keys", string(gossh.MarshalAuthorizedKey(signer.PublicKey())))
+	env := append(os.Environ(), passphraseEnv+"=", "CREDENTIALS_DIRECTORY=")
+	start := func(extra ...string) *sshDaemon {
+		addr := freeAddr(t)
+		return startDaemon(t, "d", bin, env, signer, addr, cli(append([]string{"daemon", "--ssh-listen", addr, "--authorized-keys", keys}, extra...)...)...)
+	}
+	type market struct {
+		Ask            amountJSON `json:"ask"`
+		Bid            amountJSON `json:"bid"`
+		SellerStrategy string     `json:"seller_strategy"`
+	}
+	const ih = "0123456789abcdef0123456789abcdef01234567"
+	d := start("--passphrase-file", pass)
+	var g market
+	d.okJSON(&g, "market --json")
+	if g.Ask.Value != "0.001" || g.SellerStrategy != "propshare" {
+		t.Fatalf("global market from the config: %+v", g)
+	}
+	d.ok("", "add --paused magnet:?xt=urn:btih:"+ih)
+	d.ok("", "market set --ask 0.002")
+	d.ok("", "market set --bid 0.003 "+ih[:10])
+	d.stop()
+
+	d = start("--passphrase-file", pass)
+	d.okJSON(&g, "market --json")
+	if g.Ask.Value != "0.002" || g.SellerStrategy != "propshare" {
+		t.Fatalf("global market after a restart: %+v, want the stored ask 0.002 over the config's 0.001", g)
+	}
+	var tm market
+	d.okJSON(&tm, "market --json "+ih[:10])
+	if tm.Bid.Value != "0.003" {
+		t.Fatalf("the torrent's bid after a restart: %+v", tm)
+	}
+	d.stop()
+
+	d = start("--no-wallet")
+	d.fails("has no wallet", "", "market set --ask 1")
+	d.fails("has no wallet", "", "wallet balance")
+	d.fails("has no wallet", "defaults pass\n", "unlock")
 	d.stop()
 }
