@@ -3,6 +3,7 @@ package daemon
 import (
 	"math/big"
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -63,21 +64,39 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
+	bad := func(err error) { c.s.log.Warn("metrics: sample skipped", "err", err) }
 	snap, ok := c.s.latest()
 	if !ok {
-		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, 0)
+		emit(ch, bad, descUp, prometheus.GaugeValue, 0)
 		return
 	}
-	collectSnapshot(ch, &snap)
+	collectSnapshot(ch, &snap, bad)
 }
 
-func collectSnapshot(ch chan<- prometheus.Metric, snap *core.Snapshot) {
+// emit sends one sample, or reports why Prometheus refused it: Collect runs
+// in a Prometheus goroutine nothing recovers, so it must never panic.
+func emit(ch chan<- prometheus.Metric, bad func(error), d *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) {
+	for i, l := range labels {
+		labels[i] = strings.ToValidUTF8(l, "\uFFFD")
+	}
+	m, err := prometheus.NewConstMetric(d, t, v, labels...)
+	if err != nil {
+		bad(err)
+		return
+	}
+	ch <- m
+}
+
+// collectSnapshot exports snap; label values a torrent file or a peer
+// controls (names) are made valid UTF-8, and a sample Prometheus still
+// refuses is skipped and reported to bad.
+func collectSnapshot(ch chan<- prometheus.Metric, snap *core.Snapshot, bad func(error)) {
 	dec := decimals(*snap)
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+		emit(ch, bad, d, prometheus.GaugeValue, v, labels...)
 	}
 	counter := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+		emit(ch, bad, d, prometheus.CounterValue, v, labels...)
 	}
 	gauge(descUp, 1)
 	gauge(descTorrents, float64(len(snap.Torrents)))

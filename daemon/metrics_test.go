@@ -4,6 +4,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -116,5 +119,53 @@ func TestMetrics(t *testing.T) {
 	}
 	if _, ok := fams["go_goroutines"]; !ok {
 		t.Error("no Go runtime metrics")
+	}
+}
+
+// A torrent name that is not valid UTF-8 (a magnet's dn=%FF, a peer's
+// metadata) is exported with the bad bytes replaced; the scrape succeeds and
+// the daemon stays up (it used to panic in a Prometheus goroutine).
+func TestMetricsInvalidUTF8Name(t *testing.T) {
+	eng := &fakeEngine{}
+	e := start(t, eng, nil)
+	snap := testSnapshot(t)
+	snap.Torrents[0].Name = "bad\xff\xfename"
+	eng.publish(snap)
+	if _, _, code := e.run(t, "", "stats"); code != 0 {
+		t.Fatal("stats failed")
+	}
+	fams := scrape(t, e.metrics)
+	want := map[string]string{"infohash": "ab12000000000000000000000000000000000001", "name": "bad\uFFFDname"}
+	if v := value(t, fams, "bidtorrent_torrent_peers", want); v != 7 {
+		t.Fatalf("peers of the bad-named torrent = %v, want 7", v)
+	}
+	if _, _, code := e.run(t, "", "stats"); code != 0 {
+		t.Fatal("daemon died after the scrape")
+	}
+}
+
+// collectSnapshot never panics on a metric Prometheus refuses: it skips it.
+func TestCollectSnapshotNoPanic(t *testing.T) {
+	snap := testSnapshot(t)
+	snap.Torrents[1].Name = "\xc3\x28"
+	ch := make(chan prometheus.Metric, 1000)
+	var errs int
+	collectSnapshot(ch, &snap, func(error) { errs++ })
+	close(ch)
+	n := 0
+	for m := range ch {
+		var d dto.Metric
+		if err := m.Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range d.GetLabel() {
+			if !utf8.ValidString(l.GetValue()) {
+				t.Fatalf("label %s = %q is not UTF-8", l.GetName(), l.GetValue())
+			}
+		}
+		n++
+	}
+	if n == 0 || errs != 0 {
+		t.Fatalf("%d metrics, %d errors", n, errs)
 	}
 }
