@@ -152,13 +152,7 @@ func (s *Shaper) acquire(ctx context.Context, c *Flow, n int) error {
 		s.mu.Unlock()
 		return nil
 	}
-	w := &waiter{n: n, ready: make(chan struct{})}
-	start := max(s.vtime, c.finish)
-	w.start = start
-	c.finish = start + float64(n)/c.weightLocked()
-	s.seq++
-	w.seq = s.seq
-	heap.Push(&s.waiting, w)
+	w := s.enqueueLocked(c, n)
 	s.mu.Unlock()
 	s.poke()
 	select {
@@ -179,6 +173,20 @@ func (s *Shaper) acquire(ctx context.Context, c *Flow, n int) error {
 	}
 }
 
+// enqueueLocked queues a chunk of n bytes of c, tagged for fair order: it
+// starts at the later of the virtual time and the end of c's previous chunk,
+// and takes n/weight of virtual time.
+func (s *Shaper) enqueueLocked(c *Flow, n int) *waiter {
+	w := &waiter{n: n, ready: make(chan struct{})}
+	start := max(s.vtime, c.finish)
+	w.start = start
+	c.finish = start + float64(n)/c.weightLocked()
+	s.seq++
+	w.seq = s.seq
+	heap.Push(&s.waiting, w)
+	return w
+}
+
 func (s *Shaper) poke() {
 	select {
 	case s.wake <- struct{}{}:
@@ -197,29 +205,7 @@ func (s *Shaper) run() {
 			s.mu.Unlock()
 			return
 		}
-		now := s.now()
-		if s.rate > 0 {
-			s.tokens = min(s.burst, s.tokens+now.Sub(s.last).Seconds()*s.rate)
-		}
-		s.last = now
-		var sleep time.Duration = -1
-		for len(s.waiting) > 0 {
-			w := s.waiting[0]
-			if s.rate == 0 {
-				heap.Pop(&s.waiting)
-				close(w.ready)
-				continue
-			}
-			if s.tokens < float64(w.n) {
-				sleep = time.Duration((float64(w.n) - s.tokens) / s.rate * float64(time.Second))
-				sleep = max(sleep, 200*time.Microsecond)
-				break
-			}
-			s.tokens -= float64(w.n)
-			s.vtime = w.start
-			heap.Pop(&s.waiting)
-			close(w.ready)
-		}
+		sleep := s.grantLocked()
 		s.mu.Unlock()
 		if sleep < 0 {
 			<-s.wake
@@ -234,6 +220,34 @@ func (s *Shaper) run() {
 		case <-timer.C:
 		}
 	}
+}
+
+// grantLocked refills the bucket up to now and releases waiters in start-tag
+// order while the tokens last. It returns how long to wait before the next
+// waiter's tokens are there, or -1 when nobody waits.
+func (s *Shaper) grantLocked() time.Duration {
+	now := s.now()
+	if s.rate > 0 {
+		s.tokens = min(s.burst, s.tokens+now.Sub(s.last).Seconds()*s.rate)
+	}
+	s.last = now
+	for len(s.waiting) > 0 {
+		w := s.waiting[0]
+		if s.rate == 0 {
+			heap.Pop(&s.waiting)
+			close(w.ready)
+			continue
+		}
+		if s.tokens < float64(w.n) {
+			sleep := time.Duration((float64(w.n) - s.tokens) / s.rate * float64(time.Second))
+			return max(sleep, 200*time.Microsecond)
+		}
+		s.tokens -= float64(w.n)
+		s.vtime = w.start
+		heap.Pop(&s.waiting)
+		close(w.ready)
+	}
+	return -1
 }
 
 // Flow is one connection's share of a Shaper: whoever writes for the
