@@ -222,18 +222,26 @@ func DecryptKeyJSON(b []byte, passphrase string) (*Key, error) {
 		return nil, fmt.Errorf("keystore salt is not hex")
 	}
 	dklen := num(c.KDFParams["dklen"])
-	if dklen < 32 {
-		return nil, fmt.Errorf("keystore dklen %d is below 32", dklen)
+	if dklen < 32 || dklen > maxDKLen {
+		return nil, fmt.Errorf("keystore dklen %d: allowed 32 to %d", dklen, maxDKLen)
 	}
 	var dk []byte
 	switch c.KDF {
 	case "scrypt":
-		dk, err = scrypt.Key([]byte(passphrase), salt, num(c.KDFParams["n"]), num(c.KDFParams["r"]), num(c.KDFParams["p"]), dklen)
+		n, r, p := num(c.KDFParams["n"]), num(c.KDFParams["r"]), num(c.KDFParams["p"])
+		if err := checkScrypt(n, r, p); err != nil {
+			return nil, err
+		}
+		dk, err = scrypt.Key([]byte(passphrase), salt, n, r, p, dklen)
 	case "pbkdf2":
 		if prf := str(c.KDFParams["prf"]); prf != "hmac-sha256" {
 			return nil, fmt.Errorf("keystore pbkdf2 prf %q is not supported", prf)
 		}
-		dk, err = pbkdf2.Key(sha256.New, passphrase, salt, num(c.KDFParams["c"]), dklen)
+		iter := num(c.KDFParams["c"])
+		if iter < 1 || iter > maxPBKDF2Iter {
+			return nil, fmt.Errorf("keystore pbkdf2 iterations %d: allowed 1 to %d (geth's standard)", iter, maxPBKDF2Iter)
+		}
+		dk, err = pbkdf2.Key(sha256.New, passphrase, salt, iter, dklen)
 	default:
 		return nil, fmt.Errorf("keystore kdf %q is not supported", c.KDF)
 	}
@@ -280,6 +288,31 @@ func DecryptKeyJSON(b []byte, passphrase string) (*Key, error) {
 		}
 	}
 	return k, nil
+}
+
+// Bounds on the KDF parameters of a keystore we read: the file chooses them,
+// so without bounds an imported file could make us allocate gigabytes or
+// spin for minutes. The maximum is geth's "standard" cost (scrypt N=2^18,
+// r=8, p=1: 256 MiB; pbkdf2 262144 rounds, as in the Web3 test vectors).
+const (
+	maxScryptN    = StandardScryptN
+	maxScryptR    = 8
+	maxScryptNRP  = StandardScryptN * 8 * StandardScryptP // work, in units of 128-byte blocks mixed
+	maxPBKDF2Iter = 1 << 18
+	maxDKLen      = 64
+)
+
+// checkScrypt refuses scrypt parameters outside the bounds above.
+func checkScrypt(n, r, p int) error {
+	switch {
+	case n < 2 || n > maxScryptN || n&(n-1) != 0:
+		return fmt.Errorf("keystore scrypt n=%d: allowed a power of two from 2 to %d (geth's standard)", n, maxScryptN)
+	case r < 1 || r > maxScryptR:
+		return fmt.Errorf("keystore scrypt r=%d: allowed 1 to %d", r, maxScryptR)
+	case p < 1 || p > maxScryptNRP/(n*r):
+		return fmt.Errorf("keystore scrypt n*r*p=%d*%d*%d: allowed p >= 1 and a product up to %d (geth's standard)", n, r, p, maxScryptNRP)
+	}
+	return nil
 }
 
 func aesCTR(key, iv, in []byte) ([]byte, error) {
