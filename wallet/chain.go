@@ -102,8 +102,10 @@ type CollateralChain interface {
 type VaultCasher interface {
 	// Cashed returns what beneficiary has cashed at vault so far.
 	Cashed(ctx context.Context, vault, beneficiary Address) (Amount, error)
-	// CashCheque cashes c at c.Vault, signed by from (its beneficiary):
-	// Paid is what moved, Shortfall what bounced for want of balance,
-	// Settled the total cashed after it.
-	CashCheque(ctx context.Context, from *Key, c Cheque) (Redemption, error)
+	// CashCheque cashes c at c.Vault, signed by from (its beneficiary),
+	// calling record (if not nil) with the transaction id and expiry
+	// after signing and before broadcasting (its error stops the
+	// broadcast): Paid is what moved, Shortfall what bounced for want of
+	// balance, Settled the total cashed after it.
+	CashCheque(ctx context.Context, from *Key, c Cheque, record func(txid string, expires time.Time) error) (Redemption, error)
 }

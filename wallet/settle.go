@@ -149,11 +149,34 @@ func (w *Wallet) pay(ctx context.Context, s Settlement) Settlement {
 // cash settles a received vault cheque by cashing it at the payer's
 // vault. What the vault says we already cashed is recorded first, so a
 // cash whose confirmation was lost (a crash, a timeout) is recorded from
-// the chain, never cashed again.
+// the chain, never cashed again; the cash is claimed with
+// ChequeBook.BeginPending before it is broadcast, so of concurrent
+// settlements one cashes and the others return ErrPending.
 func (w *Wallet) cash(ctx context.Context, vc VaultCasher, s Settlement) Settlement {
 	r := s.Record
 	setSettled := func(v Amount) error {
 		return w.book.SetSettled(r.Direction, r.Cheque.ChainID, r.Cheque.Token, r.Counterparty, v.Min(r.Cheque.Cumulative))
+	}
+	// A cash in flight (another goroutine or process, or one whose
+	// outcome was lost) is waited for: cashing again before it is mined
+	// would only revert and burn a fee.
+	if p := r.Pending; p != nil {
+		if tracker, ok := w.chain.(TrackedSender); ok {
+			st, err := tracker.TxStatus(ctx, p.TxID)
+			switch {
+			case err != nil:
+				s.Err = fmt.Errorf("cannot check the pending cash %s: %w", p.TxID, err)
+				return s
+			case st == TxUnknown && !time.Now().After(p.Expires.Add(pendingGrace)):
+				s.Err = fmt.Errorf("cash %s at vault %s is not confirmed yet: %w", p.TxID, r.Cheque.Vault, ErrPending)
+				return s
+			}
+		}
+		if err := w.book.EndPending(r.Direction, r.Cheque.ChainID, r.Cheque.Token, r.Counterparty, p.TxID); err != nil {
+			s.Err = err
+			return s
+		}
+		r.Pending = nil
 	}
 	done, err := vc.Cashed(ctx, r.Cheque.Vault, w.addr)
 	if err != nil {
@@ -176,13 +199,20 @@ func (w *Wallet) cash(ctx context.Context, vc VaultCasher, s Settlement) Settlem
 		s.Err = ErrNoKey
 		return s
 	}
-	red, err := vc.CashCheque(ctx, w.key, r.Cheque)
+	red, err := vc.CashCheque(ctx, w.key, r.Cheque, func(id string, exp time.Time) error {
+		return w.book.BeginPending(r.Direction, r.Cheque.ChainID, r.Cheque.Token, r.Counterparty, r.Settled, Pending{TxID: id, Target: r.Cheque.Cumulative, Expires: exp})
+	})
 	s.TxID = red.TxID
 	if err != nil {
+		// A pending record, if written, is resolved by the next Settle.
 		s.Err, s.Shortfall = fmt.Errorf("cannot cash at vault %s: %w", r.Cheque.Vault, err), r.Unsettled()
 		return s
 	}
 	if err := setSettled(red.Settled); err != nil {
+		s.Err = err
+		return s
+	}
+	if err := w.book.EndPending(r.Direction, r.Cheque.ChainID, r.Cheque.Token, r.Counterparty, red.TxID); err != nil {
 		s.Err = err
 		return s
 	}

@@ -276,6 +276,10 @@ func (c *Chain) Withdraw(ctx context.Context, from *wallet.Key) (wallet.Receipt,
 // factory's answer): the vault pays from what ch adds over what from
 // already cashed there, as far as its balance goes.
 func (c *Chain) Cash(ctx context.Context, from *wallet.Key, ch wallet.Cheque) (CashResult, error) {
+	return c.cash(ctx, from, ch, nil)
+}
+
+func (c *Chain) cash(ctx context.Context, from *wallet.Key, ch wallet.Cheque, record func(string, time.Time) error) (CashResult, error) {
 	var res CashResult
 	if ch.Beneficiary != from.Address() {
 		return res, fmt.Errorf("cheque pays %s, not %s: %w", ch.Beneficiary, from.Address(), wallet.ErrMisaddressed)
@@ -290,8 +294,12 @@ func (c *Chain) Cash(ctx context.Context, from *wallet.Key, ch wallet.Cheque) (C
 	if err := ch.VerifyVault(v); err != nil {
 		return res, fmt.Errorf("cheque is not for %s's vault %s: %w", ch.Payer, v, err)
 	}
-	info, r, err := c.send(ctx, from, contracts.Vault, v, "cash", evm(from.Address()), ch.Cumulative.Big(), ch.Signature[:])
-	res.Receipt = r
+	data, err := contracts.Vault.ABI.Pack("cash", evm(from.Address()), ch.Cumulative.Big(), ch.Signature[:])
+	if err != nil {
+		return res, fmt.Errorf("cannot pack cash: %w", err)
+	}
+	info, id, err := c.call(ctx, from, v, data, record)
+	res.Receipt = wallet.Receipt{TxID: id, From: from.Address(), To: v, Block: info.GetBlockNumber()}
 	if err != nil {
 		return res, err
 	}
@@ -378,9 +386,9 @@ func (c *Chain) Cashed(ctx context.Context, vault, beneficiary wallet.Address) (
 }
 
 // CashCheque is Cash for Wallet.Settle (wallet.VaultCasher).
-func (c *Chain) CashCheque(ctx context.Context, from *wallet.Key, ch wallet.Cheque) (wallet.Redemption, error) {
+func (c *Chain) CashCheque(ctx context.Context, from *wallet.Key, ch wallet.Cheque, record func(string, time.Time) error) (wallet.Redemption, error) {
 	red := wallet.Redemption{Cheque: ch}
-	res, err := c.Cash(ctx, from, ch)
+	res, err := c.cash(ctx, from, ch, record)
 	red.TxID = res.Receipt.TxID
 	if err != nil {
 		return red, err

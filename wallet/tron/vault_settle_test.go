@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -118,5 +119,75 @@ func TestVaultSettle(t *testing.T) {
 	}
 	if cov, known, _ := sw.Cover(ctx, payer.Address()); !known || cov.Cmp(btt(t, "1")) != 0 {
 		t.Fatalf("cover after the request %s %v", cov, known)
+	}
+}
+
+// TestVaultCashRace: three settlements of the payee's cheque book at
+// once (two handles of the book, three goroutines), ten times over after
+// a new vault cheque: exactly one cash per round, the rest say
+// "settlement in progress" or find nothing left, and the payee holds
+// exactly the cumulative amount.
+func TestVaultCashRace(t *testing.T) {
+	ctx := context.Background()
+	v := newVaultNet(t, false)
+	n := v.n
+	payer, payee := key(t, 1), key(t, 2)
+	n.SetTRX(payer.Address(), 10_000_000_000)
+	n.SetTRX(payee.Address(), 10_000_000_000)
+	n.SetTRC20(token, payer.Address(), btt(t, "100"))
+	vault, _, err := v.c.CreateVault(ctx, payer, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.c.Deposit(ctx, payer, btt(t, "50")); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "s.db")
+	open := func() *wallet.ChequeBook {
+		b, err := wallet.OpenChequeBook(path, 30*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	s1 := wallet.New(payee, open(), v.c)
+	s2 := wallet.New(payee, open(), dial(t, n.Addr(), tron.Config{Factory: v.factory, FeeLimitSun: vaultFeeLimit}))
+	var cum wallet.Amount
+	for round := 1; round <= 10; round++ {
+		cum, _ = cum.Add(btt(t, "1.5"))
+		ch, err := wallet.SignVaultCheque(payer, wallet.ChainIDNile, vault, token, payee.Address(), cum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s1.AcceptCheque(ch); err != nil {
+			t.Fatal(err)
+		}
+		before := n.Broadcasts()
+		var wg sync.WaitGroup
+		for _, w := range []*wallet.Wallet{s1, s2, s2} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ss, err := w.Settle(ctx)
+				for _, s := range ss {
+					if s.Err != nil && !errors.Is(s.Err, wallet.ErrPending) {
+						err = s.Err
+					}
+				}
+				if err != nil {
+					t.Errorf("round %d: %v", round, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if got := n.Broadcasts() - before; got != 1 {
+			t.Fatalf("round %d: %d cash transactions, want 1", round, got)
+		}
+		if got := n.TRC20(token, payee.Address()); got.Cmp(cum) != 0 {
+			t.Fatalf("round %d: payee holds %s, want %s", round, got, cum)
+		}
+		if r, _, _ := s2.Highest(wallet.Received, payer.Address()); r.Settled.Cmp(cum) != 0 || r.Pending != nil {
+			t.Fatalf("round %d: record %+v", round, r)
+		}
 	}
 }
