@@ -48,13 +48,9 @@ func write(path string, b []byte, perm fs.FileMode, exclusive bool) (err error) 
 	}()
 	err = f.Chmod(perm)
 	if err == nil {
-		_, err = f.Write(b)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+		err = writeSync(f, b)
+	} else {
+		f.Close()
 	}
 	if err != nil {
 		return fmt.Errorf("cannot write %s: %w", path, unwrapPath(err))
@@ -87,15 +83,20 @@ func createExclusive(path string, b []byte, perm fs.FileMode) error {
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(b)
+	if err = writeSync(f, b); err != nil {
+		os.Remove(path)
+	}
+	return err
+}
+
+// writeSync writes b to f, syncs and closes it, returning the first error.
+func writeSync(f *os.File, b []byte) error {
+	_, err := f.Write(b)
 	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
 	}
 	return err
 }
