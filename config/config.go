@@ -100,23 +100,16 @@ func Decode(text string, c *Config) error {
 
 // Validate checks every section.
 func (c Config) Validate() error {
-	if err := c.Engine.Validate(); err != nil {
-		return fmt.Errorf("[engine] %w", err)
-	}
-	if err := c.Wallet.Validate(); err != nil {
-		return fmt.Errorf("[wallet] %w", err)
-	}
-	if err := c.TUI.Validate(); err != nil {
-		return fmt.Errorf("[tui] %w", err)
-	}
-	if err := c.Daemon.Validate(); err != nil {
-		return fmt.Errorf("[daemon] %w", err)
-	}
-	if err := c.Automation.Validate(); err != nil {
-		return fmt.Errorf("[automation] %w", err)
-	}
-	if err := c.Market.Validate(); err != nil {
-		return fmt.Errorf("[market] %w", err)
+	for _, sec := range []struct {
+		name string
+		v    interface{ Validate() error }
+	}{
+		{"engine", c.Engine}, {"wallet", c.Wallet}, {"tui", c.TUI},
+		{"daemon", c.Daemon}, {"automation", c.Automation}, {"market", c.Market},
+	} {
+		if err := sec.v.Validate(); err != nil {
+			return fmt.Errorf("[%s] %w", sec.name, err)
+		}
 	}
 	return nil
 }
