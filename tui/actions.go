@@ -328,12 +328,8 @@ func (m *Model) limitsDialog(ts []*core.Torrent) dialog {
 		{label: "Upload", value: limitValue(l.Up), hint: "e.g. 2M, 500K; 0 = none"},
 	})
 	d.submit = func(v []string) (tea.Cmd, error) {
-		var nl core.Limits
-		var err error
-		if nl.Down, err = bytesize.ParseRate(v[0]); err != nil {
-			return nil, err
-		}
-		if nl.Up, err = bytesize.ParseRate(v[1]); err != nil {
+		nl, err := parseLimits(v[0], v[1])
+		if err != nil {
 			return nil, err
 		}
 		return m.forEach("set limits of", ts, func(ctx context.Context, h core.InfoHash) error {
@@ -341,6 +337,19 @@ func (m *Model) limitsDialog(ts []*core.Torrent) dialog {
 		}), nil
 	}
 	return d
+}
+
+// parseLimits reads the download and upload fields of a limits form.
+func parseLimits(down, up string) (core.Limits, error) {
+	var l core.Limits
+	var err error
+	if l.Down, err = bytesize.ParseRate(down); err != nil {
+		return l, err
+	}
+	if l.Up, err = bytesize.ParseRate(up); err != nil {
+		return l, err
+	}
+	return l, nil
 }
 
 func limitValue(n int64) string {
@@ -462,12 +471,8 @@ func (m *Model) optionsDialog() dialog {
 	}
 	d := newForm(m.sh, "Global limits and market defaults", append(lim, mf...))
 	d.submit = func(v []string) (tea.Cmd, error) {
-		var nl core.Limits
-		var err error
-		if nl.Down, err = bytesize.ParseRate(v[0]); err != nil {
-			return nil, err
-		}
-		if nl.Up, err = bytesize.ParseRate(v[1]); err != nil {
+		nl, err := parseLimits(v[0], v[1])
+		if err != nil {
 			return nil, err
 		}
 		ms, changed, err := m.marketChanges(mf, v[2:])
