@@ -26,6 +26,12 @@ const (
 
 var tabNames = [numTabs]string{"General", "Files", "Peers", "Trackers", "Pieces", "Market"}
 
+// tabViews renders each tab's body.
+var tabViews = [numTabs]func(*detailsPane, *core.Torrent, int, int) string{
+	(*detailsPane).generalView, (*detailsPane).filesView, (*detailsPane).peersView,
+	(*detailsPane).trackersView, (*detailsPane).piecesView, (*detailsPane).marketView,
+}
+
 // detailsPane shows one torrent in tabs. Each tab keeps its own cursor and
 // scroll offset.
 type detailsPane struct {
@@ -222,18 +228,8 @@ func (d *detailsPane) body(t *core.Torrent, width, h int) string {
 	switch {
 	case t == nil:
 		return d.sh.st.Dim.Render("  This torrent has been removed. Press " + d.sh.keys.Back.Help().Key + " to go back.")
-	case d.tab == tabGeneral:
-		return d.generalView(t, width, h)
-	case d.tab == tabFiles:
-		return d.filesView(t, width, h)
-	case d.tab == tabPeers:
-		return d.peersView(t, width, h)
-	case d.tab == tabTrackers:
-		return d.trackersView(t, width, h)
-	case d.tab == tabPieces:
-		return d.piecesView(t, width, h)
-	case d.tab == tabMarket:
-		return d.marketView(t, width, h)
+	case d.tab >= 0 && d.tab < numTabs:
+		return tabViews[d.tab](d, t, width, h)
 	}
 	return ""
 }

@@ -128,19 +128,14 @@ func pct(p float64) string {
 }
 
 // fit pads or truncates s to exactly w cells.
-func fit(s string, w int) string {
-	if w <= 0 {
-		return ""
-	}
-	sw := ansi.StringWidth(s)
-	if sw > w {
-		return ansi.Truncate(s, w, "…")
-	}
-	return s + strings.Repeat(" ", w-sw)
-}
+func fit(s string, w int) string { return align(s, w, false) }
 
 // fitRight right-aligns s in w cells.
-func fitRight(s string, w int) string {
+func fitRight(s string, w int) string { return align(s, w, true) }
+
+// align pads s on the left (right-aligned) or the right to w cells, or
+// truncates it with an ellipsis when it is wider.
+func align(s string, w int, right bool) string {
 	if w <= 0 {
 		return ""
 	}
@@ -148,7 +143,11 @@ func fitRight(s string, w int) string {
 	if sw > w {
 		return ansi.Truncate(s, w, "…")
 	}
-	return strings.Repeat(" ", w-sw) + s
+	pad := strings.Repeat(" ", w-sw)
+	if right {
+		return pad + s
+	}
+	return s + pad
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
