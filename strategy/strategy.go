@@ -54,16 +54,27 @@ func SellerNames() []string { return []string{SellerUniform, SellerPropShare, Se
 // spends nothing until the user chooses otherwise.
 func BuyerNames() []string { return []string{BuyerNone, BuyerFixed, BuyerBudget, BuyerAdaptive} }
 
+// The built-in strategies by name, with their default parameters (plain
+// values: each lookup returns a copy).
+var (
+	sellers = map[string]Seller{
+		SellerUniform:   Uniform{},
+		SellerPropShare: PropShare{Floor: DefaultPropShareFloor},
+		SellerFree:      Free{},
+	}
+	buyers = map[string]Buyer{
+		BuyerFixed:    Fixed{},
+		BuyerBudget:   Budget{},
+		BuyerAdaptive: Adaptive{StepPercent: DefaultAdaptiveStep},
+		BuyerNone:     None{},
+	}
+)
+
 // NewSeller returns the built-in seller with the given name, with its
 // default parameters.
 func NewSeller(name string) (Seller, error) {
-	switch name {
-	case SellerUniform:
-		return Uniform{}, nil
-	case SellerPropShare:
-		return PropShare{Floor: DefaultPropShareFloor}, nil
-	case SellerFree:
-		return Free{}, nil
+	if s, ok := sellers[name]; ok {
+		return s, nil
 	}
 	return nil, fmt.Errorf("unknown seller strategy %q (want one of %v)", name, SellerNames())
 }
@@ -71,15 +82,8 @@ func NewSeller(name string) (Seller, error) {
 // NewBuyer returns the built-in buyer with the given name, with its
 // default parameters.
 func NewBuyer(name string) (Buyer, error) {
-	switch name {
-	case BuyerFixed:
-		return Fixed{}, nil
-	case BuyerBudget:
-		return Budget{}, nil
-	case BuyerAdaptive:
-		return Adaptive{StepPercent: DefaultAdaptiveStep}, nil
-	case BuyerNone:
-		return None{}, nil
+	if b, ok := buyers[name]; ok {
+		return b, nil
 	}
 	return nil, fmt.Errorf("unknown buyer strategy %q (want one of %v)", name, BuyerNames())
 }
