@@ -344,6 +344,11 @@ func TestDaemonsTradeOverSSH(t *testing.T) {
 		sellerBefore.Format(18), sellerAfter.Format(18), buyerBefore.Format(18), buyerAfter.Format(18))
 	seller.stop()
 	buyer.stop()
+	for _, d := range []*sshDaemon{seller, buyer} {
+		if strings.Contains(d.logs.String(), "daemon pass") {
+			t.Fatalf("the passphrase is in the %s daemon's log", d.name)
+		}
+	}
 }
 
 // marketJSONOut is `market --json` as a script reads it.
