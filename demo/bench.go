@@ -144,19 +144,11 @@ func RunScenario(ctx context.Context, o BenchOptions, sc BenchScenario, dir stri
 // It fails when a scenario fails or money is not conserved in one.
 func Bench(ctx context.Context, o BenchOptions, w io.Writer) error {
 	d := DefaultOptions()
-	if o.Size <= 0 {
-		o.Size = d.Size
-	}
-	if o.Rate <= 0 {
-		o.Rate = d.Rate
-	}
-	if o.Round <= 0 {
-		o.Round = d.Round
-	}
+	positiveOr(&o.Size, d.Size)
+	positiveOr(&o.Rate, d.Rate)
+	positiveOr(&o.Round, d.Round)
 	free := o.FreeShare
-	if free <= 0 {
-		free = core.DefaultMarketConfig().FreeShare
-	}
+	positiveOr(&free, core.DefaultMarketConfig().FreeShare)
 	fmt.Fprintf(w, "contended swarm: %s torrent, one seeder at %s/s, 2 bidders (5 and 3 BTT/MiB), 2 legacy, 1 paid slot, free share %.2f, %s rounds, ask 1 BTT/MiB\n\n",
 		bytesize.Format(o.Size), bytesize.Format(o.Rate), free, o.Round)
 	var off time.Duration

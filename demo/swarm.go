@@ -134,21 +134,11 @@ func DefaultOptions() Options {
 
 func (o *Options) fill() {
 	d := DefaultOptions()
-	if o.Size <= 0 {
-		o.Size = d.Size
-	}
-	if o.PieceLength <= 0 {
-		o.PieceLength = d.PieceLength
-	}
-	if o.Rate <= 0 {
-		o.Rate = d.Rate
-	}
-	if o.Round <= 0 {
-		o.Round = d.Round
-	}
-	if o.Slots <= 0 {
-		o.Slots = d.Slots
-	}
+	positiveOr(&o.Size, d.Size)
+	positiveOr(&o.PieceLength, d.PieceLength)
+	positiveOr(&o.Rate, d.Rate)
+	positiveOr(&o.Round, d.Round)
+	positiveOr(&o.Slots, d.Slots)
 	if o.Ask.IsZero() {
 		o.Ask = d.Ask
 	}
@@ -161,14 +151,17 @@ func (o *Options) fill() {
 	if o.Leechers == nil {
 		o.Leechers = d.Leechers
 	}
-	if o.FirstIP <= 0 {
-		o.FirstIP = d.FirstIP
-	}
-	if o.TipTimeout <= 0 {
-		o.TipTimeout = d.TipTimeout
-	}
+	positiveOr(&o.FirstIP, d.FirstIP)
+	positiveOr(&o.TipTimeout, d.TipTimeout)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// positiveOr sets *v to d unless it is positive.
+func positiveOr[T int | int64 | float64 | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
 	}
 }
 
