@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"time"
 
 	"github.com/holiman/uint256"
 
@@ -65,6 +66,8 @@ type account struct {
 	creditBytes uint64
 	cut         bool // refused paid service for the rest of the session
 	cover       coverState
+	tipTokens   float64   // tips it may still have accepted (a bucket of TipsPerMinute)
+	tipAt       time.Time // when tipTokens was last refilled; zero: full
 	// Buyer side: we pay the counterparty.
 	buyLoaded bool
 	issued    wallet.Amount // highest cumulative payout issued
@@ -86,6 +89,23 @@ func (m *Market) account(addr wallet.Address) *account {
 		m.accounts[addr] = a
 	}
 	return a
+}
+
+// tipAllowed spends one of the payer's tips at now: a bucket of perMin,
+// refilled at perMin a minute. It reports false when none is left.
+func (a *account) tipAllowed(now time.Time, perMin int) bool {
+	switch {
+	case a.tipAt.IsZero():
+		a.tipTokens, a.tipAt = float64(perMin), now
+	case now.After(a.tipAt):
+		a.tipTokens = min(float64(perMin), a.tipTokens+now.Sub(a.tipAt).Minutes()*float64(perMin))
+		a.tipAt = now
+	}
+	if a.tipTokens < 1 {
+		return false
+	}
+	a.tipTokens--
+	return true
 }
 
 // seller loads the seller side of addr's account from the cheque book.

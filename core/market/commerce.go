@@ -67,11 +67,14 @@ type commerce struct {
 	// Campaign: as the publisher holds it (our tally) or as its last
 	// CAMPAIGN said.
 	campaign Campaign
-	tallied  uint64 // bumped on each tally: peers resend CAMPAIGN
-	proof    map[wallet.Address]wallet.Pledge
+	tallied  uint64                           // bumped on each tally: peers resend CAMPAIGN
+	proof    map[wallet.Address]wallet.Pledge // pledger: FUNDED proof (§16.11 step 5)
 	ours     *wallet.Pledge
-	pledges  []wallet.Pledge         // publisher: the valid pledges held
-	unpaid   map[wallet.Address]bool // publisher: held pledges not paid yet
+	pledges  []heldPledge                 // publisher: the valid pledges held (campaign.go)
+	index    map[wallet.Address]int       // publisher: payer → pledges
+	unpaid   map[wallet.Address]bool      // publisher: held pledges not paid yet
+	sum      wallet.Amount                // publisher: Σ counted
+	buyers   map[wallet.Address]grantWait // publisher: purchases received, by payer (loaded once)
 }
 
 // SetTerms sets the torrent's publisher terms (nil: none) and loads what
@@ -84,6 +87,8 @@ func (t *Auction) SetTerms(tm *Terms, now time.Time) {
 	t.c.terms = tm
 	t.c.license, t.c.ours = nil, nil
 	t.c.campaign = Campaign{}
+	t.c.pledges, t.c.index, t.c.unpaid, t.c.sum = nil, nil, nil, wallet.Amount{}
+	t.c.proof, t.c.buyers = nil, nil
 	if tm == nil {
 		return
 	}
@@ -107,9 +112,9 @@ func (t *Auction) SetTerms(tm *Terms, now time.Time) {
 			paid, err := w.PledgePaid(t.infoHash, w.Address(), tm.Payee)
 			t.c.campaign.Paid = err == nil && paid.Cmp(t.c.ours.Amount) >= 0
 		}
-		if t.publisher() {
-			t.tally(now)
-		}
+	}
+	if t.publisher() && !tm.Goal.IsZero() {
+		t.loadPledges()
 	}
 }
 
@@ -165,56 +170,42 @@ func (t *Auction) trimPayments() {
 	}
 }
 
+// purchaseOf returns payer's first purchase of the torrent received
+// (publisher). The payment records are read once per torrent, at the
+// first HELLO that asks, and kept up to date by onTip: a HELLO never
+// reads the whole book.
+func (t *Auction) purchaseOf(payer wallet.Address) (grantWait, bool) {
+	if t.c.buyers == nil {
+		t.c.buyers = make(map[wallet.Address]grantWait)
+		ps, err := t.m.w.Payments()
+		if err != nil {
+			t.c.buyers = nil // try again at the next HELLO
+			return grantWait{}, false
+		}
+		for _, p := range ps {
+			if p.Direction == wallet.Received && p.For == wallet.ForPurchase && p.InfoHash == t.infoHash {
+				t.notePurchase(p.Counterparty, p.Amount, p.Cumulative)
+			}
+		}
+	}
+	g, ok := t.c.buyers[payer]
+	return g, ok
+}
+
+// notePurchase indexes a purchase received (the first per payer).
+func (t *Auction) notePurchase(payer wallet.Address, price, cumulative wallet.Amount) {
+	if t.c.buyers == nil {
+		return // loaded with it from the book when first asked
+	}
+	if _, ok := t.c.buyers[payer]; !ok {
+		t.c.buyers[payer] = grantWait{price: price, cumulative: cumulative}
+	}
+}
+
 // publisher reports whether we are the torrent's payee, on our chain.
 func (t *Auction) publisher() bool {
 	tm, w := t.c.terms, t.m.w
 	return tm != nil && tm.Payee == w.Address() && tm.ChainID == w.ChainID() && tm.Token == w.Token()
-}
-
-// termsPledge reports whether p is a valid pledge for the torrent's
-// campaign (§16.11 step 5).
-func (t *Auction) termsPledge(p wallet.Pledge) bool {
-	tm := t.c.terms
-	return tm != nil && !p.Amount.IsZero() && p.Amount.Cmp(tm.Goal) <= 0 && p.ChainID == tm.ChainID && p.Token == tm.Token &&
-		p.Payee == tm.Payee && p.InfoHash == t.infoHash && p.Goal.Cmp(tm.Goal) == 0 && int64(p.Deadline) == tm.Deadline.Unix() &&
-		p.Time <= p.Deadline && p.Verify() == nil
-}
-
-// tally recomputes the publisher's campaign from the pledges it holds.
-func (t *Auction) tally(now time.Time) {
-	ps, err := t.m.w.Pledges(t.infoHash)
-	if err != nil {
-		return
-	}
-	var sum wallet.Amount
-	t.c.pledges = t.c.pledges[:0]
-	t.c.unpaid = make(map[wallet.Address]bool)
-	for _, p := range ps {
-		if t.termsPledge(p) {
-			t.c.pledges = append(t.c.pledges, p)
-			// A pledge counts up to what its pledger can be shown to pay
-			// (§16.11); a paid one in full.
-			counted := p.Amount
-			if paid, err := t.m.w.PledgePaid(t.infoHash, p.Payer, p.Payee); err != nil || paid.Cmp(p.Amount) < 0 {
-				t.c.unpaid[p.Payer] = true
-				counted = counted.Min(t.m.pledgeCover(p.Payer))
-			}
-			sum = add(sum, counted)
-		}
-	}
-	t.c.campaign.Pledged, t.c.campaign.Count = sum, len(t.c.pledges)
-	t.c.campaign.Funded = sum.Cmp(t.c.terms.Goal) >= 0
-	t.c.tallied++
-}
-
-// heldPledge returns the publisher's stored pledge of payer.
-func (t *Auction) heldPledge(payer wallet.Address) (wallet.Pledge, bool) {
-	for _, p := range t.c.pledges {
-		if p.Payer == payer {
-			return p, true
-		}
-	}
-	return wallet.Pledge{}, false
 }
 
 // dealing is a session's §16 state.
@@ -251,16 +242,10 @@ func (s *Session) commerceHello(now time.Time) {
 	}
 	s.CommerceTick(now)
 	if s.t.publisher() && !s.t.c.terms.Price.IsZero() {
-		if ps, err := s.m.w.Payments(); err == nil {
-			for _, pay := range ps {
-				if pay.Direction == wallet.Received && pay.For == wallet.ForPurchase && pay.InfoHash == s.infoHash &&
-					pay.Counterparty == s.addr {
-					// A buyer that lost its grant never pays twice, and
-					// gets it only once its payment is settled.
-					s.awaitGrant(pay.Amount, pay.Cumulative)
-					break
-				}
-			}
+		// A buyer that lost its grant never pays twice, and gets it only
+		// once its payment is settled.
+		if g, ok := s.t.purchaseOf(s.addr); ok {
+			s.awaitGrant(g.price, g.cumulative)
 		}
 	}
 }

@@ -262,7 +262,7 @@ func TestPledgeCampaign(t *testing.T) {
 	// Below the goal nothing is payable: a forged proof (the pledgers'
 	// own, without enough) is ignored.
 	s.links[0].b.Receive(t0, mustEncode(t, &bttbid.Funded{InfoHash: ih, Pledges: []bttbid.Pledge{
-		*pledgeMsg(s.st.c.pledges[0]), *pledgeMsg(s.st.c.pledges[1])}}))
+		*pledgeMsg(s.st.c.pledges[0].Pledge), *pledgeMsg(s.st.c.pledges[1].Pledge)}}))
 	if n := len(s.links[0].b.TakeOutbox()); n != 0 {
 		t.Fatalf("paid against a proof below the goal (%d messages)", n)
 	}

@@ -60,11 +60,7 @@ func (m *Market) SetCover(payer wallet.Address, c Cover, now time.Time) {
 	if c.Settled.Cmp(a.cover.settled) > 0 {
 		a.cover.settled = c.Settled
 	}
-	for _, t := range m.auctions {
-		if t.publisher() && !t.c.terms.Goal.IsZero() {
-			t.tally(now)
-		}
-	}
+	m.recountAll(payer)
 }
 
 // CoverDue returns the payers whose cover should be read now (a grant
@@ -102,6 +98,7 @@ func (m *Market) Settled(payer wallet.Address, settled, shortfall wallet.Amount)
 	}
 	a.cover.short = !shortfall.IsZero()
 	a.cover.want = true
+	m.recountAll(payer)
 }
 
 // Short reports whether payer's last settlement came up short.

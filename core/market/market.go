@@ -60,20 +60,65 @@ type Config struct {
 	// is one initial credit step at the price in force, and counts no
 	// unsecured pledge.
 	Unsecured wallet.Amount
+	// MaxPledges is the most pledges the publisher holds per torrent
+	// (distinct payers; a held payer may always replace its pledge), and
+	// the most FUNDED proof pledges a pledger keeps per torrent (§16.5,
+	// §16.7). Zero is DefaultMaxPledges.
+	MaxPledges int
+	// MinTip is the least TIP for = tip accepted, in base units (§16.3);
+	// zero is DefaultMinTip.
+	MinTip wallet.Amount
+	// TipsPerMinute is how many TIPs for = tip one payer may have
+	// accepted per minute (a burst of as many, refilled evenly), across
+	// its connections (§16.3). Zero is DefaultTipsPerMinute.
+	TipsPerMinute int
+}
+
+// Defaults of the §16 bounds (PROTOCOL.md §16.3, §16.5).
+const (
+	DefaultMaxPledges    = 1000
+	DefaultTipsPerMinute = 10
+)
+
+// DefaultMinTip is the least tip accepted by default, in base units.
+var DefaultMinTip = wallet.NewAmount(100)
+
+func (c Config) maxPledges() int {
+	if c.MaxPledges <= 0 {
+		return DefaultMaxPledges
+	}
+	return c.MaxPledges
+}
+
+func (c Config) minTip() wallet.Amount {
+	if c.MinTip.IsZero() {
+		return DefaultMinTip
+	}
+	return c.MinTip
+}
+
+func (c Config) tipsPerMinute() int {
+	if c.TipsPerMinute <= 0 {
+		return DefaultTipsPerMinute
+	}
+	return c.TipsPerMinute
 }
 
 // DefaultConfig returns the protocol's defaults.
 func DefaultConfig() Config {
 	return Config{
-		Round:        bttbid.DefaultRound,
-		FreeShare:    0.2,
-		Slots:        4,
-		Credit:       2 << 20,
-		Cap:          64 << 20,
-		Tolerance:    0.25,
-		Grace:        2,
-		HelloTimeout: 30 * time.Second,
-		BidInterval:  time.Second,
+		Round:         bttbid.DefaultRound,
+		FreeShare:     0.2,
+		Slots:         4,
+		Credit:        2 << 20,
+		Cap:           64 << 20,
+		Tolerance:     0.25,
+		Grace:         2,
+		HelloTimeout:  30 * time.Second,
+		BidInterval:   time.Second,
+		MaxPledges:    DefaultMaxPledges,
+		MinTip:        DefaultMinTip,
+		TipsPerMinute: DefaultTipsPerMinute,
 	}
 }
 
@@ -92,6 +137,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("credit cap %d bytes: want credit…2^40", c.Cap)
 	case c.Tolerance < 0:
 		return fmt.Errorf("tolerance %v: must not be negative", c.Tolerance)
+	case c.MaxPledges < 0 || c.TipsPerMinute < 0:
+		return fmt.Errorf("max pledges %d, tips per minute %d: must not be negative", c.MaxPledges, c.TipsPerMinute)
 	}
 	return nil
 }

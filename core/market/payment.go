@@ -125,7 +125,7 @@ func (s *Session) refused(e *bttbid.ErrorMsg) {
 		return
 	}
 	s.deal.pending = nil
-	if e.Code == bttbid.CodeUnderpaid || e.Code == bttbid.CodeNotPayee {
+	if e.Code == bttbid.CodeUnderpaid || e.Code == bttbid.CodeNotPayee || e.Code == bttbid.CodeRateLimited {
 		if a, err := s.m.buyer(s.addr); err == nil {
 			a.bought = a.bought.SubFloor(pp.amount)
 		}
@@ -191,6 +191,18 @@ func (s *Session) onTip(now time.Time, m *bttbid.Tip) {
 	}
 	tm := s.t.c.terms
 	switch string(m.For) {
+	case wallet.ForTip:
+		// Each accepted tip is a durable write and a lasting record: a
+		// least amount and a per-payer rate bound what a payer can make
+		// us store (§16.3 step 6).
+		if minTip := s.m.cfg.minTip(); m.Amount.Cmp(minTip) < 0 {
+			refuse(bttbid.CodeUnderpaid, fmt.Sprintf("tip %s below the minimum %s", m.Amount, minTip))
+			return
+		}
+		if n := s.m.cfg.tipsPerMinute(); !a.tipAllowed(now, n) {
+			refuse(bttbid.CodeRateLimited, fmt.Sprintf("more than %d tips a minute from this payer", n))
+			return
+		}
 	case wallet.ForPurchase:
 		if !s.t.publisher() || tm.Price.IsZero() {
 			refuse(bttbid.CodeNotPayee, "this torrent is not for sale by us")
@@ -206,13 +218,11 @@ func (s *Session) onTip(now time.Time, m *bttbid.Tip) {
 			return
 		}
 		if forged(true) {
-			// Checked before the tally, which verifies every pledge we
-			// hold and has peers resend CAMPAIGN: a forged tip must not
-			// cause one. The wallet checks again as it stores (a pledge
-			// payment is rare: twice here is cheap).
+			// A forged pledge payment is refused as forged, not as
+			// unpayable. The wallet checks again as it stores (a
+			// pledge payment is rare: twice here is cheap).
 			return
 		}
-		s.t.tally(now)
 		held, ok := s.t.heldPledge(s.addr)
 		if !s.t.c.campaign.Funded || !ok || held.Amount.Cmp(m.Amount) != 0 {
 			s.fail(bttbid.CodeUnderpaid, "not a pledge of a funded campaign we hold", false)
@@ -243,8 +253,11 @@ func (s *Session) onTip(now time.Time, m *bttbid.Tip) {
 		s.addEarned(rest)
 	}
 	s.t.logPayment(Payment{Time: now, In: true, For: string(m.For), Peer: s.addr, Amount: m.Amount, Memo: m.Memo})
-	if string(m.For) == wallet.ForPledge {
-		delete(s.t.c.unpaid, s.addr)
+	switch string(m.For) {
+	case wallet.ForPledge:
+		s.t.pledgePaid(s.addr, m.Amount)
+	case wallet.ForPurchase:
+		s.t.notePurchase(s.addr, m.Amount, ch.Payout)
 	}
 	s.sendReceipt(a)
 	if string(m.For) == wallet.ForPurchase {

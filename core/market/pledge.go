@@ -60,7 +60,10 @@ func pledgeOf(m *bttbid.Pledge) wallet.Pledge {
 		Deadline: uint64(m.Deadline), Time: uint64(m.Time), Signature: wallet.Signature(m.Sig)}
 }
 
-// onPledge takes a pledge as the publisher (§16.5).
+// onPledge takes a pledge as the publisher (§16.5). A retransmission
+// (the pledge held, byte for byte) is answered before any signature
+// check or read of the wallet; a new pledge is verified once, stored and
+// counted into the tally held in memory.
 func (s *Session) onPledge(now time.Time, m *bttbid.Pledge) {
 	w, tm := s.m.w, s.t.c.terms
 	pl := pledgeOf(m)
@@ -74,22 +77,24 @@ func (s *Session) onPledge(now time.Time, m *bttbid.Pledge) {
 	case pl.Goal.Cmp(tm.Goal) != 0 || m.Deadline != tm.Deadline.Unix():
 		s.fail(bttbid.CodeMisaddressed, "pledge goal or deadline is not the torrent's", true)
 		return
-	case pl.Verify() != nil:
+	}
+	held, ok := s.t.heldPledge(pl.Payer)
+	if ok && held == pl {
+		s.sendCampaign(now) // a retransmission: verified when it was taken
+		return
+	}
+	switch {
+	case verifyPledge(pl) != nil:
 		s.fail(bttbid.CodeBadCheque, "pledge signature does not recover the payer", true)
 		return
 	case pl.Amount.IsZero() || pl.Amount.Cmp(tm.Goal) > 0:
 		s.fail(bttbid.CodeInvalidField, fmt.Sprintf("pledge amount %s: want 1…the goal %s", pl.Amount, tm.Goal), false)
 		return
-	}
-	s.m.account(pl.Payer).cover.want = true // it counts up to its cover
-	s.t.tally(now)
-	held, ok := s.t.heldPledge(pl.Payer)
-	if ok && held == pl {
-		s.sendCampaign(now) // a retransmission
-		return
-	}
-	if !bttbid.SkewOK(m.Time, now) || now.Unix() > tm.Deadline.Unix() || ok && pl.Time <= held.Time {
+	case !bttbid.SkewOK(m.Time, now) || now.Unix() > tm.Deadline.Unix() || ok && pl.Time <= held.Time:
 		s.fail(bttbid.CodeStaleCheque, "pledge out of time, after the deadline, or not later than the one held", false)
+		return
+	case !ok && s.t.pledgesFull():
+		s.fail(bttbid.CodeStaleCheque, fmt.Sprintf("campaign full: the publisher holds %d pledges, its limit", s.m.cfg.maxPledges()), false)
 		return
 	}
 	if err := w.SavePledge(pl); err != nil {
@@ -97,7 +102,8 @@ func (s *Session) onPledge(now time.Time, m *bttbid.Pledge) {
 		s.lastErr = err.Error()
 		return
 	}
-	s.t.tally(now)
+	s.m.account(pl.Payer).cover.want = true // it counts up to its cover
+	s.t.hold(pl, wallet.Amount{})           // a new payer has paid nothing (a payment needs a held pledge)
 	s.sendCampaign(now)
 	s.maybeFunded()
 }
@@ -121,11 +127,11 @@ func (s *Session) maybeFunded() {
 		return // no pledge from the peer, or paid (tally reads the book)
 	}
 	ps := slices.Clone(s.t.c.pledges)
-	slices.SortFunc(ps, func(a, b wallet.Pledge) int { return b.Amount.Cmp(a.Amount) })
+	slices.SortFunc(ps, func(a, b heldPledge) int { return b.Amount.Cmp(a.Amount) })
 	var sum wallet.Amount
 	var proof []bttbid.Pledge
 	for _, pl := range ps {
-		proof = append(proof, *pledgeMsg(pl))
+		proof = append(proof, *pledgeMsg(pl.Pledge))
 		sum = add(sum, pl.Amount)
 		if sum.Cmp(s.t.c.terms.Goal) >= 0 {
 			break
@@ -155,18 +161,28 @@ func (s *Session) onCampaign(m *bttbid.Campaign) {
 }
 
 // onFunded takes a proof that the campaign is funded and pays our
-// pledge once the proof holds (pledger side, §16.11 step 5).
+// pledge once the proof holds (pledger side, §16.11 step 5). Only the
+// campaign's payee may send it; a pledge already held costs no check,
+// and at most MaxPledges are kept per torrent.
 func (s *Session) onFunded(m *bttbid.Funded) {
 	tm := s.t.c.terms
-	if tm == nil || tm.Goal.IsZero() || m.InfoHash != s.infoHash {
-		return
+	if tm == nil || tm.Goal.IsZero() || m.InfoHash != s.infoHash || s.addr != tm.Payee || s.t.publisher() ||
+		s.t.c.campaign.Paid {
+		return // not the payee's, or nothing to prove to us
 	}
 	if s.t.c.proof == nil {
 		s.t.c.proof = make(map[wallet.Address]wallet.Pledge)
 	}
 	for i := range m.Pledges {
 		pl := pledgeOf(&m.Pledges[i])
-		if old, ok := s.t.c.proof[pl.Payer]; (!ok || pl.Time > old.Time) && s.t.termsPledge(pl) {
+		old, ok := s.t.c.proof[pl.Payer]
+		switch {
+		case ok && pl == old, ok && pl.Time <= old.Time:
+			continue // held, or not later
+		case !ok && len(s.t.c.proof) >= s.m.cfg.maxPledges():
+			continue // the bound: a proof needs no more
+		}
+		if s.t.termsPledge(pl) {
 			s.t.c.proof[pl.Payer] = pl
 		}
 	}

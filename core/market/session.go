@@ -291,7 +291,7 @@ func (s *Session) onError(e *bttbid.ErrorMsg) {
 	}
 	switch e.Code {
 	case bttbid.CodeUnderpaid, bttbid.CodeNotPayee, bttbid.CodeBadLicense, bttbid.CodeMisaddressed,
-		bttbid.CodeBadCheque, bttbid.CodeStaleCheque:
+		bttbid.CodeBadCheque, bttbid.CodeStaleCheque, bttbid.CodeRateLimited:
 		s.refused(e)
 		if done := s.deal.pledgeDone; done != nil {
 			s.deal.pledgeDone = nil
