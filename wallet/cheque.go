@@ -95,12 +95,9 @@ func addressWord(a Address) [32]byte {
 // SignCheque fills in the payer (the key's address) and signs the cheque.
 func SignCheque(k *Key, chainID uint64, token, beneficiary Address, cumulative Amount) (Cheque, error) {
 	c := Cheque{ChainID: chainID, Token: token, Payer: k.Address(), Beneficiary: beneficiary, Cumulative: cumulative}
-	if err := c.checkFields(); err != nil {
-		return Cheque{}, err
-	}
-	sig, err := k.SignHash(c.Digest())
+	sig, err := signFields(k, "cheque", c)
 	if err != nil {
-		return Cheque{}, fmt.Errorf("cannot sign cheque: %w", err)
+		return Cheque{}, err
 	}
 	c.Signature = sig
 	return c, nil
@@ -110,10 +107,36 @@ func SignCheque(k *Key, chainID uint64, token, beneficiary Address, cumulative A
 // recovered signer is c.Payer. It does not check who the beneficiary is
 // or whether the amount is new: see Wallet.AcceptCheque.
 func (c Cheque) Verify() error {
-	if err := c.checkFields(); err != nil {
+	return verifyFields(c, "cheque", "payer", c.Payer, c.Signature)
+}
+
+// fieldSigned is a TIP-712 signed struct: the checks of its fields and the
+// digest its signature covers.
+type fieldSigned interface {
+	checkFields() error
+	Digest() [32]byte
+}
+
+// signFields checks s's fields and signs its digest with k; what names s
+// in the error.
+func signFields(k *Key, what string, s fieldSigned) (Signature, error) {
+	if err := s.checkFields(); err != nil {
+		return Signature{}, err
+	}
+	sig, err := k.SignHash(s.Digest())
+	if err != nil {
+		return Signature{}, fmt.Errorf("cannot sign %s: %w", what, err)
+	}
+	return sig, nil
+}
+
+// verifyFields checks s's fields and that sig over its digest recovers
+// want (checkSigner).
+func verifyFields(s fieldSigned, what, role string, want Address, sig Signature) error {
+	if err := s.checkFields(); err != nil {
 		return err
 	}
-	return checkSigner("cheque", "payer", c.Payer, c.Digest(), c.Signature)
+	return checkSigner(what, role, want, s.Digest(), sig)
 }
 
 // checkSigner checks that sig over digest, the signature of a signed

@@ -62,12 +62,9 @@ func (n TipNote) Digest() [32]byte { return typedDigest(n.ChainID, n.StructHash(
 func SignTipNote(k *Key, chainID uint64, token, beneficiary Address, cumulative, amount Amount, infoHash [20]byte, purpose, memo string) (TipNote, error) {
 	n := TipNote{ChainID: chainID, Token: token, Payer: k.Address(), Beneficiary: beneficiary,
 		Cumulative: cumulative, Amount: amount, InfoHash: infoHash, Purpose: purpose, Memo: memo}
-	if err := n.checkFields(); err != nil {
-		return TipNote{}, err
-	}
-	sig, err := k.SignHash(n.Digest())
+	sig, err := signFields(k, "payment note", n)
 	if err != nil {
-		return TipNote{}, fmt.Errorf("cannot sign payment note: %w", err)
+		return TipNote{}, err
 	}
 	n.Signature = sig
 	return n, nil
@@ -78,10 +75,7 @@ func SignTipNote(k *Key, chainID uint64, token, beneficiary Address, cumulative,
 // UTF-8 and only on a tip) and that its signature (low s, v ∈ {27, 28})
 // recovers Payer. It does not compare it with a cheque: see VerifyTipNote.
 func (n TipNote) Verify() error {
-	if err := n.checkFields(); err != nil {
-		return err
-	}
-	return checkSigner("payment note", "payer", n.Payer, n.Digest(), n.Signature)
+	return verifyFields(n, "payment note", "payer", n.Payer, n.Signature)
 }
 
 // VerifyTipNote checks n (Verify) and that it describes cheque c: same
@@ -164,12 +158,9 @@ func (l License) Digest() [32]byte { return typedDigest(l.ChainID, l.StructHash(
 // for buyer to the torrent infoHash, bought for price.
 func SignLicense(k *Key, chainID uint64, token, buyer Address, infoHash [20]byte, price Amount) (License, error) {
 	l := License{ChainID: chainID, Token: token, Payee: k.Address(), Buyer: buyer, InfoHash: infoHash, Price: price}
-	if err := l.checkFields(); err != nil {
-		return License{}, err
-	}
-	sig, err := k.SignHash(l.Digest())
+	sig, err := signFields(k, "licence", l)
 	if err != nil {
-		return License{}, fmt.Errorf("cannot sign licence: %w", err)
+		return License{}, err
 	}
 	l.Signature = sig
 	return l, nil
@@ -179,10 +170,7 @@ func SignLicense(k *Key, chainID uint64, token, buyer Address, infoHash [20]byte
 // v ∈ {27, 28}) recovers Payee. Whether Payee, chain, token and price
 // match a torrent's terms is the caller's check.
 func (l License) Verify() error {
-	if err := l.checkFields(); err != nil {
-		return err
-	}
-	return checkSigner("licence", "payee", l.Payee, l.Digest(), l.Signature)
+	return verifyFields(l, "licence", "payee", l.Payee, l.Signature)
 }
 
 func (l License) checkFields() error {
@@ -232,12 +220,9 @@ func (p Pledge) Digest() [32]byte { return typedDigest(p.ChainID, p.StructHash()
 func SignPledge(k *Key, chainID uint64, token, payee Address, infoHash [20]byte, amount, goal Amount, deadline, at uint64) (Pledge, error) {
 	p := Pledge{ChainID: chainID, Token: token, Payer: k.Address(), Payee: payee, InfoHash: infoHash,
 		Amount: amount, Goal: goal, Deadline: deadline, Time: at}
-	if err := p.checkFields(); err != nil {
-		return Pledge{}, err
-	}
-	sig, err := k.SignHash(p.Digest())
+	sig, err := signFields(k, "pledge", p)
 	if err != nil {
-		return Pledge{}, fmt.Errorf("cannot sign pledge: %w", err)
+		return Pledge{}, err
 	}
 	p.Signature = sig
 	return p, nil
@@ -248,10 +233,7 @@ func SignPledge(k *Key, chainID uint64, token, payee Address, infoHash [20]byte,
 // v ∈ {27, 28}) recovers Payer. Terms, clock skew and the deadline
 // against the present are the caller's checks.
 func (p Pledge) Verify() error {
-	if err := p.checkFields(); err != nil {
-		return err
-	}
-	return checkSigner("pledge", "payer", p.Payer, p.Digest(), p.Signature)
+	return verifyFields(p, "pledge", "payer", p.Payer, p.Signature)
 }
 
 func (p Pledge) checkFields() error {
