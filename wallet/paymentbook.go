@@ -398,14 +398,30 @@ func decodePayment(v []byte) (Payment, error) {
 	return p, nil
 }
 
+// Licence and pledge values start alike: chain id (8) ‖ token ‖ two
+// parties (21 each) ‖ infohash (20).
+const headSize = 8 + 3*21 + 20
+
+func appendHead(v []byte, chainID uint64, token, a, b Address, infoHash [20]byte) []byte {
+	v = binary.BigEndian.AppendUint64(v, chainID)
+	v = append(append(append(v, token[:]...), a[:]...), b[:]...)
+	return append(v, infoHash[:]...)
+}
+
+func readHead(v []byte, chainID *uint64, token, a, b *Address, infoHash *[20]byte) {
+	*chainID = binary.BigEndian.Uint64(v)
+	copy(token[:], v[8:29])
+	copy(a[:], v[29:50])
+	copy(b[:], v[50:71])
+	copy(infoHash[:], v[71:91])
+}
+
 // Licence value layout: chain id (8) ‖ token ‖ payee ‖ buyer (21 each) ‖
 // infohash (20) ‖ price (32) ‖ signature (65).
-const licenseSize = 8 + 3*21 + 20 + 32 + 65
+const licenseSize = headSize + 32 + 65
 
 func encodeLicense(l License) []byte {
-	v := binary.BigEndian.AppendUint64(make([]byte, 0, licenseSize), l.ChainID)
-	v = append(append(append(v, l.Token[:]...), l.Payee[:]...), l.Buyer[:]...)
-	v = append(v, l.InfoHash[:]...)
+	v := appendHead(make([]byte, 0, licenseSize), l.ChainID, l.Token, l.Payee, l.Buyer, l.InfoHash)
 	price := l.Price.Bytes32()
 	return append(append(v, price[:]...), l.Signature[:]...)
 }
@@ -415,11 +431,7 @@ func decodeLicense(v []byte) (License, error) {
 		return License{}, fmt.Errorf("licence entry is %d bytes, want %d", len(v), licenseSize)
 	}
 	var l License
-	l.ChainID = binary.BigEndian.Uint64(v)
-	copy(l.Token[:], v[8:29])
-	copy(l.Payee[:], v[29:50])
-	copy(l.Buyer[:], v[50:71])
-	copy(l.InfoHash[:], v[71:91])
+	readHead(v, &l.ChainID, &l.Token, &l.Payee, &l.Buyer, &l.InfoHash)
 	l.Price, _ = AmountFromBytes(v[91:123])
 	copy(l.Signature[:], v[123:])
 	return l, nil
@@ -428,12 +440,10 @@ func decodeLicense(v []byte) (License, error) {
 // Pledge value layout: chain id (8) ‖ token ‖ payer ‖ payee (21 each) ‖
 // infohash (20) ‖ amount (32) ‖ goal (32) ‖ deadline (8) ‖ time (8) ‖
 // signature (65).
-const pledgeSize = 8 + 3*21 + 20 + 32 + 32 + 8 + 8 + 65
+const pledgeSize = headSize + 32 + 32 + 8 + 8 + 65
 
 func encodePledge(p Pledge) []byte {
-	v := binary.BigEndian.AppendUint64(make([]byte, 0, pledgeSize), p.ChainID)
-	v = append(append(append(v, p.Token[:]...), p.Payer[:]...), p.Payee[:]...)
-	v = append(v, p.InfoHash[:]...)
+	v := appendHead(make([]byte, 0, pledgeSize), p.ChainID, p.Token, p.Payer, p.Payee, p.InfoHash)
 	amt, goal := p.Amount.Bytes32(), p.Goal.Bytes32()
 	v = append(append(v, amt[:]...), goal[:]...)
 	v = binary.BigEndian.AppendUint64(v, p.Deadline)
@@ -446,11 +456,7 @@ func decodePledge(v []byte) (Pledge, error) {
 		return Pledge{}, fmt.Errorf("pledge entry is %d bytes, want %d", len(v), pledgeSize)
 	}
 	var p Pledge
-	p.ChainID = binary.BigEndian.Uint64(v)
-	copy(p.Token[:], v[8:29])
-	copy(p.Payer[:], v[29:50])
-	copy(p.Payee[:], v[50:71])
-	copy(p.InfoHash[:], v[71:91])
+	readHead(v, &p.ChainID, &p.Token, &p.Payer, &p.Payee, &p.InfoHash)
 	p.Amount, _ = AmountFromBytes(v[91:123])
 	p.Goal, _ = AmountFromBytes(v[123:155])
 	p.Deadline = binary.BigEndian.Uint64(v[155:163])
