@@ -211,26 +211,28 @@ func (a *Automation) running(t *core.Torrent) bool {
 }
 
 func (a *Automation) pause(ctx context.Context, t *core.Torrent, why string) bool {
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := a.eng.Pause(cctx, t.InfoHash); err != nil {
-		a.log.Error("cannot pause torrent", "infohash", t.InfoHash.String(), "name", t.Name, "why", why, "err", err)
-		return false
-	}
-	a.pending[t.InfoHash] = pending{paused: true, until: a.now().Add(pendingFor)}
-	a.log.Info("paused torrent", "infohash", t.InfoHash.String(), "name", t.Name, "why", why)
-	return true
+	return a.setPaused(ctx, t, true, why)
 }
 
 func (a *Automation) resume(ctx context.Context, t *core.Torrent, why string) bool {
+	return a.setPaused(ctx, t, false, why)
+}
+
+// setPaused pauses or resumes t, logging why, and remembers the change as
+// pending for pendingFor.
+func (a *Automation) setPaused(ctx context.Context, t *core.Torrent, paused bool, why string) bool {
+	verb, done, act := "resume", "resumed", a.eng.Resume
+	if paused {
+		verb, done, act = "pause", "paused", a.eng.Pause
+	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := a.eng.Resume(cctx, t.InfoHash); err != nil {
-		a.log.Error("cannot resume torrent", "infohash", t.InfoHash.String(), "name", t.Name, "why", why, "err", err)
+	if err := act(cctx, t.InfoHash); err != nil {
+		a.log.Error("cannot "+verb+" torrent", "infohash", t.InfoHash.String(), "name", t.Name, "why", why, "err", err)
 		return false
 	}
-	a.pending[t.InfoHash] = pending{paused: false, until: a.now().Add(pendingFor)}
-	a.log.Info("resumed torrent", "infohash", t.InfoHash.String(), "name", t.Name, "why", why)
+	a.pending[t.InfoHash] = pending{paused: paused, until: a.now().Add(pendingFor)}
+	a.log.Info(done+" torrent", "infohash", t.InfoHash.String(), "name", t.Name, "why", why)
 	return true
 }
 
