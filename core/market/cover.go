@@ -178,16 +178,5 @@ func (m *Market) awardCredit(a *account, price wallet.Amount) wallet.Amount {
 // pledgeCover is how much of a pledge counts: up to what its pledger can
 // be shown to pay (nothing unsecured unless configured).
 func (m *Market) pledgeCover(payer wallet.Address) wallet.Amount {
-	a := m.account(payer)
-	c := &a.cover
-	switch {
-	case c.short:
-		return wallet.Amount{}
-	case c.at.IsZero():
-		c.want = true
-		return wallet.Amount{}
-	case c.Known:
-		return c.Amount
-	}
-	return m.cfg.Unsecured
+	return m.account(payer).coverLimit(m.cfg.Unsecured)
 }
