@@ -17,6 +17,7 @@ import (
 	"github.com/bidtorrent/bidtorrent/internal/app"
 	"github.com/bidtorrent/bidtorrent/internal/atomicfile"
 	"github.com/bidtorrent/bidtorrent/internal/bytesize"
+	"github.com/bidtorrent/bidtorrent/internal/safetext"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -358,7 +359,7 @@ func runSeed(ctx context.Context, c *cli, args []string) error {
 	if f, ok := c.stdout.(interface{ Sync() error }); ok {
 		_ = f.Sync()
 	}
-	fmt.Fprintf(c.stderr, "seeding %s (%s) on %s\n", tf.Name, bytesize.Format(tf.Size), e.ListenAddr())
+	fmt.Fprintf(c.stderr, "seeding %s (%s) on %s\n", safetext.String(tf.Name), bytesize.Format(tf.Size), e.ListenAddr())
 
 	snaps, unsub := e.Subscribe()
 	defer unsub()
@@ -501,7 +502,7 @@ func (c *cli) waitComplete(ctx context.Context, e *core.Engine, ih core.InfoHash
 			if t.Complete() {
 				p.finish()
 				el := time.Since(start)
-				fmt.Fprintf(c.stderr, "complete: %s (%s) verified in %s (%s/s)\n", t.Name, bytesize.Format(t.Size),
+				fmt.Fprintf(c.stderr, "complete: %s (%s) verified in %s (%s/s)\n", safetext.String(t.Name), bytesize.Format(t.Size),
 					el.Round(time.Millisecond), bytesize.Format(int64(float64(t.Size)/max(el.Seconds(), 0.001))))
 				if seedFor > 0 {
 					fmt.Fprintf(c.stderr, "seeding for %s\n", seedFor)
@@ -551,7 +552,7 @@ func (p *progress) update(t core.Torrent) {
 		return
 	}
 	p.lastLine = time.Now()
-	fmt.Fprintf(p.w, "%s: %.1f%% %s/%s, %s/s down, %d peers, %s\n", t.Name, 100*t.Progress(),
+	fmt.Fprintf(p.w, "%s: %.1f%% %s/%s, %s/s down, %d peers, %s\n", safetext.String(t.Name), 100*t.Progress(),
 		bytesize.Format(t.Done), bytesize.Format(t.Size), bytesize.Format(t.DownRate), t.PeerCount, state)
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/bidtorrent/bidtorrent/core"
 	"github.com/bidtorrent/bidtorrent/internal/bytesize"
+	"github.com/bidtorrent/bidtorrent/internal/safetext"
 	"github.com/bidtorrent/bidtorrent/tui"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
@@ -255,7 +256,7 @@ func (s *Server) cmdList(ctx context.Context, io cmdIO, args []string) error {
 		t := &ts[i]
 		fmt.Fprintf(tw, "%s\t%s\t%.1f%%\t%s\t%s/s\t%s/s\t%.2f\t%d\t%s\n",
 			t.InfoHash.String()[:12], t.State, t.Progress()*100, bytesize.Format(t.Size),
-			bytesize.Format(t.DownRate), bytesize.Format(t.UpRate), t.Ratio, t.PeerCount, t.Name)
+			bytesize.Format(t.DownRate), bytesize.Format(t.UpRate), t.Ratio, t.PeerCount, safetext.String(t.Name))
 	}
 	return tw.Flush()
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bidtorrent/bidtorrent/core"
 	"github.com/bidtorrent/bidtorrent/internal/cliargs"
+	"github.com/bidtorrent/bidtorrent/internal/safetext"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -83,7 +84,7 @@ func (s *Server) cmdBuy(ctx context.Context, io cmdIO, args []string) error {
 		return err
 	}
 	if pay.t.Licensed {
-		fmt.Fprintln(io.stdout, pay.t.Name+": already licensed, nothing paid")
+		fmt.Fprintln(io.stdout, safetext.String(pay.t.Name)+": already licensed, nothing paid")
 		return nil
 	}
 	if limit.IsZero() {

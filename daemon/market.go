@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/internal/safetext"
 	"github.com/bidtorrent/bidtorrent/internal/walletjson"
 	"github.com/bidtorrent/bidtorrent/strategy"
 	"github.com/bidtorrent/bidtorrent/wallet"
@@ -87,7 +88,7 @@ func (s *Server) cmdMarket(ctx context.Context, cio cmdIO, args []string) error 
 func printMarket(w io.Writer, m marketJSON) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	if m.InfoHash != "" {
-		fmt.Fprintf(tw, "torrent\t%s %s\n", m.InfoHash, m.Name)
+		fmt.Fprintf(tw, "torrent\t%s %s\n", m.InfoHash, safetext.String(m.Name))
 	} else {
 		fmt.Fprintf(tw, "global\tdefaults for every torrent\n")
 	}

@@ -11,14 +11,13 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/bidtorrent/bidtorrent/core"
 	"github.com/bidtorrent/bidtorrent/core/market"
 	"github.com/bidtorrent/bidtorrent/internal/cliargs"
+	"github.com/bidtorrent/bidtorrent/internal/safetext"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -27,42 +26,9 @@ import (
 const commerceTimeout = 2 * time.Minute
 
 // sanitize makes untrusted text (a memo written by another peer) safe to
-// show: tabs and line breaks become spaces; other control characters,
-// invisible format characters (among them the bidirectional overrides and
-// isolates that could reorder what is shown) and invalid UTF-8 become
-// U+FFFD, so the reader sees that something was there.
-func sanitize(s string) string {
-	if strings.IndexFunc(s, unsafeRune) < 0 && utf8.ValidString(s) {
-		return s // the common case, every frame: no copy
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for i, r := range s {
-		switch {
-		case r == utf8.RuneError && isInvalidAt(s, i):
-			b.WriteRune(utf8.RuneError)
-		case r == '\t' || r == '\n' || r == '\r' || r == '\u2028' || r == '\u2029':
-			b.WriteByte(' ')
-		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
-			b.WriteRune(utf8.RuneError)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// unsafeRune reports whether sanitize replaces r.
-func unsafeRune(r rune) bool {
-	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029'
-}
-
-// isInvalidAt reports whether s holds an invalid UTF-8 byte at i (rather
-// than a real U+FFFD).
-func isInvalidAt(s string, i int) bool {
-	_, n := utf8.DecodeRuneInString(s[i:])
-	return n == 1
-}
+// show: see safetext.String, the one sanitiser of the TUI, the CLI and the
+// daemon.
+func sanitize(s string) string { return safetext.String(s) }
 
 // commerceTorrent is the one torrent a payment action is about: the one
 // shown in details, or the one under the cursor.

@@ -6,6 +6,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/bidtorrent/bidtorrent/core"
+	"github.com/bidtorrent/bidtorrent/internal/safetext"
 )
 
 type snapshotMsg struct{ snap core.Snapshot }
@@ -30,6 +31,7 @@ func waitSnapshot(ctx context.Context, ch <-chan core.Snapshot) tea.Cmd {
 
 func (m *Model) applySnapshot(s core.Snapshot) {
 	sh := m.sh
+	s = safetext.Snapshot(s) // names, client strings, errors: from peers and torrent files
 	sh.snap = s
 	if m.locker != nil {
 		sh.walletState = m.locker.WalletState()
