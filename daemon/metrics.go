@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"math/big"
 	"net/http"
 	"strings"
 
@@ -147,14 +146,7 @@ func collectSnapshot(ch chan<- prometheus.Metric, snap *core.Snapshot, bad func(
 }
 
 // tokens converts base units to whole tokens as a float, for metrics only.
-func tokens(a wallet.Amount, dec int) float64 {
-	f := new(big.Float).SetInt(a.Big())
-	if dec > 0 {
-		f.Quo(f, new(big.Float).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(dec)), nil)))
-	}
-	v, _ := f.Float64()
-	return v
-}
+func tokens(a wallet.Amount, dec int) float64 { return a.Float(dec) }
 
 // metricsHandler serves /metrics from a registry of our own (never the
 // global one): the engine's metrics plus Go runtime and process metrics.

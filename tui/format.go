@@ -89,14 +89,7 @@ func fmtAmount(a wallet.Amount, decimals, width int) string {
 }
 
 // amountFloat converts an amount to a float for charts only.
-func amountFloat(a wallet.Amount, decimals int) float64 {
-	f := new(big.Float).SetInt(a.Big())
-	if decimals > 0 {
-		f.Quo(f, new(big.Float).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(decimals)), nil)))
-	}
-	v, _ := f.Float64()
-	return v
-}
+func amountFloat(a wallet.Amount, decimals int) float64 { return a.Float(decimals) }
 
 // bar renders a progress bar of width cells for p in [0,1].
 func bar(p float64, width int) string {

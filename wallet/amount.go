@@ -135,6 +135,17 @@ func (a Amount) MulDiv(num, den uint64) (Amount, error) {
 // String formats the amount in base units, in decimal.
 func (a Amount) String() string { return a.u.Dec() }
 
+// Float converts a to whole tokens of the given decimals as a float64,
+// for charts and metrics only: it is not exact.
+func (a Amount) Float(decimals int) float64 {
+	f := new(big.Float).SetInt(a.Big())
+	if decimals > 0 {
+		f.Quo(f, new(big.Float).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(decimals)), nil)))
+	}
+	v, _ := f.Float64()
+	return v
+}
+
 // Format renders the amount with the given number of decimals, trimming
 // trailing zeros: Format(18) of 1500000000000000000 is "1.5".
 func (a Amount) Format(decimals int) string {
