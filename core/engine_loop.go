@@ -128,7 +128,8 @@ func (e *Engine) tick(dt time.Duration) {
 	for _, ih := range e.order {
 		ts := e.torrents[ih]
 		t := e.poll(ts, dt)
-		e.marketTick(ts, &t, s.Time) // the bandwidth market's step (market_loop.go)
+		e.redialPeers(ts, t.State, s.Time) // explicit peers not connected (redial.go)
+		e.marketTick(ts, &t, s.Time)       // the bandwidth market's step (market_loop.go)
 		s.Torrents = append(s.Torrents, t)
 		s.Totals.DownRate += t.DownRate
 		s.Totals.UpRate += t.UpRate

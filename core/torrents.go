@@ -46,7 +46,8 @@ type tstate struct {
 
 	terms       *market.Terms // publisher terms, read once the metainfo is known (gate.go)
 	termsParsed bool
-	policyErr   string // the last trade policy error logged (market_loop.go)
+	policyErr   string             // the last trade policy error logged (market_loop.go)
+	redials     map[string]*redial // explicit peers' redial backoff (redial.go)
 }
 
 // tlimiters are a torrent's limiters as the callbacks see them.
