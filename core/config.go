@@ -175,13 +175,23 @@ type MarketConfig struct {
 	// without a vault) may owe us unsettled, in base units (PROTOCOL.md
 	// §8.6); "" is one initial credit step at the price in force.
 	UnsecuredLimit string `toml:"unsecured_limit"`
+	// MinTip is the least tip accepted, in base units (PROTOCOL.md
+	// §16.3); "" is market.DefaultMinTip.
+	MinTip string `toml:"min_tip"`
+	// TipsPerMinute is how many tips one payer may have accepted per
+	// minute (§16.3).
+	TipsPerMinute int `toml:"tips_per_minute"`
+	// MaxPledges is the most pledges held per torrent we publish, and
+	// FUNDED proof pledges kept per torrent we pledged to (§16.5, §16.7).
+	MaxPledges int `toml:"max_pledges"`
 }
 
 // DefaultMarketConfig returns the protocol's defaults.
 func DefaultMarketConfig() MarketConfig {
 	d := market.DefaultConfig()
 	return MarketConfig{Round: d.Round, FreeShare: d.FreeShare, Slots: d.Slots,
-		CreditMiB: int64(d.Credit >> 20), CapMiB: int64(d.Cap >> 20), Tolerance: d.Tolerance}
+		CreditMiB: int64(d.Credit >> 20), CapMiB: int64(d.Cap >> 20), Tolerance: d.Tolerance,
+		MinTip: d.MinTip.String(), TipsPerMinute: d.TipsPerMinute, MaxPledges: d.MaxPledges}
 }
 
 func (c MarketConfig) market() market.Config {
@@ -189,6 +199,8 @@ func (c MarketConfig) market() market.Config {
 	d.Round, d.FreeShare, d.Slots, d.Tolerance = c.Round, c.FreeShare, c.Slots, c.Tolerance
 	d.Credit, d.Cap = uint64(max(c.CreditMiB, 0))<<20, uint64(max(c.CapMiB, 0))<<20
 	d.Unsecured, _ = c.unsecured() // (Validate reports a bad value)
+	d.MinTip, _ = c.minTip()
+	d.TipsPerMinute, d.MaxPledges = c.TipsPerMinute, c.MaxPledges
 	return d
 }
 
@@ -203,7 +215,17 @@ func (c MarketConfig) Validate() error {
 	if _, err := c.unsecured(); err != nil {
 		return fmt.Errorf("market: unsecured_limit %q: want base units, e.g. \"1000000000000000000\"", c.UnsecuredLimit)
 	}
+	if _, err := c.minTip(); err != nil {
+		return fmt.Errorf("market: min_tip %q: want base units, e.g. \"100\"", c.MinTip)
+	}
 	return nil
+}
+
+func (c MarketConfig) minTip() (wallet.Amount, error) {
+	if c.MinTip == "" {
+		return wallet.Amount{}, nil // market.DefaultMinTip
+	}
+	return wallet.ParseAmount(c.MinTip, 0)
 }
 
 func (c MarketConfig) unsecured() (wallet.Amount, error) {

@@ -257,3 +257,26 @@ func TestEngineUnfundedPledge(t *testing.T) {
 		t.Fatalf("money moved: publisher %s, backer %s", pb.Token, bb.Token)
 	}
 }
+
+// TestTipAndPledgeBoundsConfig (issue 18 items 2 and 4): [engine.market]
+// min_tip, tips_per_minute and max_pledges reach the market; defaults
+// are the market's; a bad min_tip is refused naming its key.
+func TestTipAndPledgeBoundsConfig(t *testing.T) {
+	c := DefaultMarketConfig()
+	if m := c.market(); m.MinTip.Cmp(market.DefaultMinTip) != 0 || m.TipsPerMinute != market.DefaultTipsPerMinute ||
+		m.MaxPledges != market.DefaultMaxPledges {
+		t.Fatalf("defaults %s %d %d", m.MinTip, m.TipsPerMinute, m.MaxPledges)
+	}
+	c.MinTip, c.TipsPerMinute, c.MaxPledges = "5000", 3, 7
+	if m := c.market(); c.Validate() != nil || m.MinTip.Cmp(wallet.NewAmount(5000)) != 0 || m.TipsPerMinute != 3 || m.MaxPledges != 7 {
+		t.Fatalf("configured %s %d %d", m.MinTip, m.TipsPerMinute, m.MaxPledges)
+	}
+	c.MinTip = "a lot"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "min_tip") {
+		t.Fatalf("bad min_tip: %v", err)
+	}
+	c.MinTip, c.MaxPledges = "", -1
+	if err := c.Validate(); err == nil {
+		t.Fatal("negative max_pledges accepted")
+	}
+}
