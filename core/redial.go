@@ -15,8 +15,38 @@ const (
 
 // redial is the backoff of one explicit peer of a torrent.
 type redial struct {
-	next time.Time
-	wait time.Duration
+	next time.Time     // when to dial; zero: not scheduled (connected, or new)
+	wait time.Duration // the step before next; zero: start at redialMin
+	up   time.Time     // since when it is connected; zero: not connected
+}
+
+// due reports whether to dial the peer at now, given whether it is
+// connected. The first dial after the peer is seen unconnected comes one
+// step later; each step doubles up to redialMax. A connection that
+// drops keeps the step it reached (a peer that accepts and drops is not
+// dialled every second), unless it lasted redialMax.
+func (r *redial) due(connected bool, now time.Time) bool {
+	switch {
+	case connected:
+		if r.up.IsZero() {
+			r.up = now
+		}
+		if now.Sub(r.up) >= redialMax {
+			r.wait = 0
+		}
+		r.next = time.Time{}
+		return false
+	case r.next.IsZero():
+		r.up = time.Time{}
+		r.wait = max(r.wait, redialMin)
+		r.next = now.Add(r.wait)
+		return false
+	case now.Before(r.next):
+		return false
+	}
+	r.wait = min(2*r.wait, redialMax)
+	r.next = now.Add(r.wait)
+	return true
 }
 
 // redialPeers adds the torrent's explicit peers that are not connected
@@ -36,17 +66,12 @@ func (e *Engine) redialPeers(ts *tstate, st State, now time.Time) {
 	}
 	for _, p := range ts.rec.Peers {
 		r := ts.redials[p]
-		switch {
-		case connected[p]:
-			delete(ts.redials, p)
-		case r == nil:
-			// Dialled when the torrent started (or just connected and
-			// dropped): the first redial is one step from now.
-			ts.redials[p] = &redial{next: now.Add(redialMin), wait: redialMin}
-		case !now.Before(r.next):
+		if r == nil {
+			r = &redial{}
+			ts.redials[p] = r
+		}
+		if r.due(connected[p], now) {
 			e.addPeers(ts, []string{p})
-			r.wait = min(2*r.wait, redialMax)
-			r.next = now.Add(r.wait)
 		}
 	}
 }

@@ -47,3 +47,46 @@ func TestExplicitPeerRedialled(t *testing.T) {
 		t.Fatalf("infohash %s, want %s", ih, tf.InfoHash)
 	}
 }
+
+// TestRedialBackoff: redials of an unconnected explicit peer come 1 s,
+// then 2, 4 … 60 s apart; a peer that accepts and drops keeps its step
+// (not dialled every second); one connected for a minute starts again at
+// 1 s.
+func TestRedialBackoff(t *testing.T) {
+	var r redial
+	now := time.Unix(1000, 0)
+	var dials []time.Duration
+	last := now
+	run := func(until time.Time, connected bool) {
+		for ; now.Before(until); now = now.Add(100 * time.Millisecond) {
+			if r.due(connected, now) {
+				dials = append(dials, now.Sub(last).Round(time.Second))
+				last = now
+			}
+		}
+	}
+	run(now.Add(200*time.Second), false)
+	want := []time.Duration{1, 2, 4, 8, 16, 32, 60, 60}
+	if len(dials) < len(want) {
+		t.Fatalf("dial gaps %v", dials)
+	}
+	for i, w := range want {
+		if dials[i] != w*time.Second {
+			t.Fatalf("dial gaps %v, want %v…", dials, want)
+		}
+	}
+	// Connected for 2 s, then dropped: the next dial is a minute later.
+	run(now.Add(2*time.Second), true)
+	dials, last = nil, now
+	run(now.Add(70*time.Second), false)
+	if len(dials) != 1 || dials[0] != 60*time.Second {
+		t.Fatalf("after a 2 s connection: dial gaps %v, want [1m0s]", dials)
+	}
+	// Connected for a minute, then dropped: 1 s again.
+	run(now.Add(61*time.Second), true)
+	dials, last = nil, now
+	run(now.Add(4*time.Second), false)
+	if len(dials) != 2 || dials[0] != time.Second || dials[1] != 2*time.Second {
+		t.Fatalf("after a minute's connection: dial gaps %v, want [1s 2s]", dials)
+	}
+}
