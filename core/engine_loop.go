@@ -35,6 +35,8 @@ func (e *Engine) loop(ctx context.Context) error {
 			fn()
 		case ev := <-e.marketEventC(): // btt_bid events (market_loop.go)
 			e.marketEvent(ev)
+		case <-e.marketWakeC(): // lifecycle events that found the queue full
+			e.drainMarketEvents()
 		case now := <-tick.C:
 			e.tick(now.Sub(last))
 			last = now

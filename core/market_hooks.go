@@ -6,11 +6,13 @@ package core
 // every peer sees plain BitTorrent.
 //
 // Threading: anacrolix callbacks only copy what they are given into
-// mkt.evC with a non-blocking send and return (they run under the client
+// mkt.evC with a non-blocking send, or for lifecycle events into the
+// overflow list when evC is full, and return (they run under the client
 // lock); the loop handles the events (marketEvent, market_loop.go).
 
 import (
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/anacrolix/torrent"
@@ -20,10 +22,91 @@ import (
 )
 
 // marketEvents bounds the queue between anacrolix callbacks and the loop.
-// When it is full, events are dropped (a lost HELLO turns the extension
-// off for the connection after its timeout; a lost CHEQUE is made good by
-// the next, cumulative one).
+// When it is full, messages are dropped (a lost CHEQUE is made good by the
+// next, cumulative one); lifecycle events (a connection added, its
+// handshake, its close) never are: they wait in the overflow list (lifeQ),
+// bounded by the connections anacrolix keeps (three events each), so no
+// peer's state leaks and no callback blocks under the client lock.
 const marketEvents = 4096
+
+// lifeQ holds the lifecycle events that found evC full, in order. While it
+// is not empty every new event goes after it (messages are dropped), so
+// the loop sees each connection's events in the order they happened.
+type lifeQ struct {
+	mu   sync.Mutex
+	q    []mevent
+	wake chan struct{} // capacity 1: the loop has overflow to take
+}
+
+func newLifeQ() *lifeQ { return &lifeQ{wake: make(chan struct{}, 1)} }
+
+// enqueue queues ev for the loop without blocking: a message or meter
+// event is dropped when the queue is full, a lifecycle event never.
+func (mk *marketState) enqueue(ev mevent) {
+	life := ev.kind == mevAdded || ev.kind == mevHandshake || ev.kind == mevClosed
+	o := mk.over
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.q) == 0 {
+		select {
+		case mk.evC <- ev:
+			return
+		default:
+		}
+	}
+	if !life {
+		mk.dropped.Add(1)
+		return
+	}
+	o.q = append(o.q, ev)
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// drain hands every queued event to handle, in order: those in evC, then
+// the overflow (nothing enters evC while the overflow is not empty).
+// At most cap(evC) events are taken from evC at a time, so a flood cannot
+// hold the loop; the overflow then waits for the next call.
+func (mk *marketState) drain(handle func(mevent)) {
+	o := mk.over
+	for range cap(mk.evC) + 1 {
+		select {
+		case ev := <-mk.evC:
+			handle(ev)
+			continue
+		default:
+		}
+		o.mu.Lock()
+		q := o.q
+		o.q = nil
+		o.mu.Unlock()
+		for _, ev := range q {
+			handle(ev)
+		}
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.q) > 0 {
+		select {
+		case o.wake <- struct{}{}: // not taken yet: look again soon
+		default:
+		}
+	}
+}
+
+// messageCopy copies an extension payload for the loop, checking its size
+// first: above bttbid.MaxMessageSize only MaxMessageSize+1 bytes are kept,
+// enough for the session to refuse it as too large (PROTOCOL.md), so a
+// peer's 64 KiB messages cost the queue no more than 4 KiB each.
+func messageCopy(p []byte) []byte {
+	if len(p) > bttbid.MaxMessageSize {
+		p = p[:bttbid.MaxMessageSize+1]
+	}
+	return slices.Clone(p)
+}
 
 type mevKind int
 
@@ -57,13 +140,7 @@ func (e *Engine) installMarket(cb *torrent.Callbacks) {
 	if mk == nil {
 		return
 	}
-	send := func(ev mevent) {
-		select {
-		case mk.evC <- ev:
-		default:
-			mk.dropped.Add(1)
-		}
-	}
+	send := mk.enqueue
 	cb.PeerConnAdded = append(cb.PeerConnAdded, func(pc *torrent.PeerConn) {
 		// Our own copy of the protocol map: the client-wide default one
 		// must never change.
@@ -88,7 +165,7 @@ func (e *Engine) installMarket(cb *torrent.Callbacks) {
 		if err != nil || builtin || name != pp.ExtensionName(bttbid.ExtensionName) {
 			return
 		}
-		send(mevent{kind: mevMessage, pc: ev.PeerConn, payload: slices.Clone(ev.Payload), at: time.Now(),
+		send(mevent{kind: mevMessage, pc: ev.PeerConn, payload: messageCopy(ev.Payload), at: time.Now(),
 			pos: mk.usefulOf(&ev.PeerConn.Peer)})
 	})
 	prevClosed := cb.PeerConnClosed

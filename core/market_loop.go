@@ -31,6 +31,7 @@ type marketState struct {
 	m       *market.Market
 	sh      *shaper.Shaper
 	evC     chan mevent
+	over    *lifeQ       // lifecycle events that found evC full (market_hooks.go)
 	dropped atomic.Int64 // events lost to a full queue
 	peers   map[*torrent.PeerConn]*mpeer
 	useful  sync.Map // *torrent.Peer → *tripwire of useful bytes received
@@ -78,6 +79,7 @@ func newMarketState(cfg MarketConfig, w Wallet, upload int64) (*marketState, err
 		m:     m,
 		sh:    shaper.New(upload),
 		evC:   make(chan mevent, marketEvents),
+		over:  newLifeQ(),
 		peers: make(map[*torrent.PeerConn]*mpeer),
 		tors:  make(map[InfoHash]*market.Auction),
 
@@ -92,6 +94,15 @@ func (e *Engine) marketEventC() chan mevent {
 		return nil
 	}
 	return e.mkt.evC
+}
+
+// marketWakeC fires when lifecycle events wait in the overflow list (nil
+// without a market).
+func (e *Engine) marketWakeC() chan struct{} {
+	if e.mkt == nil {
+		return nil
+	}
+	return e.mkt.over.wake
 }
 
 // marketEvent handles one callback event on the loop.
@@ -203,14 +214,7 @@ func (e *Engine) drainMarketEvents() {
 	if e.mkt == nil {
 		return
 	}
-	for range cap(e.mkt.evC) {
-		select {
-		case ev := <-e.mkt.evC:
-			e.marketEvent(ev)
-		default:
-			return
-		}
-	}
+	e.mkt.drain(e.marketEvent)
 }
 
 // meterStep is the least distance between two looks at a connection's

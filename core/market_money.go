@@ -173,6 +173,8 @@ func (e *Engine) marketShutdown() {
 		select {
 		case ev := <-mk.evC:
 			e.marketEvent(ev)
+		case <-mk.over.wake:
+			mk.drain(e.marketEvent)
 		case <-deadline:
 			waiting = false
 		}
