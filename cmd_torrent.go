@@ -58,7 +58,7 @@ func runCreate(ctx context.Context, c *cli, args []string) error {
 	fs.Var(&trackers, "tracker", "announce `URL` (repeatable; each is its own tier)")
 	fs.Var(&webseeds, "webseed", "web seed `URL` (BEP 19, repeatable)")
 	private := fs.Bool("private", false, "mark the torrent private (BEP 27: no DHT, PEX or LSD)")
-	out := fs.String("o", "", "write the .torrent to `FILE` (required)")
+	out := fs.String("o", "", "write the .torrent to `FILE` (required; - for stdout)")
 	format := fs.String("format", "v1", "`FORMAT`: v1 (every client), hybrid (v1 and v2 clients; BEP 47 padding) or v2 (BEP 52 only)")
 	var pf publisherFlags
 	fs.StringVar(&pf.payee, "payee", "", "publisher's TRON `ADDRESS` (T…) paid for the content, tips and pledges")
@@ -95,10 +95,18 @@ func runCreate(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.Write(*out, tf.Bytes, 0o644); err != nil {
-		return err
+	if *out == "-" { // the torrent on stdout; the magnet goes to stderr
+		if _, err := c.stdout.Write(tf.Bytes); err != nil {
+			return fmt.Errorf("cannot write the torrent to stdout: %w", err)
+		}
+		fmt.Fprintln(c.stderr, tf.Magnet())
+	} else {
+		// A device or FIFO is written into, never replaced (atomicfile).
+		if err := atomicfile.Write(*out, tf.Bytes, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintln(c.stdout, tf.Magnet())
 	}
-	fmt.Fprintln(c.stdout, tf.Magnet())
 	if tf.Format != core.FormatV2 {
 		fmt.Fprintf(c.stderr, "infohash v1 %s\n", tf.InfoHash)
 	}
