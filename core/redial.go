@@ -1,6 +1,11 @@
 package core
 
-import "time"
+import (
+	"net"
+	"time"
+
+	"github.com/anacrolix/torrent"
+)
 
 // Explicit peers (AddSpec.Peers: get --peer, add --peer, a magnet's
 // x.pe) are dialled again while the torrent wants peers: anacrolix
@@ -56,10 +61,17 @@ func (e *Engine) redialPeers(ts *tstate, st State, now time.Time) {
 		ts.redials = nil
 		return
 	}
+	// Connected: a connection we dialled to the address, or one the
+	// peer's host opened to us (its listen port is not known here), so a
+	// peer that dialled us is not dialled again.
 	conns := ts.t.PeerConns()
 	connected := make(map[string]bool, len(conns))
 	for _, pc := range conns {
-		connected[pc.RemoteAddr.String()] = true
+		a := pc.RemoteAddr.String()
+		if pc.Discovery == torrent.PeerSourceIncoming {
+			a, _, _ = net.SplitHostPort(a)
+		}
+		connected[a] = true
 	}
 	if ts.redials == nil {
 		ts.redials = make(map[string]*redial)
@@ -70,7 +82,8 @@ func (e *Engine) redialPeers(ts *tstate, st State, now time.Time) {
 			r = &redial{}
 			ts.redials[p] = r
 		}
-		if r.due(connected[p], now) {
+		host, _, _ := net.SplitHostPort(p)
+		if r.due(connected[p] || connected[host], now) {
 			e.addPeers(ts, []string{p})
 		}
 	}
