@@ -459,3 +459,34 @@ func TestCoverRefresh(t *testing.T) {
 		t.Fatalf("binding cover not read again after a second: %v", due)
 	}
 }
+
+// Case 11, the first bid: a round that awarded nobody (here the one the
+// connection started with) does not hold a bid at the ask back for a
+// second (PROTOCOL.md §6.1, revision 2.3); once a round has awarded a
+// buyer, a new bid waits out the second.
+func TestFirstBidNotHeldBack(t *testing.T) {
+	s := newSwarm(t, 2, price)
+	cfg := s.seller.Config()
+	cfg.Round = 10 * time.Second
+	if err := s.seller.SetConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	s.round(t, t0, 0) // no bids yet: awards nobody
+	at := t0.Add(200 * time.Millisecond)
+	s.bid(t, at, 0, 2*price)
+	if !s.st.Due(at) {
+		t.Fatal("the first bid at the ask waits a second after a round that awarded nobody")
+	}
+	s.round(t, at, 0)
+	if !s.links[0].b.View().AwardedU {
+		t.Fatal("not awarded by the early round")
+	}
+	next := at.Add(300 * time.Millisecond)
+	s.bid(t, next, 1, 3*price)
+	if s.st.Due(next) {
+		t.Fatal("a second bid ran a round within a second of one that awarded a buyer")
+	}
+	if !s.st.Due(at.Add(EarlyGap)) {
+		t.Fatal("the second bid's early round is not due after the gap")
+	}
+}

@@ -17,8 +17,10 @@ type Auction struct {
 	round    uint64
 	next     time.Time
 	last     time.Time // when the latest round ran
+	// lastAwarded is how many connections the latest round awarded.
+	lastAwarded int
 	// early: a bid at or above the ask arrived; a round runs as soon as
-	// none ran in the last EarlyGap (§6.1).
+	// none that awarded anyone ran in the last EarlyGap (§6.1).
 	early bool
 	// budget is the most the torrent may spend (zero: no limit), from
 	// the latest Bid.
@@ -68,13 +70,17 @@ func (t *Auction) NewSession(key string, local, remote [20]byte, since time.Time
 // Round returns the number of the latest round.
 func (t *Auction) Round() uint64 { return t.round }
 
-// Due reports whether a round should run at now.
+// Due reports whether a round should run at now: the round period has
+// passed, or a new bid asks for an early round and the latest round
+// either awarded nobody (nothing to disturb: the first bid, or a bid
+// whose payer's cover was still being read, is served at the next tick)
+// or ran at least EarlyGap ago.
 func (t *Auction) Due(now time.Time) bool {
-	return !now.Before(t.next) || t.early && now.Sub(t.last) >= EarlyGap
+	return !now.Before(t.next) || t.early && (t.lastAwarded == 0 || now.Sub(t.last) >= EarlyGap)
 }
 
-// EarlyGap is the least time between a round and one a new bid runs
-// early (§6.1).
+// EarlyGap is the least time between a round that awarded someone and
+// one a new bid runs early (§6.1).
 const EarlyGap = time.Second
 
 // Candidate is one connection as the seller's round sees it.
@@ -161,7 +167,7 @@ func (t *Auction) RunRound(now time.Time, s strategy.Seller, reserve wallet.Amou
 			res.Awarded++
 		}
 	}
-	t.Price = res.Price
+	t.Price, t.lastAwarded = res.Price, res.Awarded
 	t.History = append(t.History, Point{Time: now, Round: t.round, Price: t.Price, Spent: t.Spent, Earned: t.Earned})
 	if len(t.History) > historyLen {
 		t.History = append([]Point(nil), t.History[len(t.History)-historyLen:]...)
