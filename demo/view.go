@@ -19,7 +19,8 @@ import (
 // a Swarm, chosen with Next and Prev; its snapshots follow the node in
 // view, including the fresh node that replaces a finished one.
 type Switcher struct {
-	s *Swarm
+	core.Current // the commands, on the node in view
+	s            *Swarm
 
 	mu      sync.Mutex
 	slot    int
@@ -28,7 +29,9 @@ type Switcher struct {
 
 // NewSwitcher returns a Switcher on the node in slot.
 func NewSwitcher(s *Swarm, slot int) *Switcher {
-	return &Switcher{s: s, slot: slot, changed: make(chan struct{})}
+	w := &Switcher{s: s, slot: slot, changed: make(chan struct{})}
+	w.Current = w.eng
+	return w
 }
 
 // Node returns the node in view.
@@ -94,72 +97,6 @@ func (w *Switcher) Subscribe() (<-chan core.Snapshot, func()) {
 		}
 	}()
 	return out, func() { once.Do(func() { close(done) }) }
-}
-
-// Add implements tui.Engine.
-func (w *Switcher) Add(ctx context.Context, spec core.AddSpec) (core.InfoHash, error) {
-	return w.eng().Add(ctx, spec)
-}
-
-// Remove implements tui.Engine.
-func (w *Switcher) Remove(ctx context.Context, ih core.InfoHash, deleteData bool) error {
-	return w.eng().Remove(ctx, ih, deleteData)
-}
-
-// Pause implements tui.Engine.
-func (w *Switcher) Pause(ctx context.Context, ih core.InfoHash) error { return w.eng().Pause(ctx, ih) }
-
-// Resume implements tui.Engine.
-func (w *Switcher) Resume(ctx context.Context, ih core.InfoHash) error {
-	return w.eng().Resume(ctx, ih)
-}
-
-// Recheck implements tui.Engine.
-func (w *Switcher) Recheck(ctx context.Context, ih core.InfoHash) error {
-	return w.eng().Recheck(ctx, ih)
-}
-
-// SetFilePriority implements tui.Engine.
-func (w *Switcher) SetFilePriority(ctx context.Context, ih core.InfoHash, file int, p core.Priority) error {
-	return w.eng().SetFilePriority(ctx, ih, file, p)
-}
-
-// SetSequential implements tui.Engine.
-func (w *Switcher) SetSequential(ctx context.Context, ih core.InfoHash, on bool) error {
-	return w.eng().SetSequential(ctx, ih, on)
-}
-
-// SetLimits implements tui.Engine.
-func (w *Switcher) SetLimits(ctx context.Context, ih core.InfoHash, l core.Limits) error {
-	return w.eng().SetLimits(ctx, ih, l)
-}
-
-// SetLabels implements tui.Engine.
-func (w *Switcher) SetLabels(ctx context.Context, ih core.InfoHash, labels []string) error {
-	return w.eng().SetLabels(ctx, ih, labels)
-}
-
-// SetMarket implements tui.Engine.
-func (w *Switcher) SetMarket(ctx context.Context, ih core.InfoHash, m core.MarketSettings) error {
-	return w.eng().SetMarket(ctx, ih, m)
-}
-
-// Settle implements tui.Engine.
-func (w *Switcher) Settle(ctx context.Context) error { return w.eng().Settle(ctx) }
-
-// Tip implements tui.Engine.
-func (w *Switcher) Tip(ctx context.Context, ih core.InfoHash, to string, amount wallet.Amount, memo string) error {
-	return w.eng().Tip(ctx, ih, to, amount, memo)
-}
-
-// Buy implements tui.Engine.
-func (w *Switcher) Buy(ctx context.Context, ih core.InfoHash, maxPrice wallet.Amount) error {
-	return w.eng().Buy(ctx, ih, maxPrice)
-}
-
-// Pledge implements tui.Engine.
-func (w *Switcher) Pledge(ctx context.Context, ih core.InfoHash, amount wallet.Amount) error {
-	return w.eng().Pledge(ctx, ih, amount)
 }
 
 var _ tui.Engine = (*Switcher)(nil)

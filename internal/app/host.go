@@ -40,8 +40,9 @@ var ErrNoWallet = errors.New("this daemon has no wallet (started with --no-walle
 // the SSH server, its TUIs and automation across that restart;
 // subscriptions carry on with the new engine.
 type Host struct {
-	env  *Env
-	opts EngineOptions
+	core.Current // the engine's commands, on whichever engine is current
+	env          *Env
+	opts         EngineOptions
 
 	mu      sync.Mutex // guards everything below
 	cur     *Engine
@@ -57,6 +58,7 @@ type Host struct {
 // key is nil and locked is set, else without a wallet.
 func (e *Env) StartHost(ctx context.Context, o EngineOptions, key *wallet.Key, locked bool) (*Host, error) {
 	h := &Host{env: e, opts: o, state: WalletNone, swapped: make(chan struct{}), died: make(chan struct{})}
+	h.Current = h.Engine
 	if key != nil {
 		w, closeW, err := e.OpenWallet(key)
 		if err != nil {
@@ -255,38 +257,6 @@ func (h *Host) forward(in <-chan core.Snapshot, out chan core.Snapshot, swapped,
 			out <- s
 		}
 	}
-}
-
-// The engine's commands, on whichever engine is current.
-
-func (h *Host) Add(ctx context.Context, spec core.AddSpec) (core.InfoHash, error) {
-	return h.Engine().Add(ctx, spec)
-}
-func (h *Host) AddPeer(ctx context.Context, ih core.InfoHash, addr string) error {
-	return h.Engine().AddPeer(ctx, ih, addr)
-}
-func (h *Host) Remove(ctx context.Context, ih core.InfoHash, deleteData bool) error {
-	return h.Engine().Remove(ctx, ih, deleteData)
-}
-func (h *Host) Pause(ctx context.Context, ih core.InfoHash) error  { return h.Engine().Pause(ctx, ih) }
-func (h *Host) Resume(ctx context.Context, ih core.InfoHash) error { return h.Engine().Resume(ctx, ih) }
-func (h *Host) Recheck(ctx context.Context, ih core.InfoHash) error {
-	return h.Engine().Recheck(ctx, ih)
-}
-func (h *Host) SetFilePriority(ctx context.Context, ih core.InfoHash, file int, p core.Priority) error {
-	return h.Engine().SetFilePriority(ctx, ih, file, p)
-}
-func (h *Host) SetSequential(ctx context.Context, ih core.InfoHash, on bool) error {
-	return h.Engine().SetSequential(ctx, ih, on)
-}
-func (h *Host) SetLimits(ctx context.Context, ih core.InfoHash, l core.Limits) error {
-	return h.Engine().SetLimits(ctx, ih, l)
-}
-func (h *Host) SetLabels(ctx context.Context, ih core.InfoHash, labels []string) error {
-	return h.Engine().SetLabels(ctx, ih, labels)
-}
-func (h *Host) Move(ctx context.Context, ih core.InfoHash, dir string) error {
-	return h.Engine().Move(ctx, ih, dir)
 }
 
 // SetMarket, Settle and the payments need the wallet.
