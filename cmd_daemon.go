@@ -10,6 +10,7 @@ import (
 	"github.com/bidtorrent/bidtorrent/automation"
 	"github.com/bidtorrent/bidtorrent/daemon"
 	"github.com/bidtorrent/bidtorrent/internal/app"
+	"github.com/bidtorrent/bidtorrent/internal/passphrase"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -28,7 +29,7 @@ func runDaemon(ctx context.Context, c *cli, args []string) error {
 	keys := fs.String("authorized-keys", "", "OpenSSH authorized_keys `FILE` listing who may attach (default: [daemon] authorized_keys, or DATA_DIR/authorized_keys)")
 	metrics := fs.String("metrics-listen", "", "serve Prometheus /metrics on `HOST:PORT` (default: [daemon] metrics_listen, off); token amounts there are floats in whole tokens, for graphs only")
 	passFile := fs.String("passphrase-file", "", "unlock the wallet at start with the passphrase in `FILE` (default: $"+passphraseEnv+
-		", then $CREDENTIALS_DIRECTORY/"+app.CredentialName+"; without any the daemon starts locked)")
+		", then $CREDENTIALS_DIRECTORY/"+passphrase.CredentialName+"; without any the daemon starts locked)")
 	noWallet := fs.Bool("no-wallet", false, "run without a wallet: no bandwidth market, no payments")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -167,7 +168,7 @@ func daemonKey(env *app.Env, passFile string, noWallet bool) (key *wallet.Key, l
 		}
 		return nil, false, nil
 	}
-	pass, err := app.Passphrase(passFile, true)
+	pass, err := passphrase.Given(passFile, true)
 	if err != nil {
 		return nil, false, err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/bidtorrent/bidtorrent/internal/app"
+	"github.com/bidtorrent/bidtorrent/internal/passphrase"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -15,7 +16,7 @@ var keystoreScryptN, keystoreScryptP = wallet.StandardScryptN, wallet.StandardSc
 
 // passphraseEnv is the environment variable that can hold the keystore
 // passphrase (for scripts; a prompt or --passphrase-file is preferred).
-const passphraseEnv = app.PassphraseEnv
+const passphraseEnv = passphrase.Env
 
 // walletVerb is one `bidtorrent wallet` sub-command. setup registers the
 // verb's own flags on fs and returns the function that runs it; the shared

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/bidtorrent/bidtorrent/internal/app"
+	"github.com/bidtorrent/bidtorrent/internal/passphrase"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
@@ -143,7 +144,7 @@ func (c *cli) unlock(e *app.Env, passFile string) (*wallet.Key, error) {
 // passphrase comes from --passphrase-file, $BIDTORRENT_PASSPHRASE, or a
 // no-echo prompt on the terminal (asked twice when confirm is set).
 func (c *cli) passphrase(file string, confirm bool) (string, error) {
-	if p, err := app.Passphrase(file, false); p != "" || err != nil {
+	if p, err := passphrase.Given(file, false); p != "" || err != nil {
 		return p, err
 	}
 	f, ok := c.stdin.(*os.File)

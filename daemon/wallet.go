@@ -7,15 +7,13 @@ import (
 	"io"
 	"strings"
 
+	"github.com/bidtorrent/bidtorrent/internal/passphrase"
 	"github.com/bidtorrent/bidtorrent/internal/walletjson"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
 // The daemon's own wallet over SSH: unlock, and wallet address, balance,
 // cheques and settle, printing what `bidtorrent wallet` prints locally.
-
-// maxPassphrase bounds the passphrase read from a session's stdin.
-const maxPassphrase = 4096
 
 // errNoWalletHere is returned when the daemon was given no Wallet.
 var errNoWalletHere = errors.New("this daemon has no wallet (started with --no-wallet, or no keystore: bidtorrent wallet new)")
@@ -46,8 +44,10 @@ func (s *Server) cmdUnlock(ctx context.Context, cio cmdIO, args []string) error 
 	if s.wallet == nil {
 		return errNoWalletHere
 	}
-	pass, err := readPassphrase(cio.stdin)
-	if err != nil {
+	pass, err := passphrase.Read(cio.stdin)
+	if errors.Is(err, passphrase.ErrEmpty) {
+		return errors.New("no passphrase on stdin (ssh HOST unlock < PASSFILE)")
+	} else if err != nil {
 		return err
 	}
 	if err := s.wallet.Unlock(ctx, pass); err != nil {
@@ -56,23 +56,6 @@ func (s *Server) cmdUnlock(ctx context.Context, cio cmdIO, args []string) error 
 	a, _ := s.wallet.Address()
 	fmt.Fprintf(cio.stdout, "wallet %s unlocked: the bandwidth market is on\n", a)
 	return nil
-}
-
-// readPassphrase reads the passphrase from stdin (the trailing newline is
-// not part of it).
-func readPassphrase(r io.Reader) (string, error) {
-	b, err := io.ReadAll(io.LimitReader(r, maxPassphrase+1))
-	if err != nil {
-		return "", fmt.Errorf("cannot read the passphrase from stdin: %w", err)
-	}
-	if len(b) > maxPassphrase {
-		return "", fmt.Errorf("passphrase longer than %d bytes", maxPassphrase)
-	}
-	p := strings.TrimRight(string(b), "\r\n")
-	if p == "" {
-		return "", errors.New("no passphrase on stdin (ssh HOST unlock < PASSFILE)")
-	}
-	return p, nil
 }
 
 // walletVerbs are the `wallet` remote sub-commands.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/bidtorrent/bidtorrent/config"
+	"github.com/bidtorrent/bidtorrent/internal/passphrase"
 	"github.com/bidtorrent/bidtorrent/wallet"
 	"github.com/bidtorrent/bidtorrent/wallet/local"
 	"github.com/bidtorrent/bidtorrent/wallet/tron"
@@ -51,7 +52,7 @@ func (e *Env) ScrubEnvironment() {
 		e.apiKey, e.apiKeySet = os.Getenv(name), true
 		os.Unsetenv(name)
 	}
-	os.Unsetenv(PassphraseEnv)
+	os.Unsetenv(passphrase.Env)
 }
 
 // Load reads the config and resolves the data dir and the wallet's files.

@@ -1,4 +1,6 @@
-package app
+// Package passphrase reads a keystore passphrase given without a prompt:
+// from a file, the environment, systemd's credentials or a stream.
+package passphrase
 
 import (
 	"errors"
@@ -10,9 +12,9 @@ import (
 	"strings"
 )
 
-// PassphraseEnv is the environment variable that can hold the keystore
+// Env is the environment variable that can hold the keystore
 // passphrase (for scripts; a prompt or a passphrase file is preferred).
-const PassphraseEnv = "BIDTORRENT_PASSPHRASE"
+const Env = "BIDTORRENT_PASSPHRASE"
 
 // CredentialName is the name of the passphrase among systemd's
 // credentials ($CREDENTIALS_DIRECTORY/passphrase, from
@@ -22,19 +24,19 @@ const CredentialName = "passphrase"
 // maxPassphrase bounds what is read from a file or a stream.
 const maxPassphrase = 4096
 
-// Passphrase returns the passphrase a command was given without asking:
+// Given returns the passphrase a command was given without asking:
 // from file when set, else $BIDTORRENT_PASSPHRASE, else (with
 // credentials) systemd's $CREDENTIALS_DIRECTORY/passphrase. It returns
 // "" and no error when there is none of these.
-func Passphrase(file string, credentials bool) (string, error) {
+func Given(file string, credentials bool) (string, error) {
 	if file != "" {
-		return PassphraseFile(file)
+		return File(file)
 	}
-	if p := os.Getenv(PassphraseEnv); p != "" {
+	if p := os.Getenv(Env); p != "" {
 		return p, nil
 	}
 	if dir := os.Getenv("CREDENTIALS_DIRECTORY"); credentials && dir != "" {
-		p, err := PassphraseFile(filepath.Join(dir, CredentialName))
+		p, err := File(filepath.Join(dir, CredentialName))
 		if errors.Is(err, fs.ErrNotExist) {
 			return "", nil
 		}
@@ -43,16 +45,16 @@ func Passphrase(file string, credentials bool) (string, error) {
 	return "", nil
 }
 
-// PassphraseFile reads a passphrase from a file (one line; the trailing
+// File reads a passphrase from a file (one line; the trailing
 // newline is not part of it).
-func PassphraseFile(path string) (string, error) {
+func File(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("cannot read the passphrase file: %w", err)
 	}
 	defer f.Close()
-	p, err := ReadPassphrase(f)
-	if errors.Is(err, ErrEmptyPassphrase) {
+	p, err := Read(f)
+	if errors.Is(err, ErrEmpty) {
 		return "", fmt.Errorf("passphrase file %s is empty", path)
 	} else if err != nil {
 		return "", fmt.Errorf("passphrase file %s: %w", path, err)
@@ -60,12 +62,12 @@ func PassphraseFile(path string) (string, error) {
 	return p, nil
 }
 
-// ErrEmptyPassphrase is returned for an empty passphrase.
-var ErrEmptyPassphrase = errors.New("empty passphrase")
+// ErrEmpty is returned for an empty passphrase.
+var ErrEmpty = errors.New("empty passphrase")
 
-// ReadPassphrase reads a passphrase from r: all of it (at most 4 KiB)
+// Read reads a passphrase from r: all of it (at most 4 KiB)
 // without trailing newlines.
-func ReadPassphrase(r io.Reader) (string, error) {
+func Read(r io.Reader) (string, error) {
 	b, err := io.ReadAll(io.LimitReader(r, maxPassphrase+1))
 	if err != nil {
 		return "", fmt.Errorf("cannot read the passphrase: %w", err)
@@ -75,7 +77,7 @@ func ReadPassphrase(r io.Reader) (string, error) {
 	}
 	p := strings.TrimRight(string(b), "\r\n")
 	if p == "" {
-		return "", ErrEmptyPassphrase
+		return "", ErrEmpty
 	}
 	return p, nil
 }
