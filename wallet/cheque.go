@@ -153,11 +153,18 @@ func checkSigner(what, role string, want Address, digest [32]byte, sig Signature
 }
 
 func (c Cheque) checkFields() error {
-	if err := checkPrefixes("cheque", namedAddress{"token", c.Token}, namedAddress{"payer", c.Payer}, namedAddress{"beneficiary", c.Beneficiary}); err != nil {
+	return checkParties("cheque", c.Token, namedAddress{"payer", c.Payer}, namedAddress{"beneficiary", c.Beneficiary})
+}
+
+// checkParties checks the addresses of a signed struct (what names it)
+// between two parties: every one with the 0x41 prefix, and two parties
+// that are not the same account.
+func checkParties(what string, token Address, from, to namedAddress) error {
+	if err := checkPrefixes(what, namedAddress{"token", token}, from, to); err != nil {
 		return err
 	}
-	if c.Payer == c.Beneficiary {
-		return fmt.Errorf("cheque payer and beneficiary are both %s: %w", c.Payer, ErrMisaddressed)
+	if from.a == to.a {
+		return fmt.Errorf("%s %s and %s are both %s: %w", what, from.name, to.name, from.a, ErrMisaddressed)
 	}
 	return nil
 }

@@ -95,11 +95,8 @@ func VerifyTipNote(c Cheque, n TipNote) error {
 }
 
 func (n TipNote) checkFields() error {
-	if err := checkPrefixes("payment note", namedAddress{"token", n.Token}, namedAddress{"payer", n.Payer}, namedAddress{"beneficiary", n.Beneficiary}); err != nil {
+	if err := checkParties("payment note", n.Token, namedAddress{"payer", n.Payer}, namedAddress{"beneficiary", n.Beneficiary}); err != nil {
 		return err
-	}
-	if n.Payer == n.Beneficiary {
-		return fmt.Errorf("payment note payer and beneficiary are both %s: %w", n.Payer, ErrMisaddressed)
 	}
 	if n.Amount.Cmp(n.Cumulative) > 0 {
 		return fmt.Errorf("payment note amount %s exceeds its cumulative %s", n.Amount, n.Cumulative)
@@ -174,13 +171,7 @@ func (l License) Verify() error {
 }
 
 func (l License) checkFields() error {
-	if err := checkPrefixes("licence", namedAddress{"token", l.Token}, namedAddress{"payee", l.Payee}, namedAddress{"buyer", l.Buyer}); err != nil {
-		return err
-	}
-	if l.Payee == l.Buyer {
-		return fmt.Errorf("licence payee and buyer are both %s: %w", l.Payee, ErrMisaddressed)
-	}
-	return nil
+	return checkParties("licence", l.Token, namedAddress{"payee", l.Payee}, namedAddress{"buyer", l.Buyer})
 }
 
 // Pledge is a crowdfunding promise: Payer will pay Amount (its total for
@@ -237,12 +228,10 @@ func (p Pledge) Verify() error {
 }
 
 func (p Pledge) checkFields() error {
-	if err := checkPrefixes("pledge", namedAddress{"token", p.Token}, namedAddress{"payer", p.Payer}, namedAddress{"payee", p.Payee}); err != nil {
+	if err := checkParties("pledge", p.Token, namedAddress{"payer", p.Payer}, namedAddress{"payee", p.Payee}); err != nil {
 		return err
 	}
 	switch {
-	case p.Payer == p.Payee:
-		return fmt.Errorf("pledge payer and payee are both %s: %w", p.Payer, ErrMisaddressed)
 	case p.Amount.IsZero():
 		return fmt.Errorf("pledge of zero")
 	case p.Goal.IsZero():
