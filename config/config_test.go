@@ -172,3 +172,33 @@ func TestLoad(t *testing.T) {
 		t.Errorf("got %v, want an error naming the file and the key", err)
 	}
 }
+
+// TestWalletTestNetTLS: a config file choosing a TRON test network dials
+// its public node with TLS, and asking for plaintext to it is refused
+// naming the key; plaintext to a node of one's own is accepted.
+func TestWalletTestNetTLS(t *testing.T) {
+	c := Default()
+	if err := Decode("[wallet]\nchain = \"nile\"\n", &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if ep, plain := c.Wallet.Dial(); plain || ep != "grpc.nile.trongrid.io:443" {
+		t.Errorf("nile from the config file dials %s plaintext=%v, want TLS", ep, plain)
+	}
+	for text, ok := range map[string]bool{
+		"[wallet]\nchain = \"shasta\"\nplaintext = true\n":                                           false,
+		"[wallet]\nchain = \"nile\"\nendpoint = \"grpc.nile.trongrid.io:50051\"\nplaintext = true\n": false,
+		"[wallet]\nchain = \"nile\"\nendpoint = \"127.0.0.1:50051\"\nplaintext = true\n":             true,
+	} {
+		c := Default()
+		err := Decode(text, &c)
+		if err == nil {
+			err = c.Validate()
+		}
+		if (err == nil) != ok || (err != nil && !strings.Contains(err.Error(), "plaintext")) {
+			t.Errorf("%q: %v (want accepted=%v)", text, err, ok)
+		}
+	}
+}

@@ -35,10 +35,11 @@ type Config struct {
 	// Endpoint is the TRON gRPC node, host:port; empty means the network's
 	// public TronGrid node (Network.Endpoint).
 	Endpoint string `toml:"endpoint"`
-	// Plaintext dials Endpoint without TLS. It is refused on mainnet
-	// unless Endpoint is on this machine or a private network (a node of
-	// your own): anyone on the path to a public node could read and
-	// answer for it. Test networks (nile, shasta) allow it.
+	// Plaintext dials Endpoint without TLS. It is refused unless Endpoint
+	// is set and on this machine or a private network (a node of your
+	// own), on every network: anyone on the path to a public node could
+	// read and answer for it, and a payee believes what its node says a
+	// payer's transfer did (PROTOCOL.md §11).
 	Plaintext bool `toml:"plaintext"`
 	// APIKeyEnv names the environment variable holding the
 	// TRON-PRO-API-KEY (the key itself never goes in this file).
@@ -88,20 +89,21 @@ func DefaultConfig() Config {
 
 // Network describes a TRON network.
 type Network struct {
-	Name      string
-	ChainID   uint64
-	Endpoint  string // public gRPC node
-	Plaintext bool   // the public node serves gRPC only without TLS (test networks)
+	Name     string
+	ChainID  uint64
+	Endpoint string // public gRPC node, dialled with TLS
 }
 
-// Networks are the chains Config.Chain may name. TronGrid serves mainnet
-// gRPC with TLS on port 443; its test network nodes speak plaintext on
-// 50051 (test tokens only: nothing of value crosses them).
+// Networks are the chains Config.Chain may name. Every public node is
+// dialled with TLS on port 443, test networks included: a payee believes
+// what its node says of a payer's transfer (PROTOCOL.md §11), so a
+// plaintext path would let anyone on it answer for the node. (Revision
+// 2.3 and before dialled the test networks' plaintext port 50051.)
 var Networks = map[string]Network{
-	"local":   {"local", ChainIDLocal, "", false},
-	"mainnet": {"mainnet", ChainIDMainnet, "grpc.trongrid.io:443", false},
-	"nile":    {"nile", ChainIDNile, "grpc.nile.trongrid.io:50051", true},
-	"shasta":  {"shasta", ChainIDShasta, "grpc.shasta.trongrid.io:50051", true},
+	"local":   {"local", ChainIDLocal, ""},
+	"mainnet": {"mainnet", ChainIDMainnet, "grpc.trongrid.io:443"},
+	"nile":    {"nile", ChainIDNile, "grpc.nile.trongrid.io:443"},
+	"shasta":  {"shasta", ChainIDShasta, "grpc.shasta.trongrid.io:443"},
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -122,8 +124,8 @@ func (c Config) Validate() error {
 	if c.APIKeyEnv != "" && !envName.MatchString(c.APIKeyEnv) {
 		return fmt.Errorf("api_key_env = %q: must be the name of an environment variable (the key itself never goes in the config)", c.APIKeyEnv)
 	}
-	if c.Plaintext && c.Chain == "mainnet" && !privateHost(c.Endpoint) {
-		return fmt.Errorf("plaintext = true: refused for mainnet endpoint %q; plaintext is only for a node on this machine or a private network (set endpoint to it), public nodes are dialled with TLS", c.Endpoint)
+	if c.Plaintext && c.Chain != "local" && !privateHost(c.Endpoint) {
+		return fmt.Errorf("plaintext = true: refused for %s endpoint %q; plaintext is only for a node on this machine or a private network (set endpoint to it), public nodes are dialled with TLS", c.Chain, c.Endpoint)
 	}
 	if c.FeeLimitSun <= 0 {
 		return fmt.Errorf("fee_limit_sun = %d: must be positive", c.FeeLimitSun)
@@ -140,11 +142,11 @@ func (c Config) Validate() error {
 }
 
 // Dial returns the node to dial and whether to dial it without TLS: the
-// configured endpoint (TLS unless Plaintext) or the network's public node.
+// configured endpoint (TLS unless Plaintext) or the network's public node
+// (always TLS).
 func (c Config) Dial() (endpoint string, plaintext bool) {
 	if c.Endpoint == "" {
-		n := c.Network()
-		return n.Endpoint, n.Plaintext
+		return c.Network().Endpoint, false
 	}
 	return c.Endpoint, c.Plaintext
 }

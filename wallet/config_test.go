@@ -74,7 +74,7 @@ api_key_env = "MY_TRON_KEY"
 
 // TestConfigPlaintext: public nodes are dialled with TLS; plaintext is
 // refused for a public mainnet endpoint and allowed for a node of one's
-// own (loopback, private network) or a test network.
+// own (loopback, private network).
 func TestConfigPlaintext(t *testing.T) {
 	c := DefaultConfig()
 	c.Chain = "mainnet"
@@ -95,9 +95,30 @@ func TestConfigPlaintext(t *testing.T) {
 			t.Errorf("mainnet plaintext to %s: %v", ep, err)
 		}
 	}
-	c = DefaultConfig()
-	c.Chain, c.Endpoint, c.Plaintext = "nile", "grpc.nile.trongrid.io:50051", true
-	if err := c.Validate(); err != nil {
-		t.Errorf("nile plaintext: %v", err)
+}
+
+// TestConfigTestNetsTLS: the test networks' public nodes are dialled with
+// TLS too (revision 2.3 and before dialled them in plaintext on 50051,
+// where anyone on the path could answer for the node a payee asks about
+// a payer's transfer); plaintext is only for a node of one's own, and
+// plaintext without an endpoint is refused.
+func TestConfigTestNetsTLS(t *testing.T) {
+	for _, chain := range []string{"nile", "shasta"} {
+		c := DefaultConfig()
+		c.Chain = chain
+		ep, plain := c.Dial()
+		if plain || !strings.HasSuffix(ep, ":443") || !strings.Contains(ep, chain) {
+			t.Errorf("%s default: %s plaintext=%v, want its public node over TLS on 443", chain, ep, plain)
+		}
+		for ep, ok := range map[string]bool{
+			"": false, "grpc." + chain + ".trongrid.io:50051": false, "203.0.113.7:50051": false,
+			"127.0.0.1:50051": true, "localhost:50051": true, "192.168.1.20:50051": true,
+		} {
+			c.Endpoint, c.Plaintext = ep, true
+			err := c.Validate()
+			if (err == nil) != ok || (err != nil && !strings.HasPrefix(err.Error(), "plaintext = ")) {
+				t.Errorf("%s plaintext to %q: %v", chain, ep, err)
+			}
+		}
 	}
 }
