@@ -468,6 +468,18 @@ func (e *Engine) do(ctx context.Context, fn func() error) error {
 	}
 }
 
+// doTorrent runs fn on the loop with the state of torrent ih, or returns
+// ErrUnknownTorrent.
+func (e *Engine) doTorrent(ctx context.Context, ih InfoHash, fn func(ts *tstate) error) error {
+	return e.do(ctx, func() error {
+		ts, err := e.lookup(ih)
+		if err != nil {
+			return err
+		}
+		return fn(ts)
+	})
+}
+
 // post hands fn to the loop from background work; it is dropped if the
 // engine has stopped.
 func (e *Engine) post(fn func()) {

@@ -132,11 +132,7 @@ func (e *Engine) AddPeer(ctx context.Context, ih InfoHash, addr string) error {
 	if err != nil {
 		return err
 	}
-	return e.do(ctx, func() error {
-		ts, err := e.lookup(ih)
-		if err != nil {
-			return err
-		}
+	return e.doTorrent(ctx, ih, func(ts *tstate) error {
 		if !slices.Contains(ts.rec.Peers, peers[0]) {
 			ts.rec.Peers = append(ts.rec.Peers, peers[0])
 			e.saveRecord(ts)
@@ -149,11 +145,7 @@ func (e *Engine) AddPeer(ctx context.Context, ih InfoHash, addr string) error {
 // Remove removes the torrent; with deleteData its downloaded files are
 // deleted too (never anything outside its data dir).
 func (e *Engine) Remove(ctx context.Context, ih InfoHash, deleteData bool) error {
-	return e.do(ctx, func() error {
-		ts, err := e.lookup(ih)
-		if err != nil {
-			return err
-		}
+	return e.doTorrent(ctx, ih, func(ts *tstate) error {
 		e.stop(ts)
 		e.session.down += ts.sessDown
 		e.session.up += ts.sessUp
@@ -174,11 +166,7 @@ func (e *Engine) Remove(ctx context.Context, ih InfoHash, deleteData bool) error
 // Pause stops the torrent: its connections are closed and nothing is
 // transferred until Resume.
 func (e *Engine) Pause(ctx context.Context, ih InfoHash) error {
-	return e.do(ctx, func() error {
-		ts, err := e.lookup(ih)
-		if err != nil {
-			return err
-		}
+	return e.doTorrent(ctx, ih, func(ts *tstate) error {
 		e.stop(ts)
 		ts.rec.Paused = true
 		e.saveRecord(ts)
@@ -188,11 +176,7 @@ func (e *Engine) Pause(ctx context.Context, ih InfoHash) error {
 
 // Resume restarts a paused (or failed) torrent.
 func (e *Engine) Resume(ctx context.Context, ih InfoHash) error {
-	return e.do(ctx, func() error {
-		ts, err := e.lookup(ih)
-		if err != nil {
-			return err
-		}
+	return e.doTorrent(ctx, ih, func(ts *tstate) error {
 		ts.rec.Paused = false
 		if ts.err != "" && ts.t != nil {
 			ts.t.AllowDataDownload()
@@ -206,11 +190,7 @@ func (e *Engine) Resume(ctx context.Context, ih InfoHash) error {
 // Recheck hashes all the torrent's data again, in the background; the
 // snapshot shows StateChecking meanwhile.
 func (e *Engine) Recheck(ctx context.Context, ih InfoHash) error {
-	return e.do(ctx, func() error {
-		ts, err := e.lookup(ih)
-		if err != nil {
-			return err
-		}
+	return e.doTorrent(ctx, ih, func(ts *tstate) error {
 		return e.recheck(ts)
 	})
 }
@@ -221,11 +201,7 @@ func (e *Engine) SetFilePriority(ctx context.Context, ih InfoHash, file int, p P
 	if p < PrioritySkip || p > PriorityHigh {
 		return &InputError{What: "priority", Value: strconv.Itoa(int(p)), Reason: "want -1 (skip), 0 (normal) or 1 (high)"}
 	}
-	return e.do(ctx, func() error {
-		ts, err := e.lookup(ih)
-		if err != nil {
-			return err
-		}
+	return e.doTorrent(ctx, ih, func(ts *tstate) error {
 		if ts.tf == nil {
 			return errors.New("cannot set file priority: no metadata yet")
 		}
@@ -247,11 +223,7 @@ func (e *Engine) SetFilePriority(ctx context.Context, ih InfoHash, file int, p P
 
 // SetSequential turns in-order downloading on or off.
 func (e *Engine) SetSequential(ctx context.Context, ih InfoHash, on bool) error {
-	return e.do(ctx, func() error {
-		ts, err := e.lookup(ih)
-		if err != nil {
-			return err
-		}
+	return e.doTorrent(ctx, ih, func(ts *tstate) error {
 		ts.rec.Sequential = on
 		e.applySequential(ts)
 		e.saveRecord(ts)
@@ -287,11 +259,7 @@ func (e *Engine) SetLimits(ctx context.Context, ih InfoHash, l Limits) error {
 // SetLabels replaces the torrent's labels.
 func (e *Engine) SetLabels(ctx context.Context, ih InfoHash, labels []string) error {
 	labels = append([]string(nil), labels...)
-	return e.do(ctx, func() error {
-		ts, err := e.lookup(ih)
-		if err != nil {
-			return err
-		}
+	return e.doTorrent(ctx, ih, func(ts *tstate) error {
 		ts.rec.Labels = labels
 		e.saveRecord(ts)
 		return nil

@@ -23,11 +23,7 @@ func (e *Engine) Move(ctx context.Context, ih InfoHash, dir string) error {
 		return err
 	}
 	done := make(chan error, 1)
-	err = e.do(ctx, func() error {
-		ts, err := e.lookup(ih)
-		if err != nil {
-			return err
-		}
+	err = e.doTorrent(ctx, ih, func(ts *tstate) error {
 		if ts.tf == nil {
 			return errors.New("cannot move a torrent without metadata")
 		}
