@@ -28,6 +28,7 @@ func runDaemon(ctx context.Context, c *cli, args []string) error {
 	sshListen := fs.String("ssh-listen", "", "SSH server `HOST:PORT` (default: [daemon] ssh_listen, 127.0.0.1:2222)")
 	keys := fs.String("authorized-keys", "", "OpenSSH authorized_keys `FILE` listing who may attach (default: [daemon] authorized_keys, or DATA_DIR/authorized_keys)")
 	metrics := fs.String("metrics-listen", "", "serve Prometheus /metrics on `HOST:PORT` (default: [daemon] metrics_listen, off); token amounts there are floats in whole tokens, for graphs only")
+	pprofListen := fs.String("pprof-listen", "", "serve Go's profiler under /debug/pprof/ on the loopback `HOST:PORT` (default: [daemon] pprof_listen, off)")
 	passFile := fs.String("passphrase-file", "", "unlock the wallet at start with the passphrase in `FILE` (default: $"+passphraseEnv+
 		", then $CREDENTIALS_DIRECTORY/"+passphrase.CredentialName+"; without any the daemon starts locked)")
 	noWallet := fs.Bool("no-wallet", false, "run without a wallet: no bandwidth market, no payments")
@@ -54,6 +55,9 @@ func runDaemon(ctx context.Context, c *cli, args []string) error {
 	}
 	if *metrics != "" {
 		dcfg.MetricsListen = *metrics
+	}
+	if *pprofListen != "" {
+		dcfg.PprofListen = *pprofListen
 	}
 	if err := dcfg.Validate(); err != nil {
 		return fmt.Errorf("[daemon] %w", err)

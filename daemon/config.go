@@ -26,6 +26,11 @@ type Config struct {
 	// empty turns it off. Token amounts are exported as floats in whole
 	// tokens, for graphs only.
 	MetricsListen string `toml:"metrics_listen"`
+	// PprofListen is the loopback host:port serving Go's net/http/pprof
+	// profiles under /debug/pprof/ (CPU, heap, goroutines) for whoever
+	// tunes the daemon; empty turns it off. Only a loopback address is
+	// accepted: profiles expose memory contents and cost CPU on demand.
+	PprofListen string `toml:"pprof_listen"`
 	// DownloadRoots are the only directories remote sessions (SSH
 	// commands and TUIs) may download into, add local files from, or
 	// delete data in, checked after resolving symlinks. Empty means the
@@ -56,6 +61,27 @@ func (c Config) Validate() error {
 		if err := checkHostPort(c.MetricsListen); err != nil {
 			return fmt.Errorf("metrics_listen: %w", err)
 		}
+	}
+	if c.PprofListen != "" {
+		if err := checkLoopback(c.PprofListen); err != nil {
+			return fmt.Errorf("pprof_listen: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkLoopback accepts HOST:PORT whose host is a loopback IP or
+// "localhost".
+func checkLoopback(s string) error {
+	if err := checkHostPort(s); err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(s)
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%q is not a loopback address: profiles may only be served on 127.0.0.1, [::1] or localhost (reach them from afar through an SSH tunnel)", s)
 	}
 	return nil
 }

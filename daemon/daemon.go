@@ -220,6 +220,23 @@ func (s *Server) Run(ctx context.Context) error {
 			return fmt.Errorf("cannot listen for metrics: %w", err)
 		}
 	}
+	if s.cfg.PprofListen != "" {
+		pprofLn, err := net.Listen("tcp", s.cfg.PprofListen)
+		if err != nil {
+			sshLn.Close()
+			if metricsLn != nil {
+				metricsLn.Close()
+			}
+			return fmt.Errorf("cannot listen for pprof: %w", err)
+		}
+		pctx, stop := context.WithCancel(ctx)
+		pdone := make(chan struct{})
+		go func() {
+			defer close(pdone)
+			s.servePprof(pctx, pprofLn)
+		}()
+		defer func() { stop(); <-pdone }()
+	}
 	return s.Serve(ctx, sshLn, metricsLn)
 }
 
