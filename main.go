@@ -19,6 +19,7 @@ import (
 
 	"github.com/bidtorrent/bidtorrent/config"
 	"github.com/bidtorrent/bidtorrent/internal/app"
+	"github.com/bidtorrent/bidtorrent/internal/cliargs"
 )
 
 // Set with -ldflags "-X main.version=… -X main.commit=… -X main.date=…".
@@ -135,25 +136,11 @@ func usage(fs *flag.FlagSet) {
 // newFlagSet returns a flag set for a verb that prints its usage to stderr
 // and returns flag.ErrHelp for -h.
 func (c *cli) newFlagSet(name, argsUsage string) *flag.FlagSet {
-	fs := flag.NewFlagSet("bidtorrent "+name, flag.ContinueOnError)
-	fs.SetOutput(c.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(c.stderr, "Usage: bidtorrent %s [flags] %s\n", name, argsUsage)
-		fs.PrintDefaults()
-	}
-	return fs
+	return cliargs.FlagSet("bidtorrent "+name, "bidtorrent "+name+" [flags] "+argsUsage, c.stderr)
 }
 
 // parseFlags parses args and maps a bad flag to errUsage.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	return nil
-}
+func parseFlags(fs *flag.FlagSet, args []string) error { return cliargs.Parse(fs, args, errUsage) }
 
 func runVersion(ctx context.Context, c *cli, args []string) error {
 	fs := c.newFlagSet("version", "")

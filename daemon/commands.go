@@ -16,6 +16,7 @@ import (
 
 	"github.com/bidtorrent/bidtorrent/core"
 	"github.com/bidtorrent/bidtorrent/internal/bytesize"
+	"github.com/bidtorrent/bidtorrent/internal/cliargs"
 	"github.com/bidtorrent/bidtorrent/internal/safetext"
 	"github.com/bidtorrent/bidtorrent/tui"
 	"github.com/bidtorrent/bidtorrent/wallet"
@@ -113,24 +114,10 @@ func (s *Server) command(ctx context.Context, args []string, stdin io.Reader, st
 var errBadUsage = errors.New("usage")
 
 func (s *Server) flags(name string, io cmdIO) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(io.stderr, "Usage: %s %s\n", name, commandHelp[name].args)
-		fs.PrintDefaults()
-	}
-	return fs
+	return cliargs.FlagSet(name, name+" "+commandHelp[name].args, io.stderr)
 }
 
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errBadUsage
-	}
-	return nil
-}
+func parse(fs *flag.FlagSet, args []string) error { return cliargs.Parse(fs, args, errBadUsage) }
 
 func (s *Server) help(w io.Writer) {
 	fmt.Fprintln(w, "Commands (ssh -p PORT HOST COMMAND [ARGS]):")
@@ -275,23 +262,20 @@ func joinFilter(words []string) string {
 }
 
 func (s *Server) cmdPause(ctx context.Context, io cmdIO, args []string) error {
-	fs := s.flags("pause", io)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	return s.each(ctx, io, "pause", fs.Args(), func(ctx context.Context, ih core.InfoHash) error {
-		return s.eng.Pause(ctx, ih)
-	})
+	return s.eachPlain(ctx, io, "pause", args, s.eng.Pause)
 }
 
 func (s *Server) cmdResume(ctx context.Context, io cmdIO, args []string) error {
-	fs := s.flags("resume", io)
+	return s.eachPlain(ctx, io, "resume", args, s.eng.Resume)
+}
+
+// eachPlain is each for a command that takes only IDs.
+func (s *Server) eachPlain(ctx context.Context, io cmdIO, name string, args []string, fn func(context.Context, core.InfoHash) error) error {
+	fs := s.flags(name, io)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	return s.each(ctx, io, "resume", fs.Args(), func(ctx context.Context, ih core.InfoHash) error {
-		return s.eng.Resume(ctx, ih)
-	})
+	return s.each(ctx, io, name, fs.Args(), fn)
 }
 
 func (s *Server) cmdRemove(ctx context.Context, io cmdIO, args []string) error {
