@@ -260,6 +260,10 @@ func StartTransmission(dir, label string, ip netip.Addr, downloadDir string, ext
 	return tr, nil
 }
 
+// RPCAddr is the HOST:PORT of the daemon's RPC (transmission-remote's
+// first argument; http://RPCAddr/transmission/rpc).
+func (tr *Transmission) RPCAddr() string { return tr.rpc }
+
 // Remote runs transmission-remote against this daemon and returns its
 // combined output.
 func (tr *Transmission) Remote(args ...string) (string, error) {

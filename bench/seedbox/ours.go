@@ -1,0 +1,178 @@
+//go:build linux
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/bidtorrent/bidtorrent/interop"
+)
+
+// ours drives one bidtorrent daemon.
+type ours struct {
+	o       options
+	dir     string
+	conf    string
+	dataDir string
+	key     string
+	ssh     netip.AddrPort
+	proc    *interop.Proc
+	starts  int
+}
+
+func benchOurs(o options, set *torrentSet, n int) (r result) {
+	r = result{client: "bidtorrent", n: n}
+	d := &ours{o: o, dir: filepath.Join(o.work, fmt.Sprintf("ours-%d", n))}
+	_ = os.RemoveAll(d.dir)
+	if err := d.setup(set.dataDir); err != nil {
+		r.err = err
+		return r
+	}
+	defer func() {
+		if d.proc != nil {
+			d.proc.Stop(30 * time.Second)
+		}
+		if r.err != nil && d.proc != nil {
+			r.err = fmt.Errorf("%w\n%s", r.err, d.proc.Logs(2000))
+		}
+	}()
+	if r.err = d.start(); r.err != nil {
+		return r
+	}
+	t0 := time.Now()
+	if r.err = dropInto(set, n, filepath.Join(d.dir, "watch")); r.err != nil {
+		return r
+	}
+	if r.err = waitAll(n, o.timeout, d.seeding, d.proc.Exited); r.err != nil {
+		return r
+	}
+	r.addVerify = time.Since(t0)
+	pid := d.proc.Cmd.Process.Pid
+	if r.idleCPU, r.rss, r.load, r.err = idleUsage(pid, 5*time.Second, o.idle); r.err != nil {
+		return r
+	}
+	if r.list, r.err = median(o.lists, func() error { _, err := d.list(); return err }); r.err != nil {
+		return r
+	}
+	d.proc.Stop(time.Minute)
+	t0 = time.Now()
+	if r.err = d.start(); r.err != nil {
+		return r
+	}
+	if r.err = waitAll(n, o.timeout, d.seeding, d.proc.Exited); r.err != nil {
+		return r
+	}
+	r.restart = time.Since(t0)
+	return r
+}
+
+func (d *ours) setup(data string) error {
+	state := filepath.Join(d.dir, "state")
+	for _, p := range []string{state, filepath.Join(d.dir, "watch")} {
+		if err := os.MkdirAll(p, 0o700); err != nil {
+			return err
+		}
+	}
+	d.key = filepath.Join(d.dir, "id_ed25519")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", d.key).CombinedOutput(); err != nil {
+		return fmt.Errorf("ssh-keygen: %w: %s", err, out)
+	}
+	pub, err := os.ReadFile(d.key + ".pub")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(state, "authorized_keys"), pub, 0o600); err != nil {
+		return err
+	}
+	d.dataDir = state
+	ip := interop.NewLoopbackIP()
+	listen, err := interop.FreeAddr(ip)
+	if err != nil {
+		return err
+	}
+	if d.ssh, err = interop.FreeAddr(ip); err != nil {
+		return err
+	}
+	conf := interop.OurConfig(listen) + fmt.Sprintf(`download_dir = %q
+
+[daemon]
+ssh_listen = %q
+
+[automation]
+watch_dir = %q
+watch_interval = "1s"
+`, data, d.ssh.String(), filepath.Join(d.dir, "watch"))
+	d.conf = filepath.Join(d.dir, "config.toml")
+	return os.WriteFile(d.conf, []byte(conf), 0o600)
+}
+
+// start runs the daemon and waits for its SSH server.
+func (d *ours) start() error {
+	d.starts++
+	p, err := interop.StartProc(d.dir, fmt.Sprintf("daemon-%d", d.starts), d.o.bin,
+		"--config", d.conf, "--data-dir", d.dataDir, "daemon", "--no-wallet")
+	if err != nil {
+		return err
+	}
+	d.proc = p
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, err := d.list()
+		if err == nil {
+			return nil
+		}
+		if exited, werr := p.Exited(); exited {
+			return fmt.Errorf("the daemon exited: %v", werr)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the daemon's SSH server is not up: %w", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// list runs `list --json` over SSH and returns the torrents' states.
+func (d *ours) list() ([]string, error) {
+	cmd := exec.Command("ssh", "-p", fmt.Sprint(d.ssh.Port()), "-i", d.key,
+		"-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+		"-o", "LogLevel=ERROR", d.ssh.Addr().String(), "list", "--json")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("ssh list --json: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	var ts []struct {
+		State string `json:"state"`
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(out, &ts); err != nil {
+		return nil, fmt.Errorf("list --json: %w", err)
+	}
+	states := make([]string, len(ts))
+	for i, t := range ts {
+		states[i] = t.State
+	}
+	return states, nil
+}
+
+func (d *ours) seeding() (int, error) {
+	states, err := d.list()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range states {
+		if s == "seeding" {
+			n++
+		}
+	}
+	return n, nil
+}

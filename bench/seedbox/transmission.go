@@ -1,0 +1,119 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/bidtorrent/bidtorrent/interop"
+)
+
+// statusSeed is transmission's TR_STATUS_SEED.
+const statusSeed = 6
+
+func benchTransmission(o options, set *torrentSet, n int) (r result) {
+	r = result{client: "transmission", n: n}
+	dir := filepath.Join(o.work, fmt.Sprintf("tr-%d", n))
+	_ = os.RemoveAll(dir)
+	watch := filepath.Join(dir, "watch")
+	if r.err = os.MkdirAll(watch, 0o755); r.err != nil {
+		return r
+	}
+	ip := interop.NewLoopbackIP()
+	extra := map[string]any{"watch-dir-enabled": true, "watch-dir": watch}
+	tr, err := interop.StartTransmission(dir, "transmission", ip, set.dataDir, extra)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	defer func() {
+		tr.Stop(30 * time.Second)
+		if r.err != nil {
+			r.err = fmt.Errorf("%w\n%s", r.err, tr.Logs(2000))
+		}
+	}()
+	rpc := &trRPC{addr: tr.RPCAddr()}
+	t0 := time.Now()
+	if r.err = dropInto(set, n, watch); r.err != nil {
+		return r
+	}
+	if r.err = waitAll(n, o.timeout, rpc.seeding, tr.Exited); r.err != nil {
+		return r
+	}
+	r.addVerify = time.Since(t0)
+	pid := tr.Cmd.Process.Pid
+	if r.idleCPU, r.rss, r.load, r.err = idleUsage(pid, 5*time.Second, o.idle); r.err != nil {
+		return r
+	}
+	if r.list, r.err = median(o.lists, func() error { _, err := tr.Remote("-l"); return err }); r.err != nil {
+		return r
+	}
+	tr.Stop(time.Minute)
+	t0 = time.Now()
+	if tr, r.err = interop.StartTransmission(dir, "transmission", ip, set.dataDir, extra); r.err != nil {
+		return r
+	}
+	rpc = &trRPC{addr: tr.RPCAddr()}
+	if r.err = waitAll(n, o.timeout, rpc.seeding, tr.Exited); r.err != nil {
+		return r
+	}
+	r.restart = time.Since(t0)
+	return r
+}
+
+// trRPC is a minimal client of transmission's JSON RPC.
+type trRPC struct {
+	addr    string
+	session string // X-Transmission-Session-Id
+}
+
+// seeding returns how many torrents have status seeding.
+func (c *trRPC) seeding() (int, error) {
+	var out struct {
+		Result    string `json:"result"`
+		Arguments struct {
+			Torrents []struct {
+				Status int `json:"status"`
+			} `json:"torrents"`
+		} `json:"arguments"`
+	}
+	req := []byte(`{"method":"torrent-get","arguments":{"fields":["status"]}}`)
+	for try := 0; try < 2; try++ {
+		hr, err := http.NewRequest("POST", "http://"+c.addr+"/transmission/rpc", bytes.NewReader(req))
+		if err != nil {
+			return 0, err
+		}
+		hr.Header.Set("X-Transmission-Session-Id", c.session)
+		resp, err := http.DefaultClient.Do(hr)
+		if err != nil {
+			return 0, err
+		}
+		if resp.StatusCode == http.StatusConflict { // a new session id
+			c.session = resp.Header.Get("X-Transmission-Session-Id")
+			resp.Body.Close()
+			continue
+		}
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if err != nil {
+			return 0, fmt.Errorf("torrent-get: %w", err)
+		}
+		if out.Result != "success" {
+			return 0, fmt.Errorf("torrent-get: %s", out.Result)
+		}
+		n := 0
+		for _, t := range out.Arguments.Torrents {
+			if t.Status == statusSeed {
+				n++
+			}
+		}
+		return n, nil
+	}
+	return 0, fmt.Errorf("torrent-get: no session id")
+}
