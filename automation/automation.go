@@ -24,12 +24,8 @@ import (
 // Engine is what automation needs from core.Engine. Every method returns
 // quickly.
 type Engine interface {
-	// Subscribe returns a latest-value-wins channel of snapshots and a
-	// function that ends the subscription.
-	Subscribe() (<-chan core.Snapshot, func())
-	Add(ctx context.Context, spec core.AddSpec) (core.InfoHash, error)
-	Pause(ctx context.Context, ih core.InfoHash) error
-	Resume(ctx context.Context, ih core.InfoHash) error
+	core.Subscriber
+	core.Runner
 	// SetLimits with the zero InfoHash sets the global limits.
 	SetLimits(ctx context.Context, ih core.InfoHash, l core.Limits) error
 }

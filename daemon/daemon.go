@@ -34,19 +34,11 @@ import (
 // metrics. Every method but the payments (Tip, Buy, Pledge, which wait for
 // the receiver until ctx ends) returns quickly.
 type Engine interface {
-	// Subscribe returns a latest-value-wins channel of snapshots and a
-	// function that ends the subscription.
-	Subscribe() (<-chan core.Snapshot, func())
-	Add(ctx context.Context, spec core.AddSpec) (core.InfoHash, error)
+	core.Subscriber
+	core.Runner
+	core.Payer
 	AddPeer(ctx context.Context, ih core.InfoHash, addr string) error
 	Remove(ctx context.Context, ih core.InfoHash, deleteData bool) error
-	Pause(ctx context.Context, ih core.InfoHash) error
-	Resume(ctx context.Context, ih core.InfoHash) error
-	// Tip, Buy and Pledge pay (see core.Engine); each returns once the
-	// receiver acknowledged or refused, or ctx ends.
-	Tip(ctx context.Context, ih core.InfoHash, to string, amount wallet.Amount, memo string) error
-	Buy(ctx context.Context, ih core.InfoHash, maxPrice wallet.Amount) error
-	Pledge(ctx context.Context, ih core.InfoHash, amount wallet.Amount) error
 	// SetMarket changes a torrent's market settings, or the global ones
 	// with the zero InfoHash.
 	SetMarket(ctx context.Context, ih core.InfoHash, m core.MarketSettings) error
