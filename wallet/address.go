@@ -45,6 +45,15 @@ func (a Address) EVM() [20]byte {
 	return e
 }
 
+// AddressFromEVM returns the TRON address of a 20-byte account id (the
+// 0x41 prefix, then e).
+func AddressFromEVM(e [20]byte) Address {
+	var a Address
+	a[0] = AddressPrefix
+	copy(a[1:], e[:])
+	return a
+}
+
 // IsZero reports whether a is the zero value (unset).
 func (a Address) IsZero() bool { return a == Address{} }
 

@@ -58,4 +58,7 @@ func TestParseAddressErrors(t *testing.T) {
 	if string(e[:]) != string(a[1:]) {
 		t.Errorf("EVM wrong")
 	}
+	if back := AddressFromEVM(e); back != a || back.String() != a.String() {
+		t.Errorf("AddressFromEVM(%x) = %s, want %s", e, back, a)
+	}
 }

@@ -47,14 +47,9 @@ func newMachine(chainID uint64) *machine {
 	return &machine{db: db, config: cfg, scratch: common.HexToAddress("0xfacade")}
 }
 
-func evmAddr(a wallet.Address) common.Address { return common.BytesToAddress(a[1:]) }
+func evmAddr(a wallet.Address) common.Address { return a.EVM() }
 
-func tronAddr(a common.Address) wallet.Address {
-	var t wallet.Address
-	t[0] = wallet.AddressPrefix
-	copy(t[1:], a[:])
-	return t
-}
+func tronAddr(a common.Address) wallet.Address { return wallet.AddressFromEVM(a) }
 
 // evm returns an EVM for a block at number and unix time now.
 func (m *machine) evm(number int64, now uint64, origin common.Address) *vm.EVM {

@@ -43,14 +43,9 @@ type CashResult struct {
 	Bounced wallet.Amount // owed but not paid for want of balance (cash again after a deposit)
 }
 
-func evm(a wallet.Address) common.Address { return common.BytesToAddress(a[1:]) }
+func evm(a wallet.Address) common.Address { return a.EVM() }
 
-func fromEVM(a common.Address) wallet.Address {
-	var t wallet.Address
-	t[0] = wallet.AddressPrefix
-	copy(t[1:], a[:])
-	return t
-}
+func fromEVM(a common.Address) wallet.Address { return wallet.AddressFromEVM(a) }
 
 // DeployFactory deploys a VaultFactory from from (once per network; put
 // its address in the vault_factory setting) and returns its address.
