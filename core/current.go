@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"sync"
 
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
@@ -66,4 +67,57 @@ func (c Current) Buy(ctx context.Context, ih InfoHash, maxPrice wallet.Amount) e
 
 func (c Current) Pledge(ctx context.Context, ih InfoHash, amount wallet.Amount) error {
 	return c().Pledge(ctx, ih, amount)
+}
+
+// Follow returns a latest-value-wins channel of the snapshots of whichever
+// engine current names, and a function that ends it. current returns the
+// engine, two channels of which one closes when another engine takes its
+// place (a nil channel never does), and false once there will be none:
+// the channel then closes. A stopped engine's subscription waits for its
+// successor.
+func Follow(current func() (e *Engine, changed, replaced <-chan struct{}, ok bool)) (<-chan Snapshot, func()) {
+	out := make(chan Snapshot, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(out)
+		for {
+			e, changed, replaced, ok := current()
+			if !ok {
+				return
+			}
+			in, unsub := e.Subscribe()
+			more := forward(in, out, changed, replaced, done)
+			unsub()
+			if !more {
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return out, func() { once.Do(func() { close(done) }) }
+}
+
+// forward copies snapshots from in to out, the latest winning, until
+// changed or replaced closes (true) or done does (false).
+func forward(in <-chan Snapshot, out chan Snapshot, changed, replaced <-chan struct{}, done <-chan struct{}) bool {
+	for {
+		select {
+		case <-done:
+			return false
+		case <-changed:
+			return true
+		case <-replaced:
+			return true
+		case s, ok := <-in:
+			if !ok {
+				in = nil // the engine stopped: wait for the next one
+				continue
+			}
+			select {
+			case <-out:
+			default:
+			}
+			out <- s
+		}
+	}
 }

@@ -63,40 +63,10 @@ func (w *Switcher) eng() *core.Engine { return w.Node().Engine }
 
 // Subscribe implements tui.Engine: the snapshots of the node in view.
 func (w *Switcher) Subscribe() (<-chan core.Snapshot, func()) {
-	out := make(chan core.Snapshot, 1)
-	done := make(chan struct{})
-	var once sync.Once
-	go func() {
-		defer close(out)
-		for {
-			switched, replaced := w.watch()
-			in, unsub := w.eng().Subscribe()
-		follow:
-			for {
-				select {
-				case <-done:
-					unsub()
-					return
-				case <-switched:
-					break follow
-				case <-replaced:
-					break follow
-				case snap, ok := <-in:
-					if !ok {
-						in = nil // the node stopped; wait for its successor
-						continue
-					}
-					select { // latest value wins
-					case <-out:
-					default:
-					}
-					out <- snap
-				}
-			}
-			unsub()
-		}
-	}()
-	return out, func() { once.Do(func() { close(done) }) }
+	return core.Follow(func() (*core.Engine, <-chan struct{}, <-chan struct{}, bool) {
+		switched, replaced := w.watch()
+		return w.eng(), switched, replaced, true
+	})
 }
 
 var _ tui.Engine = (*Switcher)(nil)

@@ -210,53 +210,10 @@ func (h *Host) current() (*core.Engine, chan struct{}, bool) {
 // Subscribe returns a latest-value-wins channel of snapshots that follows
 // the engine across restarts, and a function that ends it.
 func (h *Host) Subscribe() (<-chan core.Snapshot, func()) {
-	out := make(chan core.Snapshot, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(out)
-		for {
-			e, swapped, stopped := h.current()
-			if stopped {
-				return
-			}
-			in, unsub := e.Subscribe()
-			if !h.forward(in, out, swapped, done) {
-				unsub()
-				return
-			}
-			unsub()
-		}
-	}()
-	var once sync.Once
-	return out, func() { once.Do(func() { close(done) }) }
-}
-
-// forward copies snapshots until the engine is swapped (true) or the
-// subscription ends (false).
-func (h *Host) forward(in <-chan core.Snapshot, out chan core.Snapshot, swapped, done chan struct{}) bool {
-	for {
-		select {
-		case <-done:
-			return false
-		case <-swapped:
-			return true
-		case s, ok := <-in:
-			if !ok {
-				// The engine stopped: a swap follows, or the end.
-				select {
-				case <-done:
-					return false
-				case <-swapped:
-					return true
-				}
-			}
-			select {
-			case <-out: // latest value wins
-			default:
-			}
-			out <- s
-		}
-	}
+	return core.Follow(func() (*core.Engine, <-chan struct{}, <-chan struct{}, bool) {
+		e, swapped, stopped := h.current()
+		return e, swapped, nil, !stopped
+	})
 }
 
 // SetMarket, Settle and the payments need the wallet.
