@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"math"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -147,24 +146,11 @@ func (d *detailsPane) handleKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 // the position *p, kept within [0, last()]; last is called only for a
 // movement key. It reports whether msg was one.
 func (d *detailsPane) move(msg tea.KeyPressMsg, p *int, last func() int) bool {
-	k, page := d.sh.keys, max(1, d.height-3)
-	var to int
-	switch {
-	case key.Matches(msg, k.Up):
-		to = *p - 1
-	case key.Matches(msg, k.Down):
-		to = *p + 1
-	case key.Matches(msg, k.PageUp):
-		to = *p - page
-	case key.Matches(msg, k.PageDown):
-		to = *p + page
-	case key.Matches(msg, k.Top):
-		to = 0
-	case key.Matches(msg, k.Bottom):
-		to = math.MaxInt
-	default:
+	step, ok := d.sh.keys.nav(msg, max(1, d.height-3))
+	if !ok {
 		return false
 	}
+	to := *p + step
 	*p = max(0, min(to, last()))
 	return true
 }

@@ -3,7 +3,6 @@ package tui
 import (
 	"strings"
 
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 )
 
@@ -56,20 +55,8 @@ func (h *helpPane) scroll(d int) {
 }
 
 func (h *helpPane) handleKey(msg tea.KeyPressMsg) {
-	k := h.sh.keys
-	switch {
-	case key.Matches(msg, k.Up):
-		h.scroll(-1)
-	case key.Matches(msg, k.Down):
-		h.scroll(1)
-	case key.Matches(msg, k.PageUp):
-		h.scroll(-h.height)
-	case key.Matches(msg, k.PageDown):
-		h.scroll(h.height)
-	case key.Matches(msg, k.Top):
-		h.scroll(-len(h.lines))
-	case key.Matches(msg, k.Bottom):
-		h.scroll(len(h.lines))
+	if d, ok := h.sh.keys.nav(msg, h.height); ok {
+		h.scroll(d)
 	}
 }
 

@@ -2,9 +2,11 @@ package tui
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 )
 
 // KeyMap holds every key binding of the UI. Each binding has a config name
@@ -286,4 +288,29 @@ type helpGroup struct {
 	ctx, title string
 	bindings   []key.Binding
 	names      []string
+}
+
+// farAway is the step of Top and Bottom: past either end of any list,
+// and safe to add to a position.
+const farAway = math.MaxInt / 2
+
+// nav returns how far a movement key moves a position: a row for up and
+// down, page rows for page up and down, farAway for top and bottom (the
+// caller clamps). ok is false for any other key.
+func (k *KeyMap) nav(msg tea.KeyPressMsg, page int) (step int, ok bool) {
+	switch {
+	case key.Matches(msg, k.Up):
+		return -1, true
+	case key.Matches(msg, k.Down):
+		return 1, true
+	case key.Matches(msg, k.PageUp):
+		return -page, true
+	case key.Matches(msg, k.PageDown):
+		return page, true
+	case key.Matches(msg, k.Top):
+		return -farAway, true
+	case key.Matches(msg, k.Bottom):
+		return farAway, true
+	}
+	return 0, false
 }

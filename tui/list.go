@@ -171,19 +171,11 @@ func (l *listPane) clickHeader(x int) {
 
 func (l *listPane) handleKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	k := l.sh.keys
+	if d, ok := k.nav(msg, l.visibleRows()); ok {
+		l.move(d)
+		return nil, true
+	}
 	switch {
-	case key.Matches(msg, k.Up):
-		l.move(-1)
-	case key.Matches(msg, k.Down):
-		l.move(1)
-	case key.Matches(msg, k.PageUp):
-		l.move(-l.visibleRows())
-	case key.Matches(msg, k.PageDown):
-		l.move(l.visibleRows())
-	case key.Matches(msg, k.Top):
-		l.move(-len(l.rows))
-	case key.Matches(msg, k.Bottom):
-		l.move(len(l.rows))
 	case key.Matches(msg, k.Mark):
 		if t := l.selected(); t != nil {
 			if l.marked[t.InfoHash] {
