@@ -94,9 +94,10 @@ type Engine struct {
 	// (*torrent.PeerConn → *atomic.Int32; commerce.go).
 	presentTries sync.Map
 
-	// tlimits maps InfoHash to *tlimiters for the PeerConnAdded callback;
-	// the loop stores and deletes entries.
-	tlimits sync.Map
+	// shared maps InfoHash to *tshared, what callbacks see of a torrent
+	// (its limiters, its change counters: poll.go); the loop stores and
+	// deletes entries.
+	shared sync.Map
 	// connByPeer maps a *torrent.PeerConn to the *Conn carrying it, once
 	// matched (connOf, torrents.go); PeerConnClosed deletes entries.
 	connByPeer sync.Map
@@ -124,6 +125,8 @@ type Engine struct {
 	lastErr  string
 	errTime  time.Time
 	session  struct{ down, up int64 } // totals of torrents removed this session
+	// refreshed is when every torrent was last polled in full (poll.go).
+	refreshed time.Time
 }
 
 // New validates cfg, opens the state in dataDir (created if missing),
@@ -312,18 +315,28 @@ func (e *Engine) clientConfig(clientVersion string) *torrent.ClientConfig {
 			prevClosed(pc)
 		}
 		e.unbindConn(pc)
+		if t := pc.Torrent(); t != nil {
+			e.poke(InfoHash(t.InfoHash()), true)
+		}
 	}
+	// A tracker event changes the torrent's snapshot (poll.go).
+	cc.Callbacks.StatusUpdated = append(cc.Callbacks.StatusUpdated, func(ev torrent.StatusUpdatedEvent) {
+		if ih, err := ParseInfoHash(ev.InfoHash); err == nil {
+			e.poke(ih, false)
+		}
+	})
 	// With the market on, market_loop.go drops connections between two
 	// seeds itself, once the last cheque is acknowledged.
 	cc.DropMutuallyCompletePeers = e.mkt == nil
 	// Match each new peer connection to its torrent's limiters at once
-	// (the loop re-checks on every poll). Runs under the client lock:
-	// only atomic stores and the registry's own lock.
+	// (the loop re-checks on every poll) and poke the torrent. Runs under
+	// the client lock: only atomics and the registry's own lock.
 	cc.Callbacks.PeerConnAdded = append(cc.Callbacks.PeerConnAdded, func(pc *torrent.PeerConn) {
 		ih := InfoHash(pc.Torrent().InfoHash())
-		if v, ok := e.tlimits.Load(ih); ok {
+		e.poke(ih, true)
+		if v, ok := e.shared.Load(ih); ok {
 			if c := e.connOf(pc); c != nil {
-				l := v.(*tlimiters)
+				l := v.(*tshared)
 				c.setTorrent(ih, l.down, l.up)
 			}
 		}

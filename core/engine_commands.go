@@ -38,6 +38,7 @@ func (e *Engine) Add(ctx context.Context, spec AddSpec) (InfoHash, error) {
 	}
 	err = e.do(ctx, func() error {
 		if ts, ok := e.torrents[src.ih]; ok {
+			ts.touch()
 			for _, p := range peers {
 				if !slices.Contains(ts.rec.Peers, p) {
 					ts.rec.Peers = append(ts.rec.Peers, p)
@@ -150,7 +151,7 @@ func (e *Engine) Remove(ctx context.Context, ih InfoHash, deleteData bool) error
 		e.session.down += ts.sessDown
 		e.session.up += ts.sessUp
 		delete(e.torrents, ih)
-		e.tlimits.Delete(ih)
+		e.shared.Delete(ih)
 		e.order = slices.DeleteFunc(e.order, func(x InfoHash) bool { return x == ih })
 		if err := e.st.deleteTorrent(ih.String()); err != nil {
 			return err

@@ -75,7 +75,9 @@ func (e *Engine) newState(r *record, src *source) (*tstate, error) {
 		return nil, err
 	}
 	ts := &tstate{ih: ih, rec: r, down: newLimiter(r.Limits.Down), up: newLimiter(r.Limits.Up)}
-	e.tlimits.Store(ih, &tlimiters{down: ts.down, up: ts.up})
+	ts.sh = &tshared{down: ts.down, up: ts.up}
+	ts.savedDown, ts.savedUp = r.Downloaded, r.Uploaded
+	e.shared.Store(ih, ts.sh)
 	if len(r.MetaInfo) > 0 {
 		tf, err := ParseTorrentFile(r.MetaInfo, r.InfoHash)
 		if err != nil {
@@ -115,7 +117,7 @@ func (e *Engine) newState(r *record, src *source) (*tstate, error) {
 	return ts, nil
 }
 
-// tick polls every torrent and publishes a snapshot.
+// tick polls the torrents (poll.go) and publishes a snapshot.
 func (e *Engine) tick(dt time.Duration) {
 	s := Snapshot{
 		Time:    time.Now(),
@@ -127,18 +129,7 @@ func (e *Engine) tick(dt time.Duration) {
 	}
 	s.Totals.Downloaded, s.Totals.Uploaded = e.session.down, e.session.up
 	e.drainMarketEvents() // before the market samples counters (market_loop.go)
-	for _, ih := range e.order {
-		ts := e.torrents[ih]
-		t := e.poll(ts, dt)
-		e.redialPeers(ts, t.State, s.Time) // explicit peers not connected (redial.go)
-		e.marketTick(ts, &t, s.Time)       // the bandwidth market's step (market_loop.go)
-		s.Torrents = append(s.Torrents, t)
-		s.Totals.DownRate += t.DownRate
-		s.Totals.UpRate += t.UpRate
-		s.Totals.Peers += t.PeerCount
-		s.Totals.Downloaded += ts.sessDown
-		s.Totals.Uploaded += ts.sessUp
-	}
+	e.pollAll(&s, dt)
 	e.marketTotals(&s, s.Time) // wallet status and money totals (market_view.go)
 	e.publish(s)
 }
@@ -149,30 +140,52 @@ func (e *Engine) setErr(err error) {
 	e.errTime = time.Now()
 }
 
-// saveRecord persists one torrent with its current totals.
+// saveRecord persists one torrent with its current totals. A record
+// saved is a torrent changed: it is polled in full (poll.go).
 func (e *Engine) saveRecord(ts *tstate) {
 	if ts.rec == nil {
 		return
 	}
+	ts.touch()
 	r := *ts.rec
 	r.Downloaded, r.Uploaded = ts.downloaded(), ts.uploaded()
 	if err := e.st.putTorrent(&r); err != nil {
 		e.setErr(err)
+		return
 	}
+	ts.savedDown, ts.savedUp = r.Downloaded, r.Uploaded
 }
 
-// persistAll saves every torrent in one transaction.
+// persistAll saves, in one transaction, the totals of every torrent
+// whose totals moved since they were saved. Only a torrent with peer
+// connections moves bytes, and poll reads its counters: the others'
+// are current.
 func (e *Engine) persistAll() {
-	rs := make([]*record, 0, len(e.order))
+	var rs []*record
+	var saved []*tstate
 	for _, ih := range e.order {
 		ts := e.torrents[ih]
-		e.updateCounters(ts)
+		if ts.busy || ts.t != nil && ts.sh.conns.Load() != ts.seenConns {
+			e.updateCounters(ts)
+		}
+		down, up := ts.downloaded(), ts.uploaded()
+		if down == ts.savedDown && up == ts.savedUp {
+			continue
+		}
 		r := *ts.rec
-		r.Downloaded, r.Uploaded = ts.downloaded(), ts.uploaded()
+		r.Downloaded, r.Uploaded = down, up
 		rs = append(rs, &r)
+		saved = append(saved, ts)
+	}
+	if len(rs) == 0 {
+		return
 	}
 	if err := e.st.putTorrents(rs); err != nil {
 		e.setErr(err)
+		return
+	}
+	for i, ts := range saved {
+		ts.savedDown, ts.savedUp = rs[i].Downloaded, rs[i].Uploaded
 	}
 }
 
@@ -227,5 +240,6 @@ func (e *Engine) lookup(ih InfoHash) (*tstate, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownTorrent, ih)
 	}
+	ts.touch() // a command may change it: poll it in full (poll.go)
 	return ts, nil
 }

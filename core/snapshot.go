@@ -74,7 +74,9 @@ const (
 
 // Snapshot is an immutable view of the whole engine, published a few times a
 // second. Receivers must not modify it; slices are never shared with the
-// engine's live state.
+// engine's live state, but they are shared between snapshots: a torrent
+// that did not change keeps its slices, and while no torrent changed
+// Torrents is the previous snapshot's slice itself (SameTorrents).
 type Snapshot struct {
 	Time     time.Time
 	Torrents []Torrent // in the order they were added
@@ -154,6 +156,13 @@ type Torrent struct {
 	Licensed bool
 	// Campaign is the crowdfunding campaign of the terms (nil: none).
 	Campaign *market.Campaign
+}
+
+// SameTorrents reports whether s and o hold the same torrents with the
+// same values, as the engine publishes it while no torrent changes (a
+// consumer may skip its per-torrent work). False negatives are possible.
+func (s Snapshot) SameTorrents(o Snapshot) bool {
+	return len(s.Torrents) == len(o.Torrents) && (len(s.Torrents) == 0 || &s.Torrents[0] == &o.Torrents[0])
 }
 
 // Torrent returns the torrent ih of the snapshot.

@@ -35,23 +35,22 @@ type tstate struct {
 	// been checked, so the first announce states what is really left.
 	announcePending bool
 
-	down, up *rate.Limiter // per-torrent limits, also in Engine.tlimits
+	down, up *rate.Limiter // per-torrent limits, also in sh
+	sh       *tshared      // what callbacks see of it (Engine.shared)
 
 	// Counters of the current anacrolix torrent and rates.
 	sessDown, sessUp int64
 	downRate, upRate float64
 	peers            map[*torrent.PeerConn]*peerRate
 	seq              map[int]types.PiecePriority // pieces raised for sequential download
-	last             Torrent
+
+	idle // what poll needs to skip work for an unchanged torrent (poll.go)
 
 	terms       *market.Terms // publisher terms, read once the metainfo is known (gate.go)
 	termsParsed bool
 	policyErr   string             // the last trade policy error logged (market_loop.go)
 	redials     map[string]*redial // explicit peers' redial backoff (redial.go)
 }
-
-// tlimiters are a torrent's limiters as the callbacks see them.
-type tlimiters struct{ down, up *rate.Limiter }
 
 type peerRate struct {
 	down, up         int64
@@ -74,7 +73,7 @@ func (ts *tstate) uploaded() int64   { return ts.rec.Uploaded + ts.sessUp }
 func (e *Engine) fileStorage(dir string) storage.ClientImplCloser {
 	return storage.NewFileOpts(storage.NewFileClientOpts{
 		ClientBaseDir:   dir,
-		PieceCompletion: e.pc,
+		PieceCompletion: watchedCompletion{e.pc, e}, // pokes the torrent (poll.go)
 		DisableMmap:     true,
 		UsePartFiles:    g.Some(false),
 		Logger:          e.log,
@@ -102,11 +101,13 @@ func (e *Engine) start(ts *tstate) error {
 		t.DisallowDataDownload()
 		e.post(func() {
 			if ts.t == t && ts.err == "" {
+				ts.touch()
 				ts.err = "cannot write data: " + err.Error()
 				e.log.Error("storage error", "infohash", ts.rec.InfoHash, "err", err)
 			}
 		})
 	})
+	ts.touch()
 	ts.applied = false
 	ts.sessDown, ts.sessUp = 0, 0
 	ts.peers = make(map[*torrent.PeerConn]*peerRate)
@@ -156,6 +157,7 @@ func (e *Engine) stop(ts *tstate) {
 	ts.sessDown, ts.sessUp = 0, 0
 	ts.t.Drop()
 	ts.t = nil
+	ts.touch()
 	ts.downRate, ts.upRate = 0, 0
 	ts.peers = nil
 }
@@ -223,7 +225,7 @@ func piecePriority(p Priority) types.PiecePriority {
 // one priority the order is its own), so pieces arrive roughly front to
 // back while enough stay requested to keep the link busy.
 func (e *Engine) applySequential(ts *tstate) {
-	if ts.t == nil || !ts.applied {
+	if ts.t == nil || !ts.applied || !ts.rec.Sequential && len(ts.seq) == 0 {
 		return
 	}
 	next := map[int]types.PiecePriority{}
@@ -270,122 +272,6 @@ func (e *Engine) updateCounters(ts *tstate) {
 	ts.sessUp = st.BytesWrittenData.Int64()
 }
 
-// poll refreshes ts from the client and returns its snapshot. dt is the
-// time since the last poll.
-func (e *Engine) poll(ts *tstate, dt time.Duration) Torrent {
-	ih := ts.ih
-	out := Torrent{
-		InfoHash:   ih,
-		Name:       ts.name,
-		Labels:     append([]string(nil), ts.rec.Labels...),
-		AddedAt:    ts.rec.AddedAt,
-		Err:        ts.err,
-		Sequential: ts.rec.Sequential,
-		Limits:     ts.rec.Limits,
-		DataDir:    ts.rec.DataDir,
-		Market:     TorrentMarket{MarketPolicy: ts.rec.Market.policy()},
-	}
-	e.learnTerms(ts)
-	out.Terms = ts.terms
-	if ts.tf != nil {
-		out.Format, out.InfoHashV2 = ts.tf.Format, ts.tf.InfoHashV2
-	}
-	for _, u := range ts.trackers {
-		out.Trackers = append(out.Trackers, e.facts.tracker(ih, u))
-	}
-	if ts.t == nil {
-		// Paused: keep the last known progress.
-		out.Size, out.Done = ts.last.Size, ts.last.Done
-		out.PieceLength, out.NumPieces = ts.last.PieceLength, ts.last.NumPieces
-		out.Pieces, out.Files = ts.last.Pieces, ts.last.Files
-		if ts.tf != nil && out.NumPieces == 0 {
-			out.PieceLength, out.NumPieces = ts.tf.PieceLength, ts.tf.NumPieces
-			out.Size = ts.tf.Size
-			for i, p := range ts.tf.Files {
-				out.Files = append(out.Files, File{Path: p, Size: ts.tf.info.UpvertedFiles()[i].Length, Priority: ts.prio(i)})
-			}
-		}
-		out.Downloaded, out.Uploaded = ts.downloaded(), ts.uploaded()
-		out.State = StatePaused
-		if ts.err != "" {
-			out.State = StateError
-		}
-		out.Ratio = ratio(out.Uploaded, out.Size)
-		ts.last = out
-		return out
-	}
-	e.applyInfo(ts)
-	if ts.t == nil {
-		return e.poll(ts, dt) // applyInfo stopped it: metadata refused (bep52.go)
-	}
-	t := ts.t
-	e.applySequential(ts)
-	prevDown, prevUp := ts.sessDown, ts.sessUp
-	e.updateCounters(ts)
-	ts.downRate = ewma(ts.downRate, ts.sessDown-prevDown, dt)
-	ts.upRate = ewma(ts.upRate, ts.sessUp-prevUp, dt)
-	out.DownRate, out.UpRate = int64(ts.downRate), int64(ts.upRate)
-	out.Downloaded, out.Uploaded = ts.downloaded(), ts.uploaded()
-
-	hashing := false
-	if info := t.Info(); info != nil {
-		out.Name = t.Name()
-		ts.name = out.Name
-		out.PieceLength = info.PieceLength
-		out.NumPieces = t.NumPieces()
-		out.Pieces = make([]byte, out.NumPieces)
-		i := 0
-		for _, run := range t.PieceStateRuns() {
-			var b byte
-			switch {
-			case run.Complete:
-				b = 2
-			case run.Partial:
-				b = 1
-			}
-			if run.Hashing || run.QueuedForHash || run.Marking {
-				hashing = true
-			}
-			for k := 0; k < run.Length && i < len(out.Pieces); k++ {
-				out.Pieces[i] = b
-				i++
-			}
-		}
-		for i, f := range t.Files() {
-			fi := f.FileInfo()
-			fl := File{Path: strings.Join(fi.BestPath(), "/"), Size: f.Length(), Done: f.BytesCompleted(), Priority: ts.prio(i)}
-			out.Files = append(out.Files, fl)
-			if fl.Priority != PrioritySkip {
-				out.Size += fl.Size
-				out.Done += fl.Done
-			}
-		}
-	}
-	e.pollPeers(ts, &out, dt)
-	if ts.announcePending && t.Info() != nil && !hashing {
-		ts.announcePending = false
-		addTrackers(ts)
-	}
-	switch {
-	case ts.err != "":
-		out.State = StateError
-	case t.Info() == nil:
-		out.State = StateMetadata
-	case ts.checking > 0 || hashing && out.Done < out.Size && out.DownRate == 0:
-		out.State = StateChecking
-	case out.Done >= out.Size:
-		out.State = StateSeeding
-	default:
-		out.State = StateDownloading
-	}
-	if out.State == StateDownloading && out.DownRate > 0 {
-		out.ETA = time.Duration(float64(out.Size-out.Done)/float64(out.DownRate)) * time.Second
-	}
-	out.Ratio = ratio(out.Uploaded, out.Size)
-	ts.last = out
-	return out
-}
-
 func (ts *tstate) prio(i int) Priority {
 	if i < len(ts.rec.Priorities) {
 		return ts.rec.Priorities[i]
@@ -422,6 +308,7 @@ func (e *Engine) recheck(ts *tstate) error {
 	e.g.Go(func() error {
 		err := t.VerifyDataContext(e.gctx)
 		e.post(func() {
+			ts.touch()
 			ts.checking--
 			if err != nil && e.gctx.Err() == nil && ts.t == t {
 				e.log.Warn("recheck failed", "infohash", ts.rec.InfoHash, "err", err)
