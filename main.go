@@ -12,9 +12,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
-	"sort"
+	"slices"
 	"syscall"
 
 	"github.com/bidtorrent/bidtorrent/config"
@@ -121,11 +122,7 @@ func exitCode(err error, stderr io.Writer) int {
 func usage(fs *flag.FlagSet) {
 	w := fs.Output()
 	fmt.Fprintf(w, "Usage: bidtorrent [global flags] [command] [flags] [args]\n\nCommands:\n")
-	names := make([]string, 0, len(verbs))
-	for n := range verbs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(verbs))
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-8s %s\n", n, verbs[n].summary)
 	}

@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -79,11 +81,7 @@ var commandHelp = map[string]remoteCommand{
 }
 
 func commandNames() string {
-	names := make([]string, 0, len(remoteCommands))
-	for n := range remoteCommands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(remoteCommands))
 	return strings.Join(names, ", ")
 }
 
@@ -121,11 +119,7 @@ func parse(fs *flag.FlagSet, args []string) error { return cliargs.Parse(fs, arg
 
 func (s *Server) help(w io.Writer) {
 	fmt.Fprintln(w, "Commands (ssh -p PORT HOST COMMAND [ARGS]):")
-	names := make([]string, 0, len(remoteCommands))
-	for n := range remoteCommands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(remoteCommands))
 	for _, n := range names {
 		c := commandHelp[n]
 		fmt.Fprintf(w, "  %-7s %s\n          %s\n", n, c.args, c.summary)
