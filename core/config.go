@@ -14,7 +14,8 @@ import (
 
 // Config is the [engine] section of the config file.
 type Config struct {
-	// ListenAddr is where peers connect to us (TCP, and UDP for uTP), as
+	// ListenAddr is where peers connect to us (TCP, and UDP on the same
+	// port for uTP, the DHT and the uTP reset of utpreset.go), as
 	// host:port. An empty host listens on every interface; port 0 picks a
 	// free port.
 	ListenAddr string `toml:"listen_addr"`
@@ -29,7 +30,8 @@ type Config struct {
 	PEX bool `toml:"pex"`
 	LSD bool `toml:"lsd"`
 	// UTP enables uTP (BEP 29) besides TCP. Off by default: the pure-Go uTP
-	// of CGO_ENABLED=0 builds is slow and stalls.
+	// of CGO_ENABLED=0 builds is slow and stalls. Off, a uTP SYN to the
+	// UDP port is answered with an ST_RESET, so the peer uses TCP at once.
 	UTP bool `toml:"utp"`
 	// PortForwarding asks the router for the listen port (UPnP, NAT-PMP).
 	PortForwarding bool `toml:"port_forwarding"`

@@ -84,12 +84,17 @@ type Engine struct {
 	cl    *torrent.Client
 	conns *ConnRegistry
 	tcp   net.Listener
-	utp   utpSocket      // nil unless uTP is on
-	dhtPC net.PacketConn // nil unless DHT runs on its own socket
-	dht   *dht.Server    // nil unless DHT is on
+	utp   utpSocket   // nil unless uTP is on
+	dht   *dht.Server // nil unless DHT is on
 	facts *peerTable
 	mkt   *marketState // the bandwidth market; nil without a wallet (market_loop.go)
 	gates gateTable    // upload gates of paid torrents (gate.go)
+
+	// udp is the UDP port when uTP is off: it answers uTP SYNs with a
+	// reset (utpreset.go) and carries the DHT when that is on.
+	udp     net.PacketConn
+	udpDone chan struct{} // closed when refuseUTP stops (DHT off)
+
 	// presentTries counts licence presentations checked per connection
 	// (*torrent.PeerConn → *atomic.Int32; commerce.go).
 	presentTries sync.Map
@@ -220,6 +225,18 @@ func New(cfg Config, dataDir string, opts ...Option) (_ *Engine, err error) {
 		}
 		e.utp = s
 		closers = append(closers, s.Close)
+	} else {
+		// The port a uTP-first peer tries: answer it (utpreset.go).
+		pc, err := net.ListenPacket("udp", udpAddr)
+		switch {
+		case err == nil:
+			e.udp = pc
+			closers = append(closers, pc.Close)
+		case cfg.DHT:
+			return nil, listenError("udp (DHT)", udpAddr, err)
+		default:
+			e.log.Warn("no UDP port: peers that try uTP first will wait before using TCP", "addr", udpAddr, "err", err)
+		}
 	}
 	dialer, err := newTCPDialer(e.conns, cfg.DialAddr)
 	if err != nil {
@@ -247,11 +264,7 @@ func New(cfg Config, dataDir string, opts ...Option) (_ *Engine, err error) {
 	if cfg.DHT {
 		var pc net.PacketConn = e.utp
 		if pc == nil {
-			if e.dhtPC, err = net.ListenPacket("udp", udpAddr); err != nil {
-				return nil, listenError("udp (DHT)", udpAddr, err)
-			}
-			closers = append(closers, e.dhtPC.Close)
-			pc = e.dhtPC
+			pc = utpRefuser{e.udp}
 		}
 		ds, err := e.cl.NewAnacrolixDhtServer(pc)
 		if err != nil {
@@ -260,6 +273,9 @@ func New(cfg Config, dataDir string, opts ...Option) (_ *Engine, err error) {
 		e.dht = ds
 		closers = append(closers, func() error { ds.Close(); return nil })
 		e.cl.AddDhtServer(torrent.AnacrolixDhtServerWrapper{Server: ds})
+	} else if e.udp != nil {
+		e.udpDone = make(chan struct{})
+		go refuseUTP(e.udp, e.log, e.udpDone)
 	}
 	e.log.Info("engine ready", "listen", e.tcp.Addr().String(), "utp", cfg.UTP, "dht", cfg.DHT, "data_dir", dataDir)
 	return e, nil
@@ -444,8 +460,11 @@ func (e *Engine) shutdown() {
 	if e.utp != nil {
 		_ = e.utp.Close()
 	}
-	if e.dhtPC != nil {
-		_ = e.dhtPC.Close()
+	if e.udp != nil {
+		_ = e.udp.Close()
+		if e.udpDone != nil {
+			<-e.udpDone
+		}
 	}
 	if err := e.st.close(); err != nil {
 		e.log.Warn("closing state", "err", err)

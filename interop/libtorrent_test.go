@@ -39,6 +39,12 @@ func needLibtorrent(t *testing.T) {
 // torrent is a .torrent path or a magnet URI.
 func startLT(t *testing.T, dir, label, mode, torrent, save string, peers ...string) (*Proc, netip.AddrPort) {
 	t.Helper()
+	return startLTWith(t, dir, label, mode, torrent, save, nil, peers...)
+}
+
+// startLTWith is startLT with extra ltpeer.py flags (--utp).
+func startLTWith(t *testing.T, dir, label, mode, torrent, save string, flags []string, peers ...string) (*Proc, netip.AddrPort) {
+	t.Helper()
 	script, err := filepath.Abs(filepath.Join("testdata", "ltpeer.py"))
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +61,7 @@ func startLT(t *testing.T, dir, label, mode, torrent, save string, peers ...stri
 	for _, p := range peers {
 		args = append(args, "--peer", p)
 	}
+	args = append(args, flags...)
 	p, err := StartProc(dir, label, systemPython, args...)
 	if err != nil {
 		t.Fatal(err)
@@ -128,4 +135,71 @@ func TestLibtorrentGetsFromOurSeed(t *testing.T) {
 	}
 	checkFile(t, filepath.Join(out, "payload.bin"), sum)
 	t.Logf("libtorrent got %d bytes from our seed in %v", int64(payloadSize), p.Elapsed())
+}
+
+// TestLibtorrentUTPFirstFallsBackAtOnce: libtorrent with its default
+// settings dials a new peer over uTP first. Our seeder has uTP off (the
+// default), so its UDP port answers the uTP SYN with a reset (BEP 29
+// ST_RESET): libtorrent's uTP attempt fails at once instead of after its
+// 3 s uTP connect timeout, it dials TCP, and the first payload byte
+// arrives within a second of that; the download completes intact.
+// libtorrent redials over TCP either at once or on its next one-second
+// tick, so from the uTP attempt to the first byte takes under 2 s (over
+// 4 s without the reset).
+func TestLibtorrentUTPFirstFallsBackAtOnce(t *testing.T) {
+	t.Parallel()
+	needLibtorrent(t)
+	dir := t.TempDir()
+	trk := startTracker(t) // our create wants one; libtorrent is told our address directly
+	b, tor, _, sum := ourSeed(t, dir, trk, false)
+	out := filepath.Join(dir, "lt-out")
+	p, _ := startLTWith(t, dir, "lt-get-utp", "get", tor, out, []string{"--utp"}, b.listen.String())
+	if err := p.Wait(transferMax); err != nil {
+		t.Fatalf("libtorrent leecher: %v", err)
+	}
+	checkFile(t, filepath.Join(out, "payload.bin"), sum)
+	stdout := p.Stdout()
+	// Times in s since libtorrent's first connect_peer call, from its output.
+	utpTry, utpFail, tcpTry, first := -1.0, -1.0, -1.0, -1.0
+	var transport string
+	for _, line := range strings.Split(stdout, "\n") {
+		var at float64
+		switch {
+		case strings.HasPrefix(line, "FIRST_BYTES"):
+			var sinceUTP float64
+			if _, err := fmt.Sscanf(line, "FIRST_BYTES t=%g since_utp=%g transport=%s", &first, &sinceUTP, &transport); err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+		case strings.HasPrefix(line, "ALERT"):
+			if _, err := fmt.Sscanf(line, "ALERT t=%g", &at); err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			switch {
+			case strings.Contains(line, "outgoing connection to peer (uTP)") && utpTry < 0:
+				utpTry = at
+			case strings.Contains(line, "disconnecting (uTP)") && utpFail < 0:
+				utpFail = at
+			case strings.Contains(line, "outgoing connection to peer (TCP)") && tcpTry < 0:
+				tcpTry = at
+			}
+		}
+	}
+	if utpTry < 0 || utpFail < 0 || tcpTry < 0 || first < 0 {
+		t.Fatalf("libtorrent's output lacks a uTP attempt, its failure, a TCP attempt or the first byte:\n%s", stdout)
+	}
+	t.Logf("libtorrent (uTP first): uTP attempt at %.3f s, failed %.3f s later, TCP dialled %.3f s after the failure, "+
+		"first byte over %s %.3f s after the TCP dial (%.3f s after the uTP attempt)",
+		utpTry, utpFail-utpTry, tcpTry-utpFail, transport, first-tcpTry, first-utpTry)
+	if utpFail-utpTry >= 1 || strings.Contains(stdout, "(uTP) [connect] [system]: Connection timed out") {
+		t.Errorf("the uTP attempt failed %.3f s after it began; want a reset within 1 s, not the 3 s timeout", utpFail-utpTry)
+	}
+	if transport != "tcp" || first-tcpTry >= 1 {
+		t.Errorf("first byte over %s %.3f s after the TCP dial; want TCP within 1 s", transport, first-tcpTry)
+	}
+	if first-utpTry >= 2 {
+		t.Errorf("first byte %.3f s after the uTP attempt; want under 2 s", first-utpTry)
+	}
+	if t.Failed() {
+		t.Logf("libtorrent's output:\n%s", stdout)
+	}
 }
