@@ -276,6 +276,7 @@ func runSeed(ctx context.Context, c *cli, args []string) error {
 	var ef engineFlags
 	fs.StringVar(&ef.listen, "listen", "", "listen on `HOST:PORT` (default: the config's listen_addr)")
 	torrentPath := fs.String("torrent", "", "the .torrent `FILE` of PATH; created if it does not exist")
+	format := fs.String("format", "", "`FORMAT` of a torrent seed creates: v1 (the default), hybrid or v2 (see create)")
 	fs.Var(&ef.uploadLimit, "upload-limit", "upload `RATE` limit, e.g. 2MiB (default: unlimited)")
 	fs.StringVar(&ef.price, "ask", "", "sell upload in the bandwidth market at a reserve `PRICE` in BTT per MiB (opens the wallet)")
 	fs.StringVar(&ef.strategy, "seller-strategy", "", "seller strategy `NAME`: uniform, propshare or free (default uniform with --ask)")
@@ -288,6 +289,12 @@ func runSeed(ctx context.Context, c *cli, args []string) error {
 	market, hasMarket, err := parseMarketFlags(ef.price, ef.strategy, true)
 	if err != nil {
 		return err
+	}
+	fm := core.FormatV1
+	if *format != "" {
+		if fm, err = core.ParseFormat(*format); err != nil {
+			return err
+		}
 	}
 	path, err := filepath.Abs(fs.Arg(0))
 	if err != nil {
@@ -307,8 +314,11 @@ func runSeed(ctx context.Context, c *cli, args []string) error {
 			return fmt.Errorf("cannot read %s: %w", *torrentPath, errors.Unwrap(err))
 		}
 	}
+	if tf != nil && *format != "" && tf.Format != fm {
+		return fmt.Errorf("cannot seed %s as %s: %s is a %s torrent", fs.Arg(0), fm, *torrentPath, tf.Format)
+	}
 	if tf == nil {
-		if tf, err = core.CreateTorrent(core.CreateOptions{Path: path, CreatedBy: "bidtorrent " + version}); err != nil {
+		if tf, err = core.CreateTorrent(core.CreateOptions{Format: fm, Path: path, CreatedBy: "bidtorrent " + version}); err != nil {
 			return err
 		}
 		if *torrentPath != "" {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -244,6 +245,8 @@ func TestSeedBadInput(t *testing.T) {
 		{"not a torrent", []string{"seed", "--torrent", text, filepath.Join(dir, "a.bin")}, 1, []string{"not a torrent"}},
 		{"port in use", []string{"seed", "--listen", busy, "--torrent", aTorrent, filepath.Join(dir, "a.bin")}, 1, []string{"cannot listen on " + busy, "address already in use"}},
 		{"bad ask", []string{"seed", "--ask", "-1", filepath.Join(dir, "a.bin")}, 1, []string{"--ask"}},
+		{"bad format", []string{"seed", "--format", "v3", filepath.Join(dir, "a.bin")}, 1, []string{"format", "v3", "want v1, hybrid or v2"}},
+		{"format of another torrent", []string{"seed", "--format", "v2", "--torrent", aTorrent, filepath.Join(dir, "a.bin")}, 1, []string{"as v2", "a.torrent is a v1 torrent"}},
 		// The market pays and earns with the data dir's wallet; without one
 		// --ask is refused up front, not ignored.
 		{"ask without wallet", []string{"seed", "--ask", "0.001", filepath.Join(dir, "a.bin")}, 1, []string{"needs a wallet", "wallet new"}},
@@ -257,6 +260,19 @@ func TestSeedBadInput(t *testing.T) {
 // stdout), get by magnet with --peer, hashes compared, and a second get
 // that finds everything verified and exits at once.
 func TestSeedGetCLI(t *testing.T) {
+	for _, format := range []core.Format{"", core.FormatHybrid, core.FormatV2} {
+		name := string(format)
+		if name == "" {
+			name = "default"
+		}
+		t.Run(name, func(t *testing.T) { testSeedGet(t, format) })
+	}
+}
+
+// testSeedGet seeds a directory with `seed` (creating its torrent in
+// format, "" for the default v1) and fetches it with `get` from the magnet
+// seed prints, comparing every file by sha256.
+func testSeedGet(t *testing.T, format core.Format) {
 	dir := isolate(t)
 	payload := filepath.Join(dir, "src", "payload")
 	writeRandom(t, filepath.Join(payload, "one.bin"), 600_000, 11)
@@ -270,9 +286,12 @@ func TestSeedGetCLI(t *testing.T) {
 	var seedErr bytes.Buffer
 	seedDone := make(chan int, 1)
 	go func() {
-		seedDone <- run(ctx, []string{"--data-dir", filepath.Join(dir, "seedstate"), "seed", "--listen", seedAddr,
-			"--torrent", torrentPath, "--upload-limit", "50MiB", payload},
-			strings.NewReader(""), pw, &seedErr)
+		args := []string{"--data-dir", filepath.Join(dir, "seedstate"), "seed", "--listen", seedAddr,
+			"--torrent", torrentPath, "--upload-limit", "50MiB"}
+		if format != "" {
+			args = append(args, "--format", string(format))
+		}
+		seedDone <- run(ctx, append(args, payload), strings.NewReader(""), pw, &seedErr)
 		pw.Close()
 	}()
 	magnet, err := bufio.NewReader(pr).ReadString('\n')
@@ -287,6 +306,9 @@ func TestSeedGetCLI(t *testing.T) {
 	}
 	if magnet != tf.Magnet() {
 		t.Fatalf("magnet %q, want %q", magnet, tf.Magnet())
+	}
+	if want := cmp.Or(format, core.FormatV1); tf.Format != want {
+		t.Fatalf("seed created a %s torrent, want %s", tf.Format, want)
 	}
 
 	out := filepath.Join(dir, "out")
