@@ -25,6 +25,10 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreAnyFunction("github.com/anacrolix/torrent.(*dialPool).startDrainer.func1"),
 		goleak.IgnoreTopFunction("github.com/anacrolix/torrent/internal/nestedmaps.init"),
 		goleak.IgnoreAnyFunction("go.opencensus.io/stats/view.(*worker).start"),
+		// The watcher tree go-ethereum's dependencies start at init
+		// (the fake TRON node runs its EVM, transfer_test.go).
+		goleak.IgnoreTopFunction("github.com/rjeczalik/notify.(*nonrecursiveTree).dispatch"),
+		goleak.IgnoreTopFunction("github.com/rjeczalik/notify.(*nonrecursiveTree).internal"),
 	)
 }
 

@@ -73,6 +73,7 @@ func (e *Engine) readCovers(now time.Time) {
 // ended: a shortfall cuts the payer everywhere until it is paid (§8.6).
 // On the loop.
 func (mk *marketState) noteSettled(ss []wallet.Settlement) {
+	mk.noteTransfers(ss)
 	for _, s := range ss {
 		if s.Record.Direction != wallet.Received || s.Err != nil {
 			continue // (TRON: received cheques wait for their payer)

@@ -46,6 +46,7 @@ type marketState struct {
 	balAt      time.Time
 	balBusy    bool
 	settling   bool // a settlement a licence waits for runs (market_cover.go)
+	paying     bool // a settlement by transfer runs (market_transfer.go)
 	settled    time.Time
 }
 
@@ -74,7 +75,7 @@ func newMarketState(cfg MarketConfig, w Wallet, upload int64) (*marketState, err
 	if err != nil {
 		return nil, err
 	}
-	return &marketState{
+	mk := &marketState{
 		w:     w,
 		m:     m,
 		sh:    shaper.New(upload),
@@ -84,7 +85,11 @@ func newMarketState(cfg MarketConfig, w Wallet, upload int64) (*marketState, err
 		tors:  make(map[InfoHash]*market.Auction),
 
 		publishers: make(map[InfoHash][]string),
-	}, nil
+	}
+	if err := mk.loadTransfers(); err != nil {
+		return nil, err
+	}
+	return mk, nil
 }
 
 // marketEventC is the loop's channel of market events (nil without a

@@ -28,6 +28,11 @@ type Wallet interface {
 	// Cover is what a payer can be shown to pay (§8.6); read off the
 	// loop (market_cover.go).
 	Cover(ctx context.Context, payer wallet.Address) (wallet.Amount, bool, error)
+	// AcceptTransfer checks a payer's settlement transfer on chain and
+	// counts it, once (§11.2); Transfers are our latest to a payee.
+	// AcceptTransfer is read off the loop (market_transfer.go).
+	AcceptTransfer(ctx context.Context, payer wallet.Address, txid [32]byte) (wallet.Amount, error)
+	Transfers(beneficiary wallet.Address) ([][32]byte, error)
 }
 
 // WithWallet turns the bandwidth market on: the engine advertises btt_bid,

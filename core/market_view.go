@@ -80,4 +80,5 @@ func (e *Engine) marketTotals(s *Snapshot, now time.Time) {
 		Balance: mk.balance, Unsettled: mk.unsett, Err: mk.balErr}
 	e.refreshBalance(now)
 	e.readCovers(now) // market_cover.go
+	e.transfers()     // market_transfer.go
 }

@@ -148,6 +148,12 @@ func recordTx(tx *bolt.Tx, dir Direction, counterparty Address, c Cheque) (Amoun
 	}
 	delta := c.Cumulative.SubFloor(r.Cheque.Cumulative)
 	r.Cheque, r.Updated = c, time.Now()
+	if dir == Received && c.Vault.IsZero() {
+		// Transfers the payer made before this cheque arrived (§11.2).
+		if t := transferredTx(tx, key).Min(c.Cumulative); t.Cmp(r.Settled) > 0 {
+			r.Settled = t
+		}
+	}
 	return delta, bk.Put(key, encodeRecord(r))
 }
 

@@ -39,7 +39,7 @@ type Config struct {
 	// is set and on this machine or a private network (a node of your
 	// own), on every network: anyone on the path to a public node could
 	// read and answer for it, and a payee believes what its node says a
-	// payer's transfer did (PROTOCOL.md §11).
+	// payer's transfer did (PROTOCOL.md §11.2).
 	Plaintext bool `toml:"plaintext"`
 	// APIKeyEnv names the environment variable holding the
 	// TRON-PRO-API-KEY (the key itself never goes in this file).
@@ -96,7 +96,7 @@ type Network struct {
 
 // Networks are the chains Config.Chain may name. Every public node is
 // dialled with TLS on port 443, test networks included: a payee believes
-// what its node says of a payer's transfer (PROTOCOL.md §11), so a
+// what its node says of a payer's transfer (PROTOCOL.md §11.2), so a
 // plaintext path would let anyone on it answer for the node. (Revision
 // 2.3 and before dialled the test networks' plaintext port 50051.)
 var Networks = map[string]Network{

@@ -106,7 +106,7 @@ func (w *Wallet) pay(ctx context.Context, s Settlement) Settlement {
 			s.Err = fmt.Errorf("cannot check the pending settlement %s: %w", p.TxID, err)
 			return s
 		case st == TxConfirmed:
-			if err := w.book.SetSettled(r.Direction, r.Cheque.ChainID, r.Cheque.Token, r.Counterparty, p.Target); err != nil {
+			if err := w.book.settledBy(r.Cheque.ChainID, r.Cheque.Token, r.Counterparty, p.Target, p.TxID); err != nil {
 				s.Err = err
 				return s
 			}
@@ -136,7 +136,7 @@ func (w *Wallet) pay(ctx context.Context, s Settlement) Settlement {
 		s.Err = fmt.Errorf("cannot pay %s BTT to %s: %w", amt.Format(BTTDecimals), r.Counterparty, err)
 		return s
 	}
-	if err := w.book.SetSettled(r.Direction, r.Cheque.ChainID, r.Cheque.Token, r.Counterparty, r.Cheque.Cumulative); err != nil {
+	if err := w.book.settledBy(r.Cheque.ChainID, r.Cheque.Token, r.Counterparty, r.Cheque.Cumulative, rc.TxID); err != nil {
 		s.Err = err
 		return s
 	}

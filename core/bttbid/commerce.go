@@ -259,6 +259,8 @@ func (e *encoder) commerce(m Message) {
 			list = append(list, pe.w.encode()...)
 		}
 		e.w.raw("pledges", append(list, 'e'))
+	case *Transfer:
+		e.transfer(m)
 	}
 }
 
@@ -396,6 +398,8 @@ func (d *decoder) commerce(t Type) (m Message, ok bool) {
 			d.fail("pledges", err)
 		}
 		return f, true
+	case TypeTransfer:
+		return d.transfer(), true
 	}
 	return nil, false
 }

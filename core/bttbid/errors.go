@@ -75,6 +75,7 @@ var codeNames = map[Code]string{
 	CodeUnderpaid:          "underpaid",
 	CodeNotPayee:           "not_payee",
 	CodeBadLicense:         "bad_license",
+	CodeBadTransfer:        "bad_transfer",
 	CodeInternal:           "internal",
 }
 

@@ -80,6 +80,9 @@ type account struct {
 	// force (§8.2). pay never signs above payCap plus one credit step.
 	payCap wallet.Amount
 	step   wallet.Amount // one credit step at the price of the last award
+	// transfers are our settlement transfers to it, named in TRANSFER
+	// (transfer.go).
+	transfers [][32]byte
 }
 
 func (m *Market) account(addr wallet.Address) *account {

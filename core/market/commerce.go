@@ -254,6 +254,7 @@ func (s *Session) commerceHello(now time.Time) {
 // licence presentation, the publisher's campaign progress (at most once
 // a second, when it changed) and its funded proof to unpaid pledgers.
 func (s *Session) CommerceTick(now time.Time) {
+	s.sendTransfers()
 	if !s.v2() || s.t.c.terms == nil {
 		return
 	}

@@ -168,6 +168,10 @@ type Market struct {
 	auctions []*Auction
 	// settleWant: a licence waits for its purchase to be settled.
 	settleWant bool
+	// payWant: we should settle what we owe by transfer (transfer.go).
+	payWant bool
+	// checks are the TRANSFERs waiting for a check on chain.
+	checks []transferQuery
 }
 
 // New returns a market trading with w under cfg.

@@ -111,7 +111,8 @@ func (s *Session) receiptFor(r *bttbid.Receipt) {
 		s.t.c.campaign.Paid = true
 	}
 	if pp.purpose == wallet.ForPurchase {
-		return // done when the licence arrives
+		s.m.payWant = true // on TRON, the licence waits for our transfer (§11.2)
+		return             // done when the licence arrives
 	}
 	s.deal.pending = nil
 	pp.finish(nil)

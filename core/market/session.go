@@ -60,6 +60,7 @@ type Session struct {
 	buy   buySide
 	deal  dealing
 	limit rateLimit
+	xfer  transferSide
 }
 
 // Key returns the engine's key for the peer.
@@ -272,6 +273,8 @@ func (s *Session) Receive(now time.Time, payload []byte) {
 			s.onCampaign(m)
 		case *bttbid.Funded:
 			s.onFunded(m)
+		case *bttbid.Transfer:
+			s.onTransfer(m)
 		}
 	}
 }
@@ -283,6 +286,11 @@ func (s *Session) onError(e *bttbid.ErrorMsg) {
 		s.closeBuyEpoch()
 		s.buy.awardedUs = false
 		s.pay(true)
+	}
+	if e.Code == bttbid.CodeCreditExceeded {
+		// Our exposure may be what binds (§8.6): on TRON without a
+		// vault, settling by transfer lowers it (§11.2).
+		s.m.payWant = true
 	}
 	if e.Code == bttbid.CodeBadAward && !e.Disable && s.sell.awarded {
 		// The buyer declined our AWARD (its bid changed): the epoch ends.
