@@ -18,11 +18,19 @@ import (
 // re-hashed from the data on disk, never downloaded again; anacrolix's own
 // bolt store buffers completions and persists "incomplete", which made a
 // killed download start over.
-type completionDB struct{ db *bolt.DB }
+//
+// Set also records the size and mtime of the files a completed piece
+// touches, in the same transaction, for the start-up check (filecheck.go).
+type completionDB struct {
+	db      *bolt.DB
+	layouts *layouts
+}
 
 var bucketCompletion = []byte("completion")
 
 var _ storage.PieceCompletion = completionDB{}
+
+func newCompletionDB(db *bolt.DB) completionDB { return completionDB{db: db, layouts: &layouts{}} }
 
 func pieceKey(i int) []byte {
 	var b [4]byte
@@ -50,7 +58,14 @@ func (c completionDB) Set(pk metainfo.PieceKey, complete g.Option[bool]) error {
 	if cur, err := c.Get(pk); err == nil && cur.Ok == (complete.Ok && complete.Value) {
 		return nil // already as wanted
 	}
+	var stamps map[int]fileStamp
+	if complete.Ok && complete.Value {
+		stamps = c.stampsFor(InfoHash(pk.InfoHash), pk.Index)
+	}
 	err := c.db.Update(func(tx *bolt.Tx) error {
+		if err := putStamps(tx, InfoHash(pk.InfoHash), stamps); err != nil {
+			return err
+		}
 		b, err := tx.CreateBucketIfNotExists(bucketCompletion)
 		if err != nil {
 			return err
@@ -70,14 +85,20 @@ func (c completionDB) Set(pk metainfo.PieceKey, complete g.Option[bool]) error {
 	return nil
 }
 
-// forget drops every record of a torrent.
+// forget drops every record of a torrent, and its file stamps.
 func (c completionDB) forget(ih InfoHash) error {
+	c.layouts.m.Delete(ih)
 	return c.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCompletion)
-		if b == nil || b.Bucket(ih[:]) == nil {
-			return nil
+		for _, name := range [][]byte{bucketCompletion, bucketStamps} {
+			b := tx.Bucket(name)
+			if b == nil || b.Bucket(ih[:]) == nil {
+				continue
+			}
+			if err := b.DeleteBucket(ih[:]); err != nil {
+				return err
+			}
 		}
-		return b.DeleteBucket(ih[:])
+		return nil
 	})
 }
 

@@ -207,7 +207,7 @@ func New(cfg Config, dataDir string, opts ...Option) (_ *Engine, err error) {
 	setLimiter(e.conns.down, e.limits.Down)
 	setLimiter(e.conns.up, e.limits.Up)
 
-	e.pc = completionDB{e.st.db}
+	e.pc = newCompletionDB(e.st.db)
 
 	tcp, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
@@ -452,6 +452,13 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) shutdown() {
 	for _, err := range e.cl.Close() {
 		e.log.Warn("closing client", "err", err)
+	}
+	// Data written since the last verified piece: record the files as
+	// they are now, or the next start would hash them again (filecheck.go).
+	for _, ts := range e.torrents {
+		if ts.t != nil && ts.sessDown > 0 {
+			e.restamp(ts)
+		}
 	}
 	if e.dht != nil {
 		e.dht.Close() // before its socket, or its reader panics

@@ -182,6 +182,9 @@ func (e *Engine) Resume(ctx context.Context, ih InfoHash) error {
 		if ts.err != "" && ts.t != nil {
 			ts.t.AllowDataDownload()
 		}
+		if err := e.resolveMissing(ts); err != nil { // filecheck.go
+			return err
+		}
 		ts.err = ""
 		e.saveRecord(ts)
 		return e.start(ts)

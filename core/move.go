@@ -44,6 +44,7 @@ func (e *Engine) Move(ctx context.Context, ih InfoHash, dir string) error {
 				ts.moving = false
 				if err == nil {
 					ts.rec.DataDir = dst
+					e.moved(ts) // new stamps for data we moved (filecheck.go)
 					e.log.Info("moved torrent", "infohash", ih, "from", src, "to", dst)
 				}
 				e.saveRecord(ts)

@@ -29,8 +29,9 @@ type tstate struct {
 	trackers []string
 	name     string
 	err      string
-	checking int  // rechecks running
-	moving   bool // Move in progress
+	checking int          // rechecks running
+	moving   bool         // Move in progress
+	missing  []layoutFile // recorded files found missing at start (filecheck.go)
 	// announcePending holds back the trackers until the data on disk has
 	// been checked, so the first announce states what is really left.
 	announcePending bool
@@ -86,6 +87,9 @@ func (e *Engine) fileStorage(dir string) storage.ClientImplCloser {
 func (e *Engine) start(ts *tstate) error {
 	if ts.t != nil || ts.rec.Paused {
 		return nil
+	}
+	if ok, err := e.checkStart(ts); !ok || err != nil {
+		return err // a missing file: ts.err says which (filecheck.go)
 	}
 	// A paid torrent is gated before anacrolix can take any connection.
 	e.learnTerms(ts)
@@ -152,11 +156,15 @@ func (e *Engine) stop(ts *tstate) {
 		return
 	}
 	e.updateCounters(ts)
+	wrote := ts.sessDown > 0
 	ts.rec.Downloaded += ts.sessDown
 	ts.rec.Uploaded += ts.sessUp
 	ts.sessDown, ts.sessUp = 0, 0
 	ts.t.Drop()
 	ts.t = nil
+	if wrote {
+		e.restamp(ts) // our own writes since the last verified piece (filecheck.go)
+	}
 	ts.touch()
 	ts.downRate, ts.upRate = 0, 0
 	ts.peers = nil
@@ -186,6 +194,7 @@ func (e *Engine) applyInfo(ts *tstate) {
 		if parseErr = mi.Write(&buf); parseErr == nil {
 			if tf, err := ParseTorrentFile(buf.Bytes(), ts.rec.InfoHash); err == nil {
 				ts.tf = tf
+				e.pc.layouts.m.Store(ts.ih, newLayout(tf, ts.rec.DataDir)) // file stamps (filecheck.go)
 				ts.rec.MetaInfo = tf.Bytes
 				ts.name = tf.Name
 				e.saveRecord(ts)
@@ -297,6 +306,15 @@ func ewma(prev float64, n int64, dt time.Duration) float64 {
 
 // recheck hashes every piece again (in the background).
 func (e *Engine) recheck(ts *tstate) error {
+	if ts.t == nil && len(ts.missing) > 0 {
+		// The user's answer to missing files: download them again.
+		if err := e.resolveMissing(ts); err != nil {
+			return err
+		}
+		if err := e.start(ts); err != nil || ts.t == nil {
+			return err
+		}
+	}
 	if ts.t == nil {
 		return errors.New("torrent is paused: resume it first")
 	}

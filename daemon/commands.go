@@ -239,7 +239,16 @@ func (s *Server) cmdList(ctx context.Context, io cmdIO, args []string) error {
 			t.InfoHash.String()[:12], t.State, t.Progress()*100, bytesize.Format(t.Size),
 			bytesize.Format(t.DownRate), bytesize.Format(t.UpRate), t.Ratio, t.PeerCount, safetext.String(t.Name))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// What went wrong, under the table (e.g. a file missing at start).
+	for i := range ts {
+		if t := &ts[i]; t.Err != "" {
+			fmt.Fprintf(io.stdout, "%s error: %s\n", t.InfoHash.String()[:12], safetext.String(t.Err))
+		}
+	}
+	return nil
 }
 
 // joinFilter rebuilds a filter expression from the words the SSH command
