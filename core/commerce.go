@@ -232,7 +232,7 @@ func (e *Engine) paymentPeer(ts *tstate, to string) (*torrent.PeerConn, *mpeer, 
 		switch mp.p.State() {
 		case market.Ready:
 			return pc, mp, nil
-		case market.HelloSent:
+		case market.HelloSent, market.Authenticating:
 			waiting = true
 		default:
 			return nil, nil, fmt.Errorf("peer %s does not speak btt_bid (%s)", to, mp.p.State())
@@ -271,10 +271,29 @@ func (e *Engine) notePublisher(ts *tstate, mp *mpeer) {
 // have checked.
 const maxPresentations = 4
 
+// connAuth is what the upload gate's verifier knows of a connection
+// (PROTOCOL.md §18.4): how many presentations it checked, the protocol
+// version the peer's HELLO stated (read on the read path as it passes, or
+// told by the loop; 0 before it) and our HELLO's nonce (set by the loop
+// before our HELLO is sent).
+type connAuth struct {
+	tries atomic.Int32
+	peerV atomic.Uint32
+	nonce atomic.Pointer[bttbid.Nonce]
+}
+
+// connAuthOf returns pc's connAuth. Safe from any goroutine.
+func (e *Engine) connAuthOf(pc *torrent.PeerConn) *connAuth {
+	v, _ := e.auths.LoadOrStore(pc, new(connAuth))
+	return v.(*connAuth)
+}
+
 // licenceVerifier is the upload gate's check of a licence presentation
 // (PROTOCOL.md §16.4), on the connection's reader goroutine: decode, then
 // market.VerifyPresentation against the gate's terms, with our peer ID as
-// the seller's.
+// the seller's. A peer whose HELLO states version 3 must sign our nonce
+// on this connection (§18.4): a presentation it made on another
+// connection is refused here. One sent before any HELLO is refused.
 func (e *Engine) licenceVerifier(pc *torrent.PeerConn, payload []byte) bool {
 	gt := e.gates.of(pc)
 	if gt == nil {
@@ -284,18 +303,32 @@ func (e *Engine) licenceVerifier(pc *torrent.PeerConn, payload []byte) bool {
 	if err != nil {
 		return false
 	}
+	ca := e.connAuthOf(pc)
+	if h, ok := m.(*bttbid.Hello); ok {
+		ca.peerV.CompareAndSwap(0, h.Version)
+		return false
+	}
 	lic, ok := m.(*bttbid.License)
 	if !ok || !lic.Presentation() {
 		return false
 	}
 	// Each check may cost two signature recoveries under the client
 	// lock: a connection gets a few tries, not a stream of them.
-	tries, _ := e.presentTries.LoadOrStore(pc, new(atomic.Int32))
-	if tries.(*atomic.Int32).Add(1) > maxPresentations {
+	if ca.tries.Add(1) > maxPresentations {
 		return false
 	}
+	var nonce *bttbid.Nonce
+	switch v := ca.peerV.Load(); {
+	case v == 0:
+		e.log.Debug("licence presentation before HELLO refused", "peer", pc.RemoteAddr.String())
+		return false
+	case v >= 3:
+		if nonce = ca.nonce.Load(); nonce == nil {
+			return false
+		}
+	}
 	err = market.VerifyPresentation(lic, &gt.terms, [20]byte(pc.Torrent().InfoHash()),
-		[20]byte(e.cl.PeerID()), [20]byte(pc.PeerID), time.Now())
+		[20]byte(e.cl.PeerID()), [20]byte(pc.PeerID), time.Now(), nonce)
 	if err != nil {
 		e.log.Debug("licence presentation refused", "peer", pc.RemoteAddr.String(), "err", err)
 	}

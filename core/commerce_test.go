@@ -337,7 +337,7 @@ func TestCommerceRefusals(t *testing.T) {
 
 // presentation builds buyer's licence presentation for the connection
 // from buyer to seller (peer IDs), the licence signed by the payee key.
-func presentation(t *testing.T, payee, buyer *wallet.Key, terms market.Terms, ih InfoHash, seller, buyerID [20]byte) []byte {
+func presentation(t *testing.T, payee, buyer *wallet.Key, terms market.Terms, ih InfoHash, seller, buyerID [20]byte, nonce bttbid.Nonce) []byte {
 	t.Helper()
 	l, err := wallet.SignLicense(payee, terms.ChainID, terms.Token, buyer.Address(), ih, terms.Price)
 	if err != nil {
@@ -345,7 +345,9 @@ func presentation(t *testing.T, payee, buyer *wallet.Key, terms market.Terms, ih
 	}
 	m := &bttbid.License{InfoHash: ih, Buyer: bttbid.Address(l.Buyer), Payee: bttbid.Address(l.Payee), ChainID: l.ChainID,
 		Token: bttbid.Address(l.Token), Price: l.Price, Sig: bttbid.Signature(l.Signature), Time: time.Now().Unix()}
-	sig, err := buyer.SignMessage(bttbid.LicensePresentationBytes(m, ih, seller, buyerID, m.Time))
+	// Version 3 (PROTOCOL.md §18.4): signed over the seller's HELLO nonce
+	// on the connection.
+	sig, err := buyer.SignMessage(bttbid.LicensePresentationBytesV3(m, ih, seller, buyerID, m.Time, nonce))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +388,7 @@ func TestPresentationTries(t *testing.T) {
 		return e
 	}
 	cheat := join("cheat", 92, 186)
-	valid := presentation(t, testKey(t, 91), testKey(t, 92), terms, ih, publisher.cl.PeerID(), cheat.cl.PeerID())
+	valid := presentation(t, testKey(t, 91), testKey(t, 92), terms, ih, publisher.cl.PeerID(), cheat.cl.PeerID(), connNonce(t, publisher.Engine, cheat.cl.PeerID()))
 	forged := slices.Clone(valid)
 	forged[len(forged)-10] ^= 1 // inside psig, the last key
 	if _, err := bttbid.Decode(forged); err != nil {
@@ -404,7 +406,8 @@ func TestPresentationTries(t *testing.T) {
 		t.Fatalf("cheat got %d bytes", s.Done)
 	}
 	honest := join("honest", 93, 187)
-	sendBttBid(t, honest.Engine, ih, presentation(t, testKey(t, 91), testKey(t, 93), terms, ih, publisher.cl.PeerID(), honest.cl.PeerID()))
+	sendBttBid(t, honest.Engine, ih, presentation(t, testKey(t, 91), testKey(t, 93), terms, ih, publisher.cl.PeerID(), honest.cl.PeerID(),
+		connNonce(t, publisher.Engine, honest.cl.PeerID())))
 	waitFor(t, honest.Engine, ih, 60*time.Second, "download after a valid presentation", isComplete)
 	sameTree(t, hashTree(t, root), hashTree(t, filepath.Join(honest.DataDir()+"-out", filepath.Base(root))))
 }

@@ -95,9 +95,10 @@ type Engine struct {
 	udp     net.PacketConn
 	udpDone chan struct{} // closed when refuseUTP stops (DHT off)
 
-	// presentTries counts licence presentations checked per connection
-	// (*torrent.PeerConn → *atomic.Int32; commerce.go).
-	presentTries sync.Map
+	// auths holds what the upload gate knows of each connection: the
+	// presentations it checked, the peer's version, our HELLO nonce
+	// (*torrent.PeerConn → *connAuth; commerce.go).
+	auths sync.Map
 
 	// shared maps InfoHash to *tshared, what callbacks see of a torrent
 	// (its limiters, its change counters: poll.go); the loop stores and
@@ -439,6 +440,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	e.g, e.gctx = g, gctx
+	e.readOwnVault(gctx) // before any HELLO is sent (the loop sends them)
 	g.Go(func() error { return e.loop(gctx) })
 	err := g.Wait()
 	e.marketShutdown() // money first: final cheques and settlement, then the client

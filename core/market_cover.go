@@ -22,10 +22,14 @@ func (e *Engine) readCovers(now time.Time) {
 	mk := e.mkt
 	if due := mk.m.CoverDue(now); len(due) > 0 {
 		w := mk.w
+		vaults := make([]wallet.Address, len(due))
+		for i, addr := range due {
+			vaults[i] = mk.m.PayerVault(addr) // the vault its HELLO named (§18.3)
+		}
 		e.g.Go(func() error {
 			ctx, cancel := context.WithTimeout(e.gctx, coverTimeout)
 			defer cancel()
-			for _, addr := range due {
+			for i, addr := range due {
 				// The settled total first: a settlement between the two
 				// readings then errs on the safe side (§8.6).
 				var settled wallet.Amount
@@ -34,9 +38,9 @@ func (e *Engine) readCovers(now time.Time) {
 					settled = r.Settled
 				}
 				var amount wallet.Amount
-				var known bool
+				var known, vault bool
 				if err == nil {
-					amount, known, err = w.Cover(ctx, addr)
+					amount, known, vault, err = readCover(ctx, w, addr, vaults[i])
 				}
 				e.post(func() {
 					if err != nil {
@@ -44,7 +48,7 @@ func (e *Engine) readCovers(now time.Time) {
 						mk.m.CoverFailed(addr)
 						return
 					}
-					mk.m.SetCover(addr, market.Cover{Amount: amount, Known: known, Settled: settled}, time.Now())
+					mk.m.SetCover(addr, market.Cover{Amount: amount, Known: known, Settled: settled, Vault: vault}, time.Now())
 				})
 			}
 			return nil

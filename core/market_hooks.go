@@ -173,7 +173,7 @@ func (e *Engine) installMarket(cb *torrent.Callbacks) {
 		if prevClosed != nil {
 			prevClosed(pc)
 		}
-		e.presentTries.Delete(pc)
+		e.auths.Delete(pc)
 		send(mevent{kind: mevClosed, pc: pc})
 	}
 	e.gates.setVerifier(e.licenceVerifier)

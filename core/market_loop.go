@@ -124,6 +124,8 @@ func (e *Engine) marketEvent(ev mevent) {
 		pc := ev.pc
 		mp := &mpeer{ih: ih, key: pc.RemoteAddr.String(), conn: e.matchConn(pc), since: time.Now()}
 		mp.p = mt.NewSession(mp.key, [20]byte(e.cl.PeerID()), [20]byte(pc.PeerID), mp.since)
+		n := mp.p.Nonce()
+		e.connAuthOf(pc).nonce.Store(&n) // before our HELLO carries it (§18.4)
 		poke := func(pos int64) {
 			select {
 			case mk.evC <- mevent{kind: mevMeter, pc: pc, pos: pos}:
@@ -152,6 +154,11 @@ func (e *Engine) marketEvent(ev mevent) {
 			return
 		}
 		mp.p.ReceiveAt(ev.at, ev.payload, ev.pos)
+		if v := mp.p.Version(); v > 0 {
+			// The gate may not have seen the HELLO (a torrent gated
+			// once its metadata came): tell it the version.
+			e.connAuthOf(ev.pc).peerV.CompareAndSwap(0, v)
+		}
 		e.flushPeer(ev.pc, mp)
 		e.armMeters(ev.pc, mp)
 	case mevMeter:

@@ -33,6 +33,10 @@ type Wallet interface {
 	// AcceptTransfer is read off the loop (market_transfer.go).
 	AcceptTransfer(ctx context.Context, payer wallet.Address, txid [32]byte) (wallet.Amount, error)
 	Transfers(beneficiary wallet.Address) ([][32]byte, error)
+	// VaultCover is Cover for a payer that named vault in its HELLO;
+	// OwnVault is our own cheque vault, if any (market_vault.go).
+	VaultCover(ctx context.Context, payer, vault wallet.Address) (wallet.Amount, bool, error)
+	OwnVault(ctx context.Context) (wallet.Address, bool, error)
 }
 
 // WithWallet turns the bandwidth market on: the engine advertises btt_bid,

@@ -183,6 +183,38 @@ func (w *Wallet) Cover(ctx context.Context, payer Address) (amount Amount, known
 	return b.Token, true, nil
 }
 
+// OwnVault returns this wallet's cheque vault, when the chain has vaults
+// (CollateralChain) and the configured factory made one for this wallet
+// holding its token (PROTOCOL.md §11.1); false otherwise.
+func (w *Wallet) OwnVault(ctx context.Context) (Address, bool, error) {
+	cc, ok := w.chain.(CollateralChain)
+	if !ok {
+		return Address{}, false, nil
+	}
+	vault, _, known, err := cc.Collateral(ctx, w.addr)
+	if err != nil {
+		return Address{}, false, fmt.Errorf("cannot read the vault of %s on %s: %w", w.addr, w.chain.Name(), err)
+	}
+	return vault, known, nil
+}
+
+// VaultCover is Cover for a payer that named vault as its cheque vault
+// (HELLO, version 3) before we hold a cheque from it: that vault's
+// collateral (its balance less the announced withdrawal), known only when
+// the configured factory says vault is payer's and it holds our token.
+// Any other claim is unknown: the payer is then a plain payer.
+func (w *Wallet) VaultCover(ctx context.Context, payer, vault Address) (Amount, bool, error) {
+	cc, ok := w.chain.(CollateralChain)
+	if !ok {
+		return Amount{}, false, nil
+	}
+	v, amount, known, err := cc.Collateral(ctx, payer)
+	if err != nil {
+		return Amount{}, false, fmt.Errorf("cannot read the cover of %s on %s: %w", payer, w.chain.Name(), err)
+	}
+	return amount, known && v == vault, nil
+}
+
 // Send transfers amount of the token to to and waits for confirmation.
 func (w *Wallet) Send(ctx context.Context, to Address, amount Amount) (Receipt, error) {
 	if w.key == nil {
@@ -212,6 +244,20 @@ func (w *Wallet) Faucet(ctx context.Context, amount Amount) error {
 // one fsynced transaction) before returning them. p's Direction,
 // Counterparty, Cumulative and Time may be left zero.
 func (w *Wallet) IssuePayment(beneficiary Address, cumulative Amount, p Payment) (Cheque, TipNote, error) {
+	return w.issuePayment(Address{}, beneficiary, cumulative, p)
+}
+
+// IssueVaultPayment is IssuePayment with a vault cheque, cashable by
+// beneficiary at vault (this wallet's cheque vault). The note is signed
+// as for any payment: it is not cashed.
+func (w *Wallet) IssueVaultPayment(vault, beneficiary Address, cumulative Amount, p Payment) (Cheque, TipNote, error) {
+	if vault.IsZero() {
+		return Cheque{}, TipNote{}, fmt.Errorf("cannot pay %s: no vault: %w", beneficiary, ErrBadAddress)
+	}
+	return w.issuePayment(vault, beneficiary, cumulative, p)
+}
+
+func (w *Wallet) issuePayment(vault, beneficiary Address, cumulative Amount, p Payment) (Cheque, TipNote, error) {
 	if w.key == nil {
 		return Cheque{}, TipNote{}, ErrNoKey
 	}
@@ -220,7 +266,12 @@ func (w *Wallet) IssuePayment(beneficiary Address, cumulative Amount, p Payment)
 	if err != nil {
 		return Cheque{}, TipNote{}, fmt.Errorf("cannot pay %s: %w", beneficiary, err)
 	}
-	c, err := SignCheque(w.key, chain, token, beneficiary, cumulative)
+	var c Cheque
+	if vault.IsZero() {
+		c, err = SignCheque(w.key, chain, token, beneficiary, cumulative)
+	} else {
+		c, err = SignVaultCheque(w.key, chain, vault, token, beneficiary, cumulative)
+	}
 	if err != nil {
 		return Cheque{}, TipNote{}, fmt.Errorf("cannot pay %s: %w", beneficiary, err)
 	}

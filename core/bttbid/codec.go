@@ -27,6 +27,8 @@ func Encode(m Message) ([]byte, error) {
 		e.address("addr", m.Address)
 		e.int("ts", m.Time, 1, maxInt)
 		e.sig("sig", m.Sig, false)
+		e.nonce("nonce", m.Nonce)
+		e.optAddress("vault", m.Vault)
 	case *Ask:
 		if m == nil {
 			break
@@ -77,6 +79,11 @@ func Encode(m Message) ([]byte, error) {
 			e.amount("credit", m.Credit)
 		}
 		e.sig("sig", m.Sig, true)
+	case *Auth:
+		if m == nil {
+			break
+		}
+		e.sig("sig", m.Sig, false)
 	case *ErrorMsg:
 		if m == nil {
 			break
@@ -142,6 +149,8 @@ func Decode(b []byte) (Message, error) {
 			Address: d.address("addr"),
 			Time:    int64(d.uint("ts", 1, maxInt)),
 			Sig:     d.sig("sig", false),
+			Nonce:   d.optNonce("nonce"),
+			Vault:   d.optAddress("vault"),
 		}
 	case TypeAsk:
 		a := &Ask{
@@ -170,6 +179,8 @@ func Decode(b []byte) (Message, error) {
 		m = &c
 	case TypeReceipt:
 		m = &Receipt{Payout: d.amount("payout"), Owed: d.amount("owed"), Credit: d.optAmount("credit"), Sig: d.sig("sig", true)}
+	case TypeAuth:
+		m = &Auth{Sig: d.sig("sig", false)}
 	case TypeError:
 		em := &ErrorMsg{Code: Code(d.uint("code", 1, 65535))}
 		if v, ok := d.lookup("msg"); ok {

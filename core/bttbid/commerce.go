@@ -1,7 +1,6 @@
 package bttbid
 
 import (
-	"encoding/hex"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -162,19 +161,7 @@ func (*Funded) isMessage()   {}
 //
 // lic.Sig, lic.Time and lic.PresentSig are not read.
 func LicensePresentationBytes(lic *License, infoHash, seller, buyer [20]byte, t int64) []byte {
-	b := make([]byte, 0, 400)
-	b = append(b, ExtensionName+" license presentation\n"...)
-	b = line(b, "version", "2")
-	b = line(b, "infohash", hex.EncodeToString(infoHash[:]))
-	b = line(b, "seller", hex.EncodeToString(seller[:]))
-	b = line(b, "buyer", hex.EncodeToString(buyer[:]))
-	b = line(b, "chain", strconv.FormatUint(lic.ChainID, 10))
-	b = line(b, "token", lic.Token.String())
-	b = line(b, "payee", lic.Payee.String())
-	b = line(b, "address", lic.Buyer.String())
-	b = line(b, "price", lic.Price.String())
-	b = line(b, "time", strconv.FormatInt(t, 10))
-	return b
+	return presentationBytes(2, lic, infoHash, seller, buyer, t, nil)
 }
 
 // SkewOK reports whether a version 2 timestamp (licence presentation,
@@ -271,6 +258,7 @@ func (e *encoder) cheque(c *Cheque) {
 	e.address("beneficiary", c.Beneficiary)
 	e.amount("payout", c.Payout)
 	e.sig("sig", c.Sig, false)
+	e.optAddress("vault", c.Vault)
 }
 
 func (e *encoder) pledge(p *Pledge) {
@@ -412,6 +400,7 @@ func (d *decoder) cheque() Cheque {
 		Beneficiary: d.address("beneficiary"),
 		Payout:      d.amount("payout"),
 		Sig:         d.sig("sig", false),
+		Vault:       d.optAddress("vault"),
 	}
 }
 

@@ -69,16 +69,20 @@ func TestCommerceGolden(t *testing.T) {
 }
 
 func TestHelloVersions(t *testing.T) {
-	if Version != 2 {
-		t.Fatalf("Version = %d, want 2", Version)
+	if Version != 3 {
+		t.Fatalf("Version = %d, want 3", Version)
 	}
-	h := &Hello{Version: Version, ChainID: ChainLocal, Token: testAddr(1), Address: testAddr(2), Time: 1764000000, Sig: testSig(7, 27)}
+	h := &Hello{Version: 2, ChainID: ChainLocal, Token: testAddr(1), Address: testAddr(2), Time: 1764000000, Sig: testSig(7, 27)}
 	b, err := Encode(h)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.HasSuffix(b, []byte("1:vi2ee")) {
 		t.Fatalf("version 2 HELLO encodes as %q", b)
+	}
+	// A version 2 HELLO has no nonce or vault, and still decodes.
+	if m, err := Decode(b); err != nil || !m.(*Hello).Nonce.IsZero() || !m.(*Hello).Vault.IsZero() {
+		t.Fatalf("v=2 HELLO decodes as %+v, %v", m, err)
 	}
 	// A version 1 peer's HELLO (the §14 vector's fields) still decodes.
 	h.Version = 1

@@ -13,7 +13,7 @@ const (
 	ExtensionName = "btt_bid"
 	// Version is the highest protocol version this package speaks (HELLO
 	// `v`); it speaks every version from 1 up to it.
-	Version = 2
+	Version = 3
 	// MaxMessageSize is the largest payload (the bencoded dict, without the
 	// BEP 10 header) a peer may send or must accept.
 	MaxMessageSize = 4096
@@ -122,6 +122,13 @@ type Hello struct {
 	Address Address // `addr`: the sender's wallet (payer or beneficiary)
 	Time    int64   // `ts`: Unix seconds when signed
 	Sig     Signature
+	// Nonce is `nonce` (version 3): fresh random bytes for this
+	// connection, which the peer signs into AUTH and licence
+	// presentations; zero = absent (a version 1 or 2 sender).
+	Nonce Nonce
+	// Vault is `vault` (version 3, optional): the sender's cheque vault,
+	// where its cheques to the peer are cashable; zero = none.
+	Vault Address
 }
 
 // Ask states a seller's reserve price and credit terms. Seller to buyer,
@@ -167,6 +174,10 @@ type Cheque struct {
 	Beneficiary Address       // `beneficiary`
 	Payout      wallet.Amount // `payout`: cumulative, all time, for this payer→beneficiary pair
 	Sig         Signature     // `sig`
+	// Vault is `vault` (version 3, optional): the payer's cheque vault
+	// whose TIP-712 domain Sig is in (PROTOCOL.md §11.1); zero = a plain
+	// cheque.
+	Vault Address
 }
 
 // Receipt is the seller's accepted cumulative payout from this buyer, and

@@ -36,12 +36,14 @@ func (e *epoch) add(price wallet.Amount, n int64) wallet.Amount {
 // wire form (CHEQUE, and the cheque inside a TIP).
 func chequeMsg(c wallet.Cheque) bttbid.Cheque {
 	return bttbid.Cheque{ChainID: c.ChainID, Token: bttbid.Address(c.Token), Payer: bttbid.Address(c.Payer),
-		Beneficiary: bttbid.Address(c.Beneficiary), Payout: c.Cumulative, Sig: bttbid.Signature(c.Signature)}
+		Beneficiary: bttbid.Address(c.Beneficiary), Payout: c.Cumulative, Sig: bttbid.Signature(c.Signature),
+		Vault: bttbid.Address(c.Vault)}
 }
 
 func chequeOf(m *bttbid.Cheque) wallet.Cheque {
 	return wallet.Cheque{ChainID: m.ChainID, Token: wallet.Address(m.Token), Payer: wallet.Address(m.Payer),
-		Beneficiary: wallet.Address(m.Beneficiary), Cumulative: m.Payout, Signature: wallet.Signature(m.Sig)}
+		Beneficiary: wallet.Address(m.Beneficiary), Cumulative: m.Payout, Signature: wallet.Signature(m.Sig),
+		Vault: wallet.Address(m.Vault)}
 }
 
 // bytesFor is how many bytes amount buys at price per MiB (rounded down).
@@ -66,8 +68,11 @@ type account struct {
 	creditBytes uint64
 	cut         bool // refused paid service for the rest of the session
 	cover       coverState
-	tipTokens   float64   // tips it may still have accepted (a bucket of TipsPerMinute)
-	tipAt       time.Time // when tipTokens was last refilled; zero: full
+	tipTokens   float64        // tips it may still have accepted (a bucket of TipsPerMinute)
+	tipAt       time.Time      // when tipTokens was last refilled; zero: full
+	held        *wallet.Cheque // the latest cheque accepted from it (nil: none)
+	vault       wallet.Address // the vault its last version 3 HELLO named
+	peerV3      bool           // it proved a version 3 HELLO (AUTH): it takes vault cheques
 	// Buyer side: we pay the counterparty.
 	buyLoaded bool
 	issued    wallet.Amount // highest cumulative payout issued
@@ -122,6 +127,8 @@ func (m *Market) seller(addr wallet.Address) (*account, error) {
 		if ok {
 			a.accepted, a.owed = r.Cheque.Cumulative, r.Cheque.Cumulative
 			a.cover.settled = r.Settled
+			c := r.Cheque
+			a.held = &c
 		}
 		a.creditBytes = m.cfg.Credit
 		a.sellLoaded = true
@@ -214,7 +221,16 @@ func (m *Market) issueUpTo(addr wallet.Address, a *account, target wallet.Amount
 	if target.Cmp(a.issued) <= 0 {
 		return nil, nil
 	}
-	c, err := m.w.SignCheque(m.w.Token(), addr, target, m.w.ChainID())
+	vault, err := m.chequeVault(a)
+	if err != nil {
+		return nil, fmt.Errorf("cannot pay %s: %w", addr, err)
+	}
+	var c wallet.Cheque
+	if vault.IsZero() {
+		c, err = m.w.SignCheque(m.w.Token(), addr, target, m.w.ChainID())
+	} else {
+		c, err = m.w.SignVaultCheque(vault, m.w.Token(), addr, target, m.w.ChainID())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot pay %s: %w", addr, err)
 	}

@@ -64,7 +64,8 @@ func (m *Market) NewAuction(infoHash [20]byte) *Auction {
 // connected. It starts Legacy: call Start when both sides advertise
 // btt_bid.
 func (t *Auction) NewSession(key string, local, remote [20]byte, since time.Time) *Session {
-	return &Session{m: t.m, t: t, key: key, infoHash: t.infoHash, local: local, remote: remote, since: since, sell: sellSide{weight: -1}}
+	return &Session{m: t.m, t: t, key: key, infoHash: t.infoHash, local: local, remote: remote, since: since, sell: sellSide{weight: -1},
+		nonce: newNonce()}
 }
 
 // Round returns the number of the latest round.

@@ -18,6 +18,7 @@ import (
 // has it. Every method that stores does so durably before returning.
 type Commerce interface {
 	IssuePayment(beneficiary wallet.Address, cumulative wallet.Amount, p wallet.Payment) (wallet.Cheque, wallet.TipNote, error)
+	IssueVaultPayment(vault, beneficiary wallet.Address, cumulative wallet.Amount, p wallet.Payment) (wallet.Cheque, wallet.TipNote, error)
 	SignTipNote(beneficiary wallet.Address, cumulative, amount wallet.Amount, infoHash [20]byte, purpose, memo string) (wallet.TipNote, error)
 	AcceptTip(c wallet.Cheque, n wallet.TipNote) (wallet.Amount, error)
 	Payments() ([]wallet.Payment, error)
@@ -224,6 +225,7 @@ type dealing struct {
 // (§16.10).
 type grantWait struct {
 	price, cumulative wallet.Amount
+	asked             time.Time // when the grant began to wait (a vault's cover must be read after it)
 }
 
 // ErrNotV2 is returned for a §16 action on a connection that cannot carry
@@ -245,7 +247,7 @@ func (s *Session) commerceHello(now time.Time) {
 		// A buyer that lost its grant never pays twice, and gets it only
 		// once its payment is settled.
 		if g, ok := s.t.purchaseOf(s.addr); ok {
-			s.awaitGrant(g.price, g.cumulative)
+			s.awaitGrant(now, g.price, g.cumulative)
 		}
 	}
 }

@@ -182,21 +182,26 @@ func TestPurchase(t *testing.T) {
 	if !ok || !lic.Presentation() {
 		t.Fatalf("no presentation sent: %+v", lic)
 	}
-	// The seeder verifies it on its read path: our peer id is the seller.
-	if err := VerifyPresentation(lic, tm, ih, pid(1), pid(2), t1); err != nil {
+	// The seeder verifies it on its read path: our peer id is the seller,
+	// and (version 3) the presentation signs our HELLO's nonce.
+	n := l.a.Nonce()
+	if err := VerifyPresentation(lic, tm, ih, pid(1), pid(2), t1, &n); err != nil {
 		t.Fatalf("presentation: %v", err)
+	}
+	if VerifyPresentation(lic, tm, ih, pid(1), pid(2), t1, nil) == nil {
+		t.Fatal("a version 3 presentation verified as a version 2 one")
 	}
 	// Bound to the connection: on another (other peer ids) it fails, as
 	// it does late, or against other terms.
-	if VerifyPresentation(lic, tm, ih, pid(1), pid(3), t1) == nil {
+	if VerifyPresentation(lic, tm, ih, pid(1), pid(3), t1, &n) == nil {
 		t.Fatal("presentation valid for another peer id")
 	}
-	if VerifyPresentation(lic, tm, ih, pid(1), pid(2), t1.Add(time.Hour)) == nil {
+	if VerifyPresentation(lic, tm, ih, pid(1), pid(2), t1.Add(time.Hour), &n) == nil {
 		t.Fatal("stale presentation accepted")
 	}
 	dear := *tm
 	dear.Price = amt(8000)
-	if VerifyPresentation(lic, &dear, ih, pid(1), pid(2), t1) == nil {
+	if VerifyPresentation(lic, &dear, ih, pid(1), pid(2), t1, &n) == nil {
 		t.Fatal("presentation below the price accepted")
 	}
 	// The licence survives: another market on the same wallet finds it.

@@ -39,6 +39,9 @@ type Cover struct {
 	// Settled is the settled total of the payer's cheques to us (the
 	// cheque book's, read before Amount).
 	Settled wallet.Amount
+	// Vault: Amount is the collateral of the vault the payer named
+	// (Market.PayerVault), which cashes its cheques to us.
+	Vault bool
 }
 
 // coverState is a payer's cover as the market last heard it.

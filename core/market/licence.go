@@ -11,11 +11,29 @@ import (
 
 // awaitGrant holds the licence of a purchase until its payment is
 // settled (§16.10: local, redeemed at purchase; TRON, a confirmed
-// transfer), and asks the engine to settle.
-func (s *Session) awaitGrant(price, cumulative wallet.Amount) {
-	s.deal.grantFor = &grantWait{price: price, cumulative: cumulative}
-	s.m.settleWant = true
+// transfer), and asks the engine to settle; or, for a payer paying with
+// vault cheques, until a fresh reading of its vault shows the purchase
+// covered by collateral (§18.5), which costs no transaction.
+func (s *Session) awaitGrant(now time.Time, price, cumulative wallet.Amount) {
+	s.deal.grantFor = &grantWait{price: price, cumulative: cumulative, asked: now}
+	if s.m.PayerVault(s.addr).IsZero() {
+		s.m.settleWant = true
+	} else {
+		s.m.account(s.addr).cover.want = true
+	}
 	s.checkGrant()
+}
+
+// vaultCovered reports whether a purchase paid with a cheque of
+// cumulative is covered by the payer's vault: the cheque we hold for it
+// is a cheque of the vault the payer named, a reading of that vault made
+// after the grant began to wait shows its collateral, and the payer's
+// whole exposure to us (the purchase included) is within it.
+func (m *Market) vaultCovered(payer wallet.Address, a *account, g *grantWait) bool {
+	v := m.PayerVault(payer)
+	c := &a.cover
+	return !v.IsZero() && a.held != nil && a.held.Vault == v && a.accepted.Cmp(g.cumulative) >= 0 &&
+		c.Vault && c.Known && !c.short && !c.at.Before(g.asked) && a.exposure().Cmp(c.Amount) <= 0
 }
 
 // checkGrant grants the licence a purchase waits for once the payer's
@@ -31,12 +49,14 @@ func (s *Session) checkGrant() {
 		return
 	}
 	switch {
-	case a.cover.settled.Cmp(g.cumulative) >= 0:
+	case a.cover.settled.Cmp(g.cumulative) >= 0, s.m.vaultCovered(s.addr, a, g):
 		s.deal.grantFor = nil
 		s.grant(g.price)
 	case a.cover.short:
 		s.deal.grantFor = nil
 		s.fail(bttbid.CodeUnderpaid, "the purchase was not paid: its settlement came up short", false)
+	case !s.m.PayerVault(s.addr).IsZero():
+		a.cover.want = true // read the vault again (at most every coverRetry)
 	}
 }
 
@@ -101,7 +121,11 @@ func (s *Session) present(now time.Time) {
 	}
 	m := licenseMsg(*l)
 	m.Time = now.Unix()
-	sig, err := s.m.w.SignMessage(bttbid.LicensePresentationBytes(m, s.infoHash, s.remote, s.local, m.Time))
+	msg := bttbid.LicensePresentationBytes(m, s.infoHash, s.remote, s.local, m.Time)
+	if s.v3() {
+		msg = bttbid.LicensePresentationBytesV3(m, s.infoHash, s.remote, s.local, m.Time, s.peerNonce)
+	}
+	sig, err := s.m.w.SignMessage(msg)
 	if err != nil {
 		s.lastErr = fmt.Sprintf("cannot sign the licence presentation: %v", err)
 		return
@@ -113,9 +137,13 @@ func (s *Session) present(now time.Time) {
 
 // VerifyPresentation checks a licence presentation received on a
 // connection of the torrent infoHash with terms tm, in the order of
-// §16.4: seller is our peer ID, buyer the sender's. It needs no market
-// state, so the upload gate runs it on the connection's read path.
-func VerifyPresentation(m *bttbid.License, tm *Terms, infoHash, seller, buyer [20]byte, now time.Time) error {
+// §16.4: seller is our peer ID, buyer the sender's. nonce is our HELLO's
+// nonce on the connection when the peer speaks version 3: the
+// presentation must be the version 3 string that signs it (§18.4), so one
+// seen on another connection is refused; nil for a version 2 peer. It
+// needs no market state, so the upload gate runs it on the connection's
+// read path.
+func VerifyPresentation(m *bttbid.License, tm *Terms, infoHash, seller, buyer [20]byte, now time.Time, nonce *bttbid.Nonce) error {
 	switch {
 	case !m.Presentation():
 		return errors.New("a licence grant, not a presentation")
@@ -131,6 +159,9 @@ func VerifyPresentation(m *bttbid.License, tm *Terms, infoHash, seller, buyer [2
 		return fmt.Errorf("licence signature: %w", err)
 	}
 	msg := bttbid.LicensePresentationBytes(m, infoHash, seller, buyer, m.Time)
+	if nonce != nil {
+		msg = bttbid.LicensePresentationBytesV3(m, infoHash, seller, buyer, m.Time, *nonce)
+	}
 	if err := wallet.VerifyMessage(wallet.Address(m.Buyer), msg, wallet.Signature(m.PresentSig)); err != nil {
 		return fmt.Errorf("presentation signature: %w", err)
 	}

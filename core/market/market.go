@@ -154,6 +154,9 @@ type Wallet interface {
 	Token() wallet.Address
 	SignMessage(msg []byte) (wallet.Signature, error)
 	SignCheque(token, beneficiary wallet.Address, cumulative wallet.Amount, chainID uint64) (wallet.Cheque, error)
+	// SignVaultCheque is SignCheque for a cheque cashable at vault, our
+	// cheque vault (version 3).
+	SignVaultCheque(vault, token, beneficiary wallet.Address, cumulative wallet.Amount, chainID uint64) (wallet.Cheque, error)
 	AcceptCheque(c wallet.Cheque) (wallet.Amount, error)
 	Highest(dir wallet.Direction, counterparty wallet.Address) (wallet.Record, bool, error)
 	Commerce
@@ -172,6 +175,9 @@ type Market struct {
 	payWant bool
 	// checks are the TRANSFERs waiting for a check on chain.
 	checks []transferQuery
+	// vault is our cheque vault (zero: none): named in HELLO, and where
+	// our cheques to version 3 peers are cashable (auth.go).
+	vault wallet.Address
 }
 
 // New returns a market trading with w under cfg.

@@ -54,7 +54,20 @@ func (s *Session) Pay(purpose string, amount wallet.Amount, memo string, done fu
 	if err != nil {
 		return fmt.Errorf("amount %s: %w", amount, err)
 	}
-	c, n, err := s.m.w.IssuePayment(s.addr, cum, wallet.Payment{For: purpose, InfoHash: s.infoHash, Amount: amount, Memo: memo})
+	vault, err := s.m.chequeVault(a)
+	if err != nil {
+		return fmt.Errorf("cannot pay %s: %w", s.addr, err)
+	}
+	p := wallet.Payment{For: purpose, InfoHash: s.infoHash, Amount: amount, Memo: memo}
+	var (
+		c wallet.Cheque
+		n wallet.TipNote
+	)
+	if vault.IsZero() {
+		c, n, err = s.m.w.IssuePayment(s.addr, cum, p)
+	} else {
+		c, n, err = s.m.w.IssueVaultPayment(vault, s.addr, cum, p)
+	}
 	if err != nil {
 		return fmt.Errorf("cannot pay %s: %w", s.addr, err)
 	}
@@ -143,6 +156,9 @@ func (s *Session) onTip(now time.Time, m *bttbid.Tip) {
 		s.fail(bttbid.CodeMisaddressed, "tip chain, token, payer, beneficiary or torrent is not this connection's", true)
 		return
 	}
+	if !s.v3() {
+		ch.Vault = bttbid.Address{} // an unknown key below version 3 (§18.3)
+	}
 	c := chequeOf(&ch)
 	note := wallet.TipNote{ChainID: c.ChainID, Token: c.Token, Payer: c.Payer, Beneficiary: c.Beneficiary,
 		Cumulative: c.Cumulative, Amount: m.Amount, InfoHash: m.InfoHash, Purpose: string(m.For), Memo: m.Memo,
@@ -167,6 +183,10 @@ func (s *Session) onTip(now time.Time, m *bttbid.Tip) {
 		if !forged(false) {
 			s.fail(bttbid.CodeInternal, "cannot read the cheque book", false)
 		}
+		return
+	}
+	if why := s.vaultChecks(a, c.Vault); why != "" {
+		s.fail(bttbid.CodeMisaddressed, why, true)
 		return
 	}
 	switch ch.Payout.Cmp(a.accepted) {
@@ -249,7 +269,7 @@ func (s *Session) onTip(now time.Time, m *bttbid.Tip) {
 	}
 	// The amount is not a bandwidth debt paid; the rest of the rise is.
 	a.owed = add(a.owed, m.Amount)
-	a.accepted = ch.Payout
+	a.accepted, a.held = ch.Payout, &c
 	if rest := inc.SubFloor(m.Amount); !rest.IsZero() {
 		s.addEarned(rest)
 	}
@@ -262,6 +282,6 @@ func (s *Session) onTip(now time.Time, m *bttbid.Tip) {
 	}
 	s.sendReceipt(a)
 	if string(m.For) == wallet.ForPurchase {
-		s.awaitGrant(m.Amount, ch.Payout)
+		s.awaitGrant(now, m.Amount, ch.Payout)
 	}
 }

@@ -153,6 +153,11 @@ func (s *Session) onCheque(m *bttbid.Cheque) {
 		s.fail(bttbid.CodeMisaddressed, "cheque chain, token, payer or beneficiary is not this connection's", true)
 		return
 	}
+	if !s.v3() {
+		mc := *m
+		mc.Vault = bttbid.Address{} // an unknown key below version 3 (§18.3)
+		m = &mc
+	}
 	c := chequeOf(m)
 	// The signature is checked once per cheque: by the wallet as it
 	// stores the cheque (AcceptCheque), or by forged on a path that
@@ -169,6 +174,10 @@ func (s *Session) onCheque(m *bttbid.Cheque) {
 		if !forged() {
 			s.fail(bttbid.CodeInternal, "cannot read the cheque book", false)
 		}
+		return
+	}
+	if why := s.vaultChecks(a, c.Vault); why != "" {
+		s.fail(bttbid.CodeMisaddressed, why, true)
 		return
 	}
 	switch m.Payout.Cmp(a.accepted) {
@@ -210,7 +219,7 @@ func (s *Session) onCheque(m *bttbid.Cheque) {
 		s.lastErr = err.Error()
 		return
 	}
-	a.accepted = m.Payout
+	a.accepted, a.held = m.Payout, &c
 	s.addEarned(inc)
 	s.growCredit(a, inc, price)
 	s.sendReceipt(a)

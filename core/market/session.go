@@ -30,6 +30,8 @@ func (s State) String() string {
 		return "ready"
 	case Disabled:
 		return "disabled"
+	case Authenticating:
+		return "authenticating"
 	}
 	return fmt.Sprintf("state(%d)", int(s))
 }
@@ -55,6 +57,11 @@ type Session struct {
 	outbox   [][]byte
 	received int    // messages accepted, for tests and stats
 	version  uint32 // negotiated protocol version (READY)
+
+	// Version 3 (auth.go): our HELLO's nonce, the peer's, and the vault
+	// its HELLO named (zero: none).
+	nonce, peerNonce bttbid.Nonce
+	peerVault        wallet.Address
 
 	sell  sellSide
 	buy   buySide
@@ -157,6 +164,8 @@ func (s *Session) Start(now time.Time) {
 		Token:   bttbid.Address(w.Token()),
 		Address: bttbid.Address(w.Address()),
 		Time:    now.Unix(),
+		Nonce:   s.nonce,
+		Vault:   bttbid.Address(s.m.vault),
 	}
 	sig, err := w.SignMessage(bttbid.HelloSigningBytes(h, s.infoHash, s.local, s.remote))
 	if err != nil {
@@ -173,8 +182,8 @@ func (s *Session) Start(now time.Time) {
 // Tick runs timeouts: a HELLO that did not come in time turns the
 // extension off.
 func (s *Session) Tick(now time.Time) {
-	if s.state == HelloSent && now.Sub(s.started) > s.m.cfg.HelloTimeout {
-		s.lastErr = "no HELLO from the peer in time"
+	if (s.state == HelloSent || s.state == Authenticating) && now.Sub(s.started) > s.m.cfg.HelloTimeout {
+		s.lastErr = "no HELLO (or AUTH) from the peer in time"
 		s.disable()
 	}
 }
@@ -243,9 +252,21 @@ func (s *Session) Receive(now time.Time, payload []byte) {
 		s.fail(bttbid.CodeUnexpected, string(msg.Type())+" before HELLO", true)
 		return
 	}
+	if s.state == Authenticating {
+		if a, ok := msg.(*bttbid.Auth); ok {
+			s.onAuth(now, a)
+			return
+		}
+		s.fail(bttbid.CodeUnexpected, string(msg.Type())+" before AUTH", true)
+		return
+	}
 	switch m := msg.(type) {
 	case *bttbid.Hello:
 		s.fail(bttbid.CodeUnexpected, "second HELLO", true)
+	case *bttbid.Auth:
+		if s.v3() {
+			s.fail(bttbid.CodeUnexpected, "second AUTH", true)
+		}
 	case *bttbid.Ask:
 		s.buy.theirAsk = m
 	case *bttbid.Bid:
@@ -335,8 +356,18 @@ func (s *Session) onHello(now time.Time, h *bttbid.Hello) {
 		return
 	}
 	s.addr = wallet.Address(h.Address)
-	s.state = Ready
 	s.version = min(h.Version, bttbid.Version)
+	if s.v3() {
+		s.helloV3(h) // READY once the peer's AUTH proves this HELLO
+		return
+	}
+	s.ready(now)
+}
+
+// ready turns the connection READY: the peer's HELLO (and on version 3
+// its AUTH) is verified.
+func (s *Session) ready(now time.Time) {
+	s.state = Ready
 	// Tell a returning buyer what we hold of its account (§8.5).
 	if a, err := s.m.seller(s.addr); err != nil {
 		s.lastErr = err.Error()

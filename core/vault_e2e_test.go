@@ -1,0 +1,271 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/bidtorrent/bidtorrent/core/market"
+	"github.com/bidtorrent/bidtorrent/wallet"
+	"github.com/bidtorrent/bidtorrent/wallet/faketron"
+	"github.com/bidtorrent/bidtorrent/wallet/tron"
+)
+
+// The cheque vault end to end (issue 16 item 7, PROTOCOL.md §18): real
+// engines on the TRON backend, talking to the fake node through the
+// unmodified gotron-sdk client; the node runs the committed contracts on
+// go-ethereum's EVM.
+
+// vaultChain is a fake TRON node with a VaultFactory deployed.
+type vaultChain struct {
+	n       *faketron.Node
+	factory wallet.Address
+	token   wallet.Address
+}
+
+func newVaultChain(t *testing.T) *vaultChain {
+	t.Helper()
+	n, err := faketron.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Close)
+	token := wallet.MustParseAddress(wallet.DefaultBTTContract)
+	n.AddContract(token)
+	vc := &vaultChain{n: n, token: token}
+	deployer := tronKey(t, 99)
+	n.SetTRX(deployer.Address(), 10_000_000_000)
+	f, _, err := vc.chain(t).DeployFactory(context.Background(), deployer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc.factory = f
+	return vc
+}
+
+// chain dials the node with the factory configured.
+func (vc *vaultChain) chain(t *testing.T) *tron.Chain {
+	t.Helper()
+	c, err := tron.Dial(tron.Config{
+		Network: "nile", ChainID: wallet.ChainIDNile, Endpoint: vc.n.Addr(), Plaintext: true, APIKey: "test",
+		Token: vc.token, Factory: vc.factory, FeeLimitSun: 2_000_000_000, RPCTimeout: 2 * time.Second,
+		ConfirmTimeout: 5 * time.Second, PollInterval: 10 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func tronKey(t *testing.T, seed byte) *wallet.Key {
+	t.Helper()
+	b := make([]byte, 32)
+	b[0], b[31] = 5, seed
+	k, err := wallet.KeyFromBytes(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// wallet opens a TRON wallet for seed with 10,000 TRX for fees and
+// tokens base units of the token.
+func (vc *vaultChain) wallet(t *testing.T, dir string, seed byte, tokens uint64) (*wallet.Wallet, *wallet.Key) {
+	t.Helper()
+	k := tronKey(t, seed)
+	vc.n.SetTRX(k.Address(), 10_000_000_000)
+	if tokens > 0 {
+		vc.n.SetTRC20(vc.token, k.Address(), wallet.NewAmount(tokens))
+	}
+	book, err := wallet.OpenChequeBook(filepath.Join(dir, fmt.Sprintf("cheques-%d.db", seed)), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wallet.New(k, book, vc.chain(t)), k
+}
+
+// vaultWith creates k's vault holding deposit base units, less a
+// withdrawal of withdraw announced at once.
+func (vc *vaultChain) vaultWith(t *testing.T, k *wallet.Key, deposit, withdraw uint64) wallet.Address {
+	t.Helper()
+	ctx := context.Background()
+	c := vc.chain(t)
+	v, _, err := c.CreateVault(ctx, k, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Deposit(ctx, k, wallet.NewAmount(deposit)); err != nil {
+		t.Fatal(err)
+	}
+	if withdraw > 0 {
+		if _, err := c.RequestWithdrawal(ctx, k, wallet.NewAmount(withdraw)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return v
+}
+
+// TestVaultEngines: the buyer's engine pays with cheques of its funded
+// vault; the seller's engine takes them as the buyer's cover, serves
+// paid bytes against it, and on shutdown cashes the latest cheque at the
+// vault: its token balance rises by exactly the cumulative amount and
+// the vault's falls by as much. Cashing again pays nothing and sends no
+// transaction. With a withdrawal announced, the seller serves paid bytes
+// only up to the collateral left (balance less the withdrawal), though
+// the vault's balance is ten times that.
+func TestVaultEngines(t *testing.T) {
+	const sizeMiB = 6
+	dir := t.TempDir()
+	root := makePayload(t, filepath.Join(dir, "src"), "payload", 23, map[string]int{"data.bin": sizeMiB << 20})
+	tf, err := CreateTorrent(CreateOptions{Path: root, PieceLength: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := filepath.Join(dir, "payload.torrent")
+	if err := os.WriteFile(tp, tf.Bytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := hashTree(t, root)
+	for i, tc := range []struct {
+		name              string
+		deposit, withdraw uint64 // base units; askPrice per MiB
+	}{{"funded", 100 * askPrice, 0}, {"withdrawal announced", 20 * askPrice, 19 * askPrice}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			cdir := filepath.Join(dir, fmt.Sprint(i))
+			vc := newVaultChain(t)
+			sw, _ := vc.wallet(t, cdir, 1, 0)
+			bw, bk := vc.wallet(t, cdir, 2, 1000*askPrice)
+			vault := vc.vaultWith(t, bk, tc.deposit, tc.withdraw)
+			collateral := tc.deposit - tc.withdraw
+			scfg := marketTestConfig(ipN(70+2*i), 2<<20)
+			scfg.Market.CreditMiB = 1
+			seller, buyer := startPair(t, tp, filepath.Dir(root), cdir, scfg, ipN(71+2*i), sw, bw)
+			waitFor(t, buyer.Engine, tf.InfoHash, 120*time.Second, "download complete", isComplete)
+			sameTree(t, want, hashTree(t, filepath.Join(cdir, "out", "payload")))
+			time.Sleep(500 * time.Millisecond)
+			sold := seller.Snapshot().Torrents[0].Market.Sold
+			if err := buyer.stop(); err != nil {
+				t.Fatal(err)
+			}
+			if err := seller.stop(); err != nil { // cashes at the vault on its way out
+				t.Fatal(err)
+			}
+			r, held, err := sw.Highest(wallet.Received, bk.Address())
+			if err != nil || !held {
+				t.Fatalf("seller holds no cheque from the buyer: %v", err)
+			}
+			cum := r.Cheque.Cumulative
+			got := vc.n.TRC20(vc.token, sw.Address())
+			left := vc.n.TRC20(vc.token, vault)
+			t.Logf("%s: paid bytes %d (%.2f MiB), cumulative %s, seller holds %s, vault %s (collateral %d)",
+				tc.name, sold, float64(sold)/(1<<20), cum, got, left, collateral)
+			if r.Cheque.Vault != vault || r.Cheque.VerifyVault(vault) != nil {
+				t.Fatalf("held cheque is not a cheque of vault %s: %+v", vault, r.Cheque)
+			}
+			if sold == 0 || cum.IsZero() {
+				t.Fatal("no paid bytes or no cheque: the case tests nothing")
+			}
+			if got.Cmp(cum) != 0 || r.Settled.Cmp(cum) != 0 {
+				t.Fatalf("seller holds %s, settled %s, want exactly the cumulative %s", got, r.Settled, cum)
+			}
+			if s, _ := left.Add(got); s.Cmp(wallet.NewAmount(tc.deposit)) != 0 {
+				t.Fatalf("vault %s + seller %s != deposit %d", left, got, tc.deposit)
+			}
+			if limit := int64(collateral) << 20 / askPrice; sold > limit {
+				t.Fatalf("served %d paid bytes against a collateral worth %d bytes", sold, limit)
+			}
+			// Cashing again pays nothing and sends nothing.
+			before := vc.n.Broadcasts()
+			ss, err := sw.Settle(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range ss {
+				if !s.Paid.IsZero() || s.Err != nil {
+					t.Fatalf("second settlement: %+v", s)
+				}
+			}
+			if vc.n.Broadcasts() != before || vc.n.TRC20(vc.token, sw.Address()).Cmp(cum) != 0 {
+				t.Fatal("cashing again sent a transaction or paid")
+			}
+		})
+	}
+}
+
+// TestVaultLicence (issue 15 item 4 with a vault, PROTOCOL.md §18.5): on
+// TRON a buyer paying with a cheque of its vault is licensed once the
+// publisher's reading of the vault shows the purchase covered, without
+// any transaction; the licence (presented with the publisher's nonce on
+// the connection, §18.4) opens the gate and the download completes, and
+// the publisher later cashes exactly the price. A vault holding less than
+// the price gets no licence.
+func TestVaultLicence(t *testing.T) {
+	const price = 7000
+	for i, tc := range []struct {
+		name    string
+		deposit uint64
+	}{{"covered", 10_000}, {"short", 6_999}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			vc := newVaultChain(t)
+			pub, pk := vc.wallet(t, dir, 91, 0)
+			bw, bk := vc.wallet(t, dir, 92, 100_000)
+			vault := vc.vaultWith(t, bk, tc.deposit, 0)
+			terms := market.Terms{Payee: pub.Address(), ChainID: pub.ChainID(), Token: pub.Token(), Price: wallet.NewAmount(price)}
+			root, tp, tf := paidTorrent(t, dir, terms)
+			ih := tf.InfoHash
+			publisher := startEngine(t, "publisher", marketTestConfig(ipN(200+2*i), 0), filepath.Join(dir, "publisher"), WithWallet(pub))
+			if _, err := publisher.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Dir(root)}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, publisher.Engine, ih, 30*time.Second, "publisher verified", isComplete)
+			buyer := startEngine(t, "buyer", marketTestConfig(ipN(201+2*i), 0), filepath.Join(dir, "buyer"), WithWallet(bw))
+			out := buyer.DataDir() + "-out"
+			if _, err := buyer.Add(ctx, AddSpec{Source: tp, DataDir: out, Peers: []string{publisher.ListenAddr().String()}}); err != nil {
+				t.Fatal(err)
+			}
+			before := vc.n.Broadcasts()
+			bctx, bcancel := context.WithTimeout(ctx, 15*time.Second)
+			err := buyer.Buy(bctx, ih, wallet.NewAmount(price))
+			bcancel()
+			if err == nil {
+				waitFor(t, buyer.Engine, ih, 5*time.Second, "licensed", func(tr Torrent) bool { return tr.Licensed })
+			}
+			licensed := findT(buyer.Snapshot(), ih).Licensed
+			t.Logf("%s: buy %v, licensed %v, transactions meanwhile %d", tc.name, err, licensed, vc.n.Broadcasts()-before)
+			r, held, herr := pub.Highest(wallet.Received, bk.Address())
+			if herr != nil || !held || r.Cheque.Vault != vault {
+				t.Fatalf("publisher holds %+v (%v %v), want a cheque of vault %s", r.Cheque, held, herr, vault)
+			}
+			if tc.deposit >= price {
+				if err != nil || !licensed {
+					t.Fatalf("covered purchase: buy %v, licensed %v", err, licensed)
+				}
+				if n := vc.n.Broadcasts() - before; n != 0 {
+					t.Fatalf("the licence took %d transactions, want none", n)
+				}
+				waitFor(t, buyer.Engine, ih, 60*time.Second, "download complete", isComplete)
+				sameTree(t, hashTree(t, root), hashTree(t, filepath.Join(out, filepath.Base(root))))
+			} else if err == nil || licensed {
+				t.Fatalf("a vault of %d bought a licence at %d (buy %v)", tc.deposit, price, err)
+			}
+			for _, e := range []*runningEngine{buyer, publisher} {
+				if err := e.stop(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The publisher cashed on shutdown: the price when covered,
+			// what the vault held when short (the rest bounced).
+			got := vc.n.TRC20(vc.token, pk.Address())
+			if want := wallet.NewAmount(min(uint64(price), tc.deposit)); got.Cmp(want) != 0 {
+				t.Fatalf("publisher holds %s, want %s", got, want)
+			}
+		})
+	}
+}
