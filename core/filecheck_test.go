@@ -296,3 +296,26 @@ func TestStartupCheckOldStore(t *testing.T) {
 		t.Fatalf("a change after the first start with stamps was not caught: pieces %v", tr.Pieces)
 	}
 }
+
+// Recheck is the other answer to a missing file: the torrent starts, the
+// file's pieces are forgotten and everything else is hashed again.
+func TestStartupCheckMissingRecheck(t *testing.T) {
+	f := newCheckFixture(t)
+	if err := os.Remove(f.aPath("c.bin")); err != nil {
+		t.Fatal(err)
+	}
+	a := startEngine(t, "A2", testConfig("127.0.0.190"), f.aState)
+	waitFor(t, a.Engine, f.ih, 30*time.Second, "A in error", func(tr Torrent) bool { return tr.State == StateError })
+	if err := a.Recheck(context.Background(), f.ih); err != nil {
+		t.Fatal(err)
+	}
+	begin, end := f.piecesOf(t, "c.bin")
+	tr := waitFor(t, a.Engine, f.ih, 30*time.Second, "A rechecked", func(tr Torrent) bool {
+		return settled(tr) && tr.State != StateError && tr.Err == ""
+	})
+	for i, p := range tr.Pieces {
+		if want := i < begin || i >= end; (p == 2) != want {
+			t.Errorf("piece %d complete=%v, want %v (c.bin is pieces %d-%d)", i, p == 2, want, begin, end)
+		}
+	}
+}
