@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bidtorrent/bidtorrent/core/market"
+	"github.com/bidtorrent/bidtorrent/strategy"
 	"github.com/bidtorrent/bidtorrent/wallet"
 	"github.com/bidtorrent/bidtorrent/wallet/faketron"
 	"github.com/bidtorrent/bidtorrent/wallet/tron"
@@ -267,5 +268,92 @@ func TestVaultLicence(t *testing.T) {
 				t.Fatalf("publisher holds %s, want %s", got, want)
 			}
 		})
+	}
+}
+
+// TestVaultTwoSellers (PROTOCOL.md §18.5, the limit): a payer hands the
+// same vault to two sellers of one torrent. Each seller bounds its own
+// exposure by the vault's whole collateral (it cannot see the cheques
+// the payer gave the other), so each serves at most the collateral's
+// worth of paid bytes; together they may pass it. When both cash, money
+// is conserved: the first is paid, what the vault lacked for the second
+// bounced (recorded, cashable after a deposit) and cuts the payer there.
+func TestVaultTwoSellers(t *testing.T) {
+	const sizeMiB, collateralMiB = 6, 2
+	ctx := context.Background()
+	dir := t.TempDir()
+	root := makePayload(t, filepath.Join(dir, "src"), "payload", 29, map[string]int{"data.bin": sizeMiB << 20})
+	tf, err := CreateTorrent(CreateOptions{Path: root, PieceLength: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := filepath.Join(dir, "payload.torrent")
+	if err := os.WriteFile(tp, tf.Bytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vc := newVaultChain(t)
+	bw, bk := vc.wallet(t, dir, 2, 1000*askPrice)
+	vault := vc.vaultWith(t, bk, collateralMiB*askPrice, 0)
+	var sellers []*runningEngine
+	var sws []*wallet.Wallet
+	for i := range 2 {
+		sw, _ := vc.wallet(t, dir, byte(10+i), 0)
+		scfg := marketTestConfig(ipN(220+i), 1<<20)
+		scfg.Market.CreditMiB = 1
+		s := startMarketEngine(t, fmt.Sprintf("seller%d", i), scfg, filepath.Join(dir, fmt.Sprintf("seller%d", i)), sw)
+		if _, err := s.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Dir(root)}); err != nil {
+			t.Fatal(err)
+		}
+		setMarket(t, s.Engine, tf.InfoHash, MarketSettings{Ask: ptr(wallet.NewAmount(askPrice)), SellerStrategy: ptr(strategy.SellerUniform)})
+		waitFor(t, s.Engine, tf.InfoHash, 30*time.Second, "seller verified", isComplete)
+		sellers, sws = append(sellers, s), append(sws, sw)
+	}
+	buyer := startMarketEngine(t, "buyer", marketTestConfig(ipN(224), 0), filepath.Join(dir, "buyer"), bw)
+	if _, err := buyer.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Join(dir, "out"), Paused: true}); err != nil {
+		t.Fatal(err)
+	}
+	setMarket(t, buyer.Engine, tf.InfoHash, MarketSettings{Bid: ptr(wallet.NewAmount(highBid)), BuyerStrategy: ptr(strategy.BuyerFixed)})
+	if err := buyer.Resume(ctx, tf.InfoHash); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sellers {
+		if err := buyer.AddPeer(ctx, tf.InfoHash, s.ListenAddr().String()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, buyer.Engine, tf.InfoHash, 120*time.Second, "download complete", isComplete)
+	sameTree(t, hashTree(t, root), hashTree(t, filepath.Join(dir, "out", "payload")))
+	time.Sleep(500 * time.Millisecond)
+	var sold [2]int64
+	for i, s := range sellers {
+		sold[i] = s.Snapshot().Torrents[0].Market.Sold
+	}
+	if err := buyer.stop(); err != nil {
+		t.Fatal(err)
+	}
+	limit := int64(collateralMiB) << 20
+	var cashed, claimed wallet.Amount
+	for i, s := range sellers {
+		if err := s.stop(); err != nil { // cashes at the vault
+			t.Fatal(err)
+		}
+		got := vc.n.TRC20(vc.token, sws[i].Address())
+		r, _, _ := sws[i].Highest(wallet.Received, bk.Address())
+		t.Logf("seller %d: paid bytes %d (%.2f MiB), cheque %s, cashed %s, short %v", i, sold[i], float64(sold[i])/(1<<20),
+			r.Cheque.Cumulative, got, r.Cheque.Cumulative.Cmp(got) > 0)
+		if sold[i] > limit {
+			t.Errorf("seller %d served %d paid bytes against a collateral of %d bytes' worth", i, sold[i], limit)
+		}
+		if !r.Cheque.Cumulative.IsZero() && r.Cheque.Vault != vault {
+			t.Errorf("seller %d holds a cheque of vault %s", i, r.Cheque.Vault)
+		}
+		cashed, _ = cashed.Add(got)
+		claimed, _ = claimed.Add(r.Cheque.Cumulative)
+	}
+	left := vc.n.TRC20(vc.token, vault)
+	t.Logf("together: claimed %s against a collateral of %d; cashed %s, bounced %s, vault left %s",
+		claimed, collateralMiB*askPrice, cashed, claimed.SubFloor(cashed), left)
+	if s, _ := cashed.Add(left); s.Cmp(wallet.NewAmount(collateralMiB*askPrice)) != 0 {
+		t.Fatalf("money not conserved: cashed %s + vault %s", cashed, left)
 	}
 }
