@@ -318,7 +318,10 @@ func (e *Engine) clientConfig(clientVersion string) *torrent.ClientConfig {
 	case "disable":
 		cc.HeaderObfuscationPolicy = torrent.HeaderObfuscationPolicy{RequirePreferred: true}
 	}
-	cc.EstablishedConnsPerTorrent = cfg.MaxPeersPerTorrent
+	// anacrolix sizes each torrent's connection map for twice this
+	// (2.3 KiB a torrent at 50, most of them idle): start() raises it to
+	// MaxPeersPerTorrent on each torrent as it is added.
+	cc.EstablishedConnsPerTorrent = 1
 	cc.Slogger = e.log.With("module", "anacrolix")
 	cc.ExtendedHandshakeClientVersion = clientVersion
 	cc.Bep20 = "-BD0001-"

@@ -8,21 +8,24 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // idleEngine starts an engine (market off, DHT/LSD/PEX/uTP off, no
-// background ticks) seeding n small complete private torrents, one
-// 4 KiB file each, and waits until every one is seeding. It returns the
-// engine and the heap bytes the torrents hold (after GC, before/after).
-func idleEngine(tb testing.TB, n int) (*runningEngine, []InfoHash, uint64) {
+// background ticks) seeding n complete private torrents, one file of
+// size bytes each in 16 KiB pieces, and waits until every one is
+// seeding and quiet. It returns the engine and the heap bytes the
+// torrents hold (after GC, before/after).
+func idleEngine(tb testing.TB, n, size int) (*runningEngine, []InfoHash, uint64) {
 	tb.Helper()
 	dir := tb.TempDir()
 	data := filepath.Join(dir, "data")
 	var paths []string
 	for i := range n {
-		root := makePayload(tb, filepath.Join(data, strconv.Itoa(i)), "f.bin", uint64(i+1), map[string]int{"": 4 << 10})
+		root := makePayload(tb, filepath.Join(data, strconv.Itoa(i)), "f.bin", uint64(i+1), map[string]int{"": size})
 		tf, err := CreateTorrent(CreateOptions{Path: root, PieceLength: 16 << 10, Private: true})
 		if err != nil {
 			tb.Fatal(err)
@@ -103,12 +106,13 @@ func tickNow(tb testing.TB, e *Engine) {
 }
 
 // BenchmarkIdleTick is the loop's cost per tick (poll every torrent,
-// publish a snapshot) with N idle seeding torrents, and the heap bytes
-// each torrent holds.
+// publish a snapshot) with N idle seeding torrents of 4 KiB (one piece),
+// or of 1 MiB (64 pieces), and the heap bytes each torrent holds.
 func BenchmarkIdleTick(b *testing.B) {
-	for _, n := range []int{1000} {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			e, _, heap := idleEngine(b, n)
+	for _, c := range []struct{ n, size int }{{1000, 4 << 10}, {200, 1 << 20}} {
+		b.Run(fmt.Sprintf("%dx%dKiB", c.n, c.size>>10), func(b *testing.B) {
+			n := c.n
+			e, _, heap := idleEngine(b, n, c.size)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
@@ -232,5 +236,39 @@ func TestIdleTorrentWakes(t *testing.T) {
 	l = waitQuiet(t, leecher.Engine, ih)
 	if l.Done != tf.Size || !isComplete(l) {
 		t.Errorf("quiet leecher: done %d of %d, pieces %v", l.Done, tf.Size, l.Pieces)
+	}
+}
+
+// A parsed torrent holds its info dict once, within the file's bytes,
+// and no copy of the piece hashes (TorrentFile.trim); what it serves is
+// unchanged.
+func TestTorrentFileTrimmed(t *testing.T) {
+	_, torrentPath, tf := seedTorrent(t, t.TempDir(), 16<<10)
+	b, err := os.ReadFile(torrentPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseTorrentFile(append(b, make([]byte, len(b))...)[:len(b)], "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cap(got.Bytes) > len(got.Bytes)+len(got.Bytes)/8 {
+		t.Errorf("kept %d bytes of capacity for a %d-byte file", cap(got.Bytes), len(got.Bytes))
+	}
+	ib := got.mi.InfoBytes
+	start := &got.Bytes[0]
+	if len(ib) == 0 || uintptr(unsafe.Pointer(&ib[0])) < uintptr(unsafe.Pointer(start)) ||
+		uintptr(unsafe.Pointer(&ib[len(ib)-1])) >= uintptr(unsafe.Pointer(start))+uintptr(len(got.Bytes)) {
+		t.Errorf("info dict bytes are a copy, not within the file's bytes")
+	}
+	if got.info.Pieces != nil {
+		t.Errorf("info keeps %d bytes of piece hashes", len(got.info.Pieces))
+	}
+	if got.InfoHash != tf.InfoHash || got.NumPieces != tf.NumPieces || got.Size != tf.Size ||
+		strings.Join(got.Files, "|") != strings.Join(tf.Files, "|") || len(got.info.UpvertedFiles()) != len(tf.Files) {
+		t.Errorf("parsed %+v, want %+v", got, tf)
+	}
+	if h := pieceHashes(t, got); len(h) != 20*tf.NumPieces {
+		t.Errorf("info dict holds %d bytes of hashes for %d pieces", len(h), tf.NumPieces)
 	}
 }

@@ -72,6 +72,9 @@ func ParseTorrentFile(b []byte, what string) (*TorrentFile, error) {
 	if _, ok := d["info"].(map[string]any); !ok {
 		return nil, &InputError{What: "torrent file", Value: what, Reason: "not a torrent (no info dictionary)"}
 	}
+	if cap(b) > len(b)+len(b)/8 {
+		b = bytes.Clone(b) // io.ReadAll's slack would live as long as the torrent
+	}
 	mi, err := metainfo.Load(bytes.NewReader(b))
 	if err != nil {
 		return nil, &InputError{What: "torrent file", Value: what, Reason: "corrupt metainfo: " + err.Error()}
@@ -103,7 +106,22 @@ func ParseTorrentFile(b []byte, what string) (*TorrentFile, error) {
 	for _, f := range info.UpvertedFiles() {
 		tf.Files = append(tf.Files, strings.Join(f.BestPath(), "/"))
 	}
+	tf.trim()
 	return tf, nil
+}
+
+// trim drops what a torrent kept for as long as it is in the engine
+// would hold twice (issue 19: at 1,000 pieces, 20 KiB each copy): the
+// info dict's bytes are shared with Bytes (anacrolix keeps the slice
+// given to it as well), and the v1 piece hashes, checked by now, are
+// dropped from info (anacrolix keeps its own; info serves paths and
+// sizes). Re-read them with mi.UnmarshalInfo.
+func (t *TorrentFile) trim() {
+	n := len(t.mi.InfoBytes)
+	if i := bytes.Index(t.Bytes, t.mi.InfoBytes); i >= 0 {
+		t.mi.InfoBytes = t.Bytes[i : i+n : i+n]
+	}
+	t.info.Pieces = nil
 }
 
 // LoadTorrentFile reads and parses a .torrent file.

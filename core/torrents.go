@@ -96,6 +96,7 @@ func (e *Engine) start(ts *tstate) error {
 	opts := addOpts(ts.ih, ts.tf, ts.rec.Magnet)
 	opts.Storage = e.fileStorage(ts.rec.DataDir)
 	t, _ := e.cl.AddTorrentOpt(opts)
+	t.SetMaxEstablishedConns(e.cfg.MaxPeersPerTorrent) // see clientConfig
 	ts.t = t
 	ts.deferred = opts.DeferStorageOpen
 	// A storage error (disk full, permissions) stops the download and
