@@ -23,6 +23,9 @@ type cheatWallet struct {
 	other wallet.Address // a beneficiary that is not the seller
 	kind  string
 	first *wallet.Cheque // the first genuine cheque (replay, decreasing)
+	// dribble: every cheque adds one base unit to the last one signed.
+	dribbled int
+	last     wallet.Amount
 }
 
 func (c *cheatWallet) SignCheque(token, ben wallet.Address, cum wallet.Amount, chainID uint64) (wallet.Cheque, error) {
@@ -39,6 +42,17 @@ func (c *cheatWallet) SignCheque(token, ben wallet.Address, cum wallet.Amount, c
 		return wallet.SignCheque(c.key, chainID, token, c.other, cum)
 	case "wrong-chain":
 		return wallet.SignCheque(c.key, chainID+1, token, ben, cum)
+	case "dribble":
+		next, err := c.last.Add(wallet.NewAmount(1))
+		if err != nil {
+			return wallet.Cheque{}, err
+		}
+		ch, err := c.Wallet.SignCheque(token, ben, next, chainID)
+		if err == nil {
+			c.last = next
+			c.dribbled++
+		}
+		return ch, err
 	case "replay", "decreasing":
 		if c.first == nil {
 			ch, err := c.Wallet.SignCheque(token, ben, cum, chainID)

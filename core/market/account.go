@@ -196,15 +196,40 @@ func (m *Market) Accounts() []AccountView {
 // to be sent on any connection to the account that is still up.
 func (m *Market) PayAll() error {
 	var errs []error
+	room, limited := m.budgetRoom()
 	for addr, a := range m.accounts {
 		if !a.buyLoaded || a.stopped || a.bought.Cmp(a.issued) <= 0 {
 			continue
 		}
-		if _, err := m.issue(addr, a); err != nil {
+		target := a.bought
+		if limited {
+			target = target.Min(add(a.issued, room)) // never past the budgets (§8.2)
+		}
+		before := a.issued
+		c, err := m.issueUpTo(addr, a, target)
+		if err != nil {
 			errs = append(errs, err)
+		}
+		if c != nil {
+			room = room.SubFloor(c.Cumulative.SubFloor(before))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// budgetRoom is what the torrents' budgets leave to spend, and whether
+// that bounds PayAll: only when every torrent has a budget (an account's
+// debt is not split by torrent, so one without a budget may owe any of
+// it).
+func (m *Market) budgetRoom() (wallet.Amount, bool) {
+	var room wallet.Amount
+	for _, t := range m.auctions {
+		if t.budget.IsZero() {
+			return wallet.Amount{}, false
+		}
+		room = add(room, t.budget.SubFloor(t.Spent))
+	}
+	return room, len(m.auctions) > 0
 }
 
 // issue signs and records a cheque for everything bought from addr.
