@@ -25,9 +25,7 @@
 // Everything runs on loopback. The machine's load average is printed with
 // each row: other work on the machine inflates the CPU figures. -tr-max
 // skips transmission above that N (it verifies one torrent at a time; 5,000
-// took 546 s), and -tr-batch drops its .torrents that many at a time,
-// each batch once the last is added (all 5,000 at once crashed
-// transmission-daemon 3.00 with SIGSEGV after ~1,150). Nothing here is run by CI.
+// took 546 s). Nothing here is run by CI.
 package main
 
 import (
@@ -50,7 +48,6 @@ type options struct {
 	idle     time.Duration
 	lists    int
 	trMax    int
-	trBatch  int
 	only     string
 	bin      string
 	timeout  time.Duration
@@ -79,7 +76,6 @@ func main() {
 	idle := flag.Duration("idle", 60*time.Second, "idle window for the CPU figure")
 	lists := flag.Int("lists", 5, "list runs for the median")
 	trMax := flag.Int("tr-max", 5000, "run transmission only up to this N (0: never)")
-	trBatch := flag.Int("tr-batch", 500, "drop .torrents into transmission's watch dir this many at a time (3.00 crashed on 5,000 at once)")
 	only := flag.String("only", "", "run one client only: ours or transmission")
 	bin := flag.String("bin", "", "bidtorrent binary (default: go build the module)")
 	size := flag.String("size", "64KiB", "payload of each torrent")
@@ -87,7 +83,7 @@ func main() {
 	work := flag.String("work", "", "work dir, kept (default: a temporary dir, removed)")
 	timeout := flag.Duration("timeout", 30*time.Minute, "limit for each add + verify and restart")
 	flag.Parse()
-	o := options{idle: *idle, lists: *lists, trMax: *trMax, trBatch: max(1, *trBatch), only: *only, bin: *bin, timeout: *timeout, work: *work}
+	o := options{idle: *idle, lists: *lists, trMax: *trMax, only: *only, bin: *bin, timeout: *timeout, work: *work}
 	var counts []int
 	for _, s := range strings.Split(*ns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -230,10 +226,8 @@ func median(runs int, fn func() error) (time.Duration, error) {
 
 // dropInto renames the first n .torrents of set into watch, from a staging
 // dir on the same file system, so the client sees them at once.
-func dropInto(set *torrentSet, n int, watch string) error { return dropRange(set, 0, n, watch) }
-
-// dropRange drops .torrents [from, to) of set into watch.
-func dropRange(set *torrentSet, from, to int, watch string) error {
+func dropInto(set *torrentSet, n int, watch string) error {
+	from, to := 0, n
 	stage := watch + ".stage"
 	if err := os.MkdirAll(stage, 0o755); err != nil {
 		return err

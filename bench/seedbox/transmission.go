@@ -40,16 +40,16 @@ func benchTransmission(o options, set *torrentSet, n int) (r result) {
 	}()
 	rpc := &trRPC{addr: tr.RPCAddr()}
 	t0 := time.Now()
-	// In batches: transmission-daemon 3.00 crashed (SIGSEGV) after parsing
-	// about 1,150 of 5,000 .torrents dropped into its watch dir at once.
-	for k := 0; k < n; k += o.trBatch {
-		m := min(n, k+o.trBatch)
-		if r.err = dropRange(set, k, m, watch); r.err != nil {
-			return r
-		}
-		if r.err = waitAll(m, o.timeout, rpc.added, tr.Exited); r.err != nil {
-			return r
-		}
+	if r.err = dropInto(set, n, watch); r.err != nil {
+		return r
+	}
+	// No RPC until every .torrent is added: transmission-daemon 3.00
+	// crashed (SIGSEGV) three times out of three when torrent-get was
+	// polled while thousands of watch-dir adds were under way, and never
+	// without the polls. It saves each added .torrent in its config dir.
+	saved := filepath.Join(dir, "transmission.conf", "torrents")
+	if r.err = waitAll(n, o.timeout, func() (int, error) { return countDir(saved) }, tr.Exited); r.err != nil {
+		return r
 	}
 	if r.err = waitAll(n, o.timeout, rpc.seeding, tr.Exited); r.err != nil {
 		return r
@@ -84,12 +84,6 @@ type trRPC struct {
 // seeding returns how many torrents have status seeding.
 func (c *trRPC) seeding() (int, error) {
 	_, n, err := c.get()
-	return n, err
-}
-
-// added returns how many torrents the daemon has.
-func (c *trRPC) added() (int, error) {
-	n, _, err := c.get()
 	return n, err
 }
 
@@ -136,4 +130,9 @@ func (c *trRPC) get() (total, seeding int, err error) {
 		return len(out.Arguments.Torrents), n, nil
 	}
 	return 0, 0, fmt.Errorf("torrent-get: no session id")
+}
+
+func countDir(dir string) (int, error) {
+	es, err := os.ReadDir(dir)
+	return len(es), err
 }
