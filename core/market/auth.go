@@ -112,8 +112,13 @@ func (s *Session) onAuth(now time.Time, m *bttbid.Auth) {
 // transfer the vault would pay a second time).
 func (m *Market) chequeVault(a *account) (wallet.Address, error) {
 	if a.last != nil && !a.last.Vault.IsZero() {
-		if !a.peerV3 {
+		switch {
+		case !a.peerV3:
 			return wallet.Address{}, fmt.Errorf("the account is paid with cheques of vault %s, which the peer (version 2) cannot take", a.last.Vault)
+		case a.last.Vault != m.vault:
+			// Our HELLOs did not name it (it could not be read at start):
+			// the peer would refuse its cheques (§18.3).
+			return wallet.Address{}, fmt.Errorf("the account is paid with cheques of vault %s, which our HELLO did not name", a.last.Vault)
 		}
 		return a.last.Vault, nil
 	}

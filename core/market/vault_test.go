@@ -235,3 +235,27 @@ func TestVaultCoveredLicence(t *testing.T) {
 		})
 	}
 }
+
+// TestVaultAccountNeedsVault: an account paid with vault cheques is not
+// paid on a connection whose HELLO named no vault (our vault could not
+// be read at start): a cheque the seller must refuse (401, disable) is
+// never sent; the payment fails locally instead.
+func TestVaultAccountNeedsVault(t *testing.T) {
+	vault := envKey(t, 90).Address()
+	e, _, mb, l := vaultPair(t, vault)
+	if err := l.b.Pay(wallet.ForTip, amt(5000), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	l.flush(t, t0)
+	// The buyer restarts without reading its vault.
+	mb2 := newMarket(t, mb.Wallet())
+	ms2 := newMarket(t, e.wallet("s", 1))
+	l2 := newLink(ms2.NewAuction(ih), mb2.NewAuction(ih), 1, 2)
+	l2.start(t, t0)
+	if err := l2.b.Pay(wallet.ForTip, amt(5000), "", nil); err == nil {
+		t.Fatal("paid an account of vault cheques on a connection whose HELLO named no vault")
+	}
+	if l2.b.State() != Ready || l2.a.State() != Ready {
+		t.Fatalf("states %s %s", l2.a.State(), l2.b.State())
+	}
+}
