@@ -43,7 +43,9 @@ func (e *Engine) transfers() {
 			return nil
 		})
 	}
-	if mk.m.SettleWanted() && mk.payByTransfer() && !mk.paying {
+	// The want waits while a settlement runs (it may have paid before
+	// the purchase or the ERROR 404 that wants it).
+	if !mk.paying && mk.m.SettleWanted() && mk.payByTransfer() {
 		mk.paying = true
 		w := mk.w
 		e.g.Go(func() error {
