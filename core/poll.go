@@ -319,15 +319,16 @@ func (e *Engine) pollAll(s *Snapshot, dt time.Duration) {
 	}
 	prev := e.last.Torrents
 	var out []Torrent // nil while every torrent is prev's
+	v := new(Torrent) // a polled value; a new one once v is kept
 	for i, ih := range e.order {
 		ts := e.torrents[ih]
 		t := ts.last
 		if refresh || !ts.quiet(now) {
-			v := e.poll(ts, dt, now)
+			*v = e.poll(ts, dt, now)
 			e.redialPeers(ts, v.State, now) // explicit peers not connected (redial.go)
-			e.marketTick(ts, &v, now)       // the bandwidth market's step (market_loop.go)
-			if t == nil || !reflect.DeepEqual(&v, t) {
-				t = &v
+			e.marketTick(ts, v, now)        // the bandwidth market's step (market_loop.go)
+			if t == nil || !reflect.DeepEqual(v, t) {
+				t, v = v, new(Torrent)
 			}
 		}
 		if out == nil && (i >= len(prev) || t != &prev[i]) {

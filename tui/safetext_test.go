@@ -1,9 +1,12 @@
 package tui
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 )
 
 // evilName carries an OSC (window title), a screen clear, a bell, a C1 CSI
@@ -41,5 +44,39 @@ func TestHostileNamesSanitised(t *testing.T) {
 		if !strings.Contains(screens["list"], "evil�]0;pwned") {
 			t.Errorf("width %d: the name is not shown sanitised:\n%s", width, h.screen())
 		}
+	}
+}
+
+// A snapshot whose Torrents are the previous one's (the engine publishes
+// them so while no torrent changes) reuses their sanitised copy; another
+// is sanitised afresh.
+func TestSameTorrentsNotCopied(t *testing.T) {
+	s := fixture()
+	s.Torrents[0].Name = evilName
+	h := newHarness(t, 140, 30, Config{}).snap(s)
+	first := &h.m.sh.snap.Torrents[0]
+	later := s
+	later.Time = s.Time.Add(time.Second)
+	h.snap(later)
+	if got := &h.m.sh.snap.Torrents[0]; got != first {
+		t.Errorf("unchanged torrents were copied again")
+	}
+	copied := later
+	copied.Torrents = slices.Clone(s.Torrents)
+	copied.Torrents[0].Name = evilName + "2"
+	h.snap(copied)
+	got := h.m.sh.snap.Torrents[0]
+	if &h.m.sh.snap.Torrents[0] == first || !strings.HasSuffix(got.Name, "2") {
+		t.Errorf("changed torrents not applied: %q", got.Name)
+	}
+	for _, tr := range h.m.sh.snap.Torrents {
+		for _, bad := range []string{"\x1b", "\x07", "\x9b"} {
+			if strings.Contains(tr.Name, bad) || !utf8.ValidString(tr.Name) {
+				t.Errorf("name %q not sanitised", tr.Name)
+			}
+		}
+	}
+	if h.m.sh.byHash[got.InfoHash] != 0 {
+		t.Errorf("index of the first torrent %d", h.m.sh.byHash[got.InfoHash])
 	}
 }

@@ -31,14 +31,26 @@ func waitSnapshot(ctx context.Context, ch <-chan core.Snapshot) tea.Cmd {
 
 func (m *Model) applySnapshot(s core.Snapshot) {
 	sh := m.sh
+	raw := s.Torrents
+	// While no torrent changed the engine publishes the same Torrents
+	// (core.Snapshot.SameTorrents): their sanitised copy stands.
+	same := len(raw) > 0 && s.SameTorrents(core.Snapshot{Torrents: sh.raw})
+	if same {
+		s.Torrents = nil
+	}
 	s = safetext.Snapshot(s) // names, client strings, errors: from peers and torrent files
-	sh.snap = s
+	if same {
+		s.Torrents = sh.snap.Torrents
+	}
+	sh.snap, sh.raw = s, raw
 	if m.locker != nil {
 		sh.walletState = m.locker.WalletState()
 	}
-	clear(sh.byHash)
-	for i := range s.Torrents {
-		sh.byHash[s.Torrents[i].InfoHash] = i
+	if !same {
+		clear(sh.byHash)
+		for i := range s.Torrents {
+			sh.byHash[s.Torrents[i].InfoHash] = i
+		}
 	}
 	if s.Wallet.Token != "" {
 		sh.token = s.Wallet.Token

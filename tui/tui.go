@@ -51,6 +51,7 @@ type pane interface {
 // in Update.
 type shared struct {
 	snap     core.Snapshot
+	raw      []core.Torrent // the engine's Torrents behind snap's sanitised ones
 	byHash   map[core.InfoHash]int
 	st       *Styles
 	keys     *KeyMap
