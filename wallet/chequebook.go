@@ -189,21 +189,28 @@ func (b *ChequeBook) Records() ([]Record, error) {
 	return out, nil
 }
 
+// raiseSettled raises the record's settled total to settled (never more
+// than its cheque; a lower value is ignored) and ends a pending transfer
+// that settled reaches.
+func (r *Record) raiseSettled(settled Amount) error {
+	if settled.Cmp(r.Cheque.Cumulative) > 0 {
+		return fmt.Errorf("settled %s exceeds the cheque's %s", settled, r.Cheque.Cumulative)
+	}
+	if r.Pending != nil && settled.Cmp(r.Pending.Target) >= 0 {
+		r.Pending = nil
+	}
+	if settled.Cmp(r.Settled) > 0 {
+		r.Settled = settled
+	}
+	return nil
+}
+
 // SetSettled records that settled (a cumulative total, never more than
 // the recorded cheque) has been settled for the record's pair. Settled
 // amounts only grow: a lower value is ignored.
 func (b *ChequeBook) SetSettled(dir Direction, chainID uint64, token, counterparty Address, settled Amount) error {
 	err := b.updateRecord(dir, chainID, token, counterparty, func(r *Record) error {
-		if settled.Cmp(r.Cheque.Cumulative) > 0 {
-			return fmt.Errorf("settled %s exceeds the cheque's %s", settled, r.Cheque.Cumulative)
-		}
-		if r.Pending != nil && settled.Cmp(r.Pending.Target) >= 0 {
-			r.Pending = nil
-		}
-		if settled.Cmp(r.Settled) > 0 {
-			r.Settled = settled
-		}
-		return nil
+		return r.raiseSettled(settled)
 	})
 	if err != nil {
 		return fmt.Errorf("cannot record settlement with %s: %w", counterparty, err)

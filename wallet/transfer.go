@@ -221,14 +221,8 @@ func (b *ChequeBook) settledBy(chainID uint64, token, beneficiary Address, settl
 		if err != nil {
 			return err
 		}
-		if settled.Cmp(r.Cheque.Cumulative) > 0 {
-			return fmt.Errorf("settled %s exceeds the cheque's %s", settled, r.Cheque.Cumulative)
-		}
-		if r.Pending != nil && settled.Cmp(r.Pending.Target) >= 0 {
-			r.Pending = nil
-		}
-		if settled.Cmp(r.Settled) > 0 {
-			r.Settled = settled
+		if err := r.raiseSettled(settled); err != nil {
+			return err
 		}
 		r.Updated = time.Now()
 		if err := bk.Put(key, encodeRecord(r)); err != nil {
