@@ -210,11 +210,17 @@ func TestIdleTorrentWakes(t *testing.T) {
 	waitQuiet(t, seeder.Engine, ih)
 
 	out := filepath.Join(dir, "out")
-	leecher := startEngine(t, "leecher", testConfig("127.0.0.42"), filepath.Join(dir, "l"))
+	// The leecher downloads at 512 KiB/s, so its connection lives for
+	// about four seconds: unthrottled on loopback, the whole transfer
+	// and the two seeds' hang-up can fall between two of the seeder's
+	// snapshots, and the connection is never seen.
+	lc := testConfig("127.0.0.42")
+	lc.DownloadLimit = 512 << 10
+	leecher := startEngine(t, "leecher", lc, filepath.Join(dir, "l"))
 	if _, err := leecher.Add(ctx, AddSpec{Source: torrentPath, DataDir: out, Peers: []string{seeder.ListenAddr().String()}}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, seeder.Engine, ih, 5*time.Second, "seeder sees the leecher", func(tr Torrent) bool {
+	waitFor(t, seeder.Engine, ih, 20*time.Second, "seeder sees the leecher", func(tr Torrent) bool {
 		return tr.PeerCount == 1 && len(tr.Peers) == 1
 	})
 	l := waitFor(t, leecher.Engine, ih, 60*time.Second, "download complete", isComplete)
