@@ -29,6 +29,9 @@ func smallSwarm(t *testing.T, firstIP int) *Swarm {
 	opts := DefaultOptions()
 	opts.Dir, opts.Size, opts.PieceLength, opts.Round, opts.FirstIP = t.TempDir(), 4<<20, 64<<10, time.Second, firstIP
 	opts.Rate = 1 << 20
+	// A tip waits for the seeder's acknowledgement, redialling it: under
+	// a loaded CI machine that can take longer than the demo's 10 s.
+	opts.TipTimeout = time.Minute
 	s, err := Start(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +179,7 @@ func checkTips(t *testing.T, s *Swarm, rep Report) {
 		want++
 		seeder := seederOf[n.TippedTo()]
 		if seeder == nil {
-			t.Errorf("%s was replaced having tipped %q, not a seeder", r.Node, n.TippedTo())
+			t.Errorf("%s was replaced having tipped %q, not a seeder (tip error: %v)", r.Node, n.TippedTo(), n.TipError())
 			continue
 		}
 		ps, err := n.Wallet.Payments()

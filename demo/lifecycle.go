@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -77,6 +78,7 @@ func (s *Swarm) tip(ctx context.Context, n *Node) {
 	to, most := n.bestServer()
 	if to == "" {
 		log.Warn("demo bidder completed without a btt_bid peer to tip")
+		n.failedTip(errors.New("no btt_bid peer served it"))
 		return
 	}
 	amount := s.opts.Tip.Format(wallet.BTTDecimals)
@@ -117,12 +119,20 @@ func (s *Swarm) tip(ctx context.Context, n *Node) {
 		if ctx.Err() == nil {
 			log.Warn("demo bidder could not tip its seeder", "peer", to, "amount", amount, "err", err)
 		}
+		n.failedTip(fmt.Errorf("tip to %s after %d redials: %w", to, dials, err))
 		return
 	}
 	n.mu.Lock()
 	n.tippedTo = string(to)
 	n.mu.Unlock()
 	log.Info("demo bidder tipped its seeder", "peer", to, "downloaded", most, "amount", amount, "memo", s.opts.TipMemo, "redials", dials)
+}
+
+// failedTip records why n could not tip.
+func (n *Node) failedTip(err error) {
+	n.mu.Lock()
+	n.tipErr = err
+	n.mu.Unlock()
 }
 
 // issuedTips counts the tips w recorded as paid.

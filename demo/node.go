@@ -36,6 +36,7 @@ type Node struct {
 	retired  bool
 	last     core.Torrent // the torrent's row when the node stopped
 	tippedTo string       // peer key of the seeder it tipped
+	tipErr   error        // why it did not tip, if it tried and failed
 	// served is, by peer key, the most payload each btt_bid peer had sent
 	// it, as last seen: a connection between two complete peers closes
 	// soon after the last piece, maybe before the completion is seen.
@@ -93,6 +94,14 @@ func (n *Node) TippedTo() string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.tippedTo
+}
+
+// TipError returns why the node's tip failed, nil if it tipped or has
+// not tried.
+func (n *Node) TipError() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.tipErr
 }
 
 // Torrent returns the node's row of the demo torrent: live while it runs,
