@@ -140,50 +140,57 @@ func (p *parser) str() ([]byte, error) {
 	return s, nil
 }
 
-func (p *parser) list(depth int) (value, error) {
-	v := value{kind: 'l'}
+// items calls item for each element of the list or dict (what) being
+// parsed, up to and including its closing 'e'.
+func (p *parser) items(what string, item func() error) error {
 	for {
 		if p.pos >= len(p.b) {
-			return value{}, p.fail("unterminated list")
+			return p.fail("unterminated " + what)
 		}
 		if p.b[p.pos] == 'e' {
 			p.pos++
-			return v, nil
+			return nil
 		}
-		e, err := p.value(depth + 1)
-		if err != nil {
-			return value{}, err
+		if err := item(); err != nil {
+			return err
 		}
-		v.l = append(v.l, e)
 	}
+}
+
+func (p *parser) list(depth int) (value, error) {
+	v := value{kind: 'l'}
+	err := p.items("list", func() error {
+		e, err := p.value(depth + 1)
+		v.l = append(v.l, e)
+		return err
+	})
+	if err != nil {
+		return value{}, err
+	}
+	return v, nil
 }
 
 func (p *parser) dict(depth int) (value, error) {
 	v := value{kind: 'd'}
-	for {
-		if p.pos >= len(p.b) {
-			return value{}, p.fail("unterminated dict")
-		}
-		if p.b[p.pos] == 'e' {
-			p.pos++
-			return v, nil
-		}
+	err := p.items("dict", func() error {
 		if c := p.b[p.pos]; c < '0' || c > '9' {
-			return value{}, p.fail("dict key is not a byte string")
+			return p.fail("dict key is not a byte string")
 		}
 		k, err := p.str()
 		if err != nil {
-			return value{}, err
+			return err
 		}
 		if n := len(v.d); n > 0 && v.d[n-1].key >= string(k) {
-			return value{}, p.fail("dict keys not in strictly ascending order")
+			return p.fail("dict keys not in strictly ascending order")
 		}
 		e, err := p.value(depth + 1)
-		if err != nil {
-			return value{}, err
-		}
 		v.d = append(v.d, entry{key: string(k), val: e})
+		return err
+	})
+	if err != nil {
+		return value{}, err
 	}
+	return v, nil
 }
 
 // dictWriter builds a bencoded dict; it sorts the keys on write.

@@ -53,17 +53,13 @@ func Encode(m Message) ([]byte, error) {
 		if m == nil {
 			break
 		}
-		e.uint("r", m.Round, 0, maxInt)
-		e.uint("seq", m.Seq, 1, maxInt)
-		e.amount("price", m.Price)
+		e.answer(m.Round, m.Seq, m.Price)
 		e.amount("credit", m.Credit)
 	case *Outbid:
 		if m == nil {
 			break
 		}
-		e.uint("r", m.Round, 0, maxInt)
-		e.uint("seq", m.Seq, 1, maxInt)
-		e.amount("price", m.Price)
+		e.answer(m.Round, m.Seq, m.Price)
 	case *Cheque:
 		if m == nil {
 			break
@@ -166,14 +162,11 @@ func Decode(b []byte) (Message, error) {
 	case TypeBid:
 		m = &Bid{Seq: d.uint("seq", 1, maxInt), Price: d.amount("price")}
 	case TypeAward:
-		m = &Award{
-			Round:  d.uint("r", 0, maxInt),
-			Seq:    d.uint("seq", 1, maxInt),
-			Price:  d.amount("price"),
-			Credit: d.amount("credit"),
-		}
+		r, seq, price := d.answer()
+		m = &Award{Round: r, Seq: seq, Price: price, Credit: d.amount("credit")}
 	case TypeOutbid:
-		m = &Outbid{Round: d.uint("r", 0, maxInt), Seq: d.uint("seq", 1, maxInt), Price: d.amount("price")}
+		r, seq, price := d.answer()
+		m = &Outbid{Round: r, Seq: seq, Price: price}
 	case TypeCheque:
 		c := d.cheque()
 		m = &c
@@ -250,6 +243,14 @@ func (d *decoder) uint(key string, lo, hi uint64) uint64 {
 		return 0
 	}
 	return uint64(v.i)
+}
+
+// answer reads the fields AWARD and OUTBID share: the seller's round,
+// the BID answered and the price (docs/PROTOCOL.md).
+func (d *decoder) answer() (round, seq uint64, price wallet.Amount) {
+	round = d.uint("r", 0, maxInt)
+	seq = d.uint("seq", 1, maxInt)
+	return round, seq, d.amount("price")
 }
 
 func (d *decoder) amount(key string) wallet.Amount {
@@ -354,6 +355,13 @@ func (e *encoder) int(key string, v, lo, hi int64) {
 }
 
 func (e *encoder) amount(key string, a wallet.Amount) { e.w.bytes(key, a.Bytes()) }
+
+// answer writes the fields AWARD and OUTBID share (decoder.answer).
+func (e *encoder) answer(round, seq uint64, price wallet.Amount) {
+	e.uint("r", round, 0, maxInt)
+	e.uint("seq", seq, 1, maxInt)
+	e.amount("price", price)
+}
 
 func (e *encoder) address(key string, a Address) {
 	if !a.Valid() {
