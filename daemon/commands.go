@@ -164,21 +164,11 @@ func (s *Server) cmdAdd(ctx context.Context, io cmdIO, args []string) error {
 func (s *Server) add(ctx context.Context, spec core.AddSpec, stdin io.Reader) (core.InfoHash, error) {
 	ctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
-	if spec.DataDir != "" {
-		d, err := s.confine.Dir(spec.DataDir)
-		if err != nil {
-			return core.InfoHash{}, err
-		}
-		spec.DataDir = d
+	if err := s.confine.dataDir(&spec); err != nil {
+		return core.InfoHash{}, err
 	}
 	if spec.Source != "-" {
-		src, cleanup, err := s.confine.Source(ctx, spec.Source)
-		if err != nil {
-			return core.InfoHash{}, err
-		}
-		defer cleanup()
-		spec.Source = src
-		return s.eng.Add(ctx, spec)
+		return s.confine.addSource(ctx, spec, s.eng.Add)
 	}
 	f, err := os.CreateTemp("", "bidtorrent-add-*.torrent")
 	if err != nil {

@@ -231,6 +231,31 @@ func publicIP(ip net.IP) bool {
 	return true
 }
 
+// dataDir replaces spec's data dir, when it names one, by Dir's.
+func (c *Confinement) dataDir(spec *core.AddSpec) error {
+	if spec.DataDir == "" {
+		return nil
+	}
+	d, err := c.Dir(spec.DataDir)
+	if err != nil {
+		return err
+	}
+	spec.DataDir = d
+	return nil
+}
+
+// addSource checks spec's source (Source) and adds it with add, removing
+// a fetched .torrent afterwards.
+func (c *Confinement) addSource(ctx context.Context, spec core.AddSpec, add func(context.Context, core.AddSpec) (core.InfoHash, error)) (core.InfoHash, error) {
+	src, cleanup, err := c.Source(ctx, spec.Source)
+	if err != nil {
+		return core.InfoHash{}, err
+	}
+	defer cleanup()
+	spec.Source = src
+	return add(ctx, spec)
+}
+
 // CheckDelete reports whether the data of t may be deleted: its data dir
 // and every file of it must resolve inside a root.
 func (c *Confinement) CheckDelete(t core.Torrent) error {
@@ -285,20 +310,10 @@ type confinedEngine struct {
 }
 
 func (e confinedEngine) Add(ctx context.Context, spec core.AddSpec) (core.InfoHash, error) {
-	if spec.DataDir != "" {
-		d, err := e.c.Dir(spec.DataDir)
-		if err != nil {
-			return core.InfoHash{}, err
-		}
-		spec.DataDir = d
-	}
-	src, cleanup, err := e.c.Source(ctx, spec.Source)
-	if err != nil {
+	if err := e.c.dataDir(&spec); err != nil {
 		return core.InfoHash{}, err
 	}
-	defer cleanup()
-	spec.Source = src
-	return e.Engine.Add(ctx, spec)
+	return e.c.addSource(ctx, spec, e.Engine.Add)
 }
 
 func (e confinedEngine) Remove(ctx context.Context, ih core.InfoHash, deleteData bool) error {

@@ -346,21 +346,28 @@ func sshVersion(v string) string {
 func (s *Server) follow(ctx context.Context) {
 	ch, unsub := s.eng.Subscribe()
 	defer unsub()
+	receive(ctx, ch, func(snap core.Snapshot) {
+		s.mu.Lock()
+		s.snap = snap
+		if !s.have {
+			s.have = true
+			close(s.ready)
+		}
+		s.mu.Unlock()
+	})
+}
+
+// receive calls f with each value from c until c is closed or ctx is done.
+func receive[T any](ctx context.Context, c <-chan T, f func(T)) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case snap, ok := <-ch:
+		case v, ok := <-c:
 			if !ok {
 				return
 			}
-			s.mu.Lock()
-			s.snap = snap
-			if !s.have {
-				s.have = true
-				close(s.ready)
-			}
-			s.mu.Unlock()
+			f(v)
 		}
 	}
 }
@@ -464,23 +471,13 @@ func (s *Server) handle(srvCtx context.Context, sess ssh.Session) {
 		return
 	}
 	resize := make(chan WindowSize, 1)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case w, ok := <-winC:
-				if !ok {
-					return
-				}
-				select {
-				case <-resize: // latest size wins
-				default:
-				}
-				resize <- WindowSize{Width: w.Width, Height: w.Height}
-			}
+	go receive(ctx, winC, func(w ssh.Window) {
+		select {
+		case <-resize: // latest size wins
+		default:
 		}
-	}()
+		resize <- WindowSize{Width: w.Width, Height: w.Height}
+	})
 	env := append(sess.Environ(), "TERM="+pty.Term)
 	log.Info("UI attached", "term", pty.Term, "width", pty.Window.Width, "height", pty.Window.Height)
 	err := s.ui(ctx, Terminal{
