@@ -32,11 +32,8 @@ func runDaemon(ctx context.Context, c *cli, args []string) error {
 	passFile := fs.String("passphrase-file", "", "unlock the wallet at start with the passphrase in `FILE` (default: $"+passphraseEnv+
 		", then $CREDENTIALS_DIRECTORY/"+passphrase.CredentialName+"; without any the daemon starts locked)")
 	noWallet := fs.Bool("no-wallet", false, "run without a wallet: no bandwidth market, no payments")
-	if err := parseFlags(fs, args); err != nil {
+	if err := c.parseArgs(fs, args, 0, "daemon takes no arguments"); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return argsError(c, usager{fs.Usage}, "daemon takes no arguments")
 	}
 	if *noWallet && *passFile != "" {
 		return argsError(c, usager{fs.Usage}, "--no-wallet and --passphrase-file exclude each other")

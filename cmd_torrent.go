@@ -65,11 +65,8 @@ func runCreate(ctx context.Context, c *cli, args []string) error {
 	fs.StringVar(&pf.price, "price", "", "sell the content for `AMOUNT` BTT: only buyers are served by our seeders (needs --payee)")
 	fs.StringVar(&pf.goal, "goal", "", "crowdfunding goal of `AMOUNT` BTT (needs --payee and --deadline)")
 	fs.StringVar(&pf.deadline, "deadline", "", "crowdfunding deadline, `RFC3339` time, e.g. 2027-01-31T23:59:59Z")
-	if err := parseFlags(fs, args); err != nil {
+	if err := c.parseArgs(fs, args, 1, "create needs exactly one PATH"); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		return argsError(c, usager{fs.Usage}, "create needs exactly one PATH")
 	}
 	if *out == "" {
 		return argsError(c, usager{fs.Usage}, "create needs -o OUT.torrent")
@@ -280,11 +277,8 @@ func runSeed(ctx context.Context, c *cli, args []string) error {
 	fs.Var(&ef.uploadLimit, "upload-limit", "upload `RATE` limit, e.g. 2MiB (default: unlimited)")
 	fs.StringVar(&ef.price, "ask", "", "sell upload in the bandwidth market at a reserve `PRICE` in BTT per MiB (opens the wallet)")
 	fs.StringVar(&ef.strategy, "seller-strategy", "", "seller strategy `NAME`: uniform, propshare or free (default uniform with --ask)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := c.parseArgs(fs, args, 1, "seed needs exactly one PATH"); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		return argsError(c, usager{fs.Usage}, "seed needs exactly one PATH")
 	}
 	market, hasMarket, err := parseMarketFlags(ef.price, ef.strategy, true)
 	if err != nil {
@@ -421,11 +415,8 @@ func runGet(ctx context.Context, c *cli, args []string) error {
 	var pay purchaseFlags
 	fs.BoolVar(&pay.buy, "buy", false, "pay the price of a paid torrent to its publisher (opens the wallet)")
 	fs.StringVar(&pay.maxPrice, "max-price", "", "with --buy, refuse a price above `AMOUNT` BTT")
-	if err := parseFlags(fs, args); err != nil {
+	if err := c.parseArgs(fs, args, 1, "get needs exactly one TORRENT, MAGNET or URL"); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		return argsError(c, usager{fs.Usage}, "get needs exactly one TORRENT, MAGNET or URL")
 	}
 	if *seedFor < 0 {
 		return argsError(c, usager{fs.Usage}, "--seed-for must not be negative")

@@ -19,11 +19,8 @@ func runTUI(ctx context.Context, c *cli, args []string) error {
 	fs := c.newFlagSet("tui", "")
 	passFile := fs.String("passphrase-file", "", "read the wallet passphrase from `FILE` (default: $"+passphraseEnv+" or a prompt)")
 	noWallet := fs.Bool("no-wallet", false, "do not open the wallet: no bandwidth market")
-	if err := parseFlags(fs, args); err != nil {
+	if err := c.parseArgs(fs, args, 0, "tui takes no arguments"); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return argsError(c, usager{fs.Usage}, "tui takes no arguments")
 	}
 	env, err := c.env()
 	if err != nil {

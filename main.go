@@ -139,6 +139,18 @@ func (c *cli) newFlagSet(name, argsUsage string) *flag.FlagSet {
 // parseFlags parses args and maps a bad flag to errUsage.
 func parseFlags(fs *flag.FlagSet, args []string) error { return cliargs.Parse(fs, args, errUsage) }
 
+// parseArgs parses args into fs and wants exactly n positional
+// arguments, else reports msg with usage.
+func (c *cli) parseArgs(fs *flag.FlagSet, args []string, n int, msg string) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != n {
+		return argsError(c, usager{fs.Usage}, msg)
+	}
+	return nil
+}
+
 func runVersion(ctx context.Context, c *cli, args []string) error {
 	fs := c.newFlagSet("version", "")
 	if err := parseFlags(fs, args); err != nil {
