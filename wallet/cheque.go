@@ -95,12 +95,7 @@ func addressWord(a Address) [32]byte {
 // SignCheque fills in the payer (the key's address) and signs the cheque.
 func SignCheque(k *Key, chainID uint64, token, beneficiary Address, cumulative Amount) (Cheque, error) {
 	c := Cheque{ChainID: chainID, Token: token, Payer: k.Address(), Beneficiary: beneficiary, Cumulative: cumulative}
-	sig, err := signFields(k, "cheque", c)
-	if err != nil {
-		return Cheque{}, err
-	}
-	c.Signature = sig
-	return c, nil
+	return signInto(k, "cheque", &c, &c.Signature)
 }
 
 // Verify checks the signature: well formed, low s, v ∈ {27, 28}, and the
@@ -128,6 +123,17 @@ func signFields(k *Key, what string, s fieldSigned) (Signature, error) {
 		return Signature{}, fmt.Errorf("cannot sign %s: %w", what, err)
 	}
 	return sig, nil
+}
+
+// signInto signs *s (signFields) into sig, its signature field, and
+// returns it.
+func signInto[T fieldSigned](k *Key, what string, s *T, sig *Signature) (T, error) {
+	var err error
+	if *sig, err = signFields(k, what, *s); err != nil {
+		var zero T
+		return zero, err
+	}
+	return *s, nil
 }
 
 // verifyFields checks s's fields and that sig over its digest recovers

@@ -62,12 +62,7 @@ func (n TipNote) Digest() [32]byte { return typedDigest(n.ChainID, n.StructHash(
 func SignTipNote(k *Key, chainID uint64, token, beneficiary Address, cumulative, amount Amount, infoHash [20]byte, purpose, memo string) (TipNote, error) {
 	n := TipNote{ChainID: chainID, Token: token, Payer: k.Address(), Beneficiary: beneficiary,
 		Cumulative: cumulative, Amount: amount, InfoHash: infoHash, Purpose: purpose, Memo: memo}
-	sig, err := signFields(k, "payment note", n)
-	if err != nil {
-		return TipNote{}, err
-	}
-	n.Signature = sig
-	return n, nil
+	return signInto(k, "payment note", &n, &n.Signature)
 }
 
 // Verify checks the note is well formed (see SignTipNote's rules: a known
@@ -155,12 +150,7 @@ func (l License) Digest() [32]byte { return typedDigest(l.ChainID, l.StructHash(
 // for buyer to the torrent infoHash, bought for price.
 func SignLicense(k *Key, chainID uint64, token, buyer Address, infoHash [20]byte, price Amount) (License, error) {
 	l := License{ChainID: chainID, Token: token, Payee: k.Address(), Buyer: buyer, InfoHash: infoHash, Price: price}
-	sig, err := signFields(k, "licence", l)
-	if err != nil {
-		return License{}, err
-	}
-	l.Signature = sig
-	return l, nil
+	return signInto(k, "licence", &l, &l.Signature)
 }
 
 // Verify checks the licence's addresses and that its signature (low s,
@@ -211,12 +201,7 @@ func (p Pledge) Digest() [32]byte { return typedDigest(p.ChainID, p.StructHash()
 func SignPledge(k *Key, chainID uint64, token, payee Address, infoHash [20]byte, amount, goal Amount, deadline, at uint64) (Pledge, error) {
 	p := Pledge{ChainID: chainID, Token: token, Payer: k.Address(), Payee: payee, InfoHash: infoHash,
 		Amount: amount, Goal: goal, Deadline: deadline, Time: at}
-	sig, err := signFields(k, "pledge", p)
-	if err != nil {
-		return Pledge{}, err
-	}
-	p.Signature = sig
-	return p, nil
+	return signInto(k, "pledge", &p, &p.Signature)
 }
 
 // Verify checks the pledge is well formed (amount and goal above zero,
