@@ -19,6 +19,10 @@
 //   - list: the median wall time of -lists runs of `ssh HOST list --json`
 //     (bidtorrent) and `transmission-remote HOST -l` (transmission), each a
 //     new process, as a user would run them.
+//   - with -profile, our daemon serves pprof on loopback and its heap
+//     profile (heap.pprof, and heap.txt with runtime.MemStats) and
+//     goroutines (goroutine.txt) are saved in its work dir at the end of
+//     the idle window: go tool pprof -sample_index=inuse_space heap.pprof.
 //   - restart: SIGTERM, wait for the exit, start again; the time from the
 //     start until every torrent seeds again.
 //
@@ -55,6 +59,7 @@ type options struct {
 	piece    int64
 	work     string
 	maxN     int
+	profile  bool
 	trExtras map[string]any
 }
 
@@ -82,8 +87,9 @@ func main() {
 	piece := flag.String("piece", "16KiB", "piece length")
 	work := flag.String("work", "", "work dir, kept (default: a temporary dir, removed)")
 	timeout := flag.Duration("timeout", 30*time.Minute, "limit for each add + verify and restart")
+	profile := flag.Bool("profile", false, "run our daemon with pprof_listen and save its heap profile (with MemStats) and goroutines at the end of the idle window into its work dir (-work keeps them)")
 	flag.Parse()
-	o := options{idle: *idle, lists: *lists, trMax: *trMax, only: *only, bin: *bin, timeout: *timeout, work: *work}
+	o := options{idle: *idle, lists: *lists, trMax: *trMax, only: *only, bin: *bin, timeout: *timeout, work: *work, profile: *profile}
 	var counts []int
 	for _, s := range strings.Split(*ns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))

@@ -5,6 +5,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -23,6 +25,7 @@ type ours struct {
 	dataDir string
 	key     string
 	ssh     netip.AddrPort
+	pprof   netip.AddrPort // with -profile
 	proc    *interop.Proc
 	starts  int
 }
@@ -57,6 +60,11 @@ func benchOurs(o options, set *torrentSet, n int) (r result) {
 	pid := d.proc.Cmd.Process.Pid
 	if r.idleCPU, r.rss, r.load, r.err = idleUsage(pid, 5*time.Second, o.idle); r.err != nil {
 		return r
+	}
+	if o.profile {
+		if r.err = d.saveProfiles(); r.err != nil {
+			return r
+		}
 	}
 	if r.list, r.err = median(o.lists, func() error { _, err := d.list(); return err }); r.err != nil {
 		return r
@@ -100,10 +108,18 @@ func (d *ours) setup(data string) error {
 	if d.ssh, err = interop.FreeAddr(ip); err != nil {
 		return err
 	}
+	pprofLine := ""
+	if d.o.profile {
+		if d.pprof, err = interop.FreeAddr(ip); err != nil {
+			return err
+		}
+		pprofLine = fmt.Sprintf("pprof_listen = %q\n", d.pprof.String())
+	}
 	conf := interop.OurConfig(listen) + fmt.Sprintf(`download_dir = %q
 
 [daemon]
 ssh_listen = %q
+`+pprofLine+`
 
 [automation]
 watch_dir = %q
@@ -111,6 +127,35 @@ watch_interval = "1s"
 `, data, d.ssh.String(), filepath.Join(d.dir, "watch"))
 	d.conf = filepath.Join(d.dir, "config.toml")
 	return os.WriteFile(d.conf, []byte(conf), 0o600)
+}
+
+// saveProfiles fetches the daemon's heap profile (binary, and as text
+// with runtime.MemStats) and its goroutines into its work dir.
+func (d *ours) saveProfiles() error {
+	for _, f := range []struct{ path, file string }{
+		{"heap?gc=1", "heap.pprof"},
+		{"heap?debug=1", "heap.txt"},
+		{"goroutine?debug=1", "goroutine.txt"},
+	} {
+		resp, err := http.Get("http://" + d.pprof.String() + "/debug/pprof/" + f.path)
+		if err != nil {
+			return fmt.Errorf("cannot fetch the daemon's %s: %w", f.file, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("cannot fetch the daemon's %s: %s", f.file, resp.Status)
+		}
+		p := filepath.Join(d.dir, f.file)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintln(os.Stderr, "  saved", p)
+	}
+	return nil
 }
 
 // start runs the daemon and waits for its SSH server.
