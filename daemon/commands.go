@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -221,7 +222,11 @@ func (s *Server) cmdList(ctx context.Context, io cmdIO, args []string) error {
 		}
 		return writeJSON(io.stdout, out)
 	}
-	tw := tabwriter.NewWriter(io.stdout, 0, 0, 2, ' ', 0)
+	// tabwriter writes each cell and each run of padding on its own: to
+	// the SSH channel directly that was a packet each, 18 a row (0.6 s for
+	// 5,000 torrents against 0.2 s for the ten times longer JSON).
+	out := bufio.NewWriterSize(io.stdout, 64<<10)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "HASH\tSTATE\tDONE\tSIZE\tDOWN\tUP\tRATIO\tPEERS\tNAME")
 	for i := range ts {
 		t := &ts[i]
@@ -235,10 +240,10 @@ func (s *Server) cmdList(ctx context.Context, io cmdIO, args []string) error {
 	// What went wrong, under the table (e.g. a file missing at start).
 	for i := range ts {
 		if t := &ts[i]; t.Err != "" {
-			fmt.Fprintf(io.stdout, "%s error: %s\n", t.InfoHash.String()[:12], safetext.String(t.Err))
+			fmt.Fprintf(out, "%s error: %s\n", t.InfoHash.String()[:12], safetext.String(t.Err))
 		}
 	}
-	return nil
+	return out.Flush()
 }
 
 // joinFilter rebuilds a filter expression from the words the SSH command
