@@ -190,30 +190,10 @@ func transfer(dir, bin string, sc scenario, tor string, ti interop.TorrentInfo, 
 		return 0, 0, 0, err
 	}
 	trk.Forget(ti.InfoHash)
-	var seedAddr netip.AddrPort
-	var seeder *interop.Proc
-	switch sc.seed {
-	case ours:
-		listen, err := interop.FreeAddr(interop.NewLoopbackIP())
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		args, err := ourArgs(dir, "seed", listen)
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		args = append(args, "--listen", listen.String(), "--torrent", tor, filepath.Join(seedDir, ti.Name))
-		seeder, err = interop.StartProc(dir, "ours-seed", bin, args...)
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		seedAddr = listen
-	case aria2:
-		a, err := interop.StartAria2(dir, "aria2-seed", interop.NewLoopbackIP(), tor, seedDir, true)
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		seeder, seedAddr = a.Proc, a.Addr
+	seeder, seedAddr, err := startPeer(dir, bin, sc.seed, "seed", tor, seedDir,
+		"--torrent", tor, filepath.Join(seedDir, ti.Name))
+	if err != nil {
+		return 0, 0, 0, err
 	}
 	defer seeder.Stop(10 * time.Second)
 	if err := interop.WaitHasAll(interop.NewLoopbackIP(), seedAddr, ti.InfoHash, ti.Pieces, 3*time.Minute); err != nil {
@@ -222,28 +202,10 @@ func transfer(dir, bin string, sc scenario, tor string, ti interop.TorrentInfo, 
 	trk.AddPeer(ti.InfoHash, seedAddr)
 
 	out := filepath.Join(dir, "out")
-	var getter *interop.Proc
-	switch sc.get {
-	case ours:
-		listen, err := interop.FreeAddr(interop.NewLoopbackIP())
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		args, err := ourArgs(dir, "get", listen)
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		args = append(args, "--listen", listen.String(), "--peer", seedAddr.String(), "--out", out, tor)
-		getter, err = interop.StartProc(dir, "ours-get", bin, args...)
-		if err != nil {
-			return 0, 0, 0, err
-		}
-	case aria2:
-		a, err := interop.StartAria2(dir, "aria2-get", interop.NewLoopbackIP(), tor, out, false)
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		getter = a.Proc
+	getter, _, err := startPeer(dir, bin, sc.get, "get", tor, out,
+		"--peer", seedAddr.String(), "--out", out, tor)
+	if err != nil {
+		return 0, 0, 0, err
 	}
 	defer getter.Stop(10 * time.Second)
 	anonC := make(chan int64, 1)
@@ -260,6 +222,31 @@ func transfer(dir, bin string, sc scenario, tor string, ti interop.TorrentInfo, 
 		return 0, 0, 0, fmt.Errorf("downloaded payload has sha256 %s, want %s", got, sum)
 	}
 	return el, rss, anon, nil
+}
+
+// startPeer starts side s in role ("seed" or "get") of the torrent tor
+// with its data in data, on a fresh loopback address it returns: ours
+// with ourArgs after --listen, aria2 as a seeder or a leecher.
+func startPeer(dir, bin string, s side, role, tor, data string, extra ...string) (*interop.Proc, netip.AddrPort, error) {
+	label := s.String() + "-" + role
+	if s == aria2 {
+		a, err := interop.StartAria2(dir, label, interop.NewLoopbackIP(), tor, data, role == "seed")
+		if err != nil {
+			return nil, netip.AddrPort{}, err
+		}
+		return a.Proc, a.Addr, nil
+	}
+	listen, err := interop.FreeAddr(interop.NewLoopbackIP())
+	if err != nil {
+		return nil, netip.AddrPort{}, err
+	}
+	args, err := ourArgs(dir, role, listen)
+	if err != nil {
+		return nil, netip.AddrPort{}, err
+	}
+	args = append(append(args, "--listen", listen.String()), extra...)
+	p, err := interop.StartProc(dir, label, bin, args...)
+	return p, listen, err
 }
 
 // peakAnon polls the process's anonymous resident memory (RssAnon in
