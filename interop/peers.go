@@ -157,12 +157,7 @@ func StartAria2(dir, label string, ip netip.Addr, torrent, saveDir string, seed 
 
 // WaitSeeding waits until aria2 has verified its data and seeds it.
 func (a *Aria2) WaitSeeding(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
-		if exited, err := a.Exited(); exited {
-			return fmt.Errorf("aria2 exited before seeding: %v", err)
-		}
+	return a.poll(timeout, 100*time.Millisecond, func() (bool, string) {
 		var res struct {
 			Result []struct {
 				Status, Seeder, CompletedLength, TotalLength string
@@ -170,23 +165,24 @@ func (a *Aria2) WaitSeeding(timeout time.Duration) error {
 		}
 		body := `{"jsonrpc":"2.0","id":"1","method":"aria2.tellActive","params":[["status","seeder","completedLength","totalLength"]]}`
 		resp, err := http.Post(a.rpc, "application/json", strings.NewReader(body))
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			last = string(b)
-			if json.Unmarshal(b, &res) == nil {
-				for _, r := range res.Result {
-					if r.Seeder == "true" && r.CompletedLength == r.TotalLength {
-						return nil
-					}
+		if err != nil {
+			return false, err.Error()
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if json.Unmarshal(b, &res) == nil {
+			for _, r := range res.Result {
+				if r.Seeder == "true" && r.CompletedLength == r.TotalLength {
+					return true, ""
 				}
 			}
-		} else {
-			last = err.Error()
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("aria2 not seeding after %v (last status %s)", timeout, last)
+		return false, string(b)
+	}, func(err error) error {
+		return fmt.Errorf("aria2 exited before seeding: %v", err)
+	}, func(last string) error {
+		return fmt.Errorf("aria2 not seeding after %v (last status %s)", timeout, last)
+	})
 }
 
 // Transmission is a running transmission-daemon.
@@ -290,21 +286,15 @@ func (tr *Transmission) Add(torrent, dataDir string) error {
 // WaitDone waits until the daemon's first torrent is 100% done and
 // verified, as transmission-remote -t 1 -i reports it.
 func (tr *Transmission) WaitDone(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	var last string
-	for time.Now().Before(deadline) {
-		if exited, err := tr.Exited(); exited {
-			return fmt.Errorf("transmission-daemon exited: %v", err)
-		}
+	return tr.poll(timeout, 250*time.Millisecond, func() (bool, string) {
 		out, err := tr.Remote("-t", "1", "-i")
-		last = out
-		if err == nil && strings.Contains(out, "Percent Done: 100%") && !strings.Contains(out, "State: Verifying") &&
-			!strings.Contains(out, "Will Verify") {
-			return nil
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	return fmt.Errorf("transmission not done after %v; last info:\n%s", timeout, last)
+		return err == nil && strings.Contains(out, "Percent Done: 100%") && !strings.Contains(out, "State: Verifying") &&
+			!strings.Contains(out, "Will Verify"), out
+	}, func(err error) error {
+		return fmt.Errorf("transmission-daemon exited: %v", err)
+	}, func(last string) error {
+		return fmt.Errorf("transmission not done after %v; last info:\n%s", timeout, last)
+	})
 }
 
 // ErrMissing reports a peer program that is not installed.

@@ -114,6 +114,26 @@ func (p *Proc) Exited() (bool, error) {
 	}
 }
 
+// poll calls check every interval until it reports done (poll returns
+// nil), the process exits (exited's error, given the Wait error) or
+// timeout passes (late's, given the last status check reported).
+func (p *Proc) poll(timeout, interval time.Duration, check func() (done bool, status string), exited func(error) error, late func(last string) error) error {
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		if gone, err := p.Exited(); gone {
+			return exited(err)
+		}
+		done, status := check()
+		if done {
+			return nil
+		}
+		last = status
+		time.Sleep(interval)
+	}
+	return late(last)
+}
+
 // Wait waits up to timeout for the process to exit and returns its Wait
 // error, or an error saying it is still running.
 func (p *Proc) Wait(timeout time.Duration) error {
