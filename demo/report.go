@@ -223,36 +223,37 @@ func (s *Swarm) Settle(ctx context.Context) (Report, error) {
 	for p, i := range issued {
 		add(&m.Unsettled, i.SubFloor(accepted[p]))
 	}
-	// Settle and read the ledger.
-	for _, n := range nodes {
-		if n.Wallet == nil {
-			continue
-		}
+	// Settle, then read the ledger (settling pays the other wallets too).
+	err := withWallet(nodes, func(_ int, n *Node) error {
 		ss, err := n.Wallet.Settle(ctx)
 		if err != nil {
-			return rep, fmt.Errorf("cannot settle %s's cheques: %w", n.Label(), err)
+			return fmt.Errorf("cannot settle %s's cheques: %w", n.Label(), err)
 		}
 		for _, st := range ss {
 			if st.Err != nil || !st.Shortfall.IsZero() {
 				m.Problems = append(m.Problems, fmt.Sprintf("%s: settlement with %s: shortfall %s, %v", n.Label(), st.Record.Counterparty, st.Shortfall, st.Err))
 			}
 		}
+		return nil
+	})
+	if err == nil {
+		err = withWallet(nodes, func(i int, n *Node) error {
+			b, err := n.Wallet.Balance(ctx)
+			if err != nil {
+				return fmt.Errorf("cannot read %s's balance: %w", n.Label(), err)
+			}
+			rep.Nodes[i].Balance = b.Token
+			switch b.Token.Cmp(n.Funding) {
+			case -1:
+				add(&m.Paid, n.Funding.SubFloor(b.Token))
+			case 1:
+				add(&m.Received, b.Token.SubFloor(n.Funding))
+			}
+			return nil
+		})
 	}
-	for i, n := range nodes {
-		if n.Wallet == nil {
-			continue
-		}
-		b, err := n.Wallet.Balance(ctx)
-		if err != nil {
-			return rep, fmt.Errorf("cannot read %s's balance: %w", n.Label(), err)
-		}
-		rep.Nodes[i].Balance = b.Token
-		switch b.Token.Cmp(n.Funding) {
-		case -1:
-			add(&m.Paid, n.Funding.SubFloor(b.Token))
-		case 1:
-			add(&m.Received, b.Token.SubFloor(n.Funding))
-		}
+	if err != nil {
+		return rep, err
 	}
 	if sum, err := m.Earned.Add(m.Unsettled); err != nil || sum.Cmp(m.Spent) != 0 {
 		m.Problems = append(m.Problems, fmt.Sprintf("spent %s ≠ earned %s + unsettled %s", m.Spent, m.Earned, m.Unsettled))
@@ -266,6 +267,20 @@ func (s *Swarm) Settle(ctx context.Context) (Report, error) {
 	}
 	rep.Money = m
 	return rep, nil
+}
+
+// withWallet calls f with each node that has a wallet and its index,
+// stopping at the first error.
+func withWallet(nodes []*Node, f func(i int, n *Node) error) error {
+	for i, n := range nodes {
+		if n.Wallet == nil {
+			continue
+		}
+		if err := f(i, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // WriteTable prints the report as a table and the conservation line.
