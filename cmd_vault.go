@@ -204,19 +204,9 @@ func vaultShow(fs *flag.FlagSet) func(context.Context, *walletRun) error {
 		if err != nil {
 			return err
 		}
-		var payer wallet.Address
-		if *addr != "" {
-			if payer, err = wallet.ParseAddress(*addr); err != nil {
-				return err
-			}
-		} else {
-			e, err := r.environment()
-			if err != nil {
-				return err
-			}
-			if payer, err = e.Keystore.Address(); err != nil {
-				return err
-			}
+		payer, err := r.address(*addr)
+		if err != nil {
+			return err
 		}
 		v, err := t.VaultOf(ctx, payer)
 		if err != nil {

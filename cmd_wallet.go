@@ -173,12 +173,18 @@ func (r *walletRun) chain() (wallet.Chain, error) {
 	return ch, nil
 }
 
-// wallet opens the wallet (signing with key, else watch-only), closed
-// when the verb returns.
-func (r *walletRun) wallet(key *wallet.Key) (*wallet.Wallet, error) {
+// wallet opens the wallet, closed when the verb returns: signing (the
+// key unlocked first) when sign, else watch-only.
+func (r *walletRun) wallet(sign bool) (*wallet.Wallet, error) {
 	e, err := r.environment()
 	if err != nil {
 		return nil, err
+	}
+	var key *wallet.Key
+	if sign {
+		if key, err = r.key(); err != nil {
+			return nil, err
+		}
 	}
 	w, closeChain, err := e.OpenWallet(key)
 	if err != nil {
@@ -186,6 +192,27 @@ func (r *walletRun) wallet(key *wallet.Key) (*wallet.Wallet, error) {
 	}
 	r.closers = append(r.closers, closeChain)
 	return w, nil
+}
+
+// chequeBook opens the data dir's cheque book.
+func (r *walletRun) chequeBook() (*wallet.ChequeBook, error) {
+	e, err := r.environment()
+	if err != nil {
+		return nil, err
+	}
+	return e.ChequeBook()
+}
+
+// address returns the address flag gives, else this wallet's.
+func (r *walletRun) address(flag string) (wallet.Address, error) {
+	if flag != "" {
+		return wallet.ParseAddress(flag)
+	}
+	e, err := r.environment()
+	if err != nil {
+		return wallet.Address{}, err
+	}
+	return e.Keystore.Address()
 }
 
 // print writes v as JSON with --json, else calls text.

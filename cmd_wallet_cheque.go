@@ -80,10 +80,6 @@ func chequeSign(fs *flag.FlagSet) func(context.Context, *walletRun) error {
 			}
 			return err
 		}
-		e, err := r.environment()
-		if err != nil {
-			return err
-		}
 		k, err := r.key()
 		if err != nil {
 			return err
@@ -95,7 +91,7 @@ func chequeSign(fs *flag.FlagSet) func(context.Context, *walletRun) error {
 		// Record it as issued, so `wallet settle` pays it and later cheques
 		// continue from it. A lower total than already issued is still
 		// printed, with a warning.
-		book, err := e.ChequeBook()
+		book, err := r.chequeBook()
 		if err != nil {
 			return err
 		}
@@ -163,7 +159,7 @@ func chequeVerify(fs *flag.FlagSet) func(context.Context, *walletRun) error {
 
 // recordReceived stores a verified cheque addressed to this wallet.
 func (r *walletRun) recordReceived(ch wallet.Cheque) error {
-	w, err := r.wallet(nil)
+	w, err := r.wallet(false)
 	if err != nil {
 		return err
 	}

@@ -17,20 +17,11 @@ import (
 func walletBalance(fs *flag.FlagSet) func(context.Context, *walletRun) error {
 	addrFlag := fs.String("address", "", "show `ADDR` instead of this wallet")
 	return func(ctx context.Context, r *walletRun) error {
-		e, err := r.environment()
-		if err != nil {
-			return err
-		}
 		ch, err := r.chain()
 		if err != nil {
 			return err
 		}
-		var a wallet.Address
-		if *addrFlag != "" {
-			a, err = wallet.ParseAddress(*addrFlag)
-		} else {
-			a, err = e.Keystore.Address()
-		}
+		a, err := r.address(*addrFlag)
 		if err != nil {
 			return err
 		}
@@ -60,11 +51,7 @@ func walletSend(fs *flag.FlagSet) func(context.Context, *walletRun) error {
 		if amt.IsZero() {
 			return fmt.Errorf("cannot send zero")
 		}
-		k, err := r.key()
-		if err != nil {
-			return err
-		}
-		w, err := r.wallet(k)
+		w, err := r.wallet(true)
 		if err != nil {
 			return err
 		}
@@ -92,7 +79,7 @@ func walletFaucet(fs *flag.FlagSet) func(context.Context, *walletRun) error {
 		if e.Config.Wallet.Chain != "local" {
 			return fmt.Errorf("there is no faucet on %s (the faucet is for the local ledger)", e.Config.Wallet.Chain)
 		}
-		w, err := r.wallet(nil)
+		w, err := r.wallet(false)
 		if err != nil {
 			return err
 		}
@@ -115,11 +102,7 @@ func walletFaucet(fs *flag.FlagSet) func(context.Context, *walletRun) error {
 
 func walletCheques(fs *flag.FlagSet) func(context.Context, *walletRun) error {
 	return func(ctx context.Context, r *walletRun) error {
-		e, err := r.environment()
-		if err != nil {
-			return err
-		}
-		book, err := e.ChequeBook()
+		book, err := r.chequeBook()
 		if err != nil {
 			return err
 		}
@@ -138,13 +121,8 @@ func walletSettle(fs *flag.FlagSet) func(context.Context, *walletRun) error {
 		if err != nil {
 			return err
 		}
-		var k *wallet.Key
-		if e.Config.Wallet.Chain != "local" { // on TRON we pay our cheques by transfer
-			if k, err = r.key(); err != nil {
-				return err
-			}
-		}
-		w, err := r.wallet(k)
+		// On TRON we pay our cheques by transfer: that needs the key.
+		w, err := r.wallet(e.Config.Wallet.Chain != "local")
 		if err != nil {
 			return err
 		}
