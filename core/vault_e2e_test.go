@@ -25,6 +25,10 @@ type vaultChain struct {
 	n       *faketron.Node
 	factory wallet.Address
 	token   wallet.Address
+	// freeShare is the percent of a vault's free collateral the wallets
+	// opened after it is set count besides their reservation (wallet
+	// vault_free_share; 0, the default: reservations only).
+	freeShare int
 }
 
 func newVaultChain(t *testing.T) *vaultChain {
@@ -52,7 +56,7 @@ func (vc *vaultChain) chain(t *testing.T) *tron.Chain {
 	t.Helper()
 	c, err := tron.Dial(tron.Config{
 		Network: "nile", ChainID: wallet.ChainIDNile, Endpoint: vc.n.Addr(), Plaintext: true, APIKey: "test",
-		Token: vc.token, Factory: vc.factory, FeeLimitSun: 2_000_000_000, RPCTimeout: 2 * time.Second,
+		Token: vc.token, Factory: vc.factory, FreeShare: vc.freeShare, FeeLimitSun: 2_000_000_000, RPCTimeout: 2 * time.Second,
 		ConfirmTimeout: 5 * time.Second, PollInterval: 10 * time.Millisecond,
 	})
 	if err != nil {
@@ -110,6 +114,14 @@ func (vc *vaultChain) vaultWith(t *testing.T, k *wallet.Key, deposit, withdraw u
 	return v
 }
 
+// reserve reserves amount base units of k's vault for payee.
+func (vc *vaultChain) reserve(t *testing.T, k *wallet.Key, payee wallet.Address, amount uint64) {
+	t.Helper()
+	if _, err := vc.chain(t).Reserve(context.Background(), k, payee, wallet.NewAmount(amount)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestVaultEngines: the buyer's engine pays with cheques of its funded
 // vault; the seller's engine takes them as the buyer's cover, serves
 // paid bytes against it, and on shutdown cashes the latest cheque at the
@@ -117,7 +129,9 @@ func (vc *vaultChain) vaultWith(t *testing.T, k *wallet.Key, deposit, withdraw u
 // the vault's falls by as much. Cashing again pays nothing and sends no
 // transaction. With a withdrawal announced, the seller serves paid bytes
 // only up to the collateral left (balance less the withdrawal), though
-// the vault's balance is ten times that.
+// the vault's balance is ten times that. The seller counts the vault's
+// whole free collateral (vault_free_share = 100; the buyer reserved
+// nothing for it).
 func TestVaultEngines(t *testing.T) {
 	const sizeMiB = 6
 	dir := t.TempDir()
@@ -139,6 +153,7 @@ func TestVaultEngines(t *testing.T) {
 			ctx := context.Background()
 			cdir := filepath.Join(dir, fmt.Sprint(i))
 			vc := newVaultChain(t)
+			vc.freeShare = 100
 			sw, _ := vc.wallet(t, cdir, 1, 0)
 			bw, bk := vc.wallet(t, cdir, 2, 1000*askPrice)
 			vault := vc.vaultWith(t, bk, tc.deposit, tc.withdraw)
@@ -203,8 +218,9 @@ func TestVaultEngines(t *testing.T) {
 // publisher's reading of the vault shows the purchase covered, without
 // any transaction; the licence (presented with the publisher's nonce on
 // the connection, §18.4) opens the gate and the download completes, and
-// the publisher later cashes exactly the price. A vault holding less than
-// the price gets no licence.
+// the publisher later cashes exactly the price. The buyer reserved its
+// deposit for the publisher (whose cover is that reservation: vault_free_share
+// is 0). A vault reserving less than the price gets no licence.
 func TestVaultLicence(t *testing.T) {
 	const price = 7000
 	for i, tc := range []struct {
@@ -218,6 +234,7 @@ func TestVaultLicence(t *testing.T) {
 			pub, pk := vc.wallet(t, dir, 91, 0)
 			bw, bk := vc.wallet(t, dir, 92, 100_000)
 			vault := vc.vaultWith(t, bk, tc.deposit, 0)
+			vc.reserve(t, bk, pub.Address(), tc.deposit)
 			terms := market.Terms{Payee: pub.Address(), ChainID: pub.ChainID(), Token: pub.Token(), Price: wallet.NewAmount(price)}
 			root, tp, tf := paidTorrent(t, dir, terms)
 			ih := tf.InfoHash
@@ -271,15 +288,18 @@ func TestVaultLicence(t *testing.T) {
 	}
 }
 
-// TestVaultTwoSellers (PROTOCOL.md §18.5, the limit): a payer hands the
-// same vault to two sellers of one torrent. Each seller bounds its own
-// exposure by the vault's whole collateral (it cannot see the cheques
-// the payer gave the other), so each serves at most the collateral's
-// worth of paid bytes; together they may pass it. When both cash, money
-// is conserved: the first is paid, what the vault lacked for the second
-// bounced (recorded, cashable after a deposit) and cuts the payer there.
+// TestVaultTwoSellers (PROTOCOL.md §18.5): a payer hands one vault to
+// two sellers of one torrent. Each seller's cover is the reservation the
+// payer made for it (half of the 2 MiB deposit's worth each; the
+// default vault_free_share of 0 counts nothing else), so together they
+// can never extend more than the vault holds: each claims at most its
+// reservation, both cash exactly what they claim from it, and nothing
+// bounces. (Before reservations each seller counted the whole balance:
+// together they claimed 3811 against 2000 and 1811 bounced.)
 func TestVaultTwoSellers(t *testing.T) {
-	const sizeMiB, collateralMiB = 6, 2
+	const sizeMiB = 6
+	reserved := [2]uint64{1000, 1000} // base units; askPrice per MiB
+	collateral := reserved[0] + reserved[1]
 	ctx := context.Background()
 	dir := t.TempDir()
 	root := makePayload(t, filepath.Join(dir, "src"), "payload", 29, map[string]int{"data.bin": sizeMiB << 20})
@@ -293,11 +313,12 @@ func TestVaultTwoSellers(t *testing.T) {
 	}
 	vc := newVaultChain(t)
 	bw, bk := vc.wallet(t, dir, 2, 1000*askPrice)
-	vault := vc.vaultWith(t, bk, collateralMiB*askPrice, 0)
+	vault := vc.vaultWith(t, bk, collateral, 0)
 	var sellers []*runningEngine
 	var sws []*wallet.Wallet
 	for i := range 2 {
 		sw, _ := vc.wallet(t, dir, byte(10+i), 0)
+		vc.reserve(t, bk, sw.Address(), reserved[i])
 		scfg := marketTestConfig(ipN(220+i), 1<<20)
 		scfg.Market.CreditMiB = 1
 		s := startMarketEngine(t, fmt.Sprintf("seller%d", i), scfg, filepath.Join(dir, fmt.Sprintf("seller%d", i)), sw)
@@ -331,7 +352,6 @@ func TestVaultTwoSellers(t *testing.T) {
 	if err := buyer.stop(); err != nil {
 		t.Fatal(err)
 	}
-	limit := int64(collateralMiB) << 20
 	var cashed, claimed wallet.Amount
 	for i, s := range sellers {
 		if err := s.stop(); err != nil { // cashes at the vault
@@ -339,21 +359,32 @@ func TestVaultTwoSellers(t *testing.T) {
 		}
 		got := vc.n.TRC20(vc.token, sws[i].Address())
 		r, _, _ := sws[i].Highest(wallet.Received, bk.Address())
-		t.Logf("seller %d: paid bytes %d (%.2f MiB), cheque %s, cashed %s, short %v", i, sold[i], float64(sold[i])/(1<<20),
-			r.Cheque.Cumulative, got, r.Cheque.Cumulative.Cmp(got) > 0)
-		if sold[i] > limit {
-			t.Errorf("seller %d served %d paid bytes against a collateral of %d bytes' worth", i, sold[i], limit)
+		cum := r.Cheque.Cumulative
+		t.Logf("seller %d: reservation %d, paid bytes %d (%.2f MiB), cheque %s, cashed %s", i, reserved[i], sold[i], float64(sold[i])/(1<<20), cum, got)
+		if cum.IsZero() || sold[i] == 0 {
+			t.Fatalf("seller %d sold nothing: the case tests nothing", i)
 		}
-		if !r.Cheque.Cumulative.IsZero() && r.Cheque.Vault != vault {
+		if r.Cheque.Vault != vault {
 			t.Errorf("seller %d holds a cheque of vault %s", i, r.Cheque.Vault)
 		}
+		if cum.Cmp(wallet.NewAmount(reserved[i])) > 0 {
+			t.Errorf("seller %d claims %s past its reservation %d", i, cum, reserved[i])
+		}
+		if limit := int64(reserved[i]) << 20 / askPrice; sold[i] > limit {
+			t.Errorf("seller %d served %d paid bytes against a reservation worth %d bytes", i, sold[i], limit)
+		}
+		if got.Cmp(cum) != 0 || r.Settled.Cmp(cum) != 0 {
+			t.Errorf("seller %d cashed %s (settled %s), want exactly its claim %s", i, got, r.Settled, cum)
+		}
 		cashed, _ = cashed.Add(got)
-		claimed, _ = claimed.Add(r.Cheque.Cumulative)
+		claimed, _ = claimed.Add(cum)
 	}
 	left := vc.n.TRC20(vc.token, vault)
-	t.Logf("together: claimed %s against a collateral of %d; cashed %s, bounced %s, vault left %s",
-		claimed, collateralMiB*askPrice, cashed, claimed.SubFloor(cashed), left)
-	if s, _ := cashed.Add(left); s.Cmp(wallet.NewAmount(collateralMiB*askPrice)) != 0 {
+	t.Logf("together: claimed %s against a collateral of %d; cashed %s, vault left %s", claimed, collateral, cashed, left)
+	if claimed.Cmp(wallet.NewAmount(collateral)) > 0 {
+		t.Fatalf("the sellers together claim %s against a vault of %d", claimed, collateral)
+	}
+	if s, _ := cashed.Add(left); s.Cmp(wallet.NewAmount(collateral)) != 0 {
 		t.Fatalf("money not conserved: cashed %s + vault %s", cashed, left)
 	}
 }

@@ -88,11 +88,13 @@ type TrackedSender interface {
 // cheques with collateral their payees can cash without them (TRON with
 // a vault factory configured: wallet/tron, contracts/ChequeVault.sol).
 type CollateralChain interface {
-	// Collateral returns payer's vault and what it guarantees its payees
-	// (its balance less an announced withdrawal), and whether it is known
+	// Collateral returns payer's vault and what it guarantees payee (its
+	// reservation for payee less an announced decrease, plus the
+	// configured share of the unreserved balance less an announced
+	// withdrawal: PROTOCOL.md §18.5), and whether the vault is known
 	// (false: no vault, or one for another token). It may block on the
 	// chain for up to the backend's timeouts.
-	Collateral(ctx context.Context, payer Address) (vault Address, amount Amount, known bool, err error)
+	Collateral(ctx context.Context, payer, payee Address) (vault Address, amount Amount, known bool, err error)
 }
 
 // VaultCasher is implemented by chains where the beneficiary of a vault

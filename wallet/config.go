@@ -52,6 +52,14 @@ type Config struct {
 	// payer's vault; empty: no vaults (cheques are IOUs the payer settles
 	// by transfer).
 	VaultFactory string `toml:"vault_factory"`
+	// VaultFreeShare is the percent (0–100) of a payer's vault's
+	// unreserved balance, less its announced withdrawal, that a seller
+	// counts as the payer's cover besides the payer's reservation for the
+	// seller. 0 (the default) counts reservations only: the sellers of
+	// one vault can then never together extend more than it holds. More
+	// trusts that the payer's other payees do not cash that balance first
+	// (PROTOCOL.md §18.5).
+	VaultFreeShare int `toml:"vault_free_share"`
 	// RPCTimeout bounds each call to the TRON node.
 	RPCTimeout Duration `toml:"rpc_timeout"`
 	// ConfirmTimeout bounds the wait for a transaction to be confirmed.
@@ -126,6 +134,9 @@ func (c Config) Validate() error {
 	}
 	if c.Plaintext && c.Chain != "local" && !privateHost(c.Endpoint) {
 		return fmt.Errorf("plaintext = true: refused for %s endpoint %q; plaintext is only for a node on this machine or a private network (set endpoint to it), public nodes are dialled with TLS", c.Chain, c.Endpoint)
+	}
+	if c.VaultFreeShare < 0 || c.VaultFreeShare > 100 {
+		return fmt.Errorf("vault_free_share = %d: must be a percent from 0 to 100", c.VaultFreeShare)
 	}
 	if c.FeeLimitSun <= 0 {
 		return fmt.Errorf("fee_limit_sun = %d: must be positive", c.FeeLimitSun)

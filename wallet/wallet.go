@@ -157,21 +157,23 @@ func (w *Wallet) Balance(ctx context.Context) (Balance, error) {
 // Cover returns what payer can be shown to pay us (PROTOCOL.md §8.6): on
 // the local ledger its balance (known); on TRON, once the cheques we
 // hold from payer are vault cheques for its vault at the configured
-// factory, that vault's balance less its announced withdrawal (known);
-// otherwise nothing is known (known false: a seller falls back to its
-// unsecured limit; plain cheques on TRON are IOUs no vault pays). It may
-// block on the chain for up to its timeouts.
+// factory, what that vault guarantees us (our reservation there less its
+// announced decrease, plus the configured share of the vault's free
+// collateral: CollateralChain), known when it is not zero; otherwise
+// nothing is known (known false: a seller falls back to its unsecured
+// limit; plain cheques on TRON are IOUs no vault pays). It may block on
+// the chain for up to its timeouts.
 func (w *Wallet) Cover(ctx context.Context, payer Address) (amount Amount, known bool, err error) {
 	if cc, ok := w.chain.(CollateralChain); ok {
 		r, held, err := w.Highest(Received, payer)
 		if err != nil || !held || r.Cheque.Vault.IsZero() {
 			return Amount{}, false, err
 		}
-		vault, amount, known, err := cc.Collateral(ctx, payer)
+		vault, amount, known, err := cc.Collateral(ctx, payer, w.addr)
 		if err != nil {
 			return Amount{}, false, fmt.Errorf("cannot read the cover of %s on %s: %w", payer, w.chain.Name(), err)
 		}
-		return amount, known && vault == r.Cheque.Vault, nil
+		return amount, known && vault == r.Cheque.Vault && !amount.IsZero(), nil
 	}
 	if w.chain.Name() != "local" {
 		return Amount{}, false, nil
@@ -191,7 +193,7 @@ func (w *Wallet) OwnVault(ctx context.Context) (Address, bool, error) {
 	if !ok {
 		return Address{}, false, nil
 	}
-	vault, _, known, err := cc.Collateral(ctx, w.addr)
+	vault, _, known, err := cc.Collateral(ctx, w.addr, w.addr)
 	if err != nil {
 		return Address{}, false, fmt.Errorf("cannot read the vault of %s on %s: %w", w.addr, w.chain.Name(), err)
 	}
@@ -199,20 +201,20 @@ func (w *Wallet) OwnVault(ctx context.Context) (Address, bool, error) {
 }
 
 // VaultCover is Cover for a payer that named vault as its cheque vault
-// (HELLO, version 3) before we hold a cheque from it: that vault's
-// collateral (its balance less the announced withdrawal), known only when
-// the configured factory says vault is payer's and it holds our token.
-// Any other claim is unknown: the payer is then a plain payer.
+// (HELLO, version 3) before we hold a cheque from it: what that vault
+// guarantees us, known only when the configured factory says vault is
+// payer's, it holds our token and the amount is not zero. Any other
+// claim is unknown: the payer is then a plain payer.
 func (w *Wallet) VaultCover(ctx context.Context, payer, vault Address) (Amount, bool, error) {
 	cc, ok := w.chain.(CollateralChain)
 	if !ok {
 		return Amount{}, false, nil
 	}
-	v, amount, known, err := cc.Collateral(ctx, payer)
+	v, amount, known, err := cc.Collateral(ctx, payer, w.addr)
 	if err != nil {
 		return Amount{}, false, fmt.Errorf("cannot read the cover of %s on %s: %w", payer, w.chain.Name(), err)
 	}
-	return amount, known && v == vault, nil
+	return amount, known && v == vault && !amount.IsZero(), nil
 }
 
 // Send transfers amount of the token to to and waits for confirmation.

@@ -9,6 +9,12 @@ import {ITRC20, SafeTransfer} from "./SafeTransfer.sol";
 /// adds over what it already cashed, as far as the balance goes. The issuer
 /// takes money out only after announcing it and waiting withdrawDelay, so a
 /// payee can rely on the balance it sees minus the announced withdrawal.
+/// The issuer may reserve part of the balance for one beneficiary (a "hard
+/// deposit"): a cash pays from the beneficiary's reservation first, then
+/// from the unreserved balance; nobody else's cash and no withdrawal can
+/// take a reservation, and lowering one takes the same delay as a
+/// withdrawal, so a payee can extend credit up to its reservation without
+/// caring whom else the issuer pays.
 /// Cheques are TIP-712 signatures of
 /// Cheque(address token,address payer,address beneficiary,uint256 cumulativePayout)
 /// in the domain EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)
@@ -45,10 +51,31 @@ contract ChequeVault {
     uint256 public withdrawalAmount;
     uint256 public withdrawalTime;
 
+    /// @notice A beneficiary's reservation: amount is held for it alone;
+    /// decrease is an announced lowering, applicable from decreaseTime.
+    struct Reservation {
+        uint256 amount;
+        uint256 decrease;
+        uint256 decreaseTime;
+    }
+
+    /// @notice Each beneficiary's reservation.
+    mapping(address => Reservation) public reservations;
+    /// @notice The sum of all reservations' amounts.
+    uint256 public totalReserved;
+    /// @dev Every beneficiary ever given a reservation, in order (reservedFor).
+    address[] private beneficiaries;
+    mapping(address => bool) private listed;
+
     event Deposited(address indexed from, uint256 amount);
     event WithdrawalRequested(uint256 amount, uint256 time);
     event Withdrawn(uint256 amount);
-    event ChequeCashed(address indexed beneficiary, address indexed recipient, uint256 cumulativePayout, uint256 paid);
+    event ChequeCashed(
+        address indexed beneficiary, address indexed recipient, uint256 cumulativePayout, uint256 paid, uint256 fromReservation
+    );
+    event Reserved(address indexed beneficiary, uint256 amount, uint256 reservation);
+    event UnreserveRequested(address indexed beneficiary, uint256 amount, uint256 time);
+    event Unreserved(address indexed beneficiary, uint256 amount, uint256 reservation);
     event ChequeBounced(address indexed beneficiary, uint256 cumulativePayout, uint256 unpaid);
 
     error NotIssuer();
@@ -57,6 +84,9 @@ contract ChequeVault {
     error BadSignature();
     error WithdrawalNotDue(uint256 time);
     error NoWithdrawal();
+    error NotEnoughUnreserved(uint256 unreserved);
+    error NoDecrease();
+    error DecreaseNotDue(uint256 time);
 
     constructor(address issuer_, ITRC20 token_, uint256 withdrawDelay_) {
         if (address(token_).code.length == 0) revert NotAContract();
@@ -75,10 +105,33 @@ contract ChequeVault {
         return token.balanceOf(address(this));
     }
 
-    /// @notice What payees can count on: the balance less the announced withdrawal.
-    function collateral() external view returns (uint256) {
+    /// @notice The balance no reservation holds: what cashes beyond a
+    /// reservation and withdrawals are paid from.
+    function unreserved() public view returns (uint256) {
         uint256 b = balance();
-        return b > withdrawalAmount ? b - withdrawalAmount : 0;
+        return b > totalReserved ? b - totalReserved : 0;
+    }
+
+    /// @notice What payees can count on beyond their reservations, all
+    /// together: the unreserved balance less the announced withdrawal.
+    function collateral() external view returns (uint256) {
+        uint256 u = unreserved();
+        return u > withdrawalAmount ? u - withdrawalAmount : 0;
+    }
+
+    /// @notice What beneficiary alone can count on: its reservation less
+    /// the announced decrease.
+    function reservedFor(address beneficiary) external view returns (uint256) {
+        return held(reservations[beneficiary]);
+    }
+
+    /// @notice Every beneficiary ever given a reservation (some may be 0 now).
+    function reservationHolders() external view returns (address[] memory) {
+        return beneficiaries;
+    }
+
+    function held(Reservation storage r) private view returns (uint256) {
+        return r.amount > r.decrease ? r.amount - r.decrease : 0;
     }
 
     /// @notice The TIP-712 domain separator of this vault's cheques.
@@ -111,33 +164,82 @@ contract ChequeVault {
     }
 
     /// @notice Makes the announced withdrawal once it is due, paying the
-    /// issuer at most the balance.
+    /// issuer at most the unreserved balance (reservations stay).
     function withdraw() external onlyIssuer {
         uint256 amount = withdrawalAmount;
         if (amount == 0) revert NoWithdrawal();
         if (block.timestamp < withdrawalTime) revert WithdrawalNotDue(withdrawalTime);
-        uint256 b = balance();
-        if (amount > b) amount = b;
+        uint256 u = unreserved();
+        if (amount > u) amount = u;
         withdrawalAmount = 0;
         token.safeTransfer(issuer, amount);
         emit Withdrawn(amount);
     }
 
+    /// @notice Reserves amount more of the unreserved balance for
+    /// beneficiary: only its cashes can take it, and lowering it takes
+    /// withdrawDelay (requestUnreserve).
+    function reserve(address beneficiary, uint256 amount) external onlyIssuer {
+        uint256 u = unreserved();
+        if (amount == 0 || amount > u) revert NotEnoughUnreserved(u);
+        Reservation storage r = reservations[beneficiary];
+        r.amount += amount;
+        totalReserved += amount;
+        if (!listed[beneficiary]) {
+            listed[beneficiary] = true;
+            beneficiaries.push(beneficiary);
+        }
+        emit Reserved(beneficiary, amount, r.amount);
+    }
+
+    /// @notice Announces lowering beneficiary's reservation by amount,
+    /// possible after withdrawDelay; it replaces any earlier announcement
+    /// for beneficiary (0 cancels).
+    function requestUnreserve(address beneficiary, uint256 amount) external onlyIssuer {
+        Reservation storage r = reservations[beneficiary];
+        r.decrease = amount;
+        r.decreaseTime = block.timestamp + withdrawDelay;
+        emit UnreserveRequested(beneficiary, amount, r.decreaseTime);
+    }
+
+    /// @notice Lowers beneficiary's reservation by the announced decrease
+    /// once it is due (at most to zero); the amount returns to the
+    /// unreserved balance.
+    function unreserve(address beneficiary) external onlyIssuer {
+        Reservation storage r = reservations[beneficiary];
+        uint256 amount = r.decrease;
+        if (amount == 0) revert NoDecrease();
+        if (block.timestamp < r.decreaseTime) revert DecreaseNotDue(r.decreaseTime);
+        if (amount > r.amount) amount = r.amount;
+        r.amount -= amount;
+        r.decrease = 0;
+        totalReserved -= amount;
+        emit Unreserved(beneficiary, amount, r.amount);
+    }
+
     /// @notice Cashes the caller's cheque: pays recipient what cumulativePayout
-    /// adds over what the caller already cashed, at most the balance, and
-    /// records the rest as bounced (cashable later, after a deposit).
+    /// adds over what the caller already cashed, from the caller's
+    /// reservation first and then from the unreserved balance, and records
+    /// the rest as bounced (cashable later, after a deposit).
     function cash(address recipient, uint256 cumulativePayout, bytes calldata issuerSig) external returns (uint256 paid) {
         address beneficiary = msg.sender;
         uint256 owed = cumulativePayout > paidOut[beneficiary] ? cumulativePayout - paidOut[beneficiary] : 0;
         if (owed == 0) revert NothingToCash();
         if (recover(chequeDigest(beneficiary, cumulativePayout), issuerSig) != issuer) revert BadSignature();
-        uint256 b = balance();
-        paid = owed < b ? owed : b;
+        Reservation storage r = reservations[beneficiary];
+        uint256 fromReservation = owed < r.amount ? owed : r.amount;
+        uint256 u = unreserved();
+        uint256 rest = owed - fromReservation;
+        paid = fromReservation + (rest < u ? rest : u);
+        if (fromReservation > 0) {
+            r.amount -= fromReservation;
+            totalReserved -= fromReservation;
+        }
         paidOut[beneficiary] += paid;
         totalPaidOut += paid;
         bounced[beneficiary] = owed - paid;
         if (paid > 0) token.safeTransfer(recipient, paid);
-        emit ChequeCashed(beneficiary, recipient, cumulativePayout, paid);
+        emit ChequeCashed(beneficiary, recipient, cumulativePayout, paid, fromReservation);
         if (paid < owed) emit ChequeBounced(beneficiary, cumulativePayout, owed - paid);
     }
 

@@ -458,6 +458,22 @@ func TestCoverRefresh(t *testing.T) {
 	if due := s.seller.CoverDue(t0.Add(6 * time.Second)); len(due) != 1 {
 		t.Fatalf("binding cover not read again after a second: %v", due)
 	}
+	// A vault payer's cover is read again every VaultCoverMaxAge while it
+	// owes us, though no grant is judged on it; once it owes nothing, not.
+	at := t0.Add(10 * time.Second)
+	s.seller.SetCover(addr, Cover{Amount: amt(10 * price), Known: true, Vault: true}, at)
+	a := s.seller.accounts[addr]
+	a.owed = amt(price)
+	if due := s.seller.CoverDue(at.Add(VaultCoverMaxAge - time.Second)); len(due) != 0 {
+		t.Fatalf("idle vault cover read again too soon: %v", due)
+	}
+	if due := s.seller.CoverDue(at.Add(VaultCoverMaxAge)); len(due) != 1 || due[0] != addr {
+		t.Fatalf("idle vault cover of a payer owing us not read again: %v", due)
+	}
+	s.seller.SetCover(addr, Cover{Amount: amt(10 * price), Known: true, Vault: true, Settled: amt(price)}, at)
+	if due := s.seller.CoverDue(at.Add(2 * VaultCoverMaxAge)); len(due) != 0 {
+		t.Fatalf("idle vault cover of a payer owing nothing read again: %v", due)
+	}
 }
 
 // Case 11, the first bid: a round that awarded nobody (here the one the

@@ -19,6 +19,12 @@ import (
 // when the payer is trading.
 const CoverTTL = 3 * time.Second
 
+// VaultCoverMaxAge is the oldest a vault payer's cover may get while the
+// payer owes us anything, traded or not: its vault can change under it
+// (a withdrawal or a reservation decrease announced, the free balance
+// cashed by others), PROTOCOL.md §18.5.
+const VaultCoverMaxAge = 30 * time.Second
+
 // inFlight is the margin the cover keeps for bytes already on their way
 // when paid service stops: the engine looks at a connection when its
 // allowance is used up (a byte tripwire), and a piece or two written
@@ -67,8 +73,9 @@ func (m *Market) SetCover(payer wallet.Address, c Cover, now time.Time) {
 }
 
 // CoverDue returns the payers whose cover should be read now (a grant
-// waits for it, or the last reading is older than CoverTTL while they
-// trade) and marks them busy until SetCover or CoverFailed.
+// waits for it, the last reading is older than CoverTTL while they
+// trade, or a vault payer's is older than VaultCoverMaxAge while it owes
+// us) and marks them busy until SetCover or CoverFailed.
 func (m *Market) CoverDue(now time.Time) []wallet.Address {
 	var out []wallet.Address
 	for addr, a := range m.accounts {
@@ -77,7 +84,8 @@ func (m *Market) CoverDue(now time.Time) []wallet.Address {
 			continue
 		}
 		stale := c.at.IsZero() || now.Sub(c.at) >= CoverTTL
-		if c.want && (stale || now.Sub(c.at) >= coverRetry) || c.used && stale {
+		old := c.Vault && !c.at.IsZero() && now.Sub(c.at) >= VaultCoverMaxAge && !a.exposure().IsZero()
+		if c.want && (stale || now.Sub(c.at) >= coverRetry) || c.used && stale || old {
 			c.busy, c.used = true, false
 			out = append(out, addr)
 		}

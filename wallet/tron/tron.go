@@ -45,6 +45,7 @@ type Config struct {
 	Token          wallet.Address // the TRC-20 BTT contract
 	FeeLimitSun    int64          // fee limit of contract calls (transfers, vault operations), in sun
 	Factory        wallet.Address // the VaultFactory payers' vaults come from; zero: no vaults
+	FreeShare      int            // percent of a vault's free collateral a payee counts besides its reservation (Chain.Collateral)
 	RPCTimeout     time.Duration  // per call
 	ConfirmTimeout time.Duration  // for a broadcast transaction to be confirmed
 	PollInterval   time.Duration  // between confirmation polls; zero means 1s
@@ -57,6 +58,7 @@ func FromWallet(c wallet.Config) Config {
 	return Config{
 		Network: n.Name, ChainID: n.ChainID, Endpoint: ep, Plaintext: plain, APIKey: c.APIKey(),
 		Token: c.TokenAddress(), FeeLimitSun: c.FeeLimitSun, Factory: c.FactoryAddress(),
+		FreeShare:  c.VaultFreeShare,
 		RPCTimeout: c.RPCTimeout.Duration, ConfirmTimeout: c.ConfirmTimeout.Duration,
 	}
 }

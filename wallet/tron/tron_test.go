@@ -70,7 +70,7 @@ func dial(t *testing.T, addr string, over tron.Config) *tron.Chain {
 	if !over.Token.IsZero() {
 		cfg.Token = over.Token
 	}
-	cfg.Factory = over.Factory
+	cfg.Factory, cfg.FreeShare = over.Factory, over.FreeShare
 	if over.FeeLimitSun != 0 {
 		cfg.FeeLimitSun = over.FeeLimitSun
 	}

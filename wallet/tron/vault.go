@@ -29,18 +29,42 @@ var ErrNoVault = errors.New("no cheque vault")
 // VaultState is what a vault holds and promises.
 type VaultState struct {
 	Vault, Issuer, Token wallet.Address
-	Delay                time.Duration // between a withdrawal request and the withdrawal
+	Delay                time.Duration // between a withdrawal (or unreserve) request and its execution
 	Balance              wallet.Amount
+	Reserved             wallet.Amount // the sum of all reservations
+	Unreserved           wallet.Amount // Balance − Reserved: what cashes beyond a reservation, and withdrawals, take
 	Withdrawal           wallet.Amount // announced, zero when none
 	WithdrawalTime       time.Time     // when the announced withdrawal may be made
-	Collateral           wallet.Amount // Balance − Withdrawal: what payees can count on
+	// Collateral is Unreserved − Withdrawal: what payees can count on
+	// beyond their reservations, all of them together.
+	Collateral wallet.Amount
+	// Reservations are the vault's reservations (its reservationHolders),
+	// when read with Reservations; Vault leaves it nil.
+	Reservations []Reservation
 }
+
+// Reservation is the part of a vault's balance held for one beneficiary
+// (contracts/ChequeVault.sol: reserve, requestUnreserve, unreserve).
+type Reservation struct {
+	Beneficiary  wallet.Address
+	Amount       wallet.Amount // reserved now: only the beneficiary's cashes take it
+	Decrease     wallet.Amount // an announced lowering, zero when none
+	DecreaseTime time.Time     // when the announced lowering may be applied
+	Held         wallet.Amount // Amount − Decrease: what the beneficiary can count on
+}
+
+// DefaultFreeShare is the share (percent) of a vault's free collateral
+// (Unreserved − Withdrawal) a payee counts besides its reservation
+// unless configured: none, so payees of one vault can never together
+// extend more than it holds (PROTOCOL.md §18.5).
+const DefaultFreeShare = 0
 
 // CashResult is what cashing a cheque did.
 type CashResult struct {
-	Receipt wallet.Receipt
-	Paid    wallet.Amount // moved to the recipient by this cash
-	Bounced wallet.Amount // owed but not paid for want of balance (cash again after a deposit)
+	Receipt         wallet.Receipt
+	Paid            wallet.Amount // moved to the recipient by this cash
+	FromReservation wallet.Amount // the part of Paid taken from the beneficiary's reservation
+	Bounced         wallet.Amount // owed but not paid for want of balance (cash again after a deposit)
 }
 
 func evm(a wallet.Address) common.Address { return a.EVM() }
@@ -144,6 +168,7 @@ func (c *Chain) Vault(ctx context.Context, addr wallet.Address) (VaultState, err
 			return err
 		},
 		func() error { return amount("balance", &s.Balance) },
+		func() error { return amount("totalReserved", &s.Reserved) },
 		func() error { return amount("withdrawalAmount", &s.Withdrawal) },
 		func() error {
 			v, err := read("withdrawalTime")
@@ -157,7 +182,54 @@ func (c *Chain) Vault(ctx context.Context, addr wallet.Address) (VaultState, err
 			return VaultState{}, fmt.Errorf("cannot read vault %s: %w", addr, err)
 		}
 	}
-	s.Collateral = s.Balance.SubFloor(s.Withdrawal)
+	s.Unreserved = s.Balance.SubFloor(s.Reserved)
+	s.Collateral = s.Unreserved.SubFloor(s.Withdrawal)
+	return s, nil
+}
+
+// Reservation reads beneficiary's reservation at vault.
+func (c *Chain) Reservation(ctx context.Context, vault, beneficiary wallet.Address) (Reservation, error) {
+	r := Reservation{Beneficiary: beneficiary}
+	out, err := c.constant(ctx, contracts.Vault, vault, "reservations", evm(beneficiary))
+	if err != nil {
+		return r, fmt.Errorf("cannot read the reservation of %s at %s: %w", beneficiary, vault, err)
+	}
+	if len(out) != 3 {
+		return r, fmt.Errorf("vault %s returned %d values for a reservation", vault, len(out))
+	}
+	if r.Amount, err = wallet.AmountFromBig(out[0].(*big.Int)); err != nil {
+		return r, err
+	}
+	if r.Decrease, err = wallet.AmountFromBig(out[1].(*big.Int)); err != nil {
+		return r, err
+	}
+	if !r.Decrease.IsZero() {
+		r.DecreaseTime = time.Unix(out[2].(*big.Int).Int64(), 0)
+	}
+	r.Held = r.Amount.SubFloor(r.Decrease)
+	return r, nil
+}
+
+// Reservations reads the vault at addr with every reservation it ever
+// made (those lowered to zero included).
+func (c *Chain) Reservations(ctx context.Context, addr wallet.Address) (VaultState, error) {
+	s, err := c.Vault(ctx, addr)
+	if err != nil {
+		return s, err
+	}
+	out, err := c.constant(ctx, contracts.Vault, addr, "reservationHolders")
+	if err != nil {
+		return s, fmt.Errorf("cannot list the reservations of %s: %w", addr, err)
+	}
+	holders, _ := out[0].([]common.Address)
+	s.Reservations = []Reservation{}
+	for _, h := range holders {
+		r, err := c.Reservation(ctx, addr, fromEVM(h))
+		if err != nil {
+			return s, err
+		}
+		s.Reservations = append(s.Reservations, r)
+	}
 	return s, nil
 }
 
@@ -166,11 +238,15 @@ func asAddr(v any) common.Address {
 	return a
 }
 
-// Collateral returns payer's vault and what it guarantees its payees:
-// its balance less the announced withdrawal, in the cheque token, and
-// whether it is known (false: the payer has no vault at the configured
-// factory, or the vault holds another token).
-func (c *Chain) Collateral(ctx context.Context, payer wallet.Address) (wallet.Address, wallet.Amount, bool, error) {
+// Collateral returns payer's vault and what it guarantees payee: payee's
+// reservation less its announced decrease, plus FreeShare percent of the
+// vault's free collateral (unreserved balance less the announced
+// withdrawal; none by default: other payees' cashes can take it, so
+// counting it lets the payees of one vault together extend more than it
+// holds), in the cheque token; and whether the vault is known (false:
+// the payer has no vault at the configured factory, or the vault holds
+// another token).
+func (c *Chain) Collateral(ctx context.Context, payer, payee wallet.Address) (wallet.Address, wallet.Amount, bool, error) {
 	v, err := c.VaultOf(ctx, payer)
 	if errors.Is(err, ErrNoVault) {
 		return wallet.Address{}, wallet.Amount{}, false, nil
@@ -185,7 +261,28 @@ func (c *Chain) Collateral(ctx context.Context, payer wallet.Address) (wallet.Ad
 	if s.Token != c.cfg.Token || s.Issuer != payer {
 		return v, wallet.Amount{}, false, nil
 	}
-	return v, s.Collateral, true, nil
+	r, err := c.Reservation(ctx, v, payee)
+	if err != nil {
+		return wallet.Address{}, wallet.Amount{}, false, err
+	}
+	amount, err := r.Held.Add(share(s.Collateral, c.cfg.FreeShare))
+	if err != nil {
+		return wallet.Address{}, wallet.Amount{}, false, err
+	}
+	return v, amount, true, nil
+}
+
+// share is pct percent of a (rounded down; pct clamped to 0–100).
+func share(a wallet.Amount, pct int) wallet.Amount {
+	switch {
+	case pct <= 0:
+		return wallet.Amount{}
+	case pct >= 100:
+		return a
+	}
+	v := new(big.Int).Mul(a.Big(), big.NewInt(int64(pct)))
+	s, _ := wallet.AmountFromBig(v.Quo(v, big.NewInt(100)))
+	return s
 }
 
 // send packs method of a's ABI with args, and calls contract from from.
@@ -267,6 +364,57 @@ func (c *Chain) Withdraw(ctx context.Context, from *wallet.Key) (wallet.Receipt,
 	return r, err
 }
 
+// Reserve reserves amount more of from's vault's unreserved balance for
+// payee: only payee's cashes can take it, and lowering it takes the
+// vault's delay (RequestUnreserve, Unreserve).
+func (c *Chain) Reserve(ctx context.Context, from *wallet.Key, payee wallet.Address, amount wallet.Amount) (wallet.Receipt, error) {
+	if amount.IsZero() {
+		return wallet.Receipt{}, fmt.Errorf("cannot reserve zero")
+	}
+	v, err := c.VaultOf(ctx, from.Address())
+	if err != nil {
+		return wallet.Receipt{}, err
+	}
+	s, err := c.Vault(ctx, v)
+	if err != nil {
+		return wallet.Receipt{}, err
+	}
+	if s.Unreserved.Cmp(amount) < 0 {
+		return wallet.Receipt{}, fmt.Errorf("vault %s has %s BTT unreserved, cannot reserve %s: %w", v, s.Unreserved.Format(wallet.BTTDecimals), amount.Format(wallet.BTTDecimals), wallet.ErrInsufficientFunds)
+	}
+	_, r, err := c.send(ctx, from, contracts.Vault, v, "reserve", evm(payee), amount.Big())
+	r.Amount = amount
+	if err != nil {
+		return r, fmt.Errorf("cannot reserve %s BTT for %s: %w", amount.Format(wallet.BTTDecimals), payee, err)
+	}
+	return r, nil
+}
+
+// RequestUnreserve announces lowering payee's reservation in from's vault
+// by amount, possible after the vault's delay (zero cancels; it replaces
+// an earlier announcement for payee). Payees see it at once.
+func (c *Chain) RequestUnreserve(ctx context.Context, from *wallet.Key, payee wallet.Address, amount wallet.Amount) (wallet.Receipt, error) {
+	v, err := c.VaultOf(ctx, from.Address())
+	if err != nil {
+		return wallet.Receipt{}, err
+	}
+	_, r, err := c.send(ctx, from, contracts.Vault, v, "requestUnreserve", evm(payee), amount.Big())
+	r.Amount = amount
+	return r, err
+}
+
+// Unreserve applies the announced lowering of payee's reservation in
+// from's vault once it is due; the amount returns to the unreserved
+// balance.
+func (c *Chain) Unreserve(ctx context.Context, from *wallet.Key, payee wallet.Address) (wallet.Receipt, error) {
+	v, err := c.VaultOf(ctx, from.Address())
+	if err != nil {
+		return wallet.Receipt{}, err
+	}
+	_, r, err := c.send(ctx, from, contracts.Vault, v, "unreserve", evm(payee))
+	return r, err
+}
+
 // Cash cashes ch, a vault cheque paying from, at its payer's vault (the
 // factory's answer): the vault pays from what ch adds over what from
 // already cashed there, as far as its balance goes.
@@ -298,13 +446,13 @@ func (c *Chain) cash(ctx context.Context, from *wallet.Key, ch wallet.Cheque, re
 	if err != nil {
 		return res, err
 	}
-	res.Paid, res.Bounced, err = cashLogs(info, v)
+	res.Paid, res.FromReservation, res.Bounced, err = cashLogs(info, v)
 	res.Receipt.Amount = res.Paid
 	return res, err
 }
 
 // cashLogs reads the ChequeCashed and ChequeBounced events vault logged.
-func cashLogs(info *core.TransactionInfo, vault wallet.Address) (paid, bounced wallet.Amount, err error) {
+func cashLogs(info *core.TransactionInfo, vault wallet.Address) (paid, reserved, bounced wallet.Amount, err error) {
 	cashed, bounce := contracts.Vault.ABI.Events["ChequeCashed"], contracts.Vault.ABI.Events["ChequeBounced"]
 	found := false
 	for _, l := range info.GetLog() {
@@ -321,23 +469,26 @@ func cashLogs(info *core.TransactionInfo, vault wallet.Address) (paid, bounced w
 			continue
 		}
 		vals, err := ev.Inputs.NonIndexed().Unpack(l.GetData())
-		if err != nil || len(vals) != 2 {
-			return paid, bounced, fmt.Errorf("vault %s logged a bad %s: %v", vault, ev.Name, err)
+		if err != nil || len(vals) != len(ev.Inputs.NonIndexed()) {
+			return paid, reserved, bounced, fmt.Errorf("vault %s logged a bad %s: %v", vault, ev.Name, err)
 		}
 		a, err := wallet.AmountFromBig(vals[1].(*big.Int))
 		if err != nil {
-			return paid, bounced, err
+			return paid, reserved, bounced, err
 		}
 		if ev.Name == "ChequeCashed" {
 			paid, found = a, true
+			if reserved, err = wallet.AmountFromBig(vals[2].(*big.Int)); err != nil {
+				return paid, reserved, bounced, err
+			}
 		} else {
 			bounced = a
 		}
 	}
 	if !found {
-		return paid, bounced, fmt.Errorf("vault %s logged no ChequeCashed", vault)
+		return paid, reserved, bounced, fmt.Errorf("vault %s logged no ChequeCashed", vault)
 	}
-	return paid, bounced, nil
+	return paid, reserved, bounced, nil
 }
 
 // customError names a revert with one of the contracts' custom errors

@@ -41,7 +41,9 @@ func TestVaultSettle(t *testing.T) {
 		}
 		return b
 	}
-	sc := dial(t, n.Addr(), tron.Config{Factory: v.factory, FeeLimitSun: vaultFeeLimit, ConfirmTimeout: 300 * time.Millisecond})
+	// The payee counts the vault's whole free collateral (no reservation
+	// here; TestVaultReservations has them).
+	sc := dial(t, n.Addr(), tron.Config{Factory: v.factory, FeeLimitSun: vaultFeeLimit, ConfirmTimeout: 300 * time.Millisecond, FreeShare: 100})
 	pw, sw := wallet.New(payer, book("p.db"), v.c), wallet.New(payee, book("s.db"), sc)
 	pay := func(cum string) {
 		t.Helper()

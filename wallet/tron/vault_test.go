@@ -205,15 +205,21 @@ func testVault(t *testing.T, quiet bool) {
 	}
 
 	// Withdrawal: the request lowers the collateral at once; withdrawing
-	// before the delay is refused, after it pays the payer.
-	if cv, col, known, err := c.Collateral(ctx, payer.Address()); err != nil || !known || cv != vault || col.Cmp(btt(t, "15.5")) != 0 {
+	// before the delay is refused, after it pays the payer. Without a
+	// reservation a payee counts only the configured share of the free
+	// collateral: none by default, all of it here.
+	if cv, col, known, err := c.Collateral(ctx, payer.Address(), payee.Address()); err != nil || !known || cv != vault || !col.IsZero() {
+		t.Fatalf("collateral at share 0 without a reservation %s %v %v", col, known, err)
+	}
+	c = dial(t, n.Addr(), tron.Config{Factory: v.factory, FeeLimitSun: vaultFeeLimit, FreeShare: 100})
+	if cv, col, known, err := c.Collateral(ctx, payer.Address(), payee.Address()); err != nil || !known || cv != vault || col.Cmp(btt(t, "15.5")) != 0 {
 		t.Fatalf("collateral %s %v %v", col, known, err)
 	}
 	if r, err = c.RequestWithdrawal(ctx, payer, btt(t, "10")); err != nil {
 		t.Fatal(err)
 	}
 	v.energy(t, "request withdrawal", r.TxID)
-	if _, col, known, err := c.Collateral(ctx, payer.Address()); err != nil || !known || col.Cmp(btt(t, "5.5")) != 0 {
+	if _, col, known, err := c.Collateral(ctx, payer.Address(), payee.Address()); err != nil || !known || col.Cmp(btt(t, "5.5")) != 0 {
 		t.Fatalf("collateral after the request %s %v %v", col, known, err)
 	}
 	if _, err := c.Withdraw(ctx, payer); err == nil || !strings.Contains(err.Error(), "WithdrawalNotDue") {
@@ -234,7 +240,7 @@ func testVault(t *testing.T, quiet bool) {
 	if st, _ := c.Vault(ctx, vault); st.Balance.Cmp(btt(t, "5.5")) != 0 || !st.Withdrawal.IsZero() {
 		t.Errorf("vault after withdrawal %+v", st)
 	}
-	if _, _, known, _ := c.Collateral(ctx, payee.Address()); known {
+	if _, _, known, _ := c.Collateral(ctx, payee.Address(), payer.Address()); known {
 		t.Error("a payer without a vault has known collateral")
 	}
 }
