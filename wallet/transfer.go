@@ -112,11 +112,7 @@ func (b *ChequeBook) transferSeen(chainID uint64, token, payer Address, txid [32
 }
 
 func seenTx(tx *bolt.Tx, key []byte, payer Address, txid [32]byte) (Amount, bool, error) {
-	in := tx.Bucket(bucketTransfersIn)
-	if in == nil {
-		return Amount{}, false, nil
-	}
-	v := in.Get(txid[:])
+	_, v := bucketGet(tx, bucketTransfersIn, txid[:])
 	if v == nil {
 		return Amount{}, false, nil
 	}
@@ -129,12 +125,20 @@ func seenTx(tx *bolt.Tx, key []byte, payer Address, txid [32]byte) (Amount, bool
 // transferredTx is the total of the counted transfers of the pair key.
 func transferredTx(tx *bolt.Tx, key []byte) Amount {
 	var a Amount
-	if bk := tx.Bucket(bucketTransferred); bk != nil {
-		if v := bk.Get(key); v != nil {
-			a, _ = AmountFromBytes(v)
-		}
+	if _, v := bucketGet(tx, bucketTransferred, key); v != nil {
+		a, _ = AmountFromBytes(v)
 	}
 	return a
+}
+
+// bucketGet returns the bucket of tx and the value of key in it: nil when
+// the bucket does not exist, a nil value when the key does not.
+func bucketGet(tx *bolt.Tx, bucket, key []byte) (*bolt.Bucket, []byte) {
+	bk := tx.Bucket(bucket)
+	if bk == nil {
+		return nil, nil
+	}
+	return bk, bk.Get(key)
 }
 
 // acceptTransfer records txid as counted for payer and adds amount to the
@@ -179,11 +183,7 @@ func (b *ChequeBook) acceptTransfer(chainID uint64, token, payer Address, txid [
 // raiseSettledTx raises the settled total of the received plain cheque
 // at key (if any) to transferred, at most its cumulative.
 func raiseSettledTx(tx *bolt.Tx, key []byte, transferred Amount) error {
-	bk := tx.Bucket(bucketCheques)
-	if bk == nil {
-		return nil
-	}
-	v := bk.Get(key)
+	bk, v := bucketGet(tx, bucketCheques, key)
 	if v == nil {
 		return nil
 	}
@@ -209,11 +209,7 @@ func (b *ChequeBook) settledBy(chainID uint64, token, beneficiary Address, settl
 	}
 	key := recordKey(Issued, chainID, token, beneficiary)
 	err = boltfile.Update(b.path, b.lockTimeout, func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucketCheques)
-		var v []byte
-		if bk != nil {
-			v = bk.Get(key)
-		}
+		bk, v := bucketGet(tx, bucketCheques, key)
 		if v == nil {
 			return errors.New("no issued cheque recorded")
 		}
