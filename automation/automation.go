@@ -65,6 +65,7 @@ type Automation struct {
 	lastSave time.Time
 	watch    map[string]fileStamp // watch dir files seen, by name
 	stuck    map[string]bool      // files that could not be moved aside
+	watchMod time.Time            // the watch dir's mtime when it was last read with nothing left pending
 
 	jobs sync.WaitGroup // hooks and moves
 }
@@ -169,11 +170,11 @@ func (a *Automation) step(ctx context.Context, snap *core.Snapshot, now time.Tim
 			delete(a.pending, ih)
 		}
 	}
-	present := make(map[string]bool, len(snap.Torrents))
+	a.st.pass++
 	changed := false
 	for i := range snap.Torrents {
 		t := &snap.Torrents[i]
-		present[t.InfoHash.String()] = true
+		a.st.get(t.InfoHash) // seen in this pass (prune)
 		if p, ok := a.pending[t.InfoHash]; ok && isPaused(t.State) == p.paused {
 			delete(a.pending, t.InfoHash)
 		}
@@ -182,7 +183,7 @@ func (a *Automation) step(ctx context.Context, snap *core.Snapshot, now time.Tim
 	}
 	changed = a.queue(ctx, snap.Torrents, now) || changed
 	changed = a.altSpeed(ctx, snap, now) || changed
-	changed = a.st.prune(present, now) || changed
+	changed = a.st.prune(now) || changed
 	if changed {
 		a.st.dirty = true
 		_ = a.save(true)

@@ -23,6 +23,7 @@ type record struct {
 	SeedSeconds float64 `json:"seed_seconds,omitempty"`
 
 	missingSince time.Time // absent from snapshots since (in memory)
+	seen         uint64    // the last pass that saw it (in memory)
 }
 
 // altState is set while the alternative speed limits are in force.
@@ -31,11 +32,49 @@ type altState struct {
 }
 
 // state is automation's persistent memory, owned by the Run goroutine.
+// In memory records are keyed by infohash (a pass over thousands of
+// torrents each second allocates nothing for them); the file keys them by
+// hex (stateFile).
 type state struct {
+	Torrents map[core.InfoHash]*record
+	Alt      *altState
+
+	dirty bool   // something changed since the last save
+	pass  uint64 // the current pass: get marks the records it returns with it
+}
+
+// stateFile is state as saved.
+type stateFile struct {
 	Torrents map[string]*record `json:"torrents"`
 	Alt      *altState          `json:"alt,omitempty"`
+}
 
-	dirty bool // something changed since the last save
+func (s *state) MarshalJSON() ([]byte, error) {
+	f := stateFile{Torrents: make(map[string]*record, len(s.Torrents)), Alt: s.Alt}
+	for ih, r := range s.Torrents {
+		f.Torrents[ih.String()] = r
+	}
+	return json.Marshal(f)
+}
+
+func (s *state) UnmarshalJSON(b []byte) error {
+	var f stateFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	s.Torrents = make(map[core.InfoHash]*record, len(f.Torrents))
+	for k, r := range f.Torrents {
+		ih, err := core.ParseInfoHash(k)
+		if err != nil {
+			return fmt.Errorf("torrent %q: %w", k, err)
+		}
+		if r == nil {
+			r = &record{}
+		}
+		s.Torrents[ih] = r
+	}
+	s.Alt = f.Alt
+	return nil
 }
 
 // forgetAfter is how long a torrent must be missing from the snapshots
@@ -44,7 +83,7 @@ type state struct {
 const forgetAfter = 10 * time.Minute
 
 func loadState(path string) (*state, error) {
-	st := &state{Torrents: map[string]*record{}}
+	st := &state{Torrents: map[core.InfoHash]*record{}}
 	if path == "" {
 		return st, nil
 	}
@@ -59,30 +98,32 @@ func loadState(path string) (*state, error) {
 		return nil, fmt.Errorf("cannot parse automation state %s: %w", path, err)
 	}
 	if st.Torrents == nil {
-		st.Torrents = map[string]*record{}
+		st.Torrents = map[core.InfoHash]*record{}
 	}
 	return st, nil
 }
 
-// get returns the record of ih, creating it. Callers that change it mark
-// the state dirty by returning changed from their pass.
+// get returns the record of ih, creating it, and marks it seen in this
+// pass. Callers that change it mark the state dirty by returning changed
+// from their pass.
 func (s *state) get(ih core.InfoHash) *record {
-	k := ih.String()
-	r := s.Torrents[k]
+	r := s.Torrents[ih]
 	if r == nil {
 		r = &record{}
-		s.Torrents[k] = r
+		s.Torrents[ih] = r
 	}
 	r.missingSince = time.Time{}
+	r.seen = s.pass
 	return r
 }
 
-// prune drops records of torrents missing from the snapshots for long.
-func (s *state) prune(present map[string]bool, now time.Time) bool {
+// prune drops records of torrents missing from the snapshots for long:
+// those get did not return in this pass.
+func (s *state) prune(now time.Time) bool {
 	changed := false
 	for k, r := range s.Torrents {
 		switch {
-		case present[k]:
+		case r.seen == s.pass:
 			r.missingSince = time.Time{}
 		case r.missingSince.IsZero():
 			r.missingSince = now

@@ -31,6 +31,20 @@ type fileStamp struct {
 // scanWatch adds the new .torrent and .magnet files of the watch dir.
 func (a *Automation) scanWatch(ctx context.Context) {
 	dir := a.cfg.WatchDir
+	// A dir whose files were all handled is read again only once its mtime
+	// moves (a file created, renamed in or removed), as long as that mtime
+	// is older than settle: a change within the file system's timestamp
+	// granularity of the last read could leave it unchanged. Reading a dir
+	// holding thousands of .added files each interval is most of an idle
+	// seedbox's allocations otherwise.
+	var mod time.Time
+	if fi, err := os.Stat(dir); err == nil {
+		mod = fi.ModTime()
+		if len(a.watch) == 0 && len(a.stuck) == 0 && mod.Equal(a.watchMod) && a.now().Sub(mod) >= settle {
+			return
+		}
+	}
+	a.watchMod = time.Time{}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		if !a.stuck["\x00readdir"] {
@@ -74,6 +88,9 @@ func (a *Automation) scanWatch(ctx context.Context) {
 		if !seen[name] && name != "\x00readdir" {
 			delete(a.stuck, name)
 		}
+	}
+	if len(a.watch) == 0 && len(a.stuck) == 0 {
+		a.watchMod = mod
 	}
 }
 
