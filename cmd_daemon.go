@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/bidtorrent/bidtorrent/automation"
 	"github.com/bidtorrent/bidtorrent/daemon"
@@ -58,6 +59,9 @@ func runDaemon(ctx context.Context, c *cli, args []string) error {
 	}
 	if err := dcfg.Validate(); err != nil {
 		return fmt.Errorf("[daemon] %w", err)
+	}
+	if limit, _ := dcfg.MemoryLimitBytes(); limit > 0 {
+		debug.SetMemoryLimit(limit) // checked by Validate
 	}
 	if err := env.MkDataDir(); err != nil {
 		return err

@@ -37,11 +37,24 @@ metrics_listen = "127.0.0.1:9101"
 		{func(c *Config) { c.SSHListen = "2222" }, "ssh_listen"},
 		{func(c *Config) { c.SSHListen = "127.0.0.1:99999" }, "ssh_listen"},
 		{func(c *Config) { c.MetricsListen = "localhost" }, "metrics_listen"},
+		{func(c *Config) { c.MemoryLimit = "lots" }, "memory_limit"},
+		{func(c *Config) { c.MemoryLimit = "16MiB" }, "memory_limit"},
 	} {
 		c := DefaultConfig()
 		bad.mod(&c)
 		if err := c.Validate(); err == nil || !strings.HasPrefix(err.Error(), bad.want) {
 			t.Errorf("Validate() = %v, want an error about %s", err, bad.want)
+		}
+	}
+}
+
+func TestMemoryLimitBytes(t *testing.T) {
+	for in, want := range map[string]int64{"": 0, "96MiB": 96 << 20, "1G": 1 << 30} {
+		c := DefaultConfig()
+		c.MemoryLimit = in
+		got, err := c.MemoryLimitBytes()
+		if err != nil || got != want {
+			t.Errorf("MemoryLimitBytes(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
 }

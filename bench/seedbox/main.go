@@ -19,6 +19,7 @@
 //   - list: the median wall time of -lists runs of `ssh HOST list --json`
 //     (bidtorrent) and `transmission-remote HOST -l` (transmission), each a
 //     new process, as a user would run them.
+//   - -memory-limit sets our daemon's [daemon] memory_limit.
 //   - with -profile, our daemon serves pprof on loopback and its heap
 //     profile (heap.pprof, and heap.txt with runtime.MemStats) and
 //     goroutines (goroutine.txt) are saved in its work dir at the end of
@@ -60,6 +61,7 @@ type options struct {
 	work     string
 	maxN     int
 	profile  bool
+	memLimit string
 	trExtras map[string]any
 }
 
@@ -88,8 +90,9 @@ func main() {
 	work := flag.String("work", "", "work dir, kept (default: a temporary dir, removed)")
 	timeout := flag.Duration("timeout", 30*time.Minute, "limit for each add + verify and restart")
 	profile := flag.Bool("profile", false, "run our daemon with pprof_listen and save its heap profile (with MemStats) and goroutines at the end of the idle window into its work dir (-work keeps them)")
+	memLimit := flag.String("memory-limit", "", "our daemon's [daemon] memory_limit (default: none); the client column names it")
 	flag.Parse()
-	o := options{idle: *idle, lists: *lists, trMax: *trMax, only: *only, bin: *bin, timeout: *timeout, work: *work, profile: *profile}
+	o := options{memLimit: *memLimit, idle: *idle, lists: *lists, trMax: *trMax, only: *only, bin: *bin, timeout: *timeout, work: *work, profile: *profile}
 	var counts []int
 	for _, s := range strings.Split(*ns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))

@@ -32,6 +32,9 @@ type ours struct {
 
 func benchOurs(o options, set *torrentSet, n int) (r result) {
 	r = result{client: "bidtorrent", n: n}
+	if o.memLimit != "" {
+		r.client += " (memory_limit " + o.memLimit + ")"
+	}
 	d := &ours{o: o, dir: filepath.Join(o.work, fmt.Sprintf("ours-%d", n))}
 	_ = os.RemoveAll(d.dir)
 	if err := d.setup(set.dataDir); err != nil {
@@ -108,18 +111,21 @@ func (d *ours) setup(data string) error {
 	if d.ssh, err = interop.FreeAddr(ip); err != nil {
 		return err
 	}
-	pprofLine := ""
+	daemonLines := ""
 	if d.o.profile {
 		if d.pprof, err = interop.FreeAddr(ip); err != nil {
 			return err
 		}
-		pprofLine = fmt.Sprintf("pprof_listen = %q\n", d.pprof.String())
+		daemonLines = fmt.Sprintf("pprof_listen = %q\n", d.pprof.String())
+	}
+	if d.o.memLimit != "" {
+		daemonLines += fmt.Sprintf("memory_limit = %q\n", d.o.memLimit)
 	}
 	conf := interop.OurConfig(listen) + fmt.Sprintf(`download_dir = %q
 
 [daemon]
 ssh_listen = %q
-`+pprofLine+`
+`+daemonLines+`
 
 [automation]
 watch_dir = %q
