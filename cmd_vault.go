@@ -23,7 +23,15 @@ var vaultVerbs = []walletVerb{
 		summary: "announce a withdrawal of AMOUNT BTT (0 cancels), possible after the vault's delay", pass: "read the passphrase from `FILE`", amount: true, setup: vaultRequest},
 	{name: "vault withdraw", usage: "[--passphrase-file F] [--json]", summary: "make the announced withdrawal once it is due",
 		pass: "read the passphrase from `FILE`", setup: vaultWithdraw},
-	{name: "vault show", usage: "[--address ADDR] [--json]", summary: "print a payer's vault: balance, announced withdrawal, collateral", setup: vaultShow},
+	{name: "vault reserve", usage: "[--passphrase-file F] [--json] PAYEE AMOUNT",
+		summary: "reserve AMOUNT BTT of the vault for PAYEE alone (its cover: only its cashes take it)", pass: "read the passphrase from `FILE`",
+		payee: true, amount: true, setup: vaultReserve},
+	{name: "vault unreserve-request", usage: "[--passphrase-file F] [--json] PAYEE AMOUNT",
+		summary: "announce lowering PAYEE's reservation by AMOUNT BTT (0 cancels), possible after the vault's delay", pass: "read the passphrase from `FILE`",
+		payee: true, amount: true, setup: vaultUnreserveRequest},
+	{name: "vault unreserve", usage: "[--passphrase-file F] [--json] PAYEE", summary: "apply the announced lowering of PAYEE's reservation once it is due",
+		pass: "read the passphrase from `FILE`", payee: true, setup: vaultUnreserve},
+	{name: "vault show", usage: "[--address ADDR] [--json]", summary: "print a payer's vault: balance, reservations, announced withdrawal, collateral", setup: vaultShow},
 	{name: "vault deploy-factory", usage: "[--fee-limit TRX] [--passphrase-file F] [--json]",
 		summary: "deploy a VaultFactory (once per network; then set vault_factory)", pass: "read the passphrase from `FILE`", setup: vaultDeployFactory},
 }
@@ -39,7 +47,7 @@ func walletVault(ctx context.Context, c *cli, args []string) error {
 	}
 	fmt.Fprintf(c.stderr, "Usage: bidtorrent wallet vault COMMAND [flags]\n\nCommands:\n")
 	for _, v := range vaultVerbs {
-		fmt.Fprintf(c.stderr, "  %-16s %s\n", v.name[len("vault "):], v.summary)
+		fmt.Fprintf(c.stderr, "  %-18s %s\n", v.name[len("vault "):], v.summary)
 	}
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 		return flag.ErrHelp
@@ -72,32 +80,60 @@ func (r *walletRun) signer() (*wallet.Key, *tron.Chain, error) {
 
 // vaultJSON is `wallet vault show`'s output (and deploy's).
 type vaultJSON struct {
-	Vault          string     `json:"vault"`
-	Issuer         string     `json:"issuer"`
-	Token          string     `json:"token"`
-	DelaySeconds   int64      `json:"withdraw_delay_seconds"`
-	Balance        amountJSON `json:"balance"`
-	Withdrawal     amountJSON `json:"withdrawal"`
-	WithdrawalTime int64      `json:"withdrawal_time,omitempty"` // unix seconds
-	Collateral     amountJSON `json:"collateral"`
+	Vault          string            `json:"vault"`
+	Issuer         string            `json:"issuer"`
+	Token          string            `json:"token"`
+	DelaySeconds   int64             `json:"withdraw_delay_seconds"`
+	Balance        amountJSON        `json:"balance"`
+	Reserved       amountJSON        `json:"reserved"`   // all reservations
+	Unreserved     amountJSON        `json:"unreserved"` // balance − reserved
+	Withdrawal     amountJSON        `json:"withdrawal"`
+	WithdrawalTime int64             `json:"withdrawal_time,omitempty"` // unix seconds
+	Collateral     amountJSON        `json:"collateral"`                // unreserved − withdrawal: shared by all payees
+	Reservations   []reservationJSON `json:"reservations"`
+}
+
+// reservationJSON is one payee's reservation in vaultJSON.
+type reservationJSON struct {
+	Payee        string     `json:"payee"`
+	Amount       amountJSON `json:"amount"`
+	Decrease     amountJSON `json:"decrease"`                // announced lowering
+	DecreaseTime int64      `json:"decrease_time,omitempty"` // unix seconds it may be applied from
+	Held         amountJSON `json:"held"`                    // amount − decrease: what the payee counts on
 }
 
 func vaultOut(s tron.VaultState) vaultJSON {
+	b := func(a wallet.Amount) amountJSON { return amountOut(a, wallet.BTTDecimals) }
 	out := vaultJSON{Vault: s.Vault.String(), Issuer: s.Issuer.String(), Token: s.Token.String(), DelaySeconds: int64(s.Delay / time.Second),
-		Balance: amountOut(s.Balance, wallet.BTTDecimals), Withdrawal: amountOut(s.Withdrawal, wallet.BTTDecimals),
-		Collateral: amountOut(s.Collateral, wallet.BTTDecimals)}
+		Balance: b(s.Balance), Reserved: b(s.Reserved), Unreserved: b(s.Unreserved), Withdrawal: b(s.Withdrawal),
+		Collateral: b(s.Collateral), Reservations: []reservationJSON{}}
 	if !s.Withdrawal.IsZero() {
 		out.WithdrawalTime = s.WithdrawalTime.Unix()
+	}
+	for _, r := range s.Reservations {
+		rj := reservationJSON{Payee: r.Beneficiary.String(), Amount: b(r.Amount), Decrease: b(r.Decrease), Held: b(r.Held)}
+		if !r.Decrease.IsZero() {
+			rj.DecreaseTime = r.DecreaseTime.Unix()
+		}
+		out.Reservations = append(out.Reservations, rj)
 	}
 	return out
 }
 
 func printVault(w io.Writer, s tron.VaultState) {
-	fmt.Fprintf(w, "vault       %s (of %s)\nbalance     %s BTT\n", s.Vault, s.Issuer, s.Balance.Format(wallet.BTTDecimals))
+	f := func(a wallet.Amount) string { return a.Format(wallet.BTTDecimals) }
+	fmt.Fprintf(w, "vault       %s (of %s)\nbalance     %s BTT\nreserved    %s BTT for %d payee(s)\n", s.Vault, s.Issuer, f(s.Balance), f(s.Reserved), len(s.Reservations))
 	if !s.Withdrawal.IsZero() {
-		fmt.Fprintf(w, "withdrawal  %s BTT announced, possible from %s\n", s.Withdrawal.Format(wallet.BTTDecimals), s.WithdrawalTime.UTC().Format(time.RFC3339))
+		fmt.Fprintf(w, "withdrawal  %s BTT announced, possible from %s\n", f(s.Withdrawal), s.WithdrawalTime.UTC().Format(time.RFC3339))
 	}
-	fmt.Fprintf(w, "collateral  %s BTT (what payees can count on)\ndelay       %s\n", s.Collateral.Format(wallet.BTTDecimals), s.Delay)
+	fmt.Fprintf(w, "collateral  %s BTT unreserved (shared by all payees)\ndelay       %s\n", f(s.Collateral), s.Delay)
+	for _, r := range s.Reservations {
+		fmt.Fprintf(w, "reserved    %s BTT for %s", f(r.Amount), r.Beneficiary)
+		if !r.Decrease.IsZero() {
+			fmt.Fprintf(w, " (lowering by %s BTT announced, possible from %s; it counts on %s)", f(r.Decrease), r.DecreaseTime.UTC().Format(time.RFC3339), f(r.Held))
+		}
+		fmt.Fprintln(w)
+	}
 }
 
 // feeLimit adds --fee-limit (in TRX) with a default for deployments.
@@ -212,10 +248,53 @@ func vaultShow(fs *flag.FlagSet) func(context.Context, *walletRun) error {
 		if err != nil {
 			return err
 		}
-		s, err := t.Vault(ctx, v)
+		s, err := t.Reservations(ctx, v)
 		if err != nil {
 			return err
 		}
 		return r.print(vaultOut(s), func(w io.Writer) { printVault(w, s) })
 	}
 }
+
+// vaultPayeeVerb runs op with the parsed PAYEE (and AMOUNT, for amount
+// verbs) and prints its receipt.
+func vaultPayeeVerb(what string, op func(context.Context, *tron.Chain, *wallet.Key, wallet.Address, wallet.Amount) (wallet.Receipt, error)) func(fs *flag.FlagSet) func(context.Context, *walletRun) error {
+	return func(fs *flag.FlagSet) func(context.Context, *walletRun) error {
+		return func(ctx context.Context, r *walletRun) error {
+			payee, err := wallet.ParseAddress(r.payee)
+			if err != nil {
+				return fmt.Errorf("PAYEE %q: %w", r.payee, err)
+			}
+			var amt wallet.Amount
+			if r.amount != "" {
+				if amt, err = parseBTT(r.amount); err != nil {
+					return err
+				}
+			}
+			k, t, err := r.signer()
+			if err != nil {
+				return err
+			}
+			rc, err := op(ctx, t, k, payee, amt)
+			if err != nil {
+				return err
+			}
+			out := receiptJSON{TxID: rc.TxID, From: rc.From.String(), To: rc.To.String(), Amount: amountOut(amt, wallet.BTTDecimals), Block: rc.Block}
+			return r.print(out, func(w io.Writer) {
+				fmt.Fprintf(w, "%s %s (tx %s)\n", what, payee, rc.TxID)
+			})
+		}
+	}
+}
+
+var (
+	vaultReserve = vaultPayeeVerb("reserved for", func(ctx context.Context, t *tron.Chain, k *wallet.Key, p wallet.Address, a wallet.Amount) (wallet.Receipt, error) {
+		return t.Reserve(ctx, k, p, a)
+	})
+	vaultUnreserveRequest = vaultPayeeVerb("announced lowering the reservation of", func(ctx context.Context, t *tron.Chain, k *wallet.Key, p wallet.Address, a wallet.Amount) (wallet.Receipt, error) {
+		return t.RequestUnreserve(ctx, k, p, a)
+	})
+	vaultUnreserve = vaultPayeeVerb("lowered the reservation of", func(ctx context.Context, t *tron.Chain, k *wallet.Key, p wallet.Address, _ wallet.Amount) (wallet.Receipt, error) {
+		return t.Unreserve(ctx, k, p)
+	})
+)

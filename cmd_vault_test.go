@@ -62,6 +62,42 @@ func TestWalletVaultCLI(t *testing.T) {
 		t.Errorf("show: %s", out)
 	}
 
+	// Reservations: 5 of the 12.5 for a payee; the withdrawal announced
+	// can now take only the unreserved 7.5.
+	pk, err := wallet.KeyFromBytes([]byte("a payee's key, thirty-two bytes!"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payee := pk.Address().String()
+	usage := func(want string, args ...string) {
+		t.Helper()
+		if _, errs, code := w.run(args...); code == 0 || !strings.HasPrefix(errs, want) {
+			t.Errorf("%v: exit %d, stderr %q, want the usage %q", args, code, errs, want)
+		}
+	}
+	usage("Usage: bidtorrent wallet vault reserve ", A("vault", "reserve", "--passphrase-file", pa)...)
+	w.fails("PAYEE", A("vault", "reserve", "nonsense", "1", "--passphrase-file", pa)...)
+	w.fails("insufficient", A("vault", "reserve", payee, "13", "--passphrase-file", pa)...)
+	w.okJSON(&r, A("vault", "reserve", payee, "5", "--passphrase-file", pa, "--json")...)
+	if r.Amount.Value != "5" || r.TxID == "" {
+		t.Fatalf("reserve receipt %+v", r)
+	}
+	w.okJSON(&v, A("vault", "show", "--json")...)
+	if v.Reserved.Value != "5" || v.Unreserved.Value != "7.5" || v.Collateral.Value != "0" || len(v.Reservations) != 1 ||
+		v.Reservations[0].Payee != payee || v.Reservations[0].Held.Value != "5" {
+		t.Fatalf("after reserve %+v", v)
+	}
+	w.ok(A("vault", "unreserve-request", payee, "2", "--passphrase-file", pa)...)
+	w.okJSON(&v, A("vault", "show", "--json")...)
+	if rs := v.Reservations[0]; rs.Amount.Value != "5" || rs.Decrease.Value != "2" || rs.Held.Value != "3" || rs.DecreaseTime == 0 {
+		t.Fatalf("after unreserve-request %+v", rs)
+	}
+	if out := w.ok(A("vault", "show")...); !strings.Contains(out, "reserved    5 BTT for "+payee+" (lowering by 2 BTT announced") {
+		t.Errorf("show: %s", out)
+	}
+	w.fails("DecreaseNotDue", A("vault", "unreserve", payee, "--passphrase-file", pa)...)
+	usage("Usage: bidtorrent wallet vault unreserve ", A("vault", "unreserve", payee, "2", "--passphrase-file", pa)...)
+
 	l := newWalletCLI(t, "")
 	dL := filepath.Join(l.dir, "l")
 	pl := l.file("pl", "pass")

@@ -26,9 +26,11 @@ const passphraseEnv = passphrase.Env
 type walletVerb struct {
 	name, usage, summary string
 	// pass adds --passphrase-file (with its help text); amount takes one
-	// AMOUNT argument (flags may follow it); neither: no arguments.
+	// AMOUNT argument (flags may follow it), payee a PAYEE argument before
+	// it; neither: no arguments.
 	pass   string
 	amount bool
+	payee  bool
 	setup  func(fs *flag.FlagSet) func(ctx context.Context, r *walletRun) error
 	// run replaces the shared set-up for verbs with their own sub-verbs.
 	run func(ctx context.Context, c *cli, args []string) error
@@ -101,6 +103,7 @@ type walletRun struct {
 	json     bool
 	passFile string
 	amount   string // the AMOUNT argument of amount verbs
+	payee    string // the PAYEE argument of payee verbs
 	env      *app.Env
 	closers  []func()
 }
@@ -113,13 +116,23 @@ func (c *cli) runWalletVerb(ctx context.Context, v walletVerb, args []string) er
 	}
 	r.fs.BoolVar(&r.json, "json", false, "print JSON")
 	run := v.setup(r.fs)
-	if v.amount {
+	if v.amount || v.payee {
 		pos, err := parseInterspersed(r.fs, args)
 		if err != nil {
 			return err
 		}
-		if r.amount, err = oneArg(r.fs, pos, "AMOUNT"); err != nil {
-			return err
+		if v.payee {
+			if len(pos) == 0 {
+				return r.usageError("want a PAYEE argument")
+			}
+			r.payee, pos = pos[0], pos[1:]
+		}
+		if v.amount {
+			if r.amount, err = oneArg(r.fs, pos, "AMOUNT"); err != nil {
+				return err
+			}
+		} else if len(pos) != 0 {
+			return r.usageError("unexpected argument %q", pos[0])
 		}
 	} else if err := parseNoArgs(r.fs, args); err != nil {
 		return err

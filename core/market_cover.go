@@ -19,6 +19,7 @@ const coverTimeout = 10 * time.Second
 // readCovers starts the cover readings the market asks for, and the
 // settlement a licence waits for. On the loop; never blocks.
 func (e *Engine) readCovers(now time.Time) {
+	e.refreshOwnVault(now) // market_vault.go
 	mk := e.mkt
 	if due := mk.m.CoverDue(now); len(due) > 0 {
 		w := mk.w

@@ -48,6 +48,7 @@ type marketState struct {
 	settling   bool // a settlement a licence waits for runs (market_cover.go)
 	paying     bool // a settlement by transfer runs (market_transfer.go)
 	settled    time.Time
+	own        ownVault // re-reading our own cheque vault (market_vault.go)
 }
 
 type mpeer struct {

@@ -388,3 +388,47 @@ func TestVaultTwoSellers(t *testing.T) {
 		t.Fatalf("money not conserved: cashed %s + vault %s", cashed, left)
 	}
 }
+
+// TestVaultReadAgain: the engine reads its own vault again while it runs
+// (every ownVaultEvery), so a vault made after the start is named in
+// later HELLOs without a restart. Its reading needs a torrent with the
+// market on (the tick that reads covers).
+func TestVaultReadAgain(t *testing.T) {
+	defer func(d time.Duration) { ownVaultEvery = d }(ownVaultEvery)
+	ownVaultEvery = 200 * time.Millisecond
+	ctx := context.Background()
+	dir := t.TempDir()
+	vc := newVaultChain(t)
+	bw, bk := vc.wallet(t, dir, 2, 1000*askPrice)
+	root := makePayload(t, filepath.Join(dir, "src"), "payload", 31, map[string]int{"data.bin": 256 << 10})
+	tf, err := CreateTorrent(CreateOptions{Path: root, PieceLength: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := filepath.Join(dir, "payload.torrent")
+	if err := os.WriteFile(tp, tf.Bytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := startMarketEngine(t, "payer", marketTestConfig(ipN(226), 0), filepath.Join(dir, "payer"), bw)
+	if _, err := e.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Dir(root)}); err != nil {
+		t.Fatal(err)
+	}
+	vault := func() wallet.Address {
+		var v wallet.Address
+		if err := e.do(ctx, func() error { v = e.mkt.m.Vault(); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if v := vault(); !v.IsZero() {
+		t.Fatalf("a vault %s before one was made", v)
+	}
+	made := vc.vaultWith(t, bk, 1000, 0)
+	deadline := time.Now().Add(60 * time.Second)
+	for vault() != made {
+		if time.Now().After(deadline) {
+			t.Fatalf("the engine never read its new vault %s", made)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

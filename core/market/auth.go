@@ -46,7 +46,9 @@ func (s *Session) v3() bool { return s.version >= 3 }
 
 // SetVault sets our own cheque vault (zero: none), named in the HELLOs
 // of later connections; cheques to version 3 peers are then vault
-// cheques (§18.3).
+// cheques (§18.3) once a HELLO of ours naming it reached them (the
+// engine re-reads its vault while running: a vault found later is used
+// from the next connection on).
 func (m *Market) SetVault(v wallet.Address) { m.vault = v }
 
 // Vault returns our cheque vault as set by SetVault.
@@ -102,6 +104,7 @@ func (s *Session) onAuth(now time.Time, m *bttbid.Auth) {
 	a := s.m.account(s.addr)
 	a.peerV3 = true
 	a.vault = s.peerVault
+	a.ourVault = s.ourVault
 	s.ready(now)
 }
 
@@ -115,14 +118,15 @@ func (m *Market) chequeVault(a *account) (wallet.Address, error) {
 		switch {
 		case !a.peerV3:
 			return wallet.Address{}, fmt.Errorf("the account is paid with cheques of vault %s, which the peer (version 2) cannot take", a.last.Vault)
-		case a.last.Vault != m.vault:
-			// Our HELLOs did not name it (it could not be read at start):
-			// the peer would refuse its cheques (§18.3).
+		case a.last.Vault != m.vault, a.last.Vault != a.ourVault:
+			// Our HELLOs did not name it (it could not be read at start,
+			// or the connection predates its reading): the peer would
+			// refuse its cheques (§18.3).
 			return wallet.Address{}, fmt.Errorf("the account is paid with cheques of vault %s, which our HELLO did not name", a.last.Vault)
 		}
 		return a.last.Vault, nil
 	}
-	if m.vault.IsZero() || !a.peerV3 || a.last != nil {
+	if m.vault.IsZero() || !a.peerV3 || a.last != nil || a.ourVault != m.vault {
 		return wallet.Address{}, nil
 	}
 	return m.vault, nil

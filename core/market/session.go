@@ -62,6 +62,7 @@ type Session struct {
 	// its HELLO named (zero: none).
 	nonce, peerNonce bttbid.Nonce
 	peerVault        wallet.Address
+	ourVault         wallet.Address // the vault our HELLO named (Market.SetVault when it was sent)
 
 	sell  sellSide
 	buy   buySide
@@ -158,6 +159,7 @@ func (s *Session) Start(now time.Time) {
 		return
 	}
 	w := s.m.w
+	s.ourVault = s.m.vault
 	h := &bttbid.Hello{
 		Version: bttbid.Version,
 		ChainID: w.ChainID(),
@@ -165,7 +167,7 @@ func (s *Session) Start(now time.Time) {
 		Address: bttbid.Address(w.Address()),
 		Time:    now.Unix(),
 		Nonce:   s.nonce,
-		Vault:   bttbid.Address(s.m.vault),
+		Vault:   bttbid.Address(s.ourVault),
 	}
 	sig, err := w.SignMessage(bttbid.HelloSigningBytes(h, s.infoHash, s.local, s.remote))
 	if err != nil {

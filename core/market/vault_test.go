@@ -259,3 +259,44 @@ func TestVaultAccountNeedsVault(t *testing.T) {
 		t.Fatalf("states %s %s", l2.a.State(), l2.b.State())
 	}
 }
+
+// TestVaultFoundLater: the engine re-reads its vault while running
+// (core/market_vault.go). A vault set after a connection's HELLOs is not
+// used on it (its HELLO named none: the seller would refuse the cheque
+// with 401 and disable the connection); the account is paid with a plain
+// cheque the seller takes. A connection started after SetVault names it,
+// and a fresh account there is paid with the vault's cheques.
+func TestVaultFoundLater(t *testing.T) {
+	vault := envKey(t, 90).Address()
+	e := newEnv(t)
+	ms, mb := newMarket(t, e.wallet("s", 1)), newMarket(t, e.wallet("b", 2))
+	buyer := mb.Wallet().Address()
+	l := newLink(ms.NewAuction(ih), mb.NewAuction(ih), 1, 2)
+	l.a.SetAsk(askOf(10))
+	l.start(t, t0)
+	mb.SetVault(vault)
+	if err := l.b.Pay(wallet.ForTip, amt(5000), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	l.flush(t, t0)
+	if em, ok := lastOf[*bttbid.ErrorMsg](l.ab); ok {
+		t.Fatalf("the seller refused the payment: %+v", em)
+	}
+	if r, held, err := ms.Wallet().Highest(wallet.Received, buyer); err != nil || !held || !r.Cheque.Vault.IsZero() || r.Cheque.Cumulative.Cmp(amt(5000)) != 0 {
+		t.Fatalf("seller holds %+v %v %v, want a plain cheque of 5000", r.Cheque, held, err)
+	}
+	ms2 := newMarket(t, e.wallet("s2", 3))
+	l2 := newLink(ms2.NewAuction(ih), mb.NewAuction(ih), 3, 2)
+	l2.a.SetAsk(askOf(10))
+	l2.start(t, t0)
+	if h, _ := lastOf[*bttbid.Hello](l2.ba); wallet.Address(h.Vault) != vault {
+		t.Fatalf("a later HELLO names vault %s", wallet.Address(h.Vault))
+	}
+	if err := l2.b.Pay(wallet.ForTip, amt(3000), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	l2.flush(t, t0)
+	if r, held, err := ms2.Wallet().Highest(wallet.Received, buyer); err != nil || !held || r.Cheque.Vault != vault || r.Cheque.Cumulative.Cmp(amt(3000)) != 0 {
+		t.Fatalf("second seller holds %+v %v %v, want a cheque of vault %s for 3000", r.Cheque, held, err, vault)
+	}
+}
