@@ -72,7 +72,7 @@ func (ts *tstate) uploaded() int64   { return ts.rec.Uploaded + ts.sessUp }
 // concurrent writes ("file already closed" failed about 1 in 20 downloads
 // of 256 MiB). Files keep their real names from the first byte.
 func (e *Engine) fileStorage(dir string) storage.ClientImplCloser {
-	return storage.NewFileOpts(storage.NewFileClientOpts{
+	return blockAudit{log: e.log, ClientImplCloser: storage.NewFileOpts(storage.NewFileClientOpts{
 		ClientBaseDir:   dir,
 		PieceCompletion: watchedCompletion{e.pc, e}, // pokes the torrent (poll.go)
 		DisableMmap:     true,
@@ -80,7 +80,7 @@ func (e *Engine) fileStorage(dir string) storage.ClientImplCloser {
 		Logger:          e.log,
 		// libtorrent's layout, also for v2 single-file torrents (bep52.go)
 		FilePathMaker: func(o storage.FilePathMakerOpts) string { return filePath(o.Info, o.File) },
-	})
+	})} // blockAudit: v2 hash failures pinned to file and block (bep52_audit.go)
 }
 
 // start adds the torrent to the anacrolix client (unless paused).

@@ -233,42 +233,67 @@ func ltUploaded(t *testing.T, p *Proc) int64 {
 }
 
 // TestV2CorruptBlockRepaired: our get finds the data of a v2 multi-file
-// torrent (16 KiB pieces: one piece is one block, within one file, as v2
-// aligns files to pieces) already in place with one block corrupted in
-// sub/deeper's neighbour z.bin; it fetches that block alone from the
-// libtorrent seeder (libtorrent uploads exactly 16384 bytes) and every
-// file ends with its sha256.
+// torrent already in place with one byte changed in block 2 of z.bin
+// (bytes 32768-49151). With 16 KiB pieces (a piece is a block) and with
+// 64 KiB pieces (four blocks) it fetches that one piece alone from the
+// libtorrent seeder (libtorrent uploads exactly one piece), every file
+// ends with its sha256, and our log pins the failure to z.bin and its
+// block 2 (core/bep52_audit.go), not only to the piece.
 func TestV2CorruptBlockRepaired(t *testing.T) {
 	t.Parallel()
 	needLibtorrent(t)
-	dir := t.TempDir()
-	seedDir := filepath.Join(dir, "seed")
-	sums := v2Shape("album").write(t, seedDir)
-	tor := filepath.Join(dir, "lt.torrent")
-	ltMake(t, "v2", filepath.Join(seedDir, "album"), tor, 16<<10)
-	p, addr := startLT(t, dir, "lt-seed", "seed", tor, seedDir)
-	waitLine(t, p, "READY", 30*time.Second)
+	for _, pl := range []int64{16 << 10, 64 << 10} {
+		t.Run(fmt.Sprint(pl), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			seedDir := filepath.Join(dir, "seed")
+			sums := v2Shape("album").write(t, seedDir)
+			tor := filepath.Join(dir, "lt.torrent")
+			ltMake(t, "v2", filepath.Join(seedDir, "album"), tor, int(pl))
+			p, addr := startLT(t, dir, "lt-seed", "seed", tor, seedDir)
+			waitLine(t, p, "READY", 30*time.Second)
 
-	out := filepath.Join(dir, "out")
-	v2Shape("album").write(t, out)
-	bad := filepath.Join(out, "album", "z.bin")
-	f, err := os.OpenFile(bad, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteAt([]byte("corrupt"), 2<<14+100); err != nil { // block 2 of z.bin
-		t.Fatal(err)
-	}
-	f.Close()
-	b := newBT(t, dir, "ours")
-	if _, err := b.run(t, transferMax, "ours-get", "get", "--listen", b.listen.String(),
-		"--peer", addr.String(), "--out", out, tor); err != nil {
-		t.Fatalf("our get: %v", err)
-	}
-	checkLayout(t, out, sums)
-	time.Sleep(1500 * time.Millisecond) // a fresh status line
-	if n := ltUploaded(t, p); n != 16<<10 {
-		t.Fatalf("libtorrent uploaded %d bytes to repair one corrupt block, want 16384", n)
+			out := filepath.Join(dir, "out")
+			v2Shape("album").write(t, out)
+			bad := filepath.Join(out, "album", "z.bin")
+			f, err := os.OpenFile(bad, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.WriteAt([]byte("corrupt"), 2<<14+100); err != nil { // block 2 of z.bin
+				t.Fatal(err)
+			}
+			f.Close()
+			b := newBT(t, dir, "ours")
+			if _, err := b.run(t, transferMax, "ours-get", "get", "--listen", b.listen.String(),
+				"--peer", addr.String(), "--out", out, tor); err != nil {
+				t.Fatalf("our get: %v", err)
+			}
+			checkLayout(t, out, sums)
+			// A fresh status line, then what libtorrent uploaded.
+			deadline := time.Now().Add(30 * time.Second)
+			for ltUploaded(t, p) < pl && time.Now().Before(deadline) {
+				time.Sleep(200 * time.Millisecond)
+			}
+			time.Sleep(1500 * time.Millisecond)
+			if n := ltUploaded(t, p); n != pl {
+				t.Fatalf("libtorrent uploaded %d bytes to repair one corrupt block, want the one piece (%d)", n, pl)
+			}
+			logs, err := os.ReadFile(filepath.Join(b.dataDir, "bidtorrent.log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantFail := fmt.Sprintf("file=z.bin bytes=%d-%d blocks=%d-%d", 32768/pl*pl, 32768/pl*pl+pl, 32768/pl*pl/16384, (32768/pl*pl+pl)/16384)
+			for _, want := range []string{"v2 piece failed its hash check", wantFail,
+				"v2 corrupt block repaired", "file=z.bin block=2 bytes=32768-49152"} {
+				if !strings.Contains(string(logs), want) {
+					t.Fatalf("our log lacks %q:\n%s", want, logs)
+				}
+			}
+			if n := strings.Count(string(logs), "v2 corrupt block repaired"); n != 1 {
+				t.Fatalf("%d blocks reported repaired, want 1:\n%s", n, logs)
+			}
+		})
 	}
 }
 
