@@ -140,3 +140,45 @@ func TestBenchFixturesRender(t *testing.T) {
 		t.Errorf("the peers benchmark does not render peers:\n%s", v)
 	}
 }
+
+// BenchmarkKeystroke5k is a keystroke's cost with 5,000 torrents listed:
+// Update with the key, then View, what Bubble Tea does before it writes
+// the frame (issue 19: keystroke-to-screen under 50 ms; the person's view,
+// over SSH and a terminal, is bench/seedbox's "TUI key" column). Each key
+// is followed by its opposite (one op is both: two keystrokes), so the
+// list stays where it was.
+func BenchmarkKeystroke5k(b *testing.B) {
+	for _, c := range []struct{ name, setup, key, back string }{
+		{"down", "", "j", "k"},
+		{"page", "", "pgdown", "pgup"},
+		{"sort", "", "s", "s"},
+		{"reverse", "", "r", "r"},
+		{"details", "", "enter", "esc"},
+		{"mark-all", "", "*", "*"},
+		{"filter-typing", "/", "7", "backspace"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			m := benchModel(b, 200, 60, bigSnapshot(5000))
+			m.Update(keyMsgs("j")[0])
+			if c.setup != "" {
+				m.Update(keyMsgs(c.setup)[0])
+			}
+			key, back := keyMsgs(c.key)[0], keyMsgs(c.back)[0]
+			before := m.View().Content
+			m.Update(key)
+			if m.View().Content == before {
+				b.Fatalf("%s does not change the screen", c.key)
+			}
+			m.Update(back)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				m.Update(key)
+				_ = m.View()
+				m.Update(back)
+				_ = m.View()
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(2*b.N)/1000, "ms/key")
+		})
+	}
+}

@@ -24,6 +24,9 @@
 //     profile (heap.pprof, and heap.txt with runtime.MemStats) and
 //     goroutines (goroutine.txt) are saved in its work dir at the end of
 //     the idle window: go tool pprof -sample_index=inuse_space heap.pprof.
+//   - TUI key (bidtorrent only): a TUI attached over SSH on a 200×50
+//     pseudo-terminal; j and k pressed 20 times, each timed from writing
+//     the key to the last byte of the frame it causes: median / slowest.
 //   - restart: SIGTERM, wait for the exit, start again; the time from the
 //     start until every torrent seeds again.
 //
@@ -73,6 +76,8 @@ type result struct {
 	idleCPU   float64 // % of one core
 	rss       int64
 	list      time.Duration
+	tuiMedian time.Duration // keystroke to frame over SSH (ours only)
+	tuiWorst  time.Duration
 	restart   time.Duration
 	load      string // load average during the idle window
 	err       error
@@ -171,14 +176,14 @@ func run(o options, counts []int) error {
 	fmt.Printf("\n%d × %s private torrents (%s pieces), loopback, %d cores, idle window %v\n\n",
 		o.maxN, bytesize.Format(o.size), bytesize.Format(o.piece), numCPU(), o.idle)
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "client\tN\tadd + verify all\tidle CPU, % of one core\tRSS\tlist (median)\trestart to all seeding\tload avg (idle)\t")
+	fmt.Fprintln(tw, "client\tN\tadd + verify all\tidle CPU, % of one core\tRSS\tlist (median)\tTUI key (median / max)\trestart to all seeding\tload avg (idle)\t")
 	for _, r := range rows {
 		if r.err != nil {
-			fmt.Fprintf(tw, "%s\t%d\tfailed: %v\t\t\t\t\t\t\n", r.client, r.n, r.err)
+			fmt.Fprintf(tw, "%s\t%d\tfailed: %v\t\t\t\t\t\t\t\n", r.client, r.n, r.err)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f %%\t%.0f MiB\t%s\t%s\t%s\t\n", r.client, r.n, secs(r.addVerify), r.idleCPU,
-			float64(r.rss)/(1<<20), secs(r.list), secs(r.restart), r.load)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f %%\t%.0f MiB\t%s\t%s\t%s\t%s\t\n", r.client, r.n, secs(r.addVerify), r.idleCPU,
+			float64(r.rss)/(1<<20), secs(r.list), tuiCell(r), secs(r.restart), r.load)
 	}
 	return tw.Flush()
 }
@@ -188,8 +193,15 @@ func report(r result) {
 		fmt.Fprintf(os.Stderr, "  %s %d failed: %v\n", r.client, r.n, r.err)
 		return
 	}
-	fmt.Fprintf(os.Stderr, "  add+verify %s, idle CPU %.1f %%, RSS %.0f MiB, list %s, restart %s, load %s\n",
-		secs(r.addVerify), r.idleCPU, float64(r.rss)/(1<<20), secs(r.list), secs(r.restart), r.load)
+	fmt.Fprintf(os.Stderr, "  add+verify %s, idle CPU %.1f %%, RSS %.0f MiB, list %s, TUI key %s, restart %s, load %s\n",
+		secs(r.addVerify), r.idleCPU, float64(r.rss)/(1<<20), secs(r.list), tuiCell(r), secs(r.restart), r.load)
+}
+
+func tuiCell(r result) string {
+	if r.tuiMedian == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f / %.0f ms", float64(r.tuiMedian)/1e6, float64(r.tuiWorst)/1e6)
 }
 
 func secs(d time.Duration) string {

@@ -72,6 +72,9 @@ func benchOurs(o options, set *torrentSet, n int) (r result) {
 	if r.list, r.err = median(o.lists, func() error { _, err := d.list(); return err }); r.err != nil {
 		return r
 	}
+	if r.tuiMedian, r.tuiWorst, r.err = d.tuiLatency(); r.err != nil {
+		return r
+	}
 	d.proc.Stop(time.Minute)
 	t0 = time.Now()
 	if r.err = d.start(); r.err != nil {
