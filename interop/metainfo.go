@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 )
 
 // TorrentInfo is what the harness needs from a .torrent file. It is read by
@@ -23,6 +24,15 @@ type TorrentInfo struct {
 	Length      int64  // total payload bytes
 	Announce    string
 	Private     bool
+	Files       []TorrentFile // the v1 file list in order (one entry, Path nil, for a single file)
+}
+
+// TorrentFile is a file of a torrent's v1 list: its path components, its
+// length and whether it is a BEP 47 pad file (attr "p").
+type TorrentFile struct {
+	Path   []string
+	Length int64
+	Pad    bool
 }
 
 // Magnet returns a tracker-less magnet URI for the torrent.
@@ -80,12 +90,22 @@ func ParseTorrent(b []byte) (TorrentInfo, error) {
 	}
 	if n, ok := info.vals["length"].(int64); ok {
 		ti.Length = n
+		ti.Files = []TorrentFile{{Length: n}}
 	} else {
 		files, _ := info.vals["files"].([]any)
 		for _, f := range files {
 			fd, _ := f.(bdict)
 			n, _ := fd.vals["length"].(int64)
 			ti.Length += n
+			tf := TorrentFile{Length: n}
+			path, _ := fd.vals["path"].([]any)
+			for _, c := range path {
+				s, _ := c.(string)
+				tf.Path = append(tf.Path, s)
+			}
+			attr, _ := fd.vals["attr"].(string)
+			tf.Pad = strings.Contains(attr, "p")
+			ti.Files = append(ti.Files, tf)
 		}
 	}
 	if ti.PieceLength <= 0 || int64(ti.Pieces) != (ti.Length+ti.PieceLength-1)/ti.PieceLength {

@@ -5,8 +5,10 @@ package interop
 import (
 	"bufio"
 	"context"
+	"crypto/sha1"
 	"crypto/sha256"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,10 +36,12 @@ const v2Single = 1<<20 + 12345 // payload.bin
 
 // v2BlockTree and v2BlockSingle are the payloads our seed serves to
 // libtorrent: every file a whole number of 16 KiB blocks. libtorrent
-// 2.0.8 requests the last block of a v2 file padded to 16 KiB (it pads
-// files internally, BEP 47 style) and anacrolix v1.62.0 answers such a
-// request with "chunk overflows piece" and drops the connection; see
-// TestLibtorrentPaddedBlockRequest.
+// 2.0.8 pads every file of a v2 or hybrid torrent to a whole piece in its
+// own file list (a v2 file of 1,060,921 bytes in 32 KiB pieces is a torrent
+// of 1,081,344 bytes to it) and asks for the last block of a file's last
+// piece as a whole 16 KiB block, pad included; anacrolix v1.62.0 sizes that
+// piece by the file and drops the connection ("chunk overflows piece"). See
+// TestLibtorrentPaddedBlockRequest and TestV1ClientPaddedHybrid.
 var v2BlockTree = map[string]int64{
 	"a.bin":            304 << 10,
 	"sub/deeper/c.txt": 16 << 10,
@@ -201,8 +205,14 @@ func TestLibtorrentGetsV2FromOurSeed(t *testing.T) {
 				t.Fatalf("our create's magnet\n %s\nlibtorrent's for the same files\n %s", magnet, want)
 			}
 			b.start(t, "ours-seed", "seed", "--listen", b.listen.String(), "--torrent", tor, src)
-			for _, from := range []string{tor, magnet} {
-				kind := map[bool]string{true: "magnet", false: "torrent"}[from == magnet]
+			froms := map[string]string{"torrent": tor, "magnet": magnet}
+			if tc.format == "hybrid" {
+				// The v2 side of our hybrid: a btmh magnet alone makes
+				// libtorrent greet our seed with the truncated v2
+				// infohash (BEP 52).
+				froms["btmh-magnet"] = btmhOnly(t, magnet)
+			}
+			for kind, from := range froms {
 				t.Run(kind, func(t *testing.T) {
 					t.Parallel()
 					out := filepath.Join(dir, "lt-out-"+kind)
@@ -215,6 +225,27 @@ func TestLibtorrentGetsV2FromOurSeed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// btmhOnly returns magnet without its urn:btih parameter.
+func btmhOnly(t *testing.T, magnet string) string {
+	t.Helper()
+	u, err := url.Parse(magnet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	var xt []string
+	for _, v := range q["xt"] {
+		if strings.HasPrefix(v, "urn:btmh:") {
+			xt = append(xt, v)
+		}
+	}
+	if len(xt) != 1 {
+		t.Fatalf("magnet %s has no single btmh", magnet)
+	}
+	q["xt"] = xt
+	return "magnet:?" + q.Encode()
 }
 
 // ltUploaded is the payload libtorrent has sent, from its last status line.
@@ -322,10 +353,20 @@ func TestV2EmptyFileRefused(t *testing.T) {
 }
 
 // TestLibtorrentPaddedBlockRequest pins the limit v2BlockTree works
-// around: libtorrent asks our seed for the last block of a v2 file whose
-// size is not a whole number of 16 KiB blocks padded to 16 KiB, and gets
-// nothing (anacrolix drops the connection). When this test fails, the
-// engine serves such files to libtorrent: delete it and v2BlockTree.
+// around. libtorrent asks our seed for piece 32 of this v2 file (its last,
+// 12345 bytes) as 16384 bytes at 0: to libtorrent the file is padded to a
+// whole piece. anacrolix v1.62.0 checks every request against the piece's
+// own length before anything of ours sees it (peerconn.go onReadRequest,
+// chunkOverflowsPiece) and closes the connection; libtorrent dials again
+// and never completes. Nothing outside anacrolix can answer it: clipping
+// the request in Callbacks.ReadMessage (tried) makes anacrolix send 12345
+// bytes, which libtorrent takes for a bad piece message and disconnects;
+// padding the answer on the wire is out of reach under MSE (libtorrent
+// dials encrypted first); the info dict, and so the piece lengths, are
+// fixed by the infohash. Hybrid files off piece boundaries are hit the
+// same way (a single file is not: its last piece ends the torrent). When
+// this test fails, the engine serves such files to libtorrent: delete it
+// and v2BlockTree.
 func TestLibtorrentPaddedBlockRequest(t *testing.T) {
 	t.Parallel()
 	needLibtorrent(t)
@@ -345,61 +386,259 @@ func TestLibtorrentPaddedBlockRequest(t *testing.T) {
 	}
 }
 
-// TestV1ClientGetsOurHybrid: the v1 side of a hybrid torrent made by our
+// TestV1ClientGetsOurHybrid: the v1 side of hybrid torrents made by our
 // create and served by our seed, fetched by the harness's own v1 client
-// (FetchV1: v1 handshake, every piece checked against the v1 SHA-1s read
-// by the harness's own parser). aria2 would be the natural client, but
-// it cannot read hybrid torrents (TestAria2MisreadsHybrid).
+// (FetchV1: v1 handshake, every 16 KiB block of the v1 pieces requested,
+// each piece checked against the v1 SHA-1s read by the harness's own
+// parser), sha256 of every file. aria2 would be the natural client, but
+// it cannot read hybrid torrents (TestAria2MisreadsHybrid), nor can
+// Transmission 3.00 (TestTransmissionMisreadsHybrid).
+//
+// The single file ends off a block boundary; the tree's files are whole
+// pieces (16 KiB pieces, v2BlockTree), so its v1 list has no pad file.
+// With pad files a v1 client gets nothing past the first block it asks
+// that reaches into one: see TestV1ClientPaddedHybrid.
 func TestV1ClientGetsOurHybrid(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		shape v2Shape
+		pl    int64
+	}{{"payload.bin", 1 << pieceLog2}, {"album", 16 << 10}} {
+		t.Run(string(tc.shape), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			var sums map[string]string
+			if tc.shape == "album" {
+				sums = tc.shape.writeBlocks(t, filepath.Join(dir, "src"))
+			} else {
+				sums = tc.shape.write(t, filepath.Join(dir, "src"))
+			}
+			src := filepath.Join(dir, "src", string(tc.shape))
+			b := newBT(t, dir, "ours-seed")
+			tor := filepath.Join(dir, "ours.torrent")
+			magnet := ourCreate(t, b, "hybrid", src, tor, int(tc.pl))
+			ti, err := ReadTorrent(tor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(magnet, "xt=urn:btih:"+ti.InfoHash.String()) || !strings.Contains(magnet, "xt=urn:btmh:1220") {
+				t.Fatalf("our hybrid's magnet %s lacks btih %s or btmh", magnet, ti.InfoHash)
+			}
+			b.start(t, "ours-seed", "seed", "--listen", b.listen.String(), "--torrent", tor, src)
+			if err := WaitHasAll(NewLoopbackIP(), b.listen, ti.InfoHash, ti.Pieces, 30*time.Second); err != nil {
+				t.Fatalf("our seeder: %v", err)
+			}
+			data, err := FetchV1(NewLoopbackIP(), b.listen, ti, 30*time.Second)
+			if err != nil {
+				t.Fatalf("v1 client: %v", err)
+			}
+			checkV1Files(t, ti, data, string(tc.shape), sums)
+		})
+	}
+}
+
+// checkV1Files checks the sha256 of each non-pad file of ti in data (the
+// torrent's v1 byte stream) against sums (by NAME/PATH, or NAME alone).
+func checkV1Files(t *testing.T, ti TorrentInfo, data []byte, name string, sums map[string]string) {
+	t.Helper()
+	var off int64
+	n := 0
+	for _, f := range ti.Files {
+		part := data[off : off+f.Length]
+		off += f.Length
+		if f.Pad {
+			if slices.ContainsFunc(part, func(c byte) bool { return c != 0 }) {
+				t.Fatalf("pad file %v holds non-zero bytes", f.Path)
+			}
+			continue
+		}
+		rel := strings.Join(append([]string{name}, f.Path...), "/")
+		if got := fmt.Sprintf("%x", sha256.Sum256(part)); got != sums[rel] {
+			t.Fatalf("v1 client got %s with sha256 %s, want %s", rel, got, sums[rel])
+		}
+		n++
+	}
+	if n != len(sums) {
+		t.Fatalf("the v1 list has %d files, want %d", n, len(sums))
+	}
+}
+
+// TestV1ClientPaddedHybrid pins what a v1-only client gets of a multi-file
+// hybrid whose files are not whole pieces: its v1 pieces run over the BEP
+// 47 pad files, and anacrolix v1.62.0 sizes a hybrid's pieces by the v2
+// files (Info.FilesArePieceAligned), so the first request reaching into a
+// pad ("chunk overflows piece", peerconn.go onReadRequest) makes it close
+// the connection: the client gets some blocks, never the whole torrent.
+// When this fails, delete it and let TestV1ClientGetsOurHybrid use v2Tree.
+func TestV1ClientPaddedHybrid(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
-	sums := v2Shape("payload.bin").write(t, filepath.Join(dir, "src"))
-	src := filepath.Join(dir, "src", "payload.bin")
+	v2Shape("album").write(t, filepath.Join(dir, "src"))
+	src := filepath.Join(dir, "src", "album")
 	b := newBT(t, dir, "ours-seed")
 	tor := filepath.Join(dir, "ours.torrent")
-	magnet := ourCreate(t, b, "hybrid", src, tor, 1<<pieceLog2)
+	ourCreate(t, b, "hybrid", src, tor, 1<<pieceLog2)
 	ti, err := ReadTorrent(tor)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(magnet, "xt=urn:btih:"+ti.InfoHash.String()) || !strings.Contains(magnet, "xt=urn:btmh:1220") {
-		t.Fatalf("our hybrid's magnet %s lacks btih %s or btmh", magnet, ti.InfoHash)
+	pads := 0
+	for _, f := range ti.Files {
+		if f.Pad {
+			pads++
+		}
+	}
+	if pads == 0 {
+		t.Fatal("our hybrid of v2Tree has no pad file")
 	}
 	b.start(t, "ours-seed", "seed", "--listen", b.listen.String(), "--torrent", tor, src)
 	if err := WaitHasAll(NewLoopbackIP(), b.listen, ti.InfoHash, ti.Pieces, 30*time.Second); err != nil {
 		t.Fatalf("our seeder: %v", err)
 	}
-	data, err := FetchV1(NewLoopbackIP(), b.listen, ti, 30*time.Second)
-	if err != nil {
-		t.Fatalf("v1 client: %v", err)
+	_, err = FetchV1(NewLoopbackIP(), b.listen, ti, 30*time.Second)
+	if err == nil {
+		t.Fatal("a v1 client got every padded piece of our multi-file hybrid: the padded-request limit is gone")
 	}
-	if got := fmt.Sprintf("%x", sha256.Sum256(data)); got != sums["payload.bin"] {
-		t.Fatalf("v1 client got sha256 %s, want %s", got, sums["payload.bin"])
+	if !strings.Contains(err.Error(), "EOF") && !strings.Contains(err.Error(), "reset") {
+		t.Fatalf("v1 client: %v; want the connection closed by our seed", err)
 	}
 }
 
-// TestAria2MisreadsHybrid pins why no aria2 test takes our hybrid's v1
-// side: aria2 1.36 reads libtorrent's hybrid torrent (and so ours, the
-// same bytes) to an infohash that is neither of the torrent's. When it
-// fails, aria2 reads hybrids: test it against our hybrid seed instead.
-func TestAria2MisreadsHybrid(t *testing.T) {
-	t.Parallel()
-	need(t, "aria2c")
-	needLibtorrent(t)
-	dir := t.TempDir()
-	src := filepath.Join(dir, "payload.bin")
+// bencode encodes a value bdecode returned, leaving out every dict entry
+// whose key is empty when dropEmptyKeys: what aria2 1.36 does to a v2
+// file tree, whose files are entries keyed "" (BEP 52).
+func bencode(v any, dropEmptyKeys bool) []byte {
+	switch v := v.(type) {
+	case int64:
+		return fmt.Appendf(nil, "i%de", v)
+	case string:
+		return fmt.Appendf(nil, "%d:%s", len(v), v)
+	case []any:
+		b := []byte("l")
+		for _, x := range v {
+			b = append(b, bencode(x, dropEmptyKeys)...)
+		}
+		return append(b, 'e')
+	case bdict:
+		keys := make([]string, 0, len(v.vals))
+		for k := range v.vals {
+			if k != "" || !dropEmptyKeys {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		b := []byte("d")
+		for _, k := range keys {
+			b = append(b, bencode(k, dropEmptyKeys)...)
+			b = append(b, bencode(v.vals[k], dropEmptyKeys)...)
+		}
+		return append(b, 'e')
+	}
+	panic(fmt.Sprintf("bencode: %T", v))
+}
+
+// infoWithoutEmptyKeys reads a .torrent and returns its info dict with
+// the "" entries left out, bencoded, and the whole torrent so changed.
+func infoWithoutEmptyKeys(t *testing.T, torrent string) (info, file []byte) {
+	t.Helper()
+	b, err := os.ReadFile(torrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, _, err := bdecode(b, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := top.(bdict)
+	if string(bencode(d, false)) != string(b) {
+		t.Fatal("the harness's encoder does not give back the torrent's bytes")
+	}
+	return bencode(d.vals["info"], true), bencode(d, true)
+}
+
+// ourHybrid makes a hybrid single-file torrent with our create (announcing
+// to tracker if not nil) and returns its path and v1 infohash, and the v1
+// infohash aria2 1.36 computes (its SHA-1 of the info dict re-encoded
+// without the v2 file tree's "" keys).
+func ourHybrid(t *testing.T, dir string, b *bt, tracker *Tracker) (tor, src string, ih, aria2IH InfoHash) {
+	t.Helper()
+	src = filepath.Join(dir, "src", "payload.bin")
 	payload(t, src, v2Single)
-	tor := filepath.Join(dir, "lt.torrent")
-	ltMake(t, "hybrid", src, tor, 1<<pieceLog2)
+	tor = filepath.Join(dir, "ours.torrent")
+	var extra []string
+	if tracker != nil {
+		extra = []string{"--tracker", tracker.URL}
+	}
+	ourCreate(t, b, "hybrid", src, tor, 1<<pieceLog2, extra...)
 	ti, err := ReadTorrent(tor)
 	if err != nil {
 		t.Fatal(err)
 	}
+	info, _ := infoWithoutEmptyKeys(t, tor)
+	return tor, src, ti.InfoHash, sha1.Sum(info)
+}
+
+// TestAria2MisreadsHybrid pins why aria2 cannot take our hybrid's v1
+// side: aria2 1.36 re-encodes the info dict it parsed, dropping the
+// entries keyed "" that hold every file of a v2 file tree (BEP 52), and
+// uses the SHA-1 of that as the infohash. So it reads our hybrid .torrent
+// (byte-identical to libtorrent's, TestLibtorrentGetsV2FromOurSeed) to an
+// infohash that is neither of the torrent's, and after fetching the info
+// dict over a btih magnet (BEP 9) from our seed it announces under that
+// wrong infohash and never asks our seed for data. A hybrid can only
+// drop the "" keys by not being BEP 52. When this fails, aria2 reads
+// hybrids: test it against our hybrid seed instead.
+func TestAria2MisreadsHybrid(t *testing.T) {
+	t.Parallel()
+	need(t, "aria2c")
+	dir := t.TempDir()
+	trk := startTracker(t)
+	b := newBT(t, dir, "ours-seed")
+	tor, src, ih, aria2IH := ourHybrid(t, dir, b, trk)
 	out, err := exec.Command("aria2c", "-S", tor).CombinedOutput()
 	if err != nil {
 		t.Fatalf("aria2c -S: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "Info Hash: ") || strings.Contains(string(out), "Info Hash: "+ti.InfoHash.String()) {
-		t.Fatalf("aria2 now reads the hybrid's v1 infohash %s:\n%s", ti.InfoHash, out)
+	if !strings.Contains(string(out), "Info Hash: "+aria2IH.String()) {
+		t.Fatalf("aria2 no longer reads our hybrid (v1 infohash %s) as %s, the SHA-1 without the \"\" keys:\n%s", ih, aria2IH, out)
+	}
+	// The magnet: metadata from our seed, then the wrong infohash.
+	b.start(t, "ours-seed", "seed", "--listen", b.listen.String(), "--torrent", tor, src)
+	waitAnnounce(t, trk, ih, b.listen.Port(), 30*time.Second)
+	magnet := fmt.Sprintf("magnet:?xt=urn:btih:%s&tr=%s", ih, url.QueryEscape(trk.URL))
+	startAria2(t, dir, "aria2-get", NewLoopbackIP(), magnet, filepath.Join(dir, "aria2-out"), false)
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, a := range trk.Announces() {
+			if a.InfoHash == aria2IH {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("aria2 never announced %s after the metadata of %s (announces %v)", aria2IH, ih, trk.Announces())
+}
+
+// TestTransmissionMisreadsHybrid pins why Transmission 3.00 takes no
+// hybrid: it cannot parse a .torrent whose v2 file tree has its files
+// under "" keys (BEP 52); the same torrent without those entries parses.
+// When this fails, Transmission reads hybrids: test it against our seed.
+func TestTransmissionMisreadsHybrid(t *testing.T) {
+	t.Parallel()
+	need(t, "transmission-show")
+	dir := t.TempDir()
+	tor, _, _, _ := ourHybrid(t, dir, newBT(t, dir, "ours"), nil)
+	out, err := exec.Command("transmission-show", tor).CombinedOutput()
+	if err == nil && !strings.Contains(string(out), "Error parsing") {
+		t.Fatalf("transmission-show now reads our hybrid:\n%s", out)
+	}
+	_, stripped := infoWithoutEmptyKeys(t, tor)
+	sp := filepath.Join(dir, "stripped.torrent")
+	if err := os.WriteFile(sp, stripped, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err = exec.Command("transmission-show", sp).CombinedOutput()
+	if err != nil || strings.Contains(string(out), "Error parsing") || !strings.Contains(string(out), "payload.bin") {
+		t.Fatalf("transmission-show of our hybrid without the \"\" keys: %v\n%s", err, out)
 	}
 }
