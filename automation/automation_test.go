@@ -575,3 +575,62 @@ func TestValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestWatchDirUnchangedNotRead: once every file of the watch dir is
+// handled, the dir is read again only when its mtime moves, or while that
+// mtime is within settle of now (a file created in the same timestamp tick
+// as the last read would not move it).
+func TestWatchDirUnchangedNotRead(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("d...e"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	f, c := newFake(), newClock()
+	f.addFn = func(core.AddSpec) (core.InfoHash, error) { return hash(1), nil }
+	cfg := DefaultConfig()
+	cfg.WatchDir = dir
+	c.t = time.Now().Add(time.Hour) // files and the dir's mtime are old
+	a, _ := newAuto(t, cfg, f, c, "")
+	first := write("a.torrent")
+	a.scanWatch(context.Background())
+	wantCalls(t, f, "add "+first+" ")
+	a.scanWatch(context.Background()) // forgets a.torrent, renamed aside
+	a.scanWatch(context.Background()) // nothing pending: remembers the mtime
+
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := fi.ModTime()
+	sneaked := write("b.torrent")
+	old := mod.Add(-time.Minute) // finished writing long ago
+	if err := os.Chtimes(sneaked, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(dir, mod, mod); err != nil {
+		t.Fatal(err)
+	}
+	a.scanWatch(context.Background())
+	wantCalls(t, f) // mtime unchanged and old: not read
+
+	c.t = mod.Add(settle / 2) // the same mtime, but recent: read
+	a.scanWatch(context.Background())
+	wantCalls(t, f, "add "+sneaked+" ")
+
+	c.t = time.Now().Add(time.Hour)
+	a.scanWatch(context.Background())
+	a.scanWatch(context.Background())
+	third := write("c.torrent")
+	// The dir's mtime moves (set explicitly: the write may fall within
+	// the timestamp tick of the last rename).
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(dir, later, later); err != nil {
+		t.Fatal(err)
+	}
+	a.scanWatch(context.Background())
+	wantCalls(t, f, "add "+third+" ")
+}
