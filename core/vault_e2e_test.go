@@ -129,9 +129,13 @@ func (vc *vaultChain) reserve(t *testing.T, k *wallet.Key, payee wallet.Address,
 // the vault's falls by as much. Cashing again pays nothing and sends no
 // transaction. With a withdrawal announced, the seller serves paid bytes
 // only up to the collateral left (balance less the withdrawal), though
-// the vault's balance is ten times that. The seller counts the vault's
-// whole free collateral (vault_free_share = 100; the buyer reserved
-// nothing for it).
+// the vault's balance is ten times that. In those two cases the seller
+// counts the vault's whole free collateral (vault_free_share = 100; the
+// buyer reserved nothing for it). In the third the buyer reserved 20 MiB's
+// worth for the seller and then announced lowering it by 19 (an attacker
+// about to take its reservation back): the seller, counting reservations
+// only, serves paid bytes up to the 1 MiB left, though the vault holds
+// 20 and the lowering is a day away.
 func TestVaultEngines(t *testing.T) {
 	const sizeMiB = 6
 	dir := t.TempDir()
@@ -148,16 +152,30 @@ func TestVaultEngines(t *testing.T) {
 	for i, tc := range []struct {
 		name              string
 		deposit, withdraw uint64 // base units; askPrice per MiB
-	}{{"funded", 100 * askPrice, 0}, {"withdrawal announced", 20 * askPrice, 19 * askPrice}} {
+		reserve, lower    uint64 // reserved for the seller, and the lowering announced
+	}{
+		{"funded", 100 * askPrice, 0, 0, 0},
+		{"withdrawal announced", 20 * askPrice, 19 * askPrice, 0, 0},
+		{"reservation lowering announced", 20 * askPrice, 0, 20 * askPrice, 19 * askPrice},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			cdir := filepath.Join(dir, fmt.Sprint(i))
 			vc := newVaultChain(t)
-			vc.freeShare = 100
+			if tc.reserve == 0 {
+				vc.freeShare = 100
+			}
 			sw, _ := vc.wallet(t, cdir, 1, 0)
 			bw, bk := vc.wallet(t, cdir, 2, 1000*askPrice)
 			vault := vc.vaultWith(t, bk, tc.deposit, tc.withdraw)
 			collateral := tc.deposit - tc.withdraw
+			if tc.reserve > 0 {
+				vc.reserve(t, bk, sw.Address(), tc.reserve)
+				if _, err := vc.chain(t).RequestUnreserve(ctx, bk, sw.Address(), wallet.NewAmount(tc.lower)); err != nil {
+					t.Fatal(err)
+				}
+				collateral = tc.reserve - tc.lower
+			}
 			scfg := marketTestConfig(ipN(70+2*i), 2<<20)
 			scfg.Market.CreditMiB = 1
 			seller, buyer := startPair(t, tp, filepath.Dir(root), cdir, scfg, ipN(71+2*i), sw, bw)
@@ -376,6 +394,11 @@ func TestVaultTwoSellers(t *testing.T) {
 		if got.Cmp(cum) != 0 || r.Settled.Cmp(cum) != 0 {
 			t.Errorf("seller %d cashed %s (settled %s), want exactly its claim %s", i, got, r.Settled, cum)
 		}
+		// Paid from its reservation: what is left of it is the rest.
+		res, err := vc.chain(t).Reservation(ctx, vault, sws[i].Address())
+		if want := wallet.NewAmount(reserved[i]).SubFloor(got); err != nil || res.Amount.Cmp(want) != 0 {
+			t.Errorf("seller %d's reservation is %s after cashing %s of %d (%v)", i, res.Amount, got, reserved[i], err)
+		}
 		cashed, _ = cashed.Add(got)
 		claimed, _ = claimed.Add(cum)
 	}
@@ -430,5 +453,83 @@ func TestVaultReadAgain(t *testing.T) {
 			t.Fatalf("the engine never read its new vault %s", made)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestVaultReservationLowered (§18.5, the attacker payer): the buyer
+// reserved 3 MiB's worth for the seller, bought from it, and then
+// announces taking the whole reservation back. The seller, holding
+// cheques it has not cashed (its settle threshold is far away), sees the
+// announcement at its next reading of the vault and cashes at once,
+// while the reservation still holds: it is paid exactly what it claimed.
+// After the delay the buyer lowers the reservation and withdraws
+// everything left; nothing of the seller's was in it.
+func TestVaultReservationLowered(t *testing.T) {
+	const sizeMiB, reservedMiB = 6, 3
+	ctx := context.Background()
+	dir := t.TempDir()
+	root := makePayload(t, filepath.Join(dir, "src"), "payload", 37, map[string]int{"data.bin": sizeMiB << 20})
+	tf, err := CreateTorrent(CreateOptions{Path: root, PieceLength: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := filepath.Join(dir, "payload.torrent")
+	if err := os.WriteFile(tp, tf.Bytes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vc := newVaultChain(t)
+	sw, _ := vc.wallet(t, dir, 1, 0)
+	bw, bk := vc.wallet(t, dir, 2, 1000*askPrice)
+	deposit := uint64(10 * askPrice)
+	vault := vc.vaultWith(t, bk, deposit, 0)
+	vc.reserve(t, bk, sw.Address(), reservedMiB*askPrice)
+	scfg := marketTestConfig(ipN(76), 2<<20)
+	scfg.Market.CreditMiB = 1
+	scfg.Market.SettleThreshold = "1000000000000000000" // never reached here
+	seller, buyer := startPair(t, tp, filepath.Dir(root), dir, scfg, ipN(77), sw, bw)
+	waitFor(t, buyer.Engine, tf.InfoHash, 120*time.Second, "download complete", isComplete)
+	if err := buyer.stop(); err != nil { // its final cheques
+		t.Fatal(err)
+	}
+	r, held, err := sw.Highest(wallet.Received, bk.Address())
+	if err != nil || !held || r.Cheque.Cumulative.IsZero() || r.Cheque.Vault != vault {
+		t.Fatalf("seller holds %+v %v %v", r.Cheque, held, err)
+	}
+	cum := r.Cheque.Cumulative
+	if !r.Settled.IsZero() || !vc.n.TRC20(vc.token, sw.Address()).IsZero() {
+		t.Fatalf("seller cashed %s before the announcement: the case tests nothing", r.Settled)
+	}
+	c := vc.chain(t)
+	if _, err := c.RequestUnreserve(ctx, bk, sw.Address(), wallet.NewAmount(reservedMiB*askPrice)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RequestWithdrawal(ctx, bk, wallet.NewAmount(deposit)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for vc.n.TRC20(vc.token, sw.Address()).Cmp(cum) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the seller did not cash its %s after the lowering was announced (holds %s)", cum, vc.n.TRC20(vc.token, sw.Address()))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	res, err := c.Reservation(ctx, vault, sw.Address())
+	if err != nil || res.Amount.Cmp(wallet.NewAmount(reservedMiB*askPrice).SubFloor(cum)) != 0 {
+		t.Fatalf("reservation %+v %v after cashing %s from it", res, err, cum)
+	}
+	if err := seller.stop(); err != nil {
+		t.Fatal(err)
+	}
+	vc.n.Advance(24*time.Hour + time.Minute)
+	if _, err := c.Unreserve(ctx, bk, sw.Address()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Withdraw(ctx, bk); err != nil {
+		t.Fatal(err)
+	}
+	got, left := vc.n.TRC20(vc.token, sw.Address()), vc.n.TRC20(vc.token, vault)
+	t.Logf("seller claimed %s, cashed %s before the lowering; vault left %s", cum, got, left)
+	if got.Cmp(cum) != 0 || !left.IsZero() {
+		t.Fatalf("seller holds %s (claimed %s), vault %s after the buyer withdrew", got, cum, left)
 	}
 }

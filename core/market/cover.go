@@ -65,9 +65,28 @@ type coverState struct {
 // again against it.
 func (m *Market) SetCover(payer wallet.Address, c Cover, now time.Time) {
 	a := m.account(payer)
+	prev := a.cover.Cover
 	a.cover.Cover, a.cover.at, a.cover.busy, a.cover.want = c, now, false, false
 	if c.Settled.Cmp(a.cover.settled) > 0 {
 		a.cover.settled = c.Settled
+	}
+	// A vault payer whose cover just fell below what we accepted from it
+	// and hold unsettled (it announced a withdrawal or lowering our
+	// reservation, or others cashed the free balance) is cashed at once:
+	// the vault pays now what it may not once the delay has passed
+	// (§18.5). Only on the fall, so a bounce is not cashed again at every
+	// reading.
+	if a.held != nil && !a.held.Vault.IsZero() {
+		var backed, before wallet.Amount
+		if c.Known {
+			backed = c.Amount
+		}
+		if prev.Known {
+			before = prev.Amount
+		}
+		if backed.Cmp(before) < 0 && a.accepted.SubFloor(a.cover.settled).Cmp(backed) > 0 {
+			m.settleWant = true
+		}
 	}
 	m.recountAll(payer)
 }

@@ -300,3 +300,41 @@ func TestVaultFoundLater(t *testing.T) {
 		t.Fatalf("second seller holds %+v %v %v, want a cheque of vault %s for 3000", r.Cheque, held, err, vault)
 	}
 }
+
+// TestVaultCoverFallCashes (§18.5): when a vault payer's cover falls
+// below what the seller accepted from it and holds unsettled (the payer
+// announced lowering the seller's reservation or a withdrawal), the
+// seller asks for a settlement at once, so it cashes while the vault
+// still holds the money; once per fall, not at every reading.
+func TestVaultCoverFallCashes(t *testing.T) {
+	vault := envKey(t, 90).Address()
+	_, ms, mb, l := vaultPair(t, vault)
+	buyer := mb.Wallet().Address()
+	if err := l.b.Pay(wallet.ForTip, amt(5000), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	l.flush(t, t0)
+	ms.SettleDue() // whatever the tip asked for
+	read := func(amount uint64, known bool, at time.Duration) bool {
+		ms.SetCover(buyer, Cover{Amount: amt(amount), Known: known, Vault: known}, t0.Add(at))
+		return ms.SettleDue()
+	}
+	if read(10_000, true, time.Second) {
+		t.Fatal("settlement asked for while the cover holds")
+	}
+	if !read(2_000, true, 2*time.Second) {
+		t.Fatal("the cover fell to 2000 under 5000 accepted: no settlement asked for")
+	}
+	if read(2_000, true, 3*time.Second) {
+		t.Fatal("settlement asked for again without a new fall")
+	}
+	if !read(0, false, 4*time.Second) {
+		t.Fatal("the reservation gone (cover unknown): no settlement asked for")
+	}
+	// Settled in full: a fall asks for nothing.
+	ms.SetCover(buyer, Cover{Amount: amt(10_000), Known: true, Vault: true, Settled: amt(5000)}, t0.Add(5*time.Second))
+	ms.SettleDue()
+	if read(1_000, true, 6*time.Second) {
+		t.Fatal("settlement asked for with nothing unsettled")
+	}
+}
