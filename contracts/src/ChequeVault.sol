@@ -227,8 +227,11 @@ contract ChequeVault {
         if (owed == 0) revert NothingToCash();
         if (recover(chequeDigest(beneficiary, cumulativePayout), issuerSig) != issuer) revert BadSignature();
         Reservation storage r = reservations[beneficiary];
+        uint256 b = balance();
+        // Never more than the balance, even if a token took some away.
         uint256 fromReservation = owed < r.amount ? owed : r.amount;
-        uint256 u = unreserved();
+        if (fromReservation > b) fromReservation = b;
+        uint256 u = b > totalReserved ? b - totalReserved : 0;
         uint256 rest = owed - fromReservation;
         paid = fromReservation + (rest < u ? rest : u);
         if (fromReservation > 0) {

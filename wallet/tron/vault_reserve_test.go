@@ -193,3 +193,60 @@ func TestVaultReservations(t *testing.T) {
 		t.Fatalf("A holds %s, B %s, vault %s", paidA, paidB, left)
 	}
 }
+
+// TestVaultSelfCheque: why a payee counts no free collateral by default
+// (vault_free_share = 0). The payer signs a cheque to an address of its
+// own and cashes it at once: it takes the whole unreserved balance
+// without announcing anything, so the withdrawal delay protects only
+// reservations. A payee counting the free balance (share 100) saw 10 and
+// is left with its reservation of 4, which the payer could not touch.
+func TestVaultSelfCheque(t *testing.T) {
+	ctx := context.Background()
+	v := newVaultNet(t, false)
+	n, c := v.n, v.c
+	payer, a, puppet := key(t, 1), key(t, 2), key(t, 4)
+	for _, k := range []*wallet.Key{payer, a, puppet} {
+		n.SetTRX(k.Address(), 10_000_000_000)
+	}
+	n.SetTRC20(token, payer.Address(), btt(t, "10"))
+	vault, _, err := c.CreateVault(ctx, payer, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Deposit(ctx, payer, btt(t, "10")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Reserve(ctx, payer, a.Address(), btt(t, "4")); err != nil {
+		t.Fatal(err)
+	}
+	full := dial(t, n.Addr(), tron.Config{Factory: v.factory, FeeLimitSun: vaultFeeLimit, FreeShare: 100})
+	if _, col, _, err := full.Collateral(ctx, payer.Address(), a.Address()); err != nil || col.Cmp(btt(t, "10")) != 0 {
+		t.Fatalf("collateral at share 100: %s %v", col, err)
+	}
+	self, err := wallet.SignVaultCheque(payer, wallet.ChainIDNile, vault, token, puppet.Address(), btt(t, "10"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Cash(ctx, puppet, self)
+	if err != nil || res.Paid.Cmp(btt(t, "6")) != 0 || !res.FromReservation.IsZero() {
+		t.Fatalf("self-cheque: %+v %v, want the free 6 taken at once", res, err)
+	}
+	for _, tc := range []struct {
+		c    *tron.Chain
+		want string
+	}{{c, "4"}, {full, "4"}} {
+		if _, col, _, err := tc.c.Collateral(ctx, payer.Address(), a.Address()); err != nil || col.Cmp(btt(t, tc.want)) != 0 {
+			t.Fatalf("collateral after the drain: %s %v, want %s", col, err, tc.want)
+		}
+	}
+	ch, err := wallet.SignVaultCheque(payer, wallet.ChainIDNile, vault, token, a.Address(), btt(t, "4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := c.Cash(ctx, a, ch); err != nil || res.Paid.Cmp(btt(t, "4")) != 0 || res.FromReservation.Cmp(btt(t, "4")) != 0 {
+		t.Fatalf("the payee's cash after the drain: %+v %v", res, err)
+	}
+	if got := n.TRC20(token, vault); !got.IsZero() {
+		t.Fatalf("vault holds %s", got)
+	}
+}
