@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,22 +238,45 @@ func TestVaultEngines(t *testing.T) {
 // any transaction; the licence (presented with the publisher's nonce on
 // the connection, §18.4) opens the gate and the download completes, and
 // the publisher later cashes exactly the price. The buyer reserved its
-// deposit for the publisher (whose cover is that reservation: vault_free_share
-// is 0). A vault reserving less than the price gets no licence.
+// deposit for the publisher (whose cover is that reservation:
+// vault_free_share is 0).
+//
+// The attacker buyer reserves less than the price for the publisher, or
+// announces taking its reservation back before buying: a reading of the
+// vault after the purchase does not cover it, so the publisher cashes the
+// cheque at once (one transaction) and grants only once the cash paid
+// the price: from the reservation first, then the unreserved balance,
+// the announced lowering not being due. A vault holding less than the
+// price bounces: the purchase is refused with 407 underpaid and no
+// licence, and the publisher holds what the vault had. Before, these
+// purchases waited for a licence for ever (the buyer's 15 s ran out).
 func TestVaultLicence(t *testing.T) {
 	const price = 7000
 	for i, tc := range []struct {
-		name    string
-		deposit uint64
-	}{{"covered", 10_000}, {"short", 6_999}} {
+		name             string
+		deposit, reserve uint64
+		lower            uint64 // a lowering of the reservation announced before buying
+		cash             bool   // the publisher cashes before granting (one transaction)
+	}{
+		{"covered", 10_000, 10_000, 0, false},
+		{"reserved too little", 10_000, 1_000, 0, true},
+		{"reservation withdrawn", 10_000, 10_000, 10_000, true},
+		{"short", 6_999, 6_999, 0, true},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			dir := t.TempDir()
 			vc := newVaultChain(t)
 			pub, pk := vc.wallet(t, dir, 91, 0)
-			bw, bk := vc.wallet(t, dir, 92, 100_000)
+			const funds = 100_000
+			bw, bk := vc.wallet(t, dir, 92, funds)
 			vault := vc.vaultWith(t, bk, tc.deposit, 0)
-			vc.reserve(t, bk, pub.Address(), tc.deposit)
+			vc.reserve(t, bk, pub.Address(), tc.reserve)
+			if tc.lower > 0 {
+				if _, err := vc.chain(t).RequestUnreserve(ctx, bk, pub.Address(), wallet.NewAmount(tc.lower)); err != nil {
+					t.Fatal(err)
+				}
+			}
 			terms := market.Terms{Payee: pub.Address(), ChainID: pub.ChainID(), Token: pub.Token(), Price: wallet.NewAmount(price)}
 			root, tp, tf := paidTorrent(t, dir, terms)
 			ih := tf.InfoHash
@@ -274,33 +298,54 @@ func TestVaultLicence(t *testing.T) {
 				waitFor(t, buyer.Engine, ih, 5*time.Second, "licensed", func(tr Torrent) bool { return tr.Licensed })
 			}
 			licensed := findT(buyer.Snapshot(), ih).Licensed
-			t.Logf("%s: buy %v, licensed %v, transactions meanwhile %d", tc.name, err, licensed, vc.n.Broadcasts()-before)
+			txs := vc.n.Broadcasts() - before
+			cashed := vc.n.TRC20(vc.token, pk.Address()) // before any shutdown
+			t.Logf("%s: buy %v, licensed %v, transactions meanwhile %d, publisher cashed %s", tc.name, err, licensed, txs, cashed)
 			r, held, herr := pub.Highest(wallet.Received, bk.Address())
 			if herr != nil || !held || r.Cheque.Vault != vault {
 				t.Fatalf("publisher holds %+v (%v %v), want a cheque of vault %s", r.Cheque, held, herr, vault)
 			}
-			if tc.deposit >= price {
+			paid := min(uint64(price), tc.deposit) // what the vault can pay the publisher
+			switch {
+			case tc.deposit >= price:
 				if err != nil || !licensed {
-					t.Fatalf("covered purchase: buy %v, licensed %v", err, licensed)
-				}
-				if n := vc.n.Broadcasts() - before; n != 0 {
-					t.Fatalf("the licence took %d transactions, want none", n)
+					t.Fatalf("a vault of %d paying a price of %d: buy %v, licensed %v", tc.deposit, price, err, licensed)
 				}
 				waitFor(t, buyer.Engine, ih, 60*time.Second, "download complete", isComplete)
 				sameTree(t, hashTree(t, root), hashTree(t, filepath.Join(out, filepath.Base(root))))
-			} else if err == nil || licensed {
+			case err == nil || licensed:
 				t.Fatalf("a vault of %d bought a licence at %d (buy %v)", tc.deposit, price, err)
+			case !strings.Contains(err.Error(), "underpaid"):
+				t.Fatalf("a short purchase failed with %v, want 407 underpaid", err)
+			}
+			if want := map[bool]int{false: 0, true: 1}[tc.cash]; txs != want {
+				t.Fatalf("the purchase took %d transactions, want %d", txs, want)
+			}
+			if tc.cash && (cashed.Cmp(wallet.NewAmount(paid)) != 0 || r.Settled.Cmp(cashed) != 0) {
+				t.Fatalf("publisher cashed %s (settled %s) before deciding, want %d", cashed, r.Settled, paid)
 			}
 			for _, e := range []*runningEngine{buyer, publisher} {
 				if err := e.stop(); err != nil {
 					t.Fatal(err)
 				}
 			}
-			// The publisher cashed on shutdown: the price when covered,
-			// what the vault held when short (the rest bounced).
-			got := vc.n.TRC20(vc.token, pk.Address())
-			if want := wallet.NewAmount(min(uint64(price), tc.deposit)); got.Cmp(want) != 0 {
-				t.Fatalf("publisher holds %s, want %s", got, want)
+			// After shutdown (an uncashed cheque is cashed then) the
+			// publisher holds the price when covered, what the vault held
+			// when short (the rest bounced); the money adds up.
+			got, left := vc.n.TRC20(vc.token, pk.Address()), vc.n.TRC20(vc.token, vault)
+			if got.Cmp(wallet.NewAmount(paid)) != 0 {
+				t.Fatalf("publisher holds %s, want %d", got, paid)
+			}
+			if s, _ := got.Add(left); s.Cmp(wallet.NewAmount(tc.deposit)) != 0 {
+				t.Fatalf("publisher %s + vault %s != deposit %d", got, left, tc.deposit)
+			}
+			if b := vc.n.TRC20(vc.token, bk.Address()); b.Cmp(wallet.NewAmount(funds-tc.deposit)) != 0 {
+				t.Fatalf("buyer holds %s, want %d", b, funds-tc.deposit)
+			}
+			// Paid from the reservation first.
+			res, rerr := vc.chain(t).Reservation(ctx, vault, pk.Address())
+			if want := wallet.NewAmount(tc.reserve).SubFloor(got); rerr != nil || res.Amount.Cmp(want) != 0 {
+				t.Fatalf("reservation %s after cashing %s of %d (%v)", res.Amount, got, tc.reserve, rerr)
 			}
 		})
 	}

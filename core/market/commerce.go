@@ -226,6 +226,7 @@ type dealing struct {
 type grantWait struct {
 	price, cumulative wallet.Amount
 	asked             time.Time // when the grant began to wait (a vault's cover must be read after it)
+	cashAt            time.Time // a vault reading after asked did not cover it: when a settlement (cash) was last asked for
 }
 
 // ErrNotV2 is returned for a §16 action on a connection that cannot carry
@@ -261,7 +262,7 @@ func (s *Session) CommerceTick(now time.Time) {
 		return
 	}
 	s.present(now)
-	s.checkGrant()
+	s.checkGrant(now)
 	if s.t.publisher() && !s.t.c.terms.Goal.IsZero() {
 		if (s.deal.campaignAt.IsZero() || s.deal.campaignSeen != s.t.c.tallied) && now.Sub(s.deal.campaignAt) >= time.Second {
 			s.sendCampaign(now)

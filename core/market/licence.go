@@ -13,7 +13,8 @@ import (
 // settled (§16.10: local, redeemed at purchase; TRON, a confirmed
 // transfer), and asks the engine to settle; or, for a payer paying with
 // vault cheques, until a fresh reading of its vault shows the purchase
-// covered by collateral (§18.5), which costs no transaction.
+// covered by what the vault guarantees us (§18.5), which costs no
+// transaction, else until its cheque is cashed.
 func (s *Session) awaitGrant(now time.Time, price, cumulative wallet.Amount) {
 	s.deal.grantFor = &grantWait{price: price, cumulative: cumulative, asked: now}
 	if s.m.PayerVault(s.addr).IsZero() {
@@ -21,7 +22,7 @@ func (s *Session) awaitGrant(now time.Time, price, cumulative wallet.Amount) {
 	} else {
 		s.m.account(s.addr).cover.want = true
 	}
-	s.checkGrant()
+	s.checkGrant(now)
 }
 
 // vaultCovered reports whether a purchase paid with a cheque of
@@ -39,7 +40,7 @@ func (m *Market) vaultCovered(payer wallet.Address, a *account, g *grantWait) bo
 // checkGrant grants the licence a purchase waits for once the payer's
 // settled total covers it, or refuses it when its settlement came up
 // short.
-func (s *Session) checkGrant() {
+func (s *Session) checkGrant(now time.Time) {
 	g := s.deal.grantFor
 	if g == nil || s.state != Ready {
 		return
@@ -57,8 +58,22 @@ func (s *Session) checkGrant() {
 		s.fail(bttbid.CodeUnderpaid, "the purchase was not paid: its settlement came up short", false)
 	case !s.m.PayerVault(s.addr).IsZero():
 		a.cover.want = true // read the vault again (at most every coverRetry)
+		if !a.cover.at.IsZero() && !a.cover.at.Before(g.asked) && (g.cashAt.IsZero() || now.Sub(g.cashAt) >= cashRetry) {
+			// A reading after the purchase does not cover it (the payer
+			// reserved too little for us, §18.5): cash its cheque, as a
+			// plain payer's purchase waits for its settlement; a cash
+			// that comes up short refuses the licence. Asked again only
+			// if the cash ended neither way (it failed): the wallet
+			// never cashes twice what it cashed.
+			g.cashAt = now
+			s.m.settleWant = true
+		}
 	}
 }
+
+// cashRetry is how long a purchase waits for the cash it asked for
+// before asking again.
+const cashRetry = VaultCoverMaxAge
 
 // grant signs and sends a licence to the peer for price.
 func (s *Session) grant(price wallet.Amount) {

@@ -338,3 +338,93 @@ func TestVaultCoverFallCashes(t *testing.T) {
 		t.Fatal("settlement asked for with nothing unsettled")
 	}
 }
+
+// TestVaultLicenceCashed (§18.5, the attacker buyer): a buyer pays a
+// purchase of 7000 with a cheque of its vault, whose reservation for the
+// publisher is below the price (it reserved too little, or announced
+// taking the reservation back: a cover of 0 is unknown). A reading of the
+// vault after the purchase does not cover it, so the publisher cashes the
+// cheque (a settlement is asked for, once) and grants the licence only
+// when the cash paid the price; a cash that comes up short (a bounce) is
+// answered with ERROR 407 underpaid, no licence, and the buyer's purchase
+// fails. A cash that ended neither way is asked for again after
+// cashRetry. Before, such a purchase asked for no settlement and waited for a
+// licence for ever.
+func TestVaultLicenceCashed(t *testing.T) {
+	vault := envKey(t, 90).Address()
+	for _, tc := range []struct {
+		name        string
+		cover       Cover
+		paid, short uint64 // what the cash paid, and what bounced
+		granted     bool
+	}{
+		{"reserved too little, cash pays", Cover{Amount: amt(1000), Known: true, Vault: true}, 7000, 0, true},
+		{"reservation withdrawn, cash pays", Cover{Vault: true}, 7000, 0, true},
+		{"cash bounces", Cover{Amount: amt(1000), Known: true, Vault: true}, 6999, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ms, mb, l := vaultPair(t, vault)
+			tm := &Terms{Payee: ms.Wallet().Address(), ChainID: ms.Wallet().ChainID(), Token: ms.Wallet().Token(), Price: amt(7000)}
+			l.a.t.SetTerms(tm, t0)
+			l.b.t.SetTerms(tm, t0)
+			var bought error
+			done := false
+			if err := l.b.Pay(wallet.ForPurchase, amt(7000), "", func(err error) { bought, done = err, true }); err != nil {
+				t.Fatal(err)
+			}
+			l.flush(t, t0)
+			buyer := mb.Wallet().Address()
+			if ms.SettleDue() {
+				t.Fatal("a vault purchase asked for a settlement before reading the vault")
+			}
+			// A reading made before the purchase asks for nothing.
+			ms.SetCover(buyer, Cover{Vault: true}, t0.Add(-time.Second))
+			l.a.CommerceTick(t0)
+			l.flush(t, t0)
+			if ms.SettleDue() || l.b.t.Licensed() {
+				t.Fatal("a reading from before the purchase decided it")
+			}
+			now := t0.Add(2 * time.Second)
+			if due := ms.CoverDue(now); len(due) != 1 || due[0] != buyer {
+				t.Fatalf("cover due %v", due)
+			}
+			ms.SetCover(buyer, tc.cover, now)
+			l.a.CommerceTick(now)
+			l.flush(t, now)
+			if l.b.t.Licensed() {
+				t.Fatalf("licensed on a cover of %s for a price of 7000", tc.cover.Amount)
+			}
+			if !ms.SettleDue() {
+				t.Fatal("a vault reading after the purchase does not cover it: no cash asked for (the licence waits for ever)")
+			}
+			l.a.CommerceTick(now.Add(time.Second))
+			if ms.SettleDue() {
+				t.Fatal("the cash was asked for again at once")
+			}
+			// A cash that ended neither way (it failed) is asked for
+			// again after cashRetry.
+			l.a.CommerceTick(now.Add(cashRetry))
+			if !ms.SettleDue() {
+				t.Fatal("a failed cash is never tried again: the licence waits for ever")
+			}
+			// The engine cashed: the cheque book's settled total and what
+			// bounced come back.
+			ms.Settled(buyer, amt(tc.paid), amt(tc.short))
+			later := now.Add(cashRetry + time.Second)
+			l.a.CommerceTick(later)
+			l.flush(t, later)
+			if l.b.t.Licensed() != tc.granted || !done || (bought == nil) != tc.granted {
+				t.Fatalf("cash paid %d of 7000: licensed %v, purchase done %v (%v); want licensed %v", tc.paid, l.b.t.Licensed(), done, bought, tc.granted)
+			}
+			if !tc.granted {
+				em, ok := lastOf[*bttbid.ErrorMsg](l.ab)
+				if !ok || em.Code != bttbid.CodeUnderpaid {
+					t.Fatalf("a short cash answered with %+v, want 407 underpaid", em)
+				}
+				if !ms.Short(buyer) {
+					t.Fatal("the short payer is not cut")
+				}
+			}
+		})
+	}
+}
