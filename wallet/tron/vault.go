@@ -521,6 +521,31 @@ var (
 	_ wallet.VaultCasher     = (*Chain)(nil)
 )
 
+// payable is the most a cash by beneficiary at vault could pay now, as
+// the vault's cash computes it: its reservation (at most the balance)
+// plus the unreserved balance.
+func (c *Chain) payable(ctx context.Context, vault, beneficiary wallet.Address) (wallet.Amount, error) {
+	var bal, reserved wallet.Amount
+	for _, f := range []struct {
+		method string
+		dst    *wallet.Amount
+	}{{"balance", &bal}, {"totalReserved", &reserved}} {
+		out, err := c.constant(ctx, contracts.Vault, vault, f.method)
+		if err != nil {
+			return wallet.Amount{}, fmt.Errorf("cannot read vault %s: %w", vault, err)
+		}
+		if *f.dst, err = wallet.AmountFromBig(out[0].(*big.Int)); err != nil {
+			return wallet.Amount{}, err
+		}
+	}
+	r, err := c.Reservation(ctx, vault, beneficiary)
+	if err != nil {
+		return wallet.Amount{}, err
+	}
+	sum, err := r.Amount.Min(bal).Add(bal.SubFloor(reserved))
+	return sum, err
+}
+
 // Cashed returns what beneficiary has cashed at vault so far (its
 // paidOut).
 func (c *Chain) Cashed(ctx context.Context, vault, beneficiary wallet.Address) (wallet.Amount, error) {
@@ -531,9 +556,27 @@ func (c *Chain) Cashed(ctx context.Context, vault, beneficiary wallet.Address) (
 	return wallet.AmountFromBig(out[0].(*big.Int))
 }
 
-// CashCheque is Cash for Wallet.Settle (wallet.VaultCasher).
+// CashCheque is Cash for Wallet.Settle (wallet.VaultCasher). When the
+// vault can pay from nothing (no reservation of ours, no unreserved
+// balance: empty, or holding only other payees' reservations) it sends
+// nothing: such a cash would pay 0, bounce all and burn our energy, and
+// the threshold settlement would repeat it at every balance refresh.
+// Everything owed is then the shortfall.
 func (c *Chain) CashCheque(ctx context.Context, from *wallet.Key, ch wallet.Cheque, record func(string, time.Time) error) (wallet.Redemption, error) {
 	red := wallet.Redemption{Cheque: ch}
+	if !ch.Vault.IsZero() {
+		can, err := c.payable(ctx, ch.Vault, from.Address())
+		if err != nil {
+			return red, err
+		}
+		if can.IsZero() {
+			if red.Settled, err = c.Cashed(ctx, ch.Vault, from.Address()); err != nil {
+				return red, err
+			}
+			red.Shortfall = ch.Cumulative.SubFloor(red.Settled)
+			return red, nil
+		}
+	}
 	res, err := c.cash(ctx, from, ch, record)
 	red.TxID = res.Receipt.TxID
 	if err != nil {
