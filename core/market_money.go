@@ -106,8 +106,8 @@ func unsettled(w Wallet) (wallet.Amount, map[wallet.Address]wallet.Amount, error
 	by := make(map[wallet.Address]wallet.Amount)
 	for _, r := range rs {
 		if r.Direction == wallet.Received {
-			sum = addAmount(sum, r.Unsettled())
-			by[r.Counterparty] = addAmount(by[r.Counterparty], r.Unsettled())
+			sum = sum.AddSaturating(r.Unsettled())
+			by[r.Counterparty] = by[r.Counterparty].AddSaturating(r.Unsettled())
 		}
 	}
 	return sum, by, nil
@@ -132,7 +132,7 @@ func (mk *marketState) torrentUnsettled(ih InfoHash) wallet.Amount {
 		}
 		var all wallet.Amount
 		for _, t := range mk.tors {
-			all = addAmount(all, t.EarnedFrom[addr])
+			all = all.AddSaturating(t.EarnedFrom[addr])
 		}
 		part := new(big.Int).Mul(u.Big(), earned.Big())
 		part.Quo(part, all.Big())
@@ -140,17 +140,9 @@ func (mk *marketState) torrentUnsettled(ih InfoHash) wallet.Amount {
 		if err != nil {
 			continue
 		}
-		sum = addAmount(sum, a.Min(earned))
+		sum = sum.AddSaturating(a.Min(earned))
 	}
 	return sum
-}
-
-func addAmount(a, b wallet.Amount) wallet.Amount {
-	s, err := a.Add(b)
-	if err != nil {
-		return a
-	}
-	return s
 }
 
 // marketShutdown pays what we owe and settles, before the client closes

@@ -71,8 +71,8 @@ func (e *Engine) marketTotals(s *Snapshot, now time.Time) {
 		mk.sh.SetRate(e.limits.Up) // the shaper divides the global upload limit
 	}
 	for _, t := range s.Torrents {
-		s.Totals.Spent = addAmount(s.Totals.Spent, t.Market.Spent)
-		s.Totals.Earned = addAmount(s.Totals.Earned, t.Market.Earned)
+		s.Totals.Spent = s.Totals.Spent.AddSaturating(t.Market.Spent)
+		s.Totals.Earned = s.Totals.Earned.AddSaturating(t.Market.Earned)
 	}
 	s.Totals.Unsettled = mk.unsett
 	ch := mk.w.Chain()

@@ -21,7 +21,7 @@ func received(t *testing.T, w *wallet.Wallet) (cum, settled wallet.Amount) {
 	}
 	for _, r := range rs {
 		if r.Direction == wallet.Received {
-			cum, settled = addAmount(cum, r.Cheque.Cumulative), addAmount(settled, r.Settled)
+			cum, settled = cum.AddSaturating(r.Cheque.Cumulative), settled.AddSaturating(r.Settled)
 		}
 	}
 	return cum, settled
@@ -118,7 +118,7 @@ func TestMarketSettleThreshold(t *testing.T) {
 	}
 	for _, r := range rs {
 		if r.Direction == wallet.Issued {
-			issued = addAmount(issued, r.Cheque.Cumulative)
+			issued = issued.AddSaturating(r.Cheque.Cumulative)
 		}
 	}
 	t.Logf("seller's book %s, buyer issued %s (undelivered %s)", final, issued, issued.SubFloor(final))

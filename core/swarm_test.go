@@ -254,7 +254,7 @@ func checkPaid(t *testing.T, seller *Engine, ih InfoHash, buyers []*runningEngin
 		spent, bought = wallet.Amount{}, 0
 		for _, b := range buyers {
 			bt := b.Snapshot().Torrents[0].Market
-			spent = addAmount(spent, bt.Spent)
+			spent = spent.AddSaturating(bt.Spent)
 			bought += bt.Bought
 		}
 		return !spent.IsZero() && tr.Market.Earned.Cmp(spent) == 0
@@ -284,9 +284,9 @@ func checkConservation(t *testing.T, l *local.Ledger, ws []*wallet.Wallet) {
 		}
 		for _, r := range rs {
 			if r.Direction == wallet.Issued {
-				issued = addAmount(issued, r.Cheque.Cumulative)
+				issued = issued.AddSaturating(r.Cheque.Cumulative)
 			} else {
-				received = addAmount(received, r.Cheque.Cumulative)
+				received = received.AddSaturating(r.Cheque.Cumulative)
 			}
 		}
 	}
@@ -299,7 +299,7 @@ func checkConservation(t *testing.T, l *local.Ledger, ws []*wallet.Wallet) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		before = addAmount(before, b.Token)
+		before = before.AddSaturating(b.Token)
 	}
 	for _, w := range ws {
 		if _, err := w.Settle(ctx); err != nil {
@@ -308,7 +308,7 @@ func checkConservation(t *testing.T, l *local.Ledger, ws []*wallet.Wallet) {
 	}
 	for _, w := range ws {
 		b, _ := w.Balance(ctx)
-		after = addAmount(after, b.Token)
+		after = after.AddSaturating(b.Token)
 	}
 	if before.Cmp(after) != 0 {
 		t.Errorf("ledger total changed from %s to %s", before, after)

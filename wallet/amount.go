@@ -91,6 +91,26 @@ func (a Amount) Add(b Amount) (Amount, error) {
 	return r, nil
 }
 
+// AddSaturating returns a+b, or MaxAmount when the sum does not fit. It
+// is the rule for running totals of money (earned, spent, owed,
+// unsettled): a sum that would overflow stays at the ceiling, so no
+// addend is ever dropped and the order of the additions does not change
+// the result.
+func (a Amount) AddSaturating(b Amount) Amount {
+	s, err := a.Add(b)
+	if err != nil {
+		return MaxAmount()
+	}
+	return s
+}
+
+// MaxAmount returns 2^256-1, the largest Amount.
+func MaxAmount() Amount {
+	var a Amount
+	a.u.SetAllOne()
+	return a
+}
+
 // Sub returns a-b, or ErrOverflow when b > a.
 func (a Amount) Sub(b Amount) (Amount, error) {
 	var r Amount

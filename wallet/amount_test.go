@@ -88,6 +88,20 @@ func TestAmountArithmetic(t *testing.T) {
 	if _, err := max.Add(NewAmount(1)); !errors.Is(err, ErrOverflow) {
 		t.Errorf("max+1: %v, want ErrOverflow", err)
 	}
+	if MaxAmount().Cmp(max) != 0 {
+		t.Errorf("MaxAmount = %s, want 2^256-1", MaxAmount())
+	}
+	// A saturating sum keeps every addend: at the ceiling whatever the
+	// order, never the first addend alone (core's old addAmount dropped
+	// the one that overflowed, so 2 + (max-1) was 2).
+	for _, c := range [][2]Amount{{NewAmount(2), max.SubFloor(NewAmount(1))}, {max.SubFloor(NewAmount(1)), NewAmount(2)}, {max, max}} {
+		if got := c[0].AddSaturating(c[1]); got.Cmp(max) != 0 {
+			t.Errorf("AddSaturating(%s, %s) = %s, want 2^256-1", c[0], c[1], got)
+		}
+	}
+	if got := NewAmount(5).AddSaturating(NewAmount(7)); got.String() != "12" {
+		t.Errorf("AddSaturating(5, 7) = %s", got)
+	}
 	if _, err := NewAmount(1).Sub(NewAmount(2)); !errors.Is(err, ErrOverflow) {
 		t.Errorf("1-2: %v, want ErrOverflow", err)
 	}

@@ -7,8 +7,6 @@ import (
 	"math/big"
 	"time"
 
-	"github.com/holiman/uint256"
-
 	"github.com/bidtorrent/bidtorrent/core/bttbid"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
@@ -276,17 +274,8 @@ func charge(price wallet.Amount, n int64) wallet.Amount {
 	return c
 }
 
-// add is a + b, saturating at 2^256 − 1 (never dropping b).
-func add(a, b wallet.Amount) wallet.Amount {
-	s, err := a.Add(b)
-	if err != nil {
-		return maxAmount
-	}
-	return s
-}
+// add is a + b, saturating at 2^256 − 1 (never dropping b): the rule of
+// wallet.Amount.AddSaturating, which core's totals use too.
+func add(a, b wallet.Amount) wallet.Amount { return a.AddSaturating(b) }
 
-var maxAmount = func() wallet.Amount {
-	var u uint256.Int
-	u.SetAllOne()
-	return wallet.AmountFromU256(u)
-}()
+var maxAmount = wallet.MaxAmount()
