@@ -56,22 +56,30 @@ func (e *Engine) readCovers(now time.Time) {
 		})
 	}
 	if !mk.settling && mk.m.SettleDue() {
-		mk.settling = true
-		w := mk.w
-		e.g.Go(func() error {
-			ctx, cancel := context.WithTimeout(e.gctx, 30*time.Second)
-			defer cancel()
-			ss, err := w.Settle(ctx)
-			if err != nil {
-				e.log.Warn("settlement for a purchase failed", "err", err)
-			}
-			e.post(func() {
-				mk.settling = false
-				mk.noteSettled(ss)
-			})
-			return nil
-		})
+		e.settleOffLoop(&mk.settling, 30*time.Second, "settlement for a purchase failed")
 	}
+}
+
+// settleOffLoop runs the wallet's Settle off the loop with busy set
+// until it ends (the caller starts none while busy), logs failed when
+// it fails, and hands the market the outcome (noteSettled). On the loop.
+func (e *Engine) settleOffLoop(busy *bool, timeout time.Duration, failed string) {
+	mk := e.mkt
+	*busy = true
+	w := mk.w
+	e.g.Go(func() error {
+		ctx, cancel := context.WithTimeout(e.gctx, timeout)
+		defer cancel()
+		ss, err := w.Settle(ctx)
+		if err != nil {
+			e.log.Warn(failed, "err", err)
+		}
+		e.post(func() {
+			*busy = false
+			mk.noteSettled(ss)
+		})
+		return nil
+	})
 }
 
 // noteSettled tells the market how each settlement of received cheques

@@ -46,21 +46,7 @@ func (e *Engine) transfers() {
 	// The want waits while a settlement runs (it may have paid before
 	// the purchase or the ERROR 404 that wants it).
 	if !mk.paying && mk.m.SettleWanted() && mk.payByTransfer() {
-		mk.paying = true
-		w := mk.w
-		e.g.Go(func() error {
-			ctx, cancel := context.WithTimeout(e.gctx, 2*time.Minute)
-			defer cancel()
-			ss, err := w.Settle(ctx)
-			if err != nil {
-				e.log.Warn("settlement by transfer failed", "err", err)
-			}
-			e.post(func() {
-				mk.paying = false
-				mk.noteSettled(ss)
-			})
-			return nil
-		})
+		e.settleOffLoop(&mk.paying, 2*time.Minute, "settlement by transfer failed")
 	}
 }
 
