@@ -30,6 +30,29 @@ func (e *epoch) add(price wallet.Amount, n int64) wallet.Amount {
 	return inc
 }
 
+// byteReading turns samples of a connection's running byte total into
+// the bytes each sample adds. The first sample is the baseline (it adds
+// nothing); an older sample than the latest (a message's position read
+// behind a newer sample) adds nothing either: those bytes are counted.
+type byteReading struct {
+	total int64 // the latest sample
+	seen  bool
+}
+
+// advance takes the sample total and returns the bytes it adds.
+func (r *byteReading) advance(total int64) int64 {
+	if !r.seen {
+		r.total, r.seen = total, true
+		return 0
+	}
+	if total < r.total {
+		return 0
+	}
+	d := total - r.total
+	r.total = total
+	return d
+}
+
 // chequeMsg and chequeOf convert between the wallet's cheque and its
 // wire form (CHEQUE, and the cheque inside a TIP).
 func chequeMsg(c wallet.Cheque) bttbid.Cheque {

@@ -74,9 +74,9 @@ func (s *swarm) serveAsEngine(t *testing.T, l *link, n, step int64, payer bool, 
 			k = min(step, n-done) // no paid service: free bytes, not counted
 		}
 		done += k
-		l.a.ObserveSent(l.a.sell.sentTotal+k, s.st.round)
+		l.a.ObserveSent(l.a.sell.sent.total+k, s.st.round)
 		if payer {
-			l.b.ObserveReceived(l.b.buy.recvTotal + k)
+			l.b.ObserveReceived(l.b.buy.recv.total + k)
 		}
 		l.flush(t, now)
 	}

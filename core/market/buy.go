@@ -22,8 +22,7 @@ type buySide struct {
 	outbidUs    bool
 	ourPrice    wallet.Amount // price of the latest AWARD or OUTBID
 	credit      wallet.Amount // credit of the latest AWARD, base units
-	recvTotal   int64
-	recvInit    bool
+	recv        byteReading   // the payload bytes received
 	epoch       epoch
 	bought      int64
 	spent       wallet.Amount // issued on this connection
@@ -117,16 +116,7 @@ func (s *Session) SetBid(now time.Time, price wallet.Amount) bool {
 // at the award's price; a cheque goes out when unpaid reaches half the
 // credit (§8.2).
 func (s *Session) ObserveReceived(total int64) {
-	d := total - s.buy.recvTotal
-	if !s.buy.recvInit {
-		d, s.buy.recvInit = 0, true
-	}
-	if d < 0 {
-		// An older reading (a message's position, queued behind a newer
-		// sample): those bytes are counted already.
-		return
-	}
-	s.buy.recvTotal = total
+	d := s.buy.recv.advance(total)
 	if d <= 0 || !s.buy.awardedUs || s.state != Ready || s.buy.badPiece {
 		return
 	}

@@ -83,7 +83,7 @@ func newSessionFuzz(t *testing.T) *sessionFuzz {
 		t.Fatalf("attacker key: %v", err)
 	}
 	z.key = k
-	z.sent = l.a.sell.sentTotal
+	z.sent = l.a.sell.sent.total
 	for _, m := range append(l.ab, l.ba...) {
 		z.pool = append(z.pool, mustEncode(t, m))
 	}

@@ -18,8 +18,8 @@ func (s *swarm) serve(t *testing.T, i int, n, step int64) {
 	for done := int64(0); done < n; {
 		k := min(step, n-done)
 		done += k
-		l.a.ObserveSent(l.a.sell.sentTotal+k, s.st.round)
-		l.b.ObserveReceived(l.b.buy.recvTotal + k)
+		l.a.ObserveSent(l.a.sell.sent.total+k, s.st.round)
+		l.b.ObserveReceived(l.b.buy.recv.total + k)
 		l.flush(t, t0)
 	}
 }

@@ -21,8 +21,7 @@ type sellSide struct {
 	suspended   bool
 	suspendedAt uint64 // round it was suspended in
 	cut         bool
-	sentTotal   int64
-	sentInit    bool
+	sent        byteReading // the payload bytes written
 	epoch       epoch
 	sold        int64
 	earned      wallet.Amount // accepted on this connection
@@ -75,14 +74,7 @@ func (s *Session) closeSellEpoch() { s.sell.epoch = epoch{} }
 // running total). Bytes written while an award is in force are paid
 // bytes: they raise the account's owed and may suspend or cut the buyer.
 func (s *Session) ObserveSent(total int64, round uint64) {
-	d := total - s.sell.sentTotal
-	if !s.sell.sentInit {
-		d, s.sell.sentInit = 0, true
-	}
-	if d < 0 {
-		return // an older reading: counted already
-	}
-	s.sell.sentTotal = total
+	d := s.sell.sent.advance(total)
 	if d <= 0 || !s.sell.awarded || s.state != Ready {
 		return
 	}
