@@ -139,18 +139,7 @@ func (b *ChequeBook) SaveLicense(l License) error {
 	if err := l.Verify(); err != nil {
 		return fmt.Errorf("cannot save licence: %w", err)
 	}
-	err := boltfile.Update(b.path, b.lockTimeout, func(tx *bolt.Tx) error {
-		bk, err := tx.CreateBucketIfNotExists(bucketLicenses)
-		if err != nil {
-			return err
-		}
-		key, v := licenseKey(l.InfoHash, l.Buyer, l.Payee), encodeLicense(l)
-		if bytes.Equal(bk.Get(key), v) {
-			return nil
-		}
-		return bk.Put(key, v)
-	})
-	if err != nil {
+	if err := b.put(bucketLicenses, licenseKey(l.InfoHash, l.Buyer, l.Payee), encodeLicense(l), nil); err != nil {
 		return fmt.Errorf("cannot save licence of %s from %s: %w", l.Buyer, l.Payee, err)
 	}
 	return nil
@@ -187,25 +176,15 @@ func (b *ChequeBook) SavePledge(p Pledge) error {
 	if err := p.Verify(); err != nil {
 		return fmt.Errorf("cannot save pledge: %w", err)
 	}
-	err := boltfile.Update(b.path, b.lockTimeout, func(tx *bolt.Tx) error {
-		bk, err := tx.CreateBucketIfNotExists(bucketPledges)
+	err := b.put(bucketPledges, pledgeKey(p.InfoHash, p.Payer, p.Payee), encodePledge(p), func(old []byte) error {
+		e, err := decodePledge(old)
 		if err != nil {
 			return err
 		}
-		key, v := pledgeKey(p.InfoHash, p.Payer, p.Payee), encodePledge(p)
-		if old := bk.Get(key); old != nil {
-			if bytes.Equal(old, v) {
-				return nil
-			}
-			e, err := decodePledge(old)
-			if err != nil {
-				return err
-			}
-			if e.Time >= p.Time {
-				return fmt.Errorf("a pledge made at %d is stored, this one is from %d: %w", e.Time, p.Time, ErrSuperseded)
-			}
+		if e.Time >= p.Time {
+			return fmt.Errorf("a pledge made at %d is stored, this one is from %d: %w", e.Time, p.Time, ErrSuperseded)
 		}
-		return bk.Put(key, v)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("cannot save pledge of %s to %s: %w", p.Payer, p.Payee, err)
@@ -254,6 +233,28 @@ func addPledgePaid(tx *bolt.Tx, ih [20]byte, payer, payee Address, amount Amount
 	}
 	v := paid.Bytes32()
 	return bk.Put(key, v[:])
+}
+
+// put stores v at key in bucket, in one fsynced transaction. When the
+// same bytes are stored it is a no-op; other stored bytes are replaced,
+// unless refuse (when not nil) returns an error for them.
+func (b *ChequeBook) put(bucket, key, v []byte, refuse func(old []byte) error) error {
+	return boltfile.Update(b.path, b.lockTimeout, func(tx *bolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists(bucket)
+		if err != nil {
+			return err
+		}
+		old := bk.Get(key)
+		if bytes.Equal(old, v) {
+			return nil
+		}
+		if old != nil && refuse != nil {
+			if err := refuse(old); err != nil {
+				return err
+			}
+		}
+		return bk.Put(key, v)
+	})
 }
 
 // view calls fn, in key order, for every entry of bucket whose key starts
