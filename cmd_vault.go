@@ -200,7 +200,7 @@ func vaultAmountVerb(what string, op func(context.Context, *tron.Chain, *wallet.
 			if err != nil {
 				return err
 			}
-			out := receiptJSON{TxID: rc.TxID, From: rc.From.String(), To: rc.To.String(), Amount: amountOut(amt, wallet.BTTDecimals), Block: rc.Block}
+			out := receiptOut(rc, amt)
 			return r.print(out, func(w io.Writer) { fmt.Fprintf(w, "%s %s BTT (tx %s)\n", what, out.Amount.Value, rc.TxID) })
 		}
 	}
@@ -279,7 +279,7 @@ func vaultPayeeVerb(what string, op func(context.Context, *tron.Chain, *wallet.K
 			if err != nil {
 				return err
 			}
-			out := receiptJSON{TxID: rc.TxID, From: rc.From.String(), To: rc.To.String(), Amount: amountOut(amt, wallet.BTTDecimals), Block: rc.Block}
+			out := receiptOut(rc, amt)
 			return r.print(out, func(w io.Writer) {
 				fmt.Fprintf(w, "%s %s (tx %s)\n", what, payee, rc.TxID)
 			})

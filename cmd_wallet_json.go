@@ -16,7 +16,8 @@ type (
 )
 
 var (
-	printJSON = walletjson.Print
-	amountOut = walletjson.AmountOf
-	chequeOut = walletjson.ChequeOf
+	printJSON  = walletjson.Print
+	amountOut  = walletjson.AmountOf
+	chequeOut  = walletjson.ChequeOf
+	receiptOut = walletjson.ReceiptOf
 )

@@ -59,7 +59,7 @@ func walletSend(fs *flag.FlagSet) func(context.Context, *walletRun) error {
 		if err != nil {
 			return err
 		}
-		out := receiptJSON{TxID: rc.TxID, From: rc.From.String(), To: rc.To.String(), Amount: amountOut(rc.Amount, wallet.BTTDecimals), Block: rc.Block}
+		out := receiptOut(rc, rc.Amount)
 		return r.print(out, func(w io.Writer) {
 			fmt.Fprintf(w, "sent %s BTT to %s (tx %s)\n", out.Amount.Value, rc.To, rc.TxID)
 		})

@@ -60,6 +60,12 @@ type Receipt struct {
 	Block  int64  `json:"block,omitempty"`
 }
 
+// ReceiptOf is rc as JSON, with amount (BTT) as what it moved: a token
+// transfer's own amount, or the amount a contract call was given.
+func ReceiptOf(rc wallet.Receipt, amount wallet.Amount) Receipt {
+	return Receipt{TxID: rc.TxID, From: rc.From.String(), To: rc.To.String(), Amount: AmountOf(amount, wallet.BTTDecimals), Block: rc.Block}
+}
+
 // Record is one counterparty in `wallet cheques`.
 type Record struct {
 	Direction    string    `json:"direction"`
