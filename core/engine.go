@@ -97,7 +97,7 @@ type Engine struct {
 
 	// auths holds what the upload gate knows of each connection: the
 	// presentations it checked, the peer's version, our HELLO nonce
-	// (*torrent.PeerConn → *connAuth; commerce.go).
+	// (*torrent.PeerConn → *connAuth; market_commerce.go).
 	auths sync.Map
 
 	// shared maps InfoHash to *tshared, what callbacks see of a torrent

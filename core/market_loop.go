@@ -37,7 +37,7 @@ type marketState struct {
 	useful  sync.Map // *torrent.Peer → *tripwire of useful bytes received
 	tors    map[InfoHash]*market.Auction
 	// publishers are the addresses we dialed publisher peers at, by
-	// torrent: a tip between two seeds dials them again (commerce.go).
+	// torrent: a tip between two seeds dials them again (market_commerce.go).
 	publishers map[InfoHash][]string
 	balance    wallet.Amount
 	unsett     wallet.Amount
