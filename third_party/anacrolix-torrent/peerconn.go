@@ -723,7 +723,8 @@ func (c *PeerConn) onReadRequest(r Request, startFetch bool) error {
 		requestsReceivedForMissingPieces.Add(1)
 		return fmt.Errorf("peer requested piece we don't have: %v", r.Index.Int())
 	}
-	pieceLength := c.t.pieceLength(pieceIndex(r.Index))
+	// bidtorrent: checked against the piece's length on the wire, padding included.
+	pieceLength := c.t.peerRequestPieceLength(pieceIndex(r.Index))
 	// Check this after we know we have the piece, so that the piece length will be known.
 	if chunkOverflowsPiece(r.ChunkSpec, pieceLength) {
 		torrent.Add("bad requests received", 1)
@@ -921,6 +922,15 @@ func (c *PeerConn) releasePeerRequestData(prd peerRequestData) {
 func (c *PeerConn) readPeerRequestData(r Request) (prd peerRequestData, err error) {
 	prd = c.getPeerRequestData(r.Length.Int())
 	b := prd.buf
+	// bidtorrent: a request may run past the piece's data into the padding that follows a v2
+	// file (peerRequestPieceLength): the piece's data is read, the rest is zeros.
+	if data := int64(c.t.pieceLength(pieceIndex(r.Index))); int64(r.Begin)+int64(len(b)) > data {
+		b = b[:max(data-int64(r.Begin), 0)]
+		clear(prd.buf[len(b):])
+		if len(b) == 0 {
+			return prd, nil
+		}
+	}
 	p := c.t.info.Piece(int(r.Index))
 	n, err := c.t.readAt(b, p.Offset()+int64(r.Begin))
 	if n == len(b) {

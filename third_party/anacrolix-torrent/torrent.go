@@ -1313,6 +1313,32 @@ func (t *Torrent) pieceLength(piece pieceIndex) pp.Integer {
 	return pp.Integer(t.info.PieceLength)
 }
 
+// bidtorrent: peerRequestPieceLength is the length of a piece as peers may request it. Where files
+// are piece aligned (v2 and hybrid torrents), a file's last piece is followed by padding in the
+// layout other clients use. libtorrent pads every file of a v2-only torrent, the last one too, to a
+// whole piece, and asks for a file's last block whole, padding included. A hybrid's layout is its
+// v1 file list, where BEP 47 pad files hold the padding (libtorrent's hybrids have one after the
+// last file too, a single-file hybrid has none): its v1 clients, and libtorrent on its v2 side, ask
+// for pieces as long as that list makes them. readPeerRequestData serves the padding as zeros.
+func (t *Torrent) peerRequestPieceLength(piece pieceIndex) pp.Integer {
+	data := t.pieceLength(piece)
+	if !t.info.FilesArePieceAligned() {
+		return data
+	}
+	if !t.info.HasV1() {
+		return pp.Integer(t.info.PieceLength)
+	}
+	v1 := t.info.Length
+	if len(t.info.Files) != 0 {
+		v1 = 0
+		for _, f := range t.info.Files {
+			v1 += f.Length
+		}
+	}
+	wire := min(t.info.PieceLength, v1-int64(piece)*t.info.PieceLength)
+	return pp.Integer(max(int64(data), wire))
+}
+
 func (t *Torrent) getBlockCheckingWriterForPiece(piece pieceIndex) blockCheckingWriter {
 	bufPtr := t.chunkPool.Get()
 	return blockCheckingWriter{
