@@ -322,7 +322,8 @@ func (e *Engine) clientConfig(clientVersion string) *torrent.ClientConfig {
 	// (2.3 KiB a torrent at 50, most of them idle): start() raises it to
 	// MaxPeersPerTorrent on each torrent as it is added.
 	cc.EstablishedConnsPerTorrent = 1
-	cc.Slogger = e.log.With("module", "anacrolix")
+	// Each torrent's logger is derived from this one: lazily (lazylog.go).
+	cc.Slogger = slog.New(newLazyHandler(e.log.With("module", "anacrolix").Handler()))
 	cc.ExtendedHandshakeClientVersion = clientVersion
 	cc.Bep20 = "-BD0001-"
 	cc.HTTPUserAgent = clientVersion

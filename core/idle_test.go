@@ -109,7 +109,7 @@ func tickNow(tb testing.TB, e *Engine) {
 // publish a snapshot) with N idle seeding torrents of 4 KiB (one piece),
 // or of 1 MiB (64 pieces), and the heap bytes each torrent holds.
 func BenchmarkIdleTick(b *testing.B) {
-	for _, c := range []struct{ n, size int }{{1000, 4 << 10}, {200, 1 << 20}} {
+	for _, c := range []struct{ n, size int }{{1000, 4 << 10}, {1000, 64 << 10}, {200, 1 << 20}} {
 		b.Run(fmt.Sprintf("%dx%dKiB", c.n, c.size>>10), func(b *testing.B) {
 			n := c.n
 			e, _, heap := idleEngine(b, n, c.size)
