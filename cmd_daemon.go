@@ -15,6 +15,23 @@ import (
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
+// daemonGCPercent is the daemon's GOGC unless $GOGC is set: the heap
+// grows by a quarter of what is live between collections, not by all of
+// it (Go's 100). A daemon seeding thousands of idle torrents holds a large
+// live heap (about 10 KiB a torrent) and allocates little, so collections
+// stay rare while the memory kept between them, and returned to the
+// system only slowly, shrinks: 5,000 torrents, RSS 214 -> 125 MiB (issue
+// 19). Unlike a memory limit it scales with the number of torrents and
+// cannot make the collector run back to back.
+const daemonGCPercent = 25
+
+// setDaemonGC sets daemonGCPercent unless gogc ($GOGC) says otherwise.
+func setDaemonGC(gogc string) {
+	if gogc == "" {
+		debug.SetGCPercent(daemonGCPercent)
+	}
+}
+
 // runDaemon runs the engine without a terminal, with the SSH server (a TUI
 // per session with a terminal, remote commands otherwise), the automation
 // policy and, when configured, the /metrics endpoint. The daemon has its
@@ -63,6 +80,7 @@ func runDaemon(ctx context.Context, c *cli, args []string) error {
 	if limit, _ := dcfg.MemoryLimitBytes(); limit > 0 {
 		debug.SetMemoryLimit(limit) // checked by Validate
 	}
+	setDaemonGC(os.Getenv("GOGC"))
 	if err := env.MkDataDir(); err != nil {
 		return err
 	}

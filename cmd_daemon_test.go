@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -163,5 +164,20 @@ func TestDaemonVerb(t *testing.T) {
 	}
 	if hostKeys[0] != hostKeys[1] {
 		t.Fatal("the host key changed between starts")
+	}
+}
+
+// TestDaemonGC: the daemon collects at GOGC=25 unless $GOGC is set, which
+// Go's runtime has then applied and the daemon leaves alone.
+func TestDaemonGC(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(prev)
+	setDaemonGC("")
+	if got := debug.SetGCPercent(100); got != daemonGCPercent {
+		t.Fatalf("GC percent %d without $GOGC, want %d", got, daemonGCPercent)
+	}
+	setDaemonGC("100")
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("GC percent %d with $GOGC=100, want it left at 100", got)
 	}
 }

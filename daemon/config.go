@@ -36,9 +36,9 @@ type Config struct {
 	// MemoryLimit is a soft limit on the memory Go's runtime holds (its
 	// heap, stacks and metadata; not the mapped binary or state.db), set
 	// with runtime/debug.SetMemoryLimit: below it the garbage collector
-	// runs as usual (a heap grows to twice what is live between cycles),
-	// near it the collector runs sooner and returns freed memory to the
-	// system. Empty means no limit (Go's default, or $GOMEMLIMIT). Set it
+	// runs as usual (the daemon's heap grows by a quarter of what is live
+	// between cycles, GOGC=25 unless $GOGC is set), near it the collector
+	// runs sooner and returns freed memory to the system. Empty means no limit (Go's default, or $GOMEMLIMIT). Set it
 	// well above what is live, about 12 KiB per torrent plus 30 MiB: a
 	// limit below the live heap makes the collector run back to back.
 	MemoryLimit string `toml:"memory_limit"`
