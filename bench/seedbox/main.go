@@ -28,7 +28,9 @@
 //     pseudo-terminal; j and k pressed 20 times, each timed from writing
 //     the key to the last byte of the frame it causes: median / slowest.
 //   - restart: SIGTERM, wait for the exit, start again; the time from the
-//     start until every torrent seeds again.
+//     start until every torrent seeds again. RSS after restart is read
+//     30 s after that (the state a seedbox lives in for months: no adds
+//     since its start).
 //
 // Everything runs on loopback. The machine's load average is printed with
 // each row: other work on the machine inflates the CPU figures. -tr-max
@@ -70,17 +72,18 @@ type options struct {
 
 // result is one row of the table.
 type result struct {
-	client    string
-	n         int
-	addVerify time.Duration
-	idleCPU   float64 // % of one core
-	rss       int64
-	list      time.Duration
-	tuiMedian time.Duration // keystroke to frame over SSH (ours only)
-	tuiWorst  time.Duration
-	restart   time.Duration
-	load      string // load average during the idle window
-	err       error
+	client     string
+	n          int
+	addVerify  time.Duration
+	idleCPU    float64 // % of one core
+	rss        int64
+	list       time.Duration
+	tuiMedian  time.Duration // keystroke to frame over SSH (ours only)
+	tuiWorst   time.Duration
+	restart    time.Duration
+	rssRestart int64  // RSS 30 s after the restart completed
+	load       string // load average during the idle window
+	err        error
 }
 
 func main() {
@@ -176,14 +179,14 @@ func run(o options, counts []int) error {
 	fmt.Printf("\n%d × %s private torrents (%s pieces), loopback, %d cores, idle window %v\n\n",
 		o.maxN, bytesize.Format(o.size), bytesize.Format(o.piece), numCPU(), o.idle)
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "client\tN\tadd + verify all\tidle CPU, % of one core\tRSS\tlist (median)\tTUI key (median / max)\trestart to all seeding\tload avg (idle)\t")
+	fmt.Fprintln(tw, "client\tN\tadd + verify all\tidle CPU, % of one core\tRSS\tlist (median)\tTUI key (median / max)\trestart to all seeding\tRSS after restart\tload avg (idle)\t")
 	for _, r := range rows {
 		if r.err != nil {
-			fmt.Fprintf(tw, "%s\t%d\tfailed: %v\t\t\t\t\t\t\t\n", r.client, r.n, r.err)
+			fmt.Fprintf(tw, "%s\t%d\tfailed: %v\t\t\t\t\t\t\t\t\n", r.client, r.n, r.err)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f %%\t%.0f MiB\t%s\t%s\t%s\t%s\t\n", r.client, r.n, secs(r.addVerify), r.idleCPU,
-			float64(r.rss)/(1<<20), secs(r.list), tuiCell(r), secs(r.restart), r.load)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f %%\t%.0f MiB\t%s\t%s\t%s\t%.0f MiB\t%s\t\n", r.client, r.n, secs(r.addVerify), r.idleCPU,
+			float64(r.rss)/(1<<20), secs(r.list), tuiCell(r), secs(r.restart), float64(r.rssRestart)/(1<<20), r.load)
 	}
 	return tw.Flush()
 }
@@ -193,8 +196,8 @@ func report(r result) {
 		fmt.Fprintf(os.Stderr, "  %s %d failed: %v\n", r.client, r.n, r.err)
 		return
 	}
-	fmt.Fprintf(os.Stderr, "  add+verify %s, idle CPU %.1f %%, RSS %.0f MiB, list %s, TUI key %s, restart %s, load %s\n",
-		secs(r.addVerify), r.idleCPU, float64(r.rss)/(1<<20), secs(r.list), tuiCell(r), secs(r.restart), r.load)
+	fmt.Fprintf(os.Stderr, "  add+verify %s, idle CPU %.1f %%, RSS %.0f MiB, list %s, TUI key %s, restart %s, RSS after restart %.0f MiB, load %s\n",
+		secs(r.addVerify), r.idleCPU, float64(r.rss)/(1<<20), secs(r.list), tuiCell(r), secs(r.restart), float64(r.rssRestart)/(1<<20), r.load)
 }
 
 func tuiCell(r result) string {

@@ -84,6 +84,7 @@ func benchOurs(o options, set *torrentSet, n int) (r result) {
 		return r
 	}
 	r.restart = time.Since(t0)
+	_, r.rssRestart, _, r.err = idleUsage(d.proc.Cmd.Process.Pid, 0, restartSettle)
 	return r
 }
 

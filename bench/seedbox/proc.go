@@ -57,6 +57,9 @@ func rss(pid int) (int64, error) {
 
 // idleUsage waits settle, then measures pid's CPU over d (% of one core),
 // its RSS at the end and the load average then.
+// restartSettle is how long after a restart its RSS is read.
+const restartSettle = 30 * time.Second
+
 func idleUsage(pid int, settle, d time.Duration) (cpu float64, mem int64, load string, err error) {
 	time.Sleep(settle)
 	t0 := time.Now()

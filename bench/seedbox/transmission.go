@@ -72,6 +72,7 @@ func benchTransmission(o options, set *torrentSet, n int) (r result) {
 		return r
 	}
 	r.restart = time.Since(t0)
+	_, r.rssRestart, _, r.err = idleUsage(tr.Cmd.Process.Pid, 0, restartSettle)
 	return r
 }
 
