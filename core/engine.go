@@ -448,6 +448,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.g, e.gctx = g, gctx
 	e.readOwnVault(gctx) // before any HELLO is sent (the loop sends them)
 	g.Go(func() error { return e.loop(gctx) })
+	if e.mkt != nil {
+		g.Go(func() error { return e.runMoneyWriter(gctx) }) // market_store.go
+	}
 	err := g.Wait()
 	e.marketShutdown() // money first: final cheques and settlement, then the client
 	e.shutdown()

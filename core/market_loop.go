@@ -48,7 +48,8 @@ type marketState struct {
 	settling   bool // a settlement a licence waits for runs (market_cover.go)
 	paying     bool // a settlement by transfer runs (market_transfer.go)
 	settled    time.Time
-	own        ownVault // re-reading our own cheque vault (market_vault.go)
+	own        ownVault     // re-reading our own cheque vault (market_vault.go)
+	writer     *moneyWriter // stores received cheques off the loop (market_store.go)
 }
 
 type mpeer struct {
@@ -86,7 +87,9 @@ func newMarketState(cfg MarketConfig, w Wallet, upload int64) (*marketState, err
 		tors:  make(map[InfoHash]*market.Auction),
 
 		publishers: make(map[InfoHash][]string),
+		writer:     newMoneyWriter(),
 	}
+	m.QueueWrites()
 	if err := mk.loadTransfers(); err != nil {
 		return nil, err
 	}
@@ -155,6 +158,7 @@ func (e *Engine) marketEvent(ev mevent) {
 			return
 		}
 		mp.p.ReceiveAt(ev.at, ev.payload, ev.pos)
+		e.submitWrites()
 		if v := mp.p.Version(); v > 0 {
 			// The gate may not have seen the HELLO (a torrent gated
 			// once its metadata came): tell it the version.

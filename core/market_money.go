@@ -21,6 +21,9 @@ import (
 type Wallet interface {
 	market.Wallet
 	Balance(ctx context.Context) (wallet.Balance, error)
+	// AcceptAll stores received cheques, a batch per fsync; called off
+	// the loop by the money writer (market_store.go).
+	AcceptAll(in []wallet.Incoming) ([]wallet.Accepted, error)
 	Settle(ctx context.Context) ([]wallet.Settlement, error)
 	SettleDue(ctx context.Context, threshold wallet.Amount) ([]wallet.Settlement, bool, error)
 	Cheques() ([]wallet.Record, error)
@@ -152,6 +155,9 @@ func (e *Engine) marketShutdown() {
 	if mk == nil {
 		return
 	}
+	// Received cheques first: what the writer stored is acknowledged,
+	// what the stopped loop queued is stored (market_store.go).
+	e.finishWrites()
 	for pc, mp := range mk.peers {
 		mp.p.PayAll()
 		e.flushPeer(pc, mp)

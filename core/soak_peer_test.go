@@ -18,9 +18,11 @@ import (
 
 // hostilePeer is a raw BitTorrent + BEP 10 peer of our own that speaks
 // btt_bid only to flood: one connection at a time per worker, a fresh
-// wallet key per connection (addresses are free), a valid HELLO so the
-// session is READY, then btt_bid messages of every type at rate per
-// second: valid and replayed BIDs, CHEQUEs one base unit apart, TIPs at
+// wallet key per connection (addresses are free), a valid version 2
+// HELLO so the session is READY (a version 3 HELLO needs a nonce and
+// AUTH: without them the seeder turns btt_bid off at the HELLO, and the
+// flood never reaches the market), then btt_bid messages of every type
+// at rate per second: valid and replayed BIDs, CHEQUEs one base unit apart, TIPs at
 // the minimum, PLEDGEs, FUNDED proofs of foreign pledges, maximum-size
 // and oversized payloads, malformed and unknown messages, second HELLOs.
 // A message that turns btt_bid off for the connection (or a close) makes
@@ -181,7 +183,7 @@ func (h *hostilePeer) session(stop <-chan struct{}) error {
 		return writeMsg(20, []byte{ext}, payload)
 	}
 	k := h.key()
-	hello := &bttbid.Hello{Version: bttbid.Version, ChainID: h.chainID, Token: bttbid.Address(h.token),
+	hello := &bttbid.Hello{Version: 2, ChainID: h.chainID, Token: bttbid.Address(h.token),
 		Address: bttbid.Address(k.Address()), Time: time.Now().Unix()}
 	sig, err := k.SignMessage(bttbid.HelloSigningBytes(hello, h.ih, ourID, theirID))
 	if err != nil {

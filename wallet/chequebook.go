@@ -58,7 +58,8 @@ func (r Record) Unsettled() Amount { return r.Cheque.Cumulative.SubFloor(r.Settl
 // ChequeBook is the persistent record of the highest cumulative cheque
 // issued to and received from each counterparty, and of what has been
 // settled. It is a bbolt file opened per operation (see OpenChequeBook),
-// so the engine and CLI processes can share it. Every update is one
+// so the engine and CLI processes can share it (within a process, reads
+// share the handle of a write in progress rather than wait for it). Every update is one
 // fsynced transaction: when a Record… method returns nil, the cheque
 // survives a crash or power loss.
 //
@@ -155,6 +156,95 @@ func recordTx(tx *bolt.Tx, dir Direction, counterparty Address, c Cheque) (Amoun
 		}
 	}
 	return delta, bk.Put(key, encodeRecord(r))
+}
+
+// Incoming is one received cheque for Wallet.AcceptAll: a bandwidth
+// payment (Note nil), or a TIP's cheque and the note saying what the rise
+// pays for (§16).
+type Incoming struct {
+	Cheque Cheque
+	Note   *TipNote
+}
+
+// Accepted is what Wallet.AcceptAll made of one Incoming.
+type Accepted struct {
+	Inc    Amount // the increase over the payer's previous cheque
+	Repeat bool   // its cumulative was recorded already: nothing new stored
+	Err    error  // why it was refused; nothing of it was stored
+}
+
+// incoming is an Incoming checked by the wallet: its cheque verified and
+// its note turned into the payment it records (nil: bandwidth).
+type incoming struct {
+	c Cheque
+	p *Payment
+}
+
+// receiveAll records received cheques (and the payments they carry), in
+// order, in one fsynced transaction. An item that fails its checks, or
+// was refused before (err set), stores nothing and reports why; the
+// others are stored. A cheque whose cumulative is the recorded one is a
+// Repeat (its payment is not recorded again). A returned error means the
+// transaction failed and nothing was stored.
+func (b *ChequeBook) receiveAll(items []incoming, res []Accepted) error {
+	err := boltfile.Update(b.path, b.lockTimeout, func(tx *bolt.Tx) error {
+		for i, it := range items {
+			if res[i].Err != nil {
+				continue
+			}
+			r, err := receiveTx(tx, it.c, it.p)
+			if err != nil {
+				return err
+			}
+			res[i] = r
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cannot record %d received cheques: %w", len(items), err)
+	}
+	return nil
+}
+
+// receiveTx records one received cheque c, and p when it carries a
+// payment, in the caller's transaction. A refusal (stale, underpaid) is
+// reported in the Accepted with nothing written; an error fails the
+// transaction.
+func receiveTx(tx *bolt.Tx, c Cheque, p *Payment) (Accepted, error) {
+	key := recordKey(Received, c.ChainID, c.Token, c.Payer)
+	var prev Amount
+	if bk := tx.Bucket(bucketCheques); bk != nil {
+		if v := bk.Get(key); v != nil {
+			r, err := decodeRecord(key, v)
+			if err != nil {
+				return Accepted{}, err
+			}
+			prev = r.Cheque.Cumulative
+		}
+	}
+	switch prev.Cmp(c.Cumulative) {
+	case 0:
+		if !prev.IsZero() {
+			return Accepted{Repeat: true}, nil
+		}
+	case 1:
+		return Accepted{Err: fmt.Errorf("cumulative %s is below the recorded %s: %w", c.Cumulative, prev, ErrStale)}, nil
+	}
+	if p != nil {
+		if delta := c.Cumulative.SubFloor(prev); delta.Cmp(p.Amount) < 0 {
+			return Accepted{Err: fmt.Errorf("the cheque adds %s to the recorded cumulative, the %s is %s: %w", delta, p.For, p.Amount, ErrUnderpaid)}, nil
+		}
+	}
+	inc, err := recordTx(tx, Received, c.Payer, c)
+	if err != nil {
+		return Accepted{}, err
+	}
+	if p != nil {
+		if err := putPaymentTx(tx, c, *p); err != nil {
+			return Accepted{}, err
+		}
+	}
+	return Accepted{Inc: inc}, nil
 }
 
 // Highest returns the record for (dir, chainID, token, counterparty) and

@@ -75,27 +75,33 @@ func (b *ChequeBook) recordPayment(dir Direction, counterparty Address, c Cheque
 		if delta.Cmp(p.Amount) < 0 {
 			return fmt.Errorf("the cheque adds %s to the recorded cumulative, the %s is %s: %w", delta, p.For, p.Amount, ErrUnderpaid)
 		}
-		bk, err := tx.CreateBucketIfNotExists(bucketPayments)
-		if err != nil {
-			return err
-		}
-		seq, err := bk.NextSequence()
-		if err != nil {
-			return err
-		}
-		key := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(p.Time.UnixNano())), seq)
-		if err := bk.Put(key, encodePayment(p)); err != nil {
-			return err
-		}
-		if p.For == ForPledge {
-			return addPledgePaid(tx, p.InfoHash, c.Payer, c.Beneficiary, p.Amount)
-		}
-		return nil
+		return putPaymentTx(tx, c, p)
 	})
 	if err != nil {
 		return Amount{}, fmt.Errorf("cannot record %s payment with %s: %w", dir, counterparty, err)
 	}
 	return delta, nil
+}
+
+// putPaymentTx stores p, the payment cheque c carries, inside the
+// caller's transaction (and adds a pledge payment to PledgePaid).
+func putPaymentTx(tx *bolt.Tx, c Cheque, p Payment) error {
+	bk, err := tx.CreateBucketIfNotExists(bucketPayments)
+	if err != nil {
+		return err
+	}
+	seq, err := bk.NextSequence()
+	if err != nil {
+		return err
+	}
+	key := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(p.Time.UnixNano())), seq)
+	if err := bk.Put(key, encodePayment(p)); err != nil {
+		return err
+	}
+	if p.For == ForPledge {
+		return addPledgePaid(tx, p.InfoHash, c.Payer, c.Beneficiary, p.Amount)
+	}
+	return nil
 }
 
 // fillPayment completes p from its cheque and checks it.

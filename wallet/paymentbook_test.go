@@ -358,3 +358,82 @@ func TestPaymentBookReopenAndCheck(t *testing.T) {
 		t.Errorf("Check of a tampered licence: %v", err)
 	}
 }
+
+// TestAcceptAll: a money writer's batch stores each item as AcceptCheque
+// or AcceptTip alone would, in order, and refuses each bad one alone;
+// a batch whose transaction fails stores nothing of any item.
+func TestAcceptAll(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "book.db")
+	book, err := OpenChequeBook(path, 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payer, me := testKey(t, 1), testKey(t, 2)
+	w := New(me, book, &fakeChain{})
+	cheque := func(n uint64) Cheque {
+		c, err := SignCheque(payer, w.ChainID(), w.Token(), me.Address(), NewAmount(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	tip := func(cum, amount uint64) Incoming {
+		n, err := SignTipNote(payer, w.ChainID(), w.Token(), me.Address(), NewAmount(cum), NewAmount(amount), testIH, ForTip, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Incoming{Cheque: cheque(cum), Note: &n}
+	}
+	forged := cheque(500)
+	forged.Cumulative = NewAmount(5000)
+	in := []Incoming{
+		{Cheque: cheque(100)},
+		{Cheque: cheque(100)}, // the same again: a repeat
+		{Cheque: forged},
+		tip(300, 150),         // 200 more, a tip of 150
+		{Cheque: cheque(250)}, // below the tip's 300
+		tip(320, 50),          // 20 more cannot pay 50
+		{Cheque: cheque(400)},
+	}
+	res, err := w.AcceptAll(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		inc    string
+		repeat bool
+		err    error
+	}{{"100", false, nil}, {"0", true, nil}, {"0", false, ErrBadSignature}, {"200", false, nil},
+		{"0", false, ErrStale}, {"0", false, ErrUnderpaid}, {"100", false, nil}}
+	for i, r := range res {
+		if r.Inc.String() != want[i].inc || r.Repeat != want[i].repeat || !errors.Is(r.Err, want[i].err) || (want[i].err == nil) != (r.Err == nil) {
+			t.Errorf("item %d: %+v, want %+v", i, r, want[i])
+		}
+	}
+	if r, ok, err := w.Highest(Received, payer.Address()); err != nil || !ok || r.Cheque.Cumulative.String() != "400" || r.Cheque.Verify() != nil {
+		t.Fatalf("recorded %+v %v %v, want the cheque of 400", r, ok, err)
+	}
+	if ps, err := w.Payments(); err != nil || len(ps) != 1 || ps[0].Amount.String() != "150" || ps[0].Cumulative.String() != "300" {
+		t.Fatalf("payments %+v %v, want the one tip of 150", ps, err)
+	}
+
+	// The file held by another writer: the transaction fails, the whole
+	// batch errs and nothing of it is stored.
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = w.AcceptAll([]Incoming{{Cheque: cheque(500)}, tip(700, 100)})
+	if err == nil || res != nil {
+		t.Fatalf("a failed batch: %+v %v, want an error and no results", res, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if r, _, _ := w.Highest(Received, payer.Address()); r.Cheque.Cumulative.String() != "400" {
+		t.Fatalf("a failed batch stored the cheque of %s", r.Cheque.Cumulative)
+	}
+	if ps, _ := w.Payments(); len(ps) != 1 {
+		t.Fatalf("a failed batch stored a payment: %d", len(ps))
+	}
+}

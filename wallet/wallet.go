@@ -331,6 +331,38 @@ func (w *Wallet) AcceptTip(c Cheque, n TipNote) (Amount, error) {
 	return w.book.recordPayment(Received, c.Payer, c, Payment{For: n.Purpose, InfoHash: n.InfoHash, Amount: n.Amount, Memo: n.Memo})
 }
 
+// AcceptAll is AcceptCheque and AcceptTip for a batch of received
+// cheques (a money writer's queue): each is checked as they check it,
+// then all that pass are recorded, in order, in one fsynced transaction,
+// so a batch costs one fsync. The result has one Accepted per item: a
+// refused item (ErrBadSignature, ErrMisaddressed, ErrStale, ErrUnderpaid)
+// stored nothing; a cheque already recorded is a Repeat. An error means
+// the transaction failed and nothing at all was stored: acknowledge none.
+func (w *Wallet) AcceptAll(in []Incoming) ([]Accepted, error) {
+	res := make([]Accepted, len(in))
+	items := make([]incoming, len(in))
+	for i, it := range in {
+		items[i].c = it.Cheque
+		if res[i].Err = w.checkReceived(it.Cheque); res[i].Err != nil {
+			continue
+		}
+		if n := it.Note; n != nil {
+			if res[i].Err = VerifyTipNote(it.Cheque, *n); res[i].Err != nil {
+				continue
+			}
+			p := Payment{For: n.Purpose, InfoHash: n.InfoHash, Amount: n.Amount, Memo: n.Memo}
+			if res[i].Err = fillPayment(Received, it.Cheque.Payer, it.Cheque, &p); res[i].Err != nil {
+				continue
+			}
+			items[i].p = &p
+		}
+	}
+	if err := w.book.receiveAll(items, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
 // Payments returns every payment made or received, oldest first.
 func (w *Wallet) Payments() ([]Payment, error) { return w.book.Payments() }
 

@@ -93,6 +93,7 @@ type account struct {
 	tipAt       time.Time      // when tipTokens was last refilled; zero: full
 	held        *wallet.Cheque // the latest cheque accepted from it (nil: none)
 	vault       wallet.Address // the vault its last version 3 HELLO named
+	writes      int            // its cheques queued to be stored (write.go)
 	peerV3      bool           // it proved a version 3 HELLO (AUTH): it takes vault cheques
 	ourVault    wallet.Address // the vault our HELLO named on that connection (SetVault may change it later)
 	// Buyer side: we pay the counterparty.

@@ -21,8 +21,9 @@
 //
 // Money is wallet.Amount (uint256 base units); prices are per MiB.
 // Cheques are signed and stored through the Wallet interface, which
-// *wallet.Wallet satisfies: a cheque is recorded (fsync) before the
-// RECEIPT that acknowledges it is queued.
+// *wallet.Wallet satisfies: a cheque is recorded (fsync) before it
+// counts and before the RECEIPT that acknowledges it is queued, at once
+// or, after QueueWrites, by the engine off its loop (write.go).
 package market
 
 import (
@@ -178,6 +179,12 @@ type Market struct {
 	// vault is our cheque vault (zero: none): named in HELLO, and where
 	// our cheques to version 3 peers are cashable (auth.go).
 	vault wallet.Address
+	// Received cheques waiting to be stored (write.go): queued for the
+	// engine when queueWrites, pending until Written.
+	queueWrites bool
+	writes      []Write
+	pending     map[uint64]*pendingWrite
+	nextWrite   uint64
 }
 
 // New returns a market trading with w under cfg.

@@ -164,7 +164,7 @@ func (s *Session) onTip(now time.Time, m *bttbid.Tip) {
 		Cumulative: c.Cumulative, Amount: m.Amount, InfoHash: m.InfoHash, Purpose: string(m.For), Memo: m.Memo,
 		Signature: wallet.Signature(m.NoteSig)}
 	// The signatures are checked once per tip (a pledge payment aside):
-	// by the wallet as it stores the payment (AcceptTip), or by forged on
+	// by the wallet as it stores the payment (write.go), or by forged on
 	// a path that stores nothing (the cheque, and the note once the
 	// checks reach it).
 	forged := func(withNote bool) bool {
@@ -250,38 +250,7 @@ func (s *Session) onTip(now time.Time, m *bttbid.Tip) {
 			return
 		}
 	}
-	inc, err := w.AcceptTip(c, note) // verified, then durable before the RECEIPT
-	switch {
-	case errors.Is(err, wallet.ErrBadSignature) || errors.Is(err, wallet.ErrMisaddressed) || errors.Is(err, wallet.ErrBadAddress):
-		// What Verify and VerifyTipNote refuse (the rest was checked above).
-		s.fail(bttbid.CodeBadCheque, "tip cheque or note does not recover the payer", true)
-		return
-	case errors.Is(err, wallet.ErrStale):
-		s.fail(bttbid.CodeStaleCheque, "cheque not above the recorded total", false)
-		return
-	case errors.Is(err, wallet.ErrUnderpaid):
-		s.fail(bttbid.CodeUnderpaid, "cheque does not cover the amount", false)
-		return
-	case err != nil:
-		s.fail(bttbid.CodeInternal, "cannot store the payment", false)
-		s.lastErr = err.Error()
-		return
-	}
-	// The amount is not a bandwidth debt paid; the rest of the rise is.
-	a.owed = add(a.owed, m.Amount)
-	a.accepted, a.held = ch.Payout, &c
-	if rest := inc.SubFloor(m.Amount); !rest.IsZero() {
-		s.addEarned(rest)
-	}
-	s.t.logPayment(Payment{Time: now, In: true, For: string(m.For), Peer: s.addr, Amount: m.Amount, Memo: m.Memo})
-	switch string(m.For) {
-	case wallet.ForPledge:
-		s.t.pledgePaid(s.addr, m.Amount)
-	case wallet.ForPurchase:
-		s.t.notePurchase(s.addr, m.Amount, ch.Payout)
-	}
-	s.sendReceipt(a)
-	if string(m.For) == wallet.ForPurchase {
-		s.awaitGrant(now, m.Amount, ch.Payout)
-	}
+	// Verified, then durable before it counts and before the RECEIPT
+	// (write.go).
+	s.m.store(a, &pendingWrite{s: s, c: c, tip: m, note: note, now: now})
 }

@@ -1,7 +1,6 @@
 package market
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/bidtorrent/bidtorrent/core/bttbid"
@@ -152,8 +151,9 @@ func (s *Session) onCheque(m *bttbid.Cheque) {
 	}
 	c := chequeOf(m)
 	// The signature is checked once per cheque: by the wallet as it
-	// stores the cheque (AcceptCheque), or by forged on a path that
-	// stores nothing. Either way a forged cheque is answered BAD_CHEQUE.
+	// stores the cheque (write.go: at once, or off the engine loop), or
+	// by forged on a path that stores nothing. Either way a forged
+	// cheque is answered BAD_CHEQUE.
 	forged := func() bool {
 		if c.Verify() != nil {
 			s.fail(bttbid.CodeBadCheque, "cheque signature does not recover the payer", true)
@@ -196,29 +196,9 @@ func (s *Session) onCheque(m *bttbid.Cheque) {
 		}
 		return
 	}
-	inc, err := w.AcceptCheque(c) // verified, then durable before the RECEIPT
-	if err != nil {
-		if errors.Is(err, wallet.ErrBadSignature) || errors.Is(err, wallet.ErrMisaddressed) || errors.Is(err, wallet.ErrBadAddress) {
-			// What Verify refuses (the rest of the cheque was checked above).
-			s.fail(bttbid.CodeBadCheque, "cheque signature does not recover the payer", true)
-			return
-		}
-		if errors.Is(err, wallet.ErrStale) {
-			s.fail(bttbid.CodeStaleCheque, "cheque not above the recorded total", false)
-			return
-		}
-		s.fail(bttbid.CodeInternal, "cannot store the cheque", false)
-		s.lastErr = err.Error()
-		return
-	}
-	a.accepted, a.held = m.Payout, &c
-	s.addEarned(inc)
-	s.growCredit(a, inc, price)
-	s.sendReceipt(a)
-	if s.sell.suspended && a.owed.SubFloor(a.accepted).Cmp(s.creditAmount(a, s.sell.price)) < 0 && !s.sell.cut {
-		s.sell.suspended = false
-		s.resume(a)
-	}
+	// Verified, then durable before it counts and before the RECEIPT
+	// (write.go).
+	s.m.store(a, &pendingWrite{s: s, c: c, price: price})
 }
 
 // growCredit grows the account's credit by the bytes inc pays for at

@@ -2,6 +2,13 @@
 // so several processes on one machine can share it: each open takes the
 // file lock (exclusive to write, shared to read) and waits at most a lock
 // timeout for it. Commits are fsynced (bbolt's default).
+//
+// Within one process, a file stays open while any Update on it runs, and
+// transactions that start meanwhile share that handle: a View then reads
+// the last committed state at once instead of waiting for the writer's
+// commit (its fsync) to release the file lock, and Updates queue on
+// bbolt's writer lock. The handle closes, and the file lock is released
+// for other processes, when the last of them ends.
 package boltfile
 
 import (
@@ -10,6 +17,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -19,28 +27,84 @@ import (
 // the lock timeout.
 var ErrLocked = errors.New("file is locked by another process")
 
-// Update runs fn in a read-write transaction on the file at path, creating
-// the file (mode 0600, parent dir 0700) if needed. The commit is fsynced
-// before Update returns; fn's error rolls everything back.
-func Update(path string, timeout time.Duration, fn func(*bolt.Tx) error) error {
+// shared is a file this process has open for writing, and how many
+// transactions use the handle.
+type shared struct {
+	db   *bolt.DB
+	refs int
+}
+
+var (
+	openMu sync.Mutex             // guards open files and opening them
+	opened = map[string]*shared{} // by absolute path
+)
+
+func key(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return filepath.Clean(path)
+}
+
+// acquire returns the process's open handle of path, if any, counting a
+// use of it; with write, it opens one (taking the file lock) when there is
+// none.
+func acquire(path string, timeout time.Duration, write bool) (*shared, error) {
+	k := key(path)
+	openMu.Lock()
+	defer openMu.Unlock()
+	if f := opened[k]; f != nil {
+		f.refs++
+		return f, nil
+	}
+	if !write {
+		return nil, nil
+	}
 	_, statErr := os.Stat(path)
 	created := errors.Is(statErr, fs.ErrNotExist)
 	if created {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return fmt.Errorf("cannot create the directory of %s: %w", path, err)
+			return nil, fmt.Errorf("cannot create the directory of %s: %w", path, err)
 		}
 	}
 	db, err := open(path, timeout, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if created {
 		// Make the new file's directory entry durable too.
 		syncDir(filepath.Dir(path))
 	}
-	err = db.Update(fn)
-	if cerr := db.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("cannot close %s: %w", path, cerr)
+	f := &shared{db: db, refs: 1}
+	opened[k] = f
+	return f, nil
+}
+
+// release ends a use of f, closing the file when it was the last.
+func release(path string, f *shared) error {
+	openMu.Lock()
+	defer openMu.Unlock()
+	if f.refs--; f.refs > 0 {
+		return nil
+	}
+	delete(opened, key(path))
+	if err := f.db.Close(); err != nil {
+		return fmt.Errorf("cannot close %s: %w", path, err)
+	}
+	return nil
+}
+
+// Update runs fn in a read-write transaction on the file at path, creating
+// the file (mode 0600, parent dir 0700) if needed. The commit is fsynced
+// before Update returns; fn's error rolls everything back.
+func Update(path string, timeout time.Duration, fn func(*bolt.Tx) error) error {
+	f, err := acquire(path, timeout, true)
+	if err != nil {
+		return err
+	}
+	err = f.db.Update(fn)
+	if rerr := release(path, f); err == nil {
+		err = rerr
 	}
 	return err
 }
@@ -49,6 +113,17 @@ func Update(path string, timeout time.Duration, fn func(*bolt.Tx) error) error {
 // fs.ErrNotExist (callers usually treat it as empty).
 func View(path string, timeout time.Duration, fn func(*bolt.Tx) error) error {
 	if _, err := os.Stat(path); err != nil {
+		return err
+	}
+	f, err := acquire(path, timeout, false)
+	if err != nil {
+		return err
+	}
+	if f != nil { // an Update of ours has it open: read alongside it
+		err = f.db.View(fn)
+		if rerr := release(path, f); err == nil {
+			err = rerr
+		}
 		return err
 	}
 	db, err := open(path, timeout, true)

@@ -67,3 +67,60 @@ func TestLockAndModes(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestViewDuringUpdate: in one process, a View while an Update runs
+// reads the last commit at once (it shares the writer's handle instead of
+// waiting for the file lock the writer holds through its fsync), and the
+// file is closed, its lock free for other processes, once both end.
+func TestViewDuringUpdate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.db")
+	put := func(v string) func(tx *bolt.Tx) error {
+		return func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists([]byte("b"))
+			if err != nil {
+				return err
+			}
+			return b.Put([]byte("k"), []byte(v))
+		}
+	}
+	if err := Update(path, time.Second, put("old")); err != nil {
+		t.Fatal(err)
+	}
+	inside, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- Update(path, time.Second, func(tx *bolt.Tx) error {
+			if err := put("new")(tx); err != nil {
+				return err
+			}
+			close(inside)
+			<-release
+			return nil
+		})
+	}()
+	<-inside
+	var got string
+	// A reader that waited for the file lock would time out here.
+	err := View(path, 100*time.Millisecond, func(tx *bolt.Tx) error {
+		got = string(tx.Bucket([]byte("b")).Get([]byte("k")))
+		return nil
+	})
+	if err != nil || got != "old" {
+		t.Fatalf("view during an update: %q %v, want the last commit", got, err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("the file stayed locked after the update: %v", err)
+	}
+	defer db.Close()
+	if err := db.View(func(tx *bolt.Tx) error {
+		got = string(tx.Bucket([]byte("b")).Get([]byte("k")))
+		return nil
+	}); err != nil || got != "new" {
+		t.Fatalf("after the update: %q %v", got, err)
+	}
+}
