@@ -120,16 +120,24 @@ func (p Piece) beginFile() int {
 // this piece's end offset is the next piece's begin offset, so the next piece's first file is also
 // this piece's last file, unless the boundary falls exactly on a file boundary (in which case this
 // piece ends at the previous file).
-func (p Piece) endFile() int {
+func (p Piece) endFile() (end int) {
 	t := p.t
 	if int(p.index) == len(t.pieces)-1 {
-		return len(*t.files)
+		end = len(*t.files)
+	} else if nextBegin := t.piece(int(p.index) + 1).beginFile(); (*t.files)[nextBegin].offset < p.torrentEndOffset() {
+		end = nextBegin + 1
+	} else {
+		end = nextBegin
 	}
-	nextBegin := t.piece(int(p.index) + 1).beginFile()
-	if (*t.files)[nextBegin].offset < p.torrentEndOffset() {
-		return nextBegin + 1
+	// bidtorrent: an empty file of a v2 tree holds no piece. It sits at the offset where the next
+	// file begins, so it ends up after this piece's file (pieceFirstFileIndex skips it at the
+	// start); leave it out, so that every piece of a v2 tree has one file.
+	if t.info.FilesArePieceAligned() {
+		for end > p.beginFile()+1 && (*t.files)[end-1].length == 0 {
+			end--
+		}
 	}
-	return nextBegin
+	return end
 }
 
 func (p Piece) String() string {

@@ -3766,7 +3766,8 @@ func (t *Torrent) eachShortInfohash(each func(short [20]byte)) {
 
 func (t *Torrent) getFileByPiecesRoot(hash [32]byte) *File {
 	for _, f := range *t.files {
-		if f.piecesRoot.Unwrap() == hash {
+		// bidtorrent: an empty file has no pieces root.
+		if f.piecesRoot.Ok && f.piecesRoot.Value == hash {
 			return f
 		}
 	}
