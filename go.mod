@@ -6,8 +6,6 @@ replace github.com/anacrolix/go-utp => ./third_party/go-utp
 
 replace github.com/anacrolix/go-libutp => github.com/anacrolix/go-libutp v1.5.0
 
-replace github.com/anacrolix/torrent => ./third_party/anacrolix-torrent
-
 require (
 	charm.land/bubbles/v2 v2.2.1
 	charm.land/bubbletea/v2 v2.1.1

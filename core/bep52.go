@@ -16,6 +16,7 @@ import (
 	"github.com/anacrolix/torrent/bencode"
 	"github.com/anacrolix/torrent/merkle"
 	"github.com/anacrolix/torrent/metainfo"
+	pp "github.com/anacrolix/torrent/peer_protocol"
 	infohash_v2 "github.com/anacrolix/torrent/types/infohash-v2"
 )
 
@@ -286,6 +287,16 @@ func checkInfo(mi *metainfo.MetaInfo, info *metainfo.Info) string {
 		if err := info.FileTree.Validate(); err != nil {
 			return "bad v2 file tree: " + err.Error()
 		}
+		// anacrolix v1.62.0 panics on an empty file in a v2 tree: on
+		// adding the torrent when it follows a non-empty file
+		// (Piece.mustGetOnlyFile), and on any peer's hash request that
+		// reaches it (Torrent.getFileByPiecesRoot). Refuse rather than
+		// crash.
+		for f := range info.UpvertedFilesIter() {
+			if f.Length == 0 {
+				return fmt.Sprintf("BitTorrent v2 file tree has an empty file (%s): not supported yet (anacrolix/torrent v1.62.0 crashes on it)", strings.Join(f.BestPath(), "/"))
+			}
+		}
 		// A .torrent carries the layers; metadata from peers does not
 		// (anacrolix then asks peers for the hashes, BEP 52).
 		if len(mi.PieceLayers) > 0 {
@@ -422,5 +433,39 @@ func (e *Engine) openDeferred(ts *tstate, parseErr error) bool {
 	ts.err = "cannot use the torrent's metadata: " + err.Error()
 	e.log.Error("metadata refused", "infohash", ts.rec.InfoHash, "err", err)
 	e.stop(ts)
+	return false
+}
+
+// installEmptyFileGuard chains, in front of cb.ReadMessage, a guard for
+// torrents added by magnet whose metadata turns out to be a v2 tree with
+// an empty file (refused by checkInfo, but only once applyInfo runs):
+// until then anacrolix v1.62.0 already asks peers for piece hashes, and
+// it panics on their answer, or on a peer's own hash request, when the
+// file list it walks reaches the empty file (Torrent.getFileByPiecesRoot
+// unwraps its absent pieces root). Such messages are read as keep-alives.
+func installEmptyFileGuard(cb *torrent.Callbacks) {
+	prev := cb.ReadMessage
+	cb.ReadMessage = func(pc *torrent.PeerConn, m *pp.Message) {
+		if !m.Keepalive && (m.Type == pp.Hashes || m.Type == pp.HashRequest) {
+			if t := pc.Torrent(); t != nil && hasEmptyV2File(t.Info()) {
+				*m = pp.Message{Keepalive: true}
+			}
+		}
+		if prev != nil {
+			prev(pc, m)
+		}
+	}
+}
+
+// hasEmptyV2File reports whether info's v2 file tree has an empty file.
+func hasEmptyV2File(info *metainfo.Info) bool {
+	if info == nil || !info.HasV2() {
+		return false
+	}
+	for f := range info.UpvertedFilesIter() {
+		if f.Length == 0 {
+			return true
+		}
+	}
 	return false
 }

@@ -329,6 +329,8 @@ func (e *Engine) clientConfig(clientVersion string) *torrent.ClientConfig {
 	cc.HTTPUserAgent = clientVersion
 	e.facts.install(&cc.Callbacks)
 	e.installMarket(&cc.Callbacks) // BEP 10 hooks of btt_bid (market_hooks.go)
+	// Before anacrolix crashes on an empty file of a v2 magnet (bep52.go).
+	installEmptyFileGuard(&cc.Callbacks)
 	e.gates.install(&cc.Callbacks) // purchase gate, first to read each message (gate.go)
 	prevClosed := cc.Callbacks.PeerConnClosed
 	cc.Callbacks.PeerConnClosed = func(pc *torrent.PeerConn) {

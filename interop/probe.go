@@ -12,7 +12,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"slices"
 	"time"
 )
 
@@ -21,11 +20,32 @@ import (
 // the peer announces all pieces (by bitfield and have messages) within a
 // second. It is the harness's client-neutral "is this seeder ready" check.
 func HasAll(from netip.Addr, addr netip.AddrPort, ih InfoHash, pieces int) (bool, error) {
-	c, err := dialV1(from, addr, ih, 2*time.Second)
+	d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: from.AsSlice()}}
+	c, err := d.Dial("tcp4", addr.String())
 	if err != nil {
-		return false, fmt.Errorf("%s: %w", addr, err)
+		return false, fmt.Errorf("cannot dial %s: %w", addr, err)
 	}
 	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second)) //nolint:errcheck // a fresh TCP conn
+	var hs bytes.Buffer
+	hs.WriteByte(19)
+	hs.WriteString("BitTorrent protocol")
+	hs.Write(make([]byte, 8))
+	hs.Write(ih[:])
+	id := make([]byte, 20)
+	copy(id, "-IP0001-")
+	rand.Read(id[8:])
+	hs.Write(id)
+	if _, err := c.Write(hs.Bytes()); err != nil {
+		return false, fmt.Errorf("cannot send handshake to %s: %w", addr, err)
+	}
+	reply := make([]byte, 68)
+	if _, err := io.ReadFull(c, reply); err != nil {
+		return false, fmt.Errorf("no handshake from %s: %w", addr, err)
+	}
+	if !bytes.Equal(reply[28:48], ih[:]) {
+		return false, fmt.Errorf("%s answered for another infohash", addr)
+	}
 	have := make([]bool, pieces)
 	count := 0
 	c.SetDeadline(time.Now().Add(time.Second)) //nolint:errcheck
@@ -89,20 +109,71 @@ func WaitHasAll(from netip.Addr, addr netip.AddrPort, ih InfoHash, pieces int, t
 // The harness's own v1 client: aria2 1.36 and Transmission 3.00 cannot
 // read hybrid torrents.
 func FetchV1(from netip.Addr, addr netip.AddrPort, ti TorrentInfo, timeout time.Duration) ([]byte, error) {
-	const block = 16 << 10
-	var reqs []BlockRequest
-	for off := int64(0); off < ti.Length; off += block {
-		begin := off % ti.PieceLength
-		ln := min(block, ti.PieceLength-begin, ti.Length-off)
-		reqs = append(reqs, BlockRequest{uint32(off / ti.PieceLength), uint32(begin), uint32(ln)})
-	}
-	blocks, err := RequestBlocks(from, addr, ti.InfoHash, reqs, timeout)
+	d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: from.AsSlice()}}
+	c, err := d.Dial("tcp4", addr.String())
 	if err != nil {
+		return nil, fmt.Errorf("cannot dial %s: %w", addr, err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout)) //nolint:errcheck // a fresh TCP conn
+	var hs bytes.Buffer
+	hs.WriteByte(19)
+	hs.WriteString("BitTorrent protocol")
+	hs.Write(make([]byte, 8))
+	hs.Write(ti.InfoHash[:])
+	id := make([]byte, 20)
+	copy(id, "-IP0001-")
+	rand.Read(id[8:])
+	hs.Write(id)
+	hs.Write([]byte{0, 0, 0, 1, 2}) // interested
+	if _, err := c.Write(hs.Bytes()); err != nil {
 		return nil, err
 	}
-	data := make([]byte, 0, ti.Length)
-	for _, b := range blocks {
-		data = append(data, b...)
+	reply := make([]byte, 68)
+	if _, err := io.ReadFull(c, reply); err != nil {
+		return nil, fmt.Errorf("no handshake: %w", err)
+	}
+	if !bytes.Equal(reply[28:48], ti.InfoHash[:]) {
+		return nil, errors.New("answered for another infohash")
+	}
+	const block = 16 << 10
+	data := make([]byte, ti.Length)
+	requested := false
+	got := int64(0)
+	for got < ti.Length {
+		var n uint32
+		if err := binary.Read(c, binary.BigEndian, &n); err != nil {
+			return nil, fmt.Errorf("after %d of %d bytes: %w", got, ti.Length, err)
+		}
+		if n > 1<<20 {
+			return nil, fmt.Errorf("a %d-byte message", n)
+		}
+		msg := make([]byte, n)
+		if _, err := io.ReadFull(c, msg); err != nil {
+			return nil, fmt.Errorf("after %d of %d bytes: %w", got, ti.Length, err)
+		}
+		switch {
+		case n == 0:
+		case msg[0] == 1 && !requested: // unchoke: ask for everything
+			requested = true
+			var req bytes.Buffer
+			for off := int64(0); off < ti.Length; off += block {
+				piece, begin := off/ti.PieceLength, off%ti.PieceLength
+				ln := min(block, ti.PieceLength-begin, ti.Length-off)
+				binary.Write(&req, binary.BigEndian, []uint32{13}) //nolint:errcheck // a buffer
+				req.WriteByte(6)
+				binary.Write(&req, binary.BigEndian, []uint32{uint32(piece), uint32(begin), uint32(ln)}) //nolint:errcheck
+			}
+			if _, err := c.Write(req.Bytes()); err != nil {
+				return nil, err
+			}
+		case msg[0] == 7 && n > 9: // piece
+			off := int64(binary.BigEndian.Uint32(msg[1:]))*ti.PieceLength + int64(binary.BigEndian.Uint32(msg[5:]))
+			if off+int64(n-9) > ti.Length {
+				return nil, fmt.Errorf("a block past the end at %d", off)
+			}
+			got += int64(copy(data[off:], msg[9:]))
+		}
 	}
 	for i := 0; i < ti.Pieces; i++ {
 		end := min(int64(i+1)*ti.PieceLength, ti.Length)
@@ -111,96 +182,4 @@ func FetchV1(from netip.Addr, addr netip.AddrPort, ti TorrentInfo, timeout time.
 		}
 	}
 	return data, nil
-}
-
-// dialV1 connects to the peer at addr from the local address from and
-// does a plain BitTorrent v1 handshake for ih (no extension bits), with
-// interested sent; the connection's deadline is timeout from now.
-func dialV1(from netip.Addr, addr netip.AddrPort, ih InfoHash, timeout time.Duration) (net.Conn, error) {
-	d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: from.AsSlice()}}
-	c, err := d.Dial("tcp4", addr.String())
-	if err != nil {
-		return nil, fmt.Errorf("cannot dial %s: %w", addr, err)
-	}
-	c.SetDeadline(time.Now().Add(timeout)) //nolint:errcheck // a fresh TCP conn
-	var hs bytes.Buffer
-	hs.WriteByte(19)
-	hs.WriteString("BitTorrent protocol")
-	hs.Write(make([]byte, 8))
-	hs.Write(ih[:])
-	id := make([]byte, 20)
-	copy(id, "-IP0001-")
-	rand.Read(id[8:])
-	hs.Write(id)
-	hs.Write([]byte{0, 0, 0, 1, 2}) // interested
-	if _, err := c.Write(hs.Bytes()); err != nil {
-		c.Close()
-		return nil, err
-	}
-	reply := make([]byte, 68)
-	if _, err := io.ReadFull(c, reply); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("no handshake: %w", err)
-	}
-	if !bytes.Equal(reply[28:48], ih[:]) {
-		c.Close()
-		return nil, errors.New("answered for another infohash")
-	}
-	return c, nil
-}
-
-// BlockRequest is a REQUEST message's piece index, offset and length.
-type BlockRequest struct{ Index, Begin, Length uint32 }
-
-// RequestBlocks is a v1 leecher that asks the peer at addr for exactly
-// reqs, whatever they are (a forged request included), once it is
-// unchoked, and returns the data of each PIECE answer, in the order of
-// reqs. An answer for anything not asked, or of another length, is an
-// error; so is the connection ending first (the error says how many
-// answers came).
-func RequestBlocks(from netip.Addr, addr netip.AddrPort, ih InfoHash, reqs []BlockRequest, timeout time.Duration) ([][]byte, error) {
-	c, err := dialV1(from, addr, ih, timeout)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	got := make([][]byte, len(reqs))
-	answered := 0
-	requested := false
-	for answered < len(reqs) {
-		var n uint32
-		if err := binary.Read(c, binary.BigEndian, &n); err != nil {
-			return got, fmt.Errorf("after %d of %d answers: %w", answered, len(reqs), err)
-		}
-		if n > 1<<20 {
-			return got, fmt.Errorf("a %d-byte message", n)
-		}
-		msg := make([]byte, n)
-		if _, err := io.ReadFull(c, msg); err != nil {
-			return got, fmt.Errorf("after %d of %d answers: %w", answered, len(reqs), err)
-		}
-		switch {
-		case n == 0:
-		case msg[0] == 1 && !requested: // unchoke
-			requested = true
-			var b bytes.Buffer
-			for _, r := range reqs {
-				binary.Write(&b, binary.BigEndian, []uint32{13}) //nolint:errcheck // a buffer
-				b.WriteByte(6)
-				binary.Write(&b, binary.BigEndian, []uint32{r.Index, r.Begin, r.Length}) //nolint:errcheck
-			}
-			if _, err := c.Write(b.Bytes()); err != nil {
-				return got, err
-			}
-		case msg[0] == 7 && n >= 9: // piece
-			index, begin := binary.BigEndian.Uint32(msg[1:]), binary.BigEndian.Uint32(msg[5:])
-			i := slices.IndexFunc(reqs, func(r BlockRequest) bool { return r.Index == index && r.Begin == begin })
-			if i < 0 || got[i] != nil || len(msg)-9 != int(reqs[i].Length) {
-				return got, fmt.Errorf("an answer of %d bytes at piece %d offset %d, not as asked", len(msg)-9, index, begin)
-			}
-			got[i] = msg[9:]
-			answered++
-		}
-	}
-	return got, nil
 }

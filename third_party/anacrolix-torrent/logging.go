@@ -1,6 +1,0 @@
-package torrent
-
-const (
-	protocolLoggingName = "protocol"
-	v2HashesLogName     = "v2hashes"
-)

@@ -1,3 +1,0 @@
-package torrent
-
-const tracerName = "anacrolix.torrent"

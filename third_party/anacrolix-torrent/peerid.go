@@ -1,5 +1,0 @@
-package torrent
-
-import "github.com/anacrolix/torrent/types"
-
-type PeerID = types.PeerID
