@@ -226,7 +226,7 @@ func (m *Market) PayAll() error {
 		}
 		target := a.bought
 		if limited {
-			target = target.Min(add(a.issued, room)) // never past the budgets (§8.2)
+			target = target.Min(a.issued.AddSaturating(room)) // never past the budgets (§8.2)
 		}
 		before := a.issued
 		c, err := m.issueUpTo(addr, a, target)
@@ -250,7 +250,7 @@ func (m *Market) budgetRoom() (wallet.Amount, bool) {
 		if t.budget.IsZero() {
 			return wallet.Amount{}, false
 		}
-		room = add(room, t.budget.SubFloor(t.Spent))
+		room = room.AddSaturating(t.budget.SubFloor(t.Spent))
 	}
 	return room, len(m.auctions) > 0
 }
@@ -265,7 +265,7 @@ func (m *Market) issue(addr wallet.Address, a *account) (*wallet.Cheque, error) 
 // received while awarded, plus payments, plus one credit step (§8.2). It
 // returns nil when that leaves nothing to pay.
 func (m *Market) issueUpTo(addr wallet.Address, a *account, target wallet.Amount) (*wallet.Cheque, error) {
-	target = target.Min(a.bought).Min(add(a.payCap, a.step))
+	target = target.Min(a.bought).Min(a.payCap.AddSaturating(a.step))
 	if target.Cmp(a.issued) <= 0 {
 		return nil, nil
 	}
@@ -297,9 +297,3 @@ func charge(price wallet.Amount, n int64) wallet.Amount {
 	}
 	return c
 }
-
-// add is a + b, saturating at 2^256 − 1 (never dropping b): the rule of
-// wallet.Amount.AddSaturating, which core's totals use too.
-func add(a, b wallet.Amount) wallet.Amount { return a.AddSaturating(b) }
-
-var maxAmount = wallet.MaxAmount()

@@ -51,13 +51,13 @@ func (s *swarm) ledgerSum(t *testing.T) wallet.Amount {
 	t.Helper()
 	var sum wallet.Amount
 	for _, b := range s.balances(t) {
-		sum = add(sum, b)
+		sum = sum.AddSaturating(b)
 	}
 	b, err := s.e.ledger.Balance(context.Background(), sink)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return add(sum, b.Token)
+	return sum.AddSaturating(b.Token)
 }
 
 // serveAsEngine serves up to n bytes to buyer i as the engine does: in
@@ -92,7 +92,7 @@ func (s *swarm) settleSellerAll(t *testing.T) (paid, short wallet.Amount) {
 	}
 	for _, st := range ss {
 		if st.Record.Direction == wallet.Received && st.Err == nil {
-			paid, short = add(paid, st.Paid), add(short, st.Shortfall)
+			paid, short = paid.AddSaturating(st.Paid), short.AddSaturating(st.Shortfall)
 			s.seller.Settled(st.Record.Counterparty, st.Record.Settled, st.Shortfall)
 		}
 	}
@@ -366,7 +366,7 @@ func TestAttackUnfundedPledge(t *testing.T) {
 	}
 	// 2^256 − 1: an error, not silently dropped.
 	w := s.buyers[0].Wallet()
-	pl, err := w.SignPledge(tm.Payee, ih, maxAmount, tm.Goal, uint64(tm.Deadline.Unix()), uint64(t1.Unix()))
+	pl, err := w.SignPledge(tm.Payee, ih, wallet.MaxAmount(), tm.Goal, uint64(tm.Deadline.Unix()), uint64(t1.Unix()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,8 +128,8 @@ func (s *Session) ObserveReceived(total int64) {
 		s.lastErr = err.Error()
 		return
 	}
-	a.bought = add(a.bought, inc)
-	a.payCap = add(a.payCap, s.buy.bidEpoch.add(s.buy.ourBid, d))
+	a.bought = a.bought.AddSaturating(inc)
+	a.payCap = a.payCap.AddSaturating(s.buy.bidEpoch.add(s.buy.ourBid, d))
 	a.step = charge(s.buy.ourPrice, int64(s.m.cfg.Credit))
 	s.pay(false)
 }
@@ -155,7 +155,7 @@ func (s *Session) pay(all bool) {
 	// Never above the torrent's budget (§8.2).
 	target := a.bought
 	if b := s.t.budget; !b.IsZero() {
-		target = target.Min(add(a.issued, b.SubFloor(s.t.Spent)))
+		target = target.Min(a.issued.AddSaturating(b.SubFloor(s.t.Spent)))
 	}
 	before := a.issued
 	c, err := s.m.issueUpTo(s.addr, a, target)
@@ -167,8 +167,8 @@ func (s *Session) pay(all bool) {
 		return
 	}
 	paid := c.Cumulative.SubFloor(before)
-	s.buy.spent = add(s.buy.spent, paid)
-	s.t.Spent = add(s.t.Spent, paid)
+	s.buy.spent = s.buy.spent.AddSaturating(paid)
+	s.t.Spent = s.t.Spent.AddSaturating(paid)
 	s.sendCheque(c)
 }
 

@@ -88,7 +88,7 @@ func (t *Auction) hold(p wallet.Pledge, paid wallet.Amount) {
 // pledgePaid records a pledge payment accepted from payer.
 func (t *Auction) pledgePaid(payer wallet.Address, amount wallet.Amount) {
 	if i, ok := t.c.index[payer]; ok {
-		t.c.pledges[i].paid = add(t.c.pledges[i].paid, amount)
+		t.c.pledges[i].paid = t.c.pledges[i].paid.AddSaturating(amount)
 		t.recount(payer)
 	}
 }
@@ -112,14 +112,14 @@ func (t *Auction) recount(payer wallet.Address) {
 	}
 	old := h.counted
 	h.counted = counted
-	if t.c.sum.Cmp(maxAmount) == 0 {
+	if t.c.sum.Cmp(wallet.MaxAmount()) == 0 {
 		var sum wallet.Amount
 		for _, h := range t.c.pledges {
-			sum = add(sum, h.counted)
+			sum = sum.AddSaturating(h.counted)
 		}
 		t.c.sum = sum
 	} else {
-		t.c.sum = add(t.c.sum.SubFloor(old), counted)
+		t.c.sum = t.c.sum.SubFloor(old).AddSaturating(counted)
 	}
 	c := &t.c.campaign
 	if c.Pledged.Cmp(t.c.sum) != 0 || c.Count != len(t.c.pledges) {

@@ -268,7 +268,7 @@ func (z *sessionFuzz) crafted(arg byte) {
 		z.deliver(z.pool[0])
 	case 6: // a cheque at exactly owed plus credit
 		a, _ := z.s.seller.seller(z.attacker.m.w.Address())
-		lim := add(a.owed, z.victim.creditAmount(a, z.victim.sell.price))
+		lim := a.owed.AddSaturating(z.victim.creditAmount(a, z.victim.sell.price))
 		c, err := wallet.SignCheque(z.key, tm.ChainID, tm.Token, z.victim.m.w.Address(), lim)
 		if err == nil {
 			m := chequeMsg(c)
@@ -330,7 +330,7 @@ func (z *sessionFuzz) check() {
 	var in wallet.Amount
 	for _, p := range au.c.payments {
 		if p.In {
-			in = add(in, p.Amount)
+			in = in.AddSaturating(p.Amount)
 		}
 	}
 	if in.Cmp(a.accepted) > 0 {
@@ -338,7 +338,7 @@ func (z *sessionFuzz) check() {
 	}
 	// Exposure: unpaid debt within the credit plus one sample of bytes.
 	debt := a.owed.SubFloor(a.accepted)
-	bound := add(charge(z.maxPrice, int64(m.cfg.Cap)+z.maxStep), amt(uint64(au.round)+1))
+	bound := charge(z.maxPrice, int64(m.cfg.Cap)+z.maxStep).AddSaturating(amt(uint64(au.round) + 1))
 	if debt.Cmp(bound) > 0 {
 		t.Fatalf("debt %s above the credit bound %s (price %s)", debt, bound, z.maxPrice)
 	}

@@ -303,7 +303,7 @@ func TestTipSpamRefused(t *testing.T) {
 	}
 	var recorded wallet.Amount
 	for _, p := range s.st.Payments() {
-		recorded = add(recorded, p.Amount)
+		recorded = recorded.AddSaturating(p.Amount)
 	}
 	if want := amt(uint64(n+1) * 5000); recorded.Cmp(want) != 0 {
 		t.Fatalf("recorded %s, want %s", recorded, want)

@@ -72,7 +72,7 @@ func (s *Session) Pay(purpose string, amount wallet.Amount, memo string, done fu
 		return fmt.Errorf("cannot pay %s: %w", s.addr, err)
 	}
 	a.bought, a.issued, a.last = c.Cumulative, c.Cumulative, &c
-	a.payCap = add(a.payCap, amount)
+	a.payCap = a.payCap.AddSaturating(amount)
 	a.lastPay = &wallet.Payment{Direction: wallet.Issued, For: n.Purpose, Counterparty: s.addr, InfoHash: n.InfoHash,
 		Amount: n.Amount, Memo: n.Memo, Cumulative: c.Cumulative}
 	// The TIP says what the wallet signed and stored.
@@ -149,65 +149,36 @@ func (s *Session) refused(e *bttbid.ErrorMsg) {
 
 // onTip takes a payment (§16.3), checking in the spec's order.
 func (s *Session) onTip(now time.Time, m *bttbid.Tip) {
-	w := s.m.w
-	ch := m.Cheque
-	if ch.ChainID != w.ChainID() || ch.Token != bttbid.Address(w.Token()) || ch.Payer != bttbid.Address(s.addr) ||
-		ch.Beneficiary != bttbid.Address(w.Address()) || m.InfoHash != s.infoHash {
-		s.fail(bttbid.CodeMisaddressed, "tip chain, token, payer, beneficiary or torrent is not this connection's", true)
+	if m.InfoHash != s.infoHash {
+		s.fail(bttbid.CodeMisaddressed, "tip names another torrent than this connection's", true)
 		return
 	}
-	if !s.v3() {
-		ch.Vault = bttbid.Address{} // an unknown key below version 3 (§18.3)
+	c, a, ok := s.checkCheque(m.Cheque, inTip)
+	if !ok {
+		return
 	}
-	c := chequeOf(&ch)
 	note := wallet.TipNote{ChainID: c.ChainID, Token: c.Token, Payer: c.Payer, Beneficiary: c.Beneficiary,
 		Cumulative: c.Cumulative, Amount: m.Amount, InfoHash: m.InfoHash, Purpose: string(m.For), Memo: m.Memo,
 		Signature: wallet.Signature(m.NoteSig)}
-	// The signatures are checked once per tip (a pledge payment aside):
-	// by the wallet as it stores the payment (write.go), or by forged on
-	// a path that stores nothing (the cheque, and the note once the
-	// checks reach it).
-	forged := func(withNote bool) bool {
-		if c.Verify() != nil {
-			s.fail(bttbid.CodeBadCheque, "tip cheque signature does not recover the payer", true)
+	// Past checkCheque the note is checked with the cheque before a
+	// refusal (forgedTip), and by the wallet as it stores the payment.
+	forgedTip := func() bool {
+		if s.forged(&c, inTip) {
 			return true
 		}
-		if withNote && wallet.VerifyTipNote(c, note) != nil {
+		if wallet.VerifyTipNote(c, note) != nil {
 			s.fail(bttbid.CodeBadCheque, "tip note does not recover the payer", true)
 			return true
 		}
 		return false
 	}
-	a, err := s.m.seller(s.addr)
-	if err != nil {
-		if !forged(false) {
-			s.fail(bttbid.CodeInternal, "cannot read the cheque book", false)
-		}
-		return
-	}
-	if why := s.vaultChecks(a, c.Vault); why != "" {
-		s.fail(bttbid.CodeMisaddressed, why, true)
-		return
-	}
-	switch ch.Payout.Cmp(a.accepted) {
-	case 0:
-		if !forged(false) {
-			s.sendReceipt(a) // a retransmission
-		}
-		return
-	case -1:
-		if !forged(false) {
-			s.fail(bttbid.CodeStaleCheque, fmt.Sprintf("payout %s below the accepted %s", ch.Payout, a.accepted), false)
-		}
-		return
-	}
 	refuse := func(code bttbid.Code, text string) {
-		if !forged(true) {
+		if !forgedTip() {
 			s.fail(code, text, false)
 		}
 	}
-	if ch.Payout.SubFloor(a.accepted).Cmp(m.Amount) < 0 {
-		refuse(bttbid.CodeUnderpaid, fmt.Sprintf("payout rises by %s, less than the amount %s", ch.Payout.SubFloor(a.accepted), m.Amount))
+	if m.Cheque.Payout.SubFloor(a.accepted).Cmp(m.Amount) < 0 {
+		refuse(bttbid.CodeUnderpaid, fmt.Sprintf("payout rises by %s, less than the amount %s", m.Cheque.Payout.SubFloor(a.accepted), m.Amount))
 		return
 	}
 	tm := s.t.c.terms
@@ -238,7 +209,7 @@ func (s *Session) onTip(now time.Time, m *bttbid.Tip) {
 			refuse(bttbid.CodeNotPayee, "we run no campaign for this torrent")
 			return
 		}
-		if forged(true) {
+		if forgedTip() {
 			// A forged pledge payment is refused as forged, not as
 			// unpayable. The wallet checks again as it stores (a
 			// pledge payment is rare: twice here is cheap).

@@ -303,7 +303,7 @@ func TestRestartResumes(t *testing.T) {
 	l2.b.PayAll()
 	l2.flush(t, t0)
 	c, ok := lastOf[*bttbid.Cheque](l2.ba)
-	want := add(paid, amt(2*price))
+	want := paid.AddSaturating(amt(2 * price))
 	if !ok || c.Payout.Cmp(want) != 0 {
 		t.Fatalf("cheque after restart %+v, want cumulative %s", c, want)
 	}

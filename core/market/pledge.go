@@ -132,7 +132,7 @@ func (s *Session) maybeFunded() {
 	var proof []bttbid.Pledge
 	for _, pl := range ps {
 		proof = append(proof, *pledgeMsg(pl.Pledge))
-		sum = add(sum, pl.Amount)
+		sum = sum.AddSaturating(pl.Amount)
 		if sum.Cmp(s.t.c.terms.Goal) >= 0 {
 			break
 		}
@@ -188,7 +188,7 @@ func (s *Session) onFunded(m *bttbid.Funded) {
 	}
 	var sum wallet.Amount
 	for _, pl := range s.t.c.proof {
-		sum = add(sum, pl.Amount)
+		sum = sum.AddSaturating(pl.Amount)
 	}
 	if sum.Cmp(tm.Goal) < 0 {
 		return // not proven (yet): nothing is payable

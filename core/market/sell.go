@@ -85,7 +85,7 @@ func (s *Session) ObserveSent(total int64, round uint64) {
 		s.lastErr = err.Error()
 		return
 	}
-	a.owed = add(a.owed, inc)
+	a.owed = a.owed.AddSaturating(inc)
 	s.checkCredit(a, round, false)
 }
 
@@ -137,60 +137,18 @@ func (s *Session) checkCredit(a *account, round uint64, boundary bool) {
 // engine chokes or disconnects it.
 func (s *Session) Cut() bool { return s.sell.cut }
 
+// onCheque takes a cheque paying for bandwidth (§8.4).
 func (s *Session) onCheque(m *bttbid.Cheque) {
-	w := s.m.w
-	if m.ChainID != w.ChainID() || m.Token != bttbid.Address(w.Token()) ||
-		m.Payer != bttbid.Address(s.addr) || m.Beneficiary != bttbid.Address(w.Address()) {
-		s.fail(bttbid.CodeMisaddressed, "cheque chain, token, payer or beneficiary is not this connection's", true)
-		return
-	}
-	if !s.v3() {
-		mc := *m
-		mc.Vault = bttbid.Address{} // an unknown key below version 3 (§18.3)
-		m = &mc
-	}
-	c := chequeOf(m)
-	// The signature is checked once per cheque: by the wallet as it
-	// stores the cheque (write.go: at once, or off the engine loop), or
-	// by forged on a path that stores nothing. Either way a forged
-	// cheque is answered BAD_CHEQUE.
-	forged := func() bool {
-		if c.Verify() != nil {
-			s.fail(bttbid.CodeBadCheque, "cheque signature does not recover the payer", true)
-			return true
-		}
-		return false
-	}
-	a, err := s.m.seller(s.addr)
-	if err != nil {
-		if !forged() {
-			s.fail(bttbid.CodeInternal, "cannot read the cheque book", false)
-		}
-		return
-	}
-	if why := s.vaultChecks(a, c.Vault); why != "" {
-		s.fail(bttbid.CodeMisaddressed, why, true)
-		return
-	}
-	switch m.Payout.Cmp(a.accepted) {
-	case 0:
-		if !forged() {
-			s.sendReceipt(a)
-		}
-		return
-	case -1:
-		if !forged() {
-			s.stopPaid()
-			s.fail(bttbid.CodeStaleCheque, fmt.Sprintf("payout %s below the accepted %s", m.Payout, a.accepted), false)
-		}
+	c, a, ok := s.checkCheque(*m, inCheque)
+	if !ok {
 		return
 	}
 	price := s.sell.price
 	if price.IsZero() {
 		price = s.sell.bid
 	}
-	if lim := add(a.owed, s.creditAmount(a, price)); m.Payout.Cmp(lim) > 0 {
-		if !forged() {
+	if lim := a.owed.AddSaturating(s.creditAmount(a, price)); m.Payout.Cmp(lim) > 0 {
+		if !s.forged(&c, inCheque) {
 			s.stopPaid()
 			s.fail(bttbid.CodeExcessiveCheque, fmt.Sprintf("payout %s above owed plus credit %s", m.Payout, lim), false)
 		}
@@ -253,12 +211,12 @@ func (s *Session) sendReceipt(a *account) {
 // addEarned counts inc, accepted from the peer for bandwidth, on the
 // connection and the torrent.
 func (s *Session) addEarned(inc wallet.Amount) {
-	s.sell.earned = add(s.sell.earned, inc)
-	s.t.Earned = add(s.t.Earned, inc)
+	s.sell.earned = s.sell.earned.AddSaturating(inc)
+	s.t.Earned = s.t.Earned.AddSaturating(inc)
 	if s.t.EarnedFrom == nil {
 		s.t.EarnedFrom = make(map[wallet.Address]wallet.Amount)
 	}
-	s.t.EarnedFrom[s.addr] = add(s.t.EarnedFrom[s.addr], inc)
+	s.t.EarnedFrom[s.addr] = s.t.EarnedFrom[s.addr].AddSaturating(inc)
 }
 
 // stopPaid ends paid service after an invalid cheque, until a valid one.

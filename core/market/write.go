@@ -144,7 +144,7 @@ func (s *Session) stored(a *account, w *pendingWrite, r wallet.Accepted) {
 	}
 	m := w.tip
 	// The amount is not a bandwidth debt paid; the rest of the rise is.
-	a.owed = add(a.owed, m.Amount)
+	a.owed = a.owed.AddSaturating(m.Amount)
 	if rest := r.Inc.SubFloor(m.Amount); !rest.IsZero() {
 		s.addEarned(rest)
 	}
