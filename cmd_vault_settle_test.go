@@ -17,9 +17,10 @@ import (
 // `wallet settle` makes the payee cash its received vault cheques at the
 // payer's vault. A cheque of 8 BTT on a vault holding 5 pays 5 and
 // reports 3 short (bounced); `wallet cheques` shows 5 settled, 3
-// unsettled and the vault; settling again on the empty vault sends
-// nothing; after the payer deposits, settling again cashes the 3 left, and a third settle pays nothing and sends no
-// transaction. The payee holds exactly the cheque's 8, the vault the
+// unsettled, 3 bounced and the vault; settling again on the empty vault
+// sends nothing and the 3 bounced stand; after the payer deposits,
+// settling again cashes the 3 left (`wallet cheques`: 8 settled, 0
+// bounced), and a third settle pays nothing and sends no transaction. The payee holds exactly the cheque's 8, the vault the
 // rest of the deposits. Then the payer's announced withdrawal, refused
 // early, is paid once the delay has passed.
 func TestWalletVaultSettleCLI(t *testing.T) {
@@ -89,10 +90,11 @@ func TestWalletVaultSettleCLI(t *testing.T) {
 	}
 	var rs []walletjson.Record
 	w.okJSON(&rs, B("cheques", "--json")...)
-	if len(rs) != 1 || rs[0].Settled.Value != "5" || rs[0].Unsettled.Value != "3" || rs[0].Vault != v.Vault {
+	if len(rs) != 1 || rs[0].Settled.Value != "5" || rs[0].Unsettled.Value != "3" || rs[0].Vault != v.Vault ||
+		rs[0].Bounced.BaseUnits != btt(t, "3").String() {
 		t.Fatalf("cheques: %+v", rs)
 	}
-	if out := w.ok(B("cheques")...); !strings.Contains(out, "vault cheque: cashed by the payee at "+v.Vault) {
+	if out := w.ok(B("cheques")...); !strings.Contains(out, "vault cheque: cashed by the payee at "+v.Vault+"; bounced 3 BTT") {
 		t.Errorf("cheques: %s", out)
 	}
 	// Settling again on the empty vault sends nothing (a cash would pay 0).
@@ -100,8 +102,21 @@ func TestWalletVaultSettleCLI(t *testing.T) {
 	if out := w.ok(B("settle", "--passphrase-file", pa)...); !strings.Contains(out, "paid 0 BTT, settled 5 of 8, short 3") || node.Broadcasts() != before {
 		t.Errorf("settle on an empty vault: %d transactions: %s", node.Broadcasts()-before, out)
 	}
+	if w.okJSON(&rs, B("cheques", "--json")...); len(rs) != 1 || rs[0].Settled.Value != "5" || rs[0].Bounced.Value != "3" {
+		t.Fatalf("cheques after a settle that sent nothing: %+v", rs)
+	}
 	w.ok(A("vault", "deposit", "10", "--passphrase-file", pa)...)
 	settle("3", "8", "0")
+	if w.okJSON(&rs, B("cheques", "--json")...); len(rs) != 1 || rs[0].Settled.BaseUnits != ch.Cumulative.String() ||
+		rs[0].Bounced.BaseUnits != "0" || rs[0].Unsettled.BaseUnits != "0" {
+		t.Fatalf("cheques after cashing the rest: %+v", rs)
+	}
+	if out := w.ok(B("cheques")...); strings.Contains(out, "bounced") {
+		t.Errorf("cheques after cashing the rest: %s", out)
+	}
+	if got := node.TRC20(token, payee); got.String() != rs[0].Settled.BaseUnits {
+		t.Fatalf("bob holds %s, settled %s", got, rs[0].Settled.BaseUnits)
+	}
 	before = node.Broadcasts()
 	if out := w.ok(B("settle", "--passphrase-file", pa)...); node.Broadcasts() != before || strings.Contains(out, "paid 3") {
 		t.Fatalf("a third settle sent %d transactions: %s", node.Broadcasts()-before, out)

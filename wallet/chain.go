@@ -108,6 +108,9 @@ type VaultCasher interface {
 	// calling record (if not nil) with the transaction id and expiry
 	// after signing and before broadcasting (its error stops the
 	// broadcast): Paid is what moved, Shortfall what bounced for want of
-	// balance, Settled the total cashed after it.
+	// balance, Settled the total cashed after it. TxID is the cash's
+	// transaction, empty when none was sent (the vault could pay
+	// nothing): only a sent cash's Shortfall is what the vault recorded
+	// as bounced.
 	CashCheque(ctx context.Context, from *Key, c Cheque, record func(txid string, expires time.Time) error) (Redemption, error)
 }

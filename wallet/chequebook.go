@@ -35,11 +35,16 @@ func (d Direction) String() string {
 // counterparty): the highest cheque seen and what has been settled of it.
 type Record struct {
 	Direction    Direction
-	Counterparty Address  // the beneficiary of issued cheques, the payer of received ones
-	Cheque       Cheque   // the highest cumulative cheque
-	Settled      Amount   // cumulative amount settled on chain so far
-	Pending      *Pending // a settlement transfer broadcast but not yet known to be confirmed, or nil
-	Updated      time.Time
+	Counterparty Address // the beneficiary of issued cheques, the payer of received ones
+	Cheque       Cheque  // the highest cumulative cheque
+	Settled      Amount  // cumulative amount settled on chain so far
+	// Bounced is, for a received vault cheque, what the last cash at the
+	// payer's vault left unpaid for want of balance (the vault's
+	// bounced[beneficiary]; cashable after a deposit): never more than
+	// Unsettled, zero once a later cash pays the rest.
+	Bounced Amount
+	Pending *Pending // a settlement transfer broadcast but not yet known to be confirmed, or nil
+	Updated time.Time
 }
 
 // Pending is a settlement transfer whose outcome is not yet recorded. It
@@ -292,6 +297,32 @@ func (r *Record) raiseSettled(settled Amount) error {
 	if settled.Cmp(r.Settled) > 0 {
 		r.Settled = settled
 	}
+	r.Bounced = r.Bounced.Min(r.Unsettled())
+	return nil
+}
+
+// SetCashed records a confirmed cash, txid, of the pair's received vault
+// cheque in one fsynced transaction: the settled total rises to settled
+// (as SetSettled), the bounced amount becomes what the cash left unpaid
+// (at most the unsettled rest; zero when the cash paid everything owed),
+// and the pending cash txid, if recorded, ends.
+func (b *ChequeBook) SetCashed(chainID uint64, token, counterparty Address, settled, bounced Amount, txid string) error {
+	err := b.updateRecord(Received, chainID, token, counterparty, func(r *Record) error {
+		if r.Cheque.Vault.IsZero() {
+			return fmt.Errorf("the cheque of %s is not a vault cheque", counterparty)
+		}
+		if err := r.raiseSettled(settled.Min(r.Cheque.Cumulative)); err != nil {
+			return err
+		}
+		r.Bounced = bounced.Min(r.Unsettled())
+		if r.Pending != nil && r.Pending.TxID == txid {
+			r.Pending = nil
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cannot record the cash at %s's vault: %w", counterparty, err)
+	}
 	return nil
 }
 
@@ -407,7 +438,10 @@ func recordKey(dir Direction, chainID uint64, token, counterparty Address) []byt
 
 // Value layout: cheque (ChequeSize) ‖ settled (32) ‖ updated unix ns (8),
 // then, only while a settlement is pending: txid (32) ‖ target (32) ‖
-// expires unix ns (8), then, only for a vault cheque: the vault (21).
+// expires unix ns (8), then, only for a vault cheque: the vault (21),
+// then, only for a vault cheque with a bounced amount: bounced (32).
+// Files written before the bounced amount existed hold no such field:
+// it reads as zero.
 const (
 	recordSize  = ChequeSize + 32 + 8
 	pendingSize = 32 + 32 + 8
@@ -426,10 +460,23 @@ func encodeRecord(r Record) []byte {
 		v = append(append(v, id...), t[:]...)
 		v = binary.BigEndian.AppendUint64(v, uint64(p.Expires.UnixNano()))
 	}
-	return append(v, vault...)
+	v = append(v, vault...)
+	if len(vault) != 0 && !r.Bounced.IsZero() {
+		b := r.Bounced.Bytes32()
+		v = append(v, b[:]...)
+	}
+	return v
 }
 
 func decodeRecord(k, v []byte) (Record, error) {
+	if n := len(v); n == recordSize+21+32 || n == recordSize+pendingSize+21+32 {
+		r, err := decodeRecord(k, v[:n-32])
+		if err != nil {
+			return r, err
+		}
+		r.Bounced, _ = AmountFromBytes(v[n-32:])
+		return r, nil
+	}
 	if n := len(v); n == recordSize+21 || n == recordSize+pendingSize+21 {
 		r, err := decodeRecord(k, v[:n-21])
 		if err != nil {

@@ -208,17 +208,26 @@ func (w *Wallet) cash(ctx context.Context, vc VaultCasher, s Settlement) Settlem
 		s.Err, s.Shortfall = fmt.Errorf("cannot cash at vault %s: %w", r.Cheque.Vault, err), r.Unsettled()
 		return s
 	}
-	if err := setSettled(red.Settled); err != nil {
-		s.Err = err
-		return s
-	}
-	if err := w.book.EndPending(r.Direction, r.Cheque.ChainID, r.Cheque.Token, r.Counterparty, red.TxID); err != nil {
+	if red.TxID == "" {
+		// Nothing was sent (the vault could pay us nothing): what the
+		// last cash left bounced stands.
+		if err := setSettled(red.Settled); err != nil {
+			s.Err = err
+			return s
+		}
+	} else if err := w.book.SetCashed(r.Cheque.ChainID, r.Cheque.Token, r.Counterparty, red.Settled, red.Shortfall, red.TxID); err != nil {
+		// The settled total, the bounced amount and the end of the
+		// pending cash go in one transaction.
 		s.Err = err
 		return s
 	}
 	s.Paid, _ = s.Paid.Add(red.Paid)
 	s.Shortfall = red.Shortfall
 	s.Record.Settled = red.Settled.Min(r.Cheque.Cumulative)
+	if red.TxID != "" {
+		s.Record.Bounced = red.Shortfall.Min(s.Record.Unsettled())
+	}
+	s.Record.Bounced = s.Record.Bounced.Min(s.Record.Unsettled())
 	return s
 }
 

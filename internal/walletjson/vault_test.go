@@ -1,6 +1,7 @@
 package walletjson
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -31,5 +32,20 @@ func TestVaultCheque(t *testing.T) {
 	PrintRecords(&b, []Record{r})
 	if r.Vault != vault.String() || !strings.Contains(b.String(), "cashed by the payee at "+vault.String()) {
 		t.Errorf("record %+v\n%s", r, b.String())
+	}
+	if r.Bounced.BaseUnits != "0" || strings.Contains(b.String(), "bounced") {
+		t.Errorf("a record with nothing bounced: %+v\n%s", r, b.String())
+	}
+	// What the last cash left bounced: in the JSON and on the vault line.
+	r = RecordOf(wallet.Record{Direction: wallet.Received, Counterparty: k.Address(), Cheque: c, Settled: wallet.NewAmount(2), Bounced: wallet.NewAmount(3)})
+	b.Reset()
+	PrintRecords(&b, []Record{r})
+	if r.Bounced.BaseUnits != "3" || r.Unsettled.BaseUnits != "3" ||
+		!strings.Contains(b.String(), "cashed by the payee at "+vault.String()+"; bounced 0.000000000000000003 BTT at the last cash") {
+		t.Errorf("bounced record %+v\n%s", r, b.String())
+	}
+	js, err := json.Marshal(r)
+	if err != nil || !strings.Contains(string(js), `"bounced":{"base_units":"3","value":"0.000000000000000003"}`) {
+		t.Errorf("bounced record JSON %s %v", js, err)
 	}
 }

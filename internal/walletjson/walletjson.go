@@ -75,6 +75,7 @@ type Record struct {
 	Cumulative   Amount    `json:"cumulative"`
 	Settled      Amount    `json:"settled"`
 	Unsettled    Amount    `json:"unsettled"`
+	Bounced      Amount    `json:"bounced"` // what the last cash at the payer's vault left unpaid (received vault cheques; else 0)
 	Signature    string    `json:"signature"`
 	Vault        string    `json:"vault,omitempty"` // a vault cheque's vault (cashed there by the payee)
 	Updated      time.Time `json:"updated"`
@@ -88,6 +89,7 @@ func RecordOf(r wallet.Record) Record {
 		Cumulative: AmountOf(r.Cheque.Cumulative, wallet.BTTDecimals),
 		Settled:    AmountOf(r.Settled, wallet.BTTDecimals),
 		Unsettled:  AmountOf(r.Unsettled(), wallet.BTTDecimals),
+		Bounced:    AmountOf(r.Bounced, wallet.BTTDecimals),
 		Signature:  r.Cheque.Signature.String(), Updated: r.Updated.UTC(), Vault: vaultOf(r.Cheque),
 	}
 }
@@ -199,7 +201,11 @@ func PrintRecords(w io.Writer, out []Record) {
 	for _, j := range out {
 		fmt.Fprintf(w, "%-9s %-34s %-11d %22s %22s %22s\n", j.Direction, j.Counterparty, j.ChainID, j.Cumulative.Value, j.Settled.Value, j.Unsettled.Value)
 		if j.Vault != "" {
-			fmt.Fprintf(w, "          vault cheque: cashed by the payee at %s\n", j.Vault)
+			fmt.Fprintf(w, "          vault cheque: cashed by the payee at %s", j.Vault)
+			if j.Bounced.BaseUnits != "0" {
+				fmt.Fprintf(w, "; bounced %s BTT at the last cash (cashable after a deposit)", j.Bounced.Value)
+			}
+			fmt.Fprintln(w)
 		}
 	}
 }

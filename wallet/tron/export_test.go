@@ -2,6 +2,7 @@ package tron
 
 import (
 	"context"
+	"math/big"
 
 	"github.com/fbsobreira/gotron-sdk/pkg/proto/core"
 
@@ -30,4 +31,14 @@ func CashUncheckedForTest(ctx context.Context, c *Chain, from *wallet.Key, vault
 func SendUncheckedForTest(ctx context.Context, c *Chain, from *wallet.Key, vault wallet.Address, method string, args ...any) error {
 	_, _, err := c.send(ctx, from, contracts.Vault, vault, method, args...)
 	return err
+}
+
+// VaultBounced reads the vault's bounced[beneficiary]: what its last
+// cash left unpaid.
+func (c *Chain) VaultBounced(ctx context.Context, vault, beneficiary wallet.Address) (wallet.Amount, error) {
+	out, err := c.constant(ctx, contracts.Vault, vault, "bounced", evm(beneficiary))
+	if err != nil {
+		return wallet.Amount{}, err
+	}
+	return wallet.AmountFromBig(out[0].(*big.Int))
 }

@@ -91,12 +91,24 @@ func TestVaultSettle(t *testing.T) {
 		t.Fatalf("payee holds %s", got)
 	}
 	// 8 cumulative against 2 left: 2 paid, 3 bounced; after a deposit, 3.
+	// The record keeps what bounced (the vault's bounced[payee]) until a
+	// cash pays it.
+	bounced := func(s wallet.Settlement, settled, want string) {
+		t.Helper()
+		r, _, _ := sw.Highest(wallet.Received, payer.Address())
+		out, err := v.c.VaultBounced(ctx, vault, payee.Address())
+		if err != nil || r.Bounced.Cmp(btt(t, want)) != 0 || s.Record.Bounced.Cmp(btt(t, want)) != 0 || out.Cmp(btt(t, want)) != 0 ||
+			r.Settled.Cmp(btt(t, settled)) != 0 || n.TRC20(token, payee.Address()).Cmp(r.Settled) != 0 {
+			t.Fatalf("record %+v, settlement %+v, vault says %s bounced (%v), payee holds %s; want %s bounced, %s settled",
+				r, s.Record, out, err, n.TRC20(token, payee.Address()), want, settled)
+		}
+	}
 	pay("8")
-	settle("2", "3")
+	bounced(settle("2", "3"), "5", "3")
 	if _, err := v.c.Deposit(ctx, payer, btt(t, "10")); err != nil {
 		t.Fatal(err)
 	}
-	settle("3", "0")
+	bounced(settle("3", "0"), "8", "0")
 	// A cash whose confirmation is lost: the next Settle reads it from
 	// the vault instead of cashing again.
 	pay("9")
