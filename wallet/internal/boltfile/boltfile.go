@@ -8,7 +8,9 @@
 // the last committed state at once instead of waiting for the writer's
 // commit (its fsync) to release the file lock, and Updates queue on
 // bbolt's writer lock. The handle closes, and the file lock is released
-// for other processes, when the last of them ends.
+// for other processes, when the last of them ends. An Update that has to
+// open the file first waits for this process's Views holding read handles
+// of their own to close them, rather than have its file lock refused.
 package boltfile
 
 import (
@@ -37,7 +39,24 @@ type shared struct {
 var (
 	openMu sync.Mutex             // guards open files and opening them
 	opened = map[string]*shared{} // by absolute path
+	// readers are held (read-locked) by this process's Views that opened
+	// a handle of their own, by absolute path: a writer about to open the
+	// file waits for them here, so its file lock is free when it asks
+	// (bbolt retries a refused file lock only every 50 ms, while openMu is
+	// held). A View read-locks it under openMu; a writer write-locks it
+	// only under openMu and unlocks it before releasing openMu.
+	readers = map[string]*sync.RWMutex{}
 )
+
+// readersOf returns path k's readers lock; openMu must be held.
+func readersOf(k string) *sync.RWMutex {
+	rw := readers[k]
+	if rw == nil {
+		rw = new(sync.RWMutex)
+		readers[k] = rw
+	}
+	return rw
+}
 
 func key(path string) string {
 	if abs, err := filepath.Abs(path); err == nil {
@@ -48,28 +67,34 @@ func key(path string) string {
 
 // acquire returns the process's open handle of path, if any, counting a
 // use of it; with write, it opens one (taking the file lock) when there is
-// none.
-func acquire(path string, timeout time.Duration, write bool) (*shared, error) {
+// none. Without write and with no handle open, it returns path's readers
+// lock read-locked: the caller opens its own read handle and unlocks it
+// once that handle is closed.
+func acquire(path string, timeout time.Duration, write bool) (*shared, *sync.RWMutex, error) {
 	k := key(path)
 	openMu.Lock()
 	defer openMu.Unlock()
 	if f := opened[k]; f != nil {
 		f.refs++
-		return f, nil
+		return f, nil, nil
 	}
+	rw := readersOf(k)
 	if !write {
-		return nil, nil
+		rw.RLock()
+		return nil, rw, nil
 	}
+	rw.Lock() // our own Views' read handles closed: the file lock is free to us
+	defer rw.Unlock()
 	_, statErr := os.Stat(path)
 	created := errors.Is(statErr, fs.ErrNotExist)
 	if created {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, fmt.Errorf("cannot create the directory of %s: %w", path, err)
+			return nil, nil, fmt.Errorf("cannot create the directory of %s: %w", path, err)
 		}
 	}
 	db, err := open(path, timeout, false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if created {
 		// Make the new file's directory entry durable too.
@@ -77,7 +102,7 @@ func acquire(path string, timeout time.Duration, write bool) (*shared, error) {
 	}
 	f := &shared{db: db, refs: 1}
 	opened[k] = f
-	return f, nil
+	return f, nil, nil
 }
 
 // release ends a use of f, closing the file when it was the last.
@@ -98,7 +123,7 @@ func release(path string, f *shared) error {
 // the file (mode 0600, parent dir 0700) if needed. The commit is fsynced
 // before Update returns; fn's error rolls everything back.
 func Update(path string, timeout time.Duration, fn func(*bolt.Tx) error) error {
-	f, err := acquire(path, timeout, true)
+	f, _, err := acquire(path, timeout, true)
 	if err != nil {
 		return err
 	}
@@ -115,7 +140,7 @@ func View(path string, timeout time.Duration, fn func(*bolt.Tx) error) error {
 	if _, err := os.Stat(path); err != nil {
 		return err
 	}
-	f, err := acquire(path, timeout, false)
+	f, rw, err := acquire(path, timeout, false)
 	if err != nil {
 		return err
 	}
@@ -126,6 +151,7 @@ func View(path string, timeout time.Duration, fn func(*bolt.Tx) error) error {
 		}
 		return err
 	}
+	defer rw.RUnlock() // once our handle is closed: a writer of ours may open it
 	db, err := open(path, timeout, true)
 	if err != nil {
 		return err

@@ -124,3 +124,49 @@ func TestViewDuringUpdate(t *testing.T) {
 		t.Fatalf("after the update: %q %v", got, err)
 	}
 }
+
+// TestWriterWaitsForOwnReaderWithoutPolling (issue 18 soak): an Update
+// that starts while a View of this process holds its own read handle
+// opens the file as soon as that View ends. Before, bbolt's file lock
+// attempt failed and was retried 50 ms later, with the process's open
+// mutex held, so the engine loop's next read (Highest for a new payer)
+// waited those 50 ms too: the soak's longest loop stall in every run.
+func TestWriterWaitsForOwnReaderWithoutPolling(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.db")
+	put := func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte("b"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("k"), []byte("v"))
+	}
+	if err := Update(path, time.Second, put); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		inView := make(chan struct{})
+		viewDone := make(chan error, 1)
+		go func() {
+			viewDone <- View(path, time.Second, func(*bolt.Tx) error {
+				close(inView)
+				time.Sleep(10 * time.Millisecond)
+				return nil
+			})
+		}()
+		<-inView
+		start := time.Now()
+		var opened time.Duration
+		if err := Update(path, time.Second, func(tx *bolt.Tx) error {
+			opened = time.Since(start)
+			return put(tx)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-viewDone; err != nil {
+			t.Fatal(err)
+		}
+		if opened >= 45*time.Millisecond {
+			t.Fatalf("the writer got the file %v after it asked, behind a 10 ms view of this process (bbolt's 50 ms lock retry)", opened.Round(time.Millisecond))
+		}
+	}
+}
