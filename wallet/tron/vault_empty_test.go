@@ -23,16 +23,7 @@ func TestVaultEmptyCashNotRepeated(t *testing.T) {
 	v := newVaultNet(t, false)
 	n := v.n
 	payer, payee, other := key(t, 1), key(t, 2), key(t, 3)
-	n.SetTRX(payer.Address(), 10_000_000_000)
-	n.SetTRX(payee.Address(), 10_000_000_000)
-	n.SetTRC20(token, payer.Address(), btt(t, "100"))
-	vault, _, err := v.c.CreateVault(ctx, payer, 24*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := v.c.Deposit(ctx, payer, btt(t, "5")); err != nil {
-		t.Fatal(err)
-	}
+	vault := v.fundedVault(t, payer, "100", "5", payee)
 	book, err := wallet.OpenChequeBook(filepath.Join(t.TempDir(), "s.db"), time.Second)
 	if err != nil {
 		t.Fatal(err)

@@ -25,17 +25,7 @@ func TestVaultReservations(t *testing.T) {
 	v := newVaultNet(t, false)
 	n, c := v.n, v.c
 	payer, a, b := key(t, 1), key(t, 2), key(t, 3)
-	for _, k := range []*wallet.Key{payer, a, b} {
-		n.SetTRX(k.Address(), 10_000_000_000)
-	}
-	n.SetTRC20(token, payer.Address(), btt(t, "100"))
-	vault, _, err := c.CreateVault(ctx, payer, 24*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Deposit(ctx, payer, btt(t, "10")); err != nil {
-		t.Fatal(err)
-	}
+	vault := v.fundedVault(t, payer, "100", "10", a, b)
 	cheque := func(to *wallet.Key, cum string) wallet.Cheque {
 		t.Helper()
 		ch, err := wallet.SignVaultCheque(payer, wallet.ChainIDNile, vault, token, to.Address(), btt(t, cum))
@@ -205,17 +195,7 @@ func TestVaultSelfCheque(t *testing.T) {
 	v := newVaultNet(t, false)
 	n, c := v.n, v.c
 	payer, a, puppet := key(t, 1), key(t, 2), key(t, 4)
-	for _, k := range []*wallet.Key{payer, a, puppet} {
-		n.SetTRX(k.Address(), 10_000_000_000)
-	}
-	n.SetTRC20(token, payer.Address(), btt(t, "10"))
-	vault, _, err := c.CreateVault(ctx, payer, 24*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Deposit(ctx, payer, btt(t, "10")); err != nil {
-		t.Fatal(err)
-	}
+	vault := v.fundedVault(t, payer, "10", "10", a, puppet)
 	if _, err := c.Reserve(ctx, payer, a.Address(), btt(t, "4")); err != nil {
 		t.Fatal(err)
 	}

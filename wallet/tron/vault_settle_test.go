@@ -24,16 +24,7 @@ func TestVaultSettle(t *testing.T) {
 	v := newVaultNet(t, false)
 	n := v.n
 	payer, payee := key(t, 1), key(t, 2)
-	n.SetTRX(payer.Address(), 10_000_000_000)
-	n.SetTRX(payee.Address(), 10_000_000_000)
-	n.SetTRC20(token, payer.Address(), btt(t, "100"))
-	vault, _, err := v.c.CreateVault(ctx, payer, 24*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := v.c.Deposit(ctx, payer, btt(t, "5")); err != nil {
-		t.Fatal(err)
-	}
+	vault := v.fundedVault(t, payer, "100", "5", payee)
 	book := func(name string) *wallet.ChequeBook {
 		b, err := wallet.OpenChequeBook(filepath.Join(t.TempDir(), name), time.Second)
 		if err != nil {
@@ -146,16 +137,7 @@ func TestVaultCashRace(t *testing.T) {
 	v := newVaultNet(t, false)
 	n := v.n
 	payer, payee := key(t, 1), key(t, 2)
-	n.SetTRX(payer.Address(), 10_000_000_000)
-	n.SetTRX(payee.Address(), 10_000_000_000)
-	n.SetTRC20(token, payer.Address(), btt(t, "100"))
-	vault, _, err := v.c.CreateVault(ctx, payer, 24*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := v.c.Deposit(ctx, payer, btt(t, "50")); err != nil {
-		t.Fatal(err)
-	}
+	vault := v.fundedVault(t, payer, "100", "50", payee)
 	path := filepath.Join(t.TempDir(), "s.db")
 	open := func() *wallet.ChequeBook {
 		b, err := wallet.OpenChequeBook(path, 30*time.Second)

@@ -26,17 +26,7 @@ func TestVaultRefusesTampered(t *testing.T) {
 	v := newVaultNet(t, false)
 	n, c := v.n, v.c
 	payer, payee, fresh, deployer := key(t, 1), key(t, 2), key(t, 3), key(t, 50)
-	for _, k := range []*wallet.Key{payer, payee, fresh} {
-		n.SetTRX(k.Address(), 10_000_000_000)
-	}
-	n.SetTRC20(token, payer.Address(), btt(t, "100"))
-	vault, _, err := c.CreateVault(ctx, payer, 24*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Deposit(ctx, payer, btt(t, "10")); err != nil {
-		t.Fatal(err)
-	}
+	vault := v.fundedVault(t, payer, "100", "10", payee, fresh)
 	if _, err := c.Reserve(ctx, payer, payee.Address(), btt(t, "4")); err != nil {
 		t.Fatal(err)
 	}

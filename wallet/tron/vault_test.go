@@ -244,3 +244,23 @@ func testVault(t *testing.T, quiet bool) {
 		t.Error("a payer without a vault has known collateral")
 	}
 }
+
+// fundedVault gives the payer and each of others TRX for energy and the
+// payer tokens BTT, creates the payer's vault and deposits deposit BTT
+// into it; it returns the vault.
+func (v *vaultNet) fundedVault(t *testing.T, payer *wallet.Key, tokens, deposit string, others ...*wallet.Key) wallet.Address {
+	t.Helper()
+	ctx := context.Background()
+	for _, k := range append([]*wallet.Key{payer}, others...) {
+		v.n.SetTRX(k.Address(), 10_000_000_000)
+	}
+	v.n.SetTRC20(token, payer.Address(), btt(t, tokens))
+	vault, _, err := v.c.CreateVault(ctx, payer, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.c.Deposit(ctx, payer, btt(t, deposit)); err != nil {
+		t.Fatal(err)
+	}
+	return vault
+}
