@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,21 +9,6 @@ import (
 	"github.com/bidtorrent/bidtorrent/strategy"
 	"github.com/bidtorrent/bidtorrent/wallet"
 )
-
-// cheatTorrent makes a sizeMiB payload and its torrent under dir.
-func cheatTorrent(t *testing.T, dir string, seed uint64, sizeMiB int) (root, tp string, tf *TorrentFile) {
-	t.Helper()
-	root = makePayload(t, filepath.Join(dir, "src"), "payload", seed, map[string]int{"data.bin": sizeMiB << 20})
-	tf, err := CreateTorrent(CreateOptions{Path: root, PieceLength: 64 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp = filepath.Join(dir, "payload.torrent")
-	if err := os.WriteFile(tp, tf.Bytes, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return root, tp, tf
-}
 
 // ledgerSum is what the two wallets hold on their ledger.
 func ledgerSum(t *testing.T, a, b *wallet.Wallet) wallet.Amount {
@@ -53,7 +37,7 @@ func ledgerSum(t *testing.T, a, b *wallet.Wallet) wallet.Amount {
 // what the seller accepted.
 func TestEngineDribbleCheques(t *testing.T) {
 	dir := t.TempDir()
-	root, tp, tf := cheatTorrent(t, dir, 23, 6)
+	root, tp, tf := dataTorrent(t, dir, 23, 6<<20)
 	l := testLedger(t, dir)
 	sw := testWallet(t, l, dir, 1, 0)
 	bw := &cheatWallet{Wallet: testWallet(t, l, dir, 2, 1e9), key: testKey(t, 2), kind: "dribble"}
@@ -107,7 +91,7 @@ func TestEngineDribbleCheques(t *testing.T) {
 // ignoring the budget: 3186 issued on a budget of 1500.
 func TestEngineBudgetAndWithdrawnBid(t *testing.T) {
 	dir := t.TempDir()
-	root, tp, tf := cheatTorrent(t, dir, 29, 6)
+	root, tp, tf := dataTorrent(t, dir, 29, 6<<20)
 	l := testLedger(t, dir)
 	sw := testWallet(t, l, dir, 1, 0)
 	bw := testWallet(t, l, dir, 2, 1e9)
@@ -169,7 +153,7 @@ func TestEngineBudgetAndWithdrawnBid(t *testing.T) {
 // credit.
 func TestEngineDebtorReconnects(t *testing.T) {
 	dir := t.TempDir()
-	root, tp, tf := cheatTorrent(t, dir, 31, 6)
+	root, tp, tf := dataTorrent(t, dir, 31, 6<<20)
 	l := testLedger(t, dir)
 	sw := testWallet(t, l, dir, 1, 0)
 	inner := testWallet(t, l, dir, 2, 1e9)

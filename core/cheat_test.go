@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -96,15 +95,7 @@ func TestMarketCheaters(t *testing.T) {
 		sizeMiB   = 6
 	)
 	dir := t.TempDir()
-	root := makePayload(t, filepath.Join(dir, "src"), "payload", 11, map[string]int{"data.bin": sizeMiB << 20})
-	tf, err := CreateTorrent(CreateOptions{Path: root, PieceLength: 64 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp := filepath.Join(dir, "payload.torrent")
-	if err := os.WriteFile(tp, tf.Bytes, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	root, tp, tf := dataTorrent(t, dir, 11, sizeMiB<<20)
 	want := hashTree(t, root)
 	for i, kind := range []string{"forged", "replay", "decreasing", "misaddressed", "wrong-chain", "never"} {
 		t.Run(kind, func(t *testing.T) {

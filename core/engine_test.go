@@ -210,6 +210,14 @@ func payloadTorrent(t testing.TB, dir string, seed uint64, sizes map[string]int,
 	return root, torrentPath, tf
 }
 
+// dataTorrent creates dir/src/payload holding one file, data.bin of size
+// bytes (makePayload with seed), and its dir/payload.torrent with 64 KiB
+// pieces.
+func dataTorrent(t testing.TB, dir string, seed uint64, size int) (root, torrentPath string, tf *TorrentFile) {
+	t.Helper()
+	return payloadTorrent(t, dir, seed, map[string]int{"data.bin": size}, CreateOptions{PieceLength: 64 << 10})
+}
+
 func TestTwoEnginesTransfer(t *testing.T) {
 	dir := t.TempDir()
 	root, torrentPath, tf := seedTorrent(t, dir, 32<<10)

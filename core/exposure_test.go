@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,15 +29,7 @@ func (liarWallet) Balance(context.Context) (wallet.Balance, error) {
 func TestEngineExposureBound(t *testing.T) {
 	const sizeMiB = 6
 	dir := t.TempDir()
-	root := makePayload(t, filepath.Join(dir, "src"), "payload", 17, map[string]int{"data.bin": sizeMiB << 20})
-	tf, err := CreateTorrent(CreateOptions{Path: root, PieceLength: 64 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp := filepath.Join(dir, "payload.torrent")
-	if err := os.WriteFile(tp, tf.Bytes, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	root, tp, tf := dataTorrent(t, dir, 17, sizeMiB<<20)
 	want := hashTree(t, root)
 	for i, tc := range []struct {
 		name string

@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -37,15 +36,7 @@ func received(t *testing.T, w *wallet.Wallet) (cum, settled wallet.Amount) {
 func TestMarketSettleThreshold(t *testing.T) {
 	const threshold = 2000
 	dir := t.TempDir()
-	root := makePayload(t, filepath.Join(dir, "src"), "payload", 12, map[string]int{"data.bin": 6 << 20})
-	tf, err := CreateTorrent(CreateOptions{Path: root, PieceLength: 64 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp := filepath.Join(dir, "payload.torrent")
-	if err := os.WriteFile(tp, tf.Bytes, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	root, tp, tf := dataTorrent(t, dir, 12, 6<<20)
 	l := testLedger(t, dir)
 	sw, bw := testWallet(t, l, dir, 1, 0), testWallet(t, l, dir, 2, 1e15)
 	ctx := context.Background()

@@ -325,15 +325,7 @@ func checkConservation(t *testing.T, l *local.Ledger, ws []*wallet.Wallet) {
 func TestMarketGarbageSellerNotPaid(t *testing.T) {
 	dir := t.TempDir()
 	const size = 16 << 20
-	root := makePayload(t, filepath.Join(dir, "src"), "payload", 5, map[string]int{"data.bin": size})
-	tf, err := CreateTorrent(CreateOptions{Path: root, PieceLength: 64 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp := filepath.Join(dir, "payload.torrent")
-	if err := os.WriteFile(tp, tf.Bytes, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	root, tp, tf := dataTorrent(t, dir, 5, size)
 	l := testLedger(t, dir)
 	sw, bw := testWallet(t, l, dir, 1, 0), testWallet(t, l, dir, 2, 1e15)
 	ctx := context.Background()

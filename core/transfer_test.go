@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -142,15 +141,7 @@ func TestEngineTronPurchase(t *testing.T) {
 func TestEngineTronSettlesBandwidth(t *testing.T) {
 	const sizeMiB = 6
 	dir := t.TempDir()
-	root := makePayload(t, filepath.Join(dir, "src"), "payload", 19, map[string]int{"data.bin": sizeMiB << 20})
-	tf, err := CreateTorrent(CreateOptions{Path: root, PieceLength: 64 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp := filepath.Join(dir, "payload.torrent")
-	if err := os.WriteFile(tp, tf.Bytes, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	root, tp, tf := dataTorrent(t, dir, 19, sizeMiB<<20)
 	tn := startTron(t)
 	const fund = 1_000_000
 	sw := tn.wallet(t, dir, 97, 0)

@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -140,15 +139,7 @@ func (vc *vaultChain) reserve(t *testing.T, k *wallet.Key, payee wallet.Address,
 func TestVaultEngines(t *testing.T) {
 	const sizeMiB = 6
 	dir := t.TempDir()
-	root := makePayload(t, filepath.Join(dir, "src"), "payload", 23, map[string]int{"data.bin": sizeMiB << 20})
-	tf, err := CreateTorrent(CreateOptions{Path: root, PieceLength: 64 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp := filepath.Join(dir, "payload.torrent")
-	if err := os.WriteFile(tp, tf.Bytes, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	root, tp, tf := dataTorrent(t, dir, 23, sizeMiB<<20)
 	want := hashTree(t, root)
 	for i, tc := range []struct {
 		name              string
@@ -365,15 +356,7 @@ func TestVaultTwoSellers(t *testing.T) {
 	collateral := reserved[0] + reserved[1]
 	ctx := context.Background()
 	dir := t.TempDir()
-	root := makePayload(t, filepath.Join(dir, "src"), "payload", 29, map[string]int{"data.bin": sizeMiB << 20})
-	tf, err := CreateTorrent(CreateOptions{Path: root, PieceLength: 64 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp := filepath.Join(dir, "payload.torrent")
-	if err := os.WriteFile(tp, tf.Bytes, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	root, tp, tf := dataTorrent(t, dir, 29, sizeMiB<<20)
 	vc := newVaultChain(t)
 	bw, bk := vc.wallet(t, dir, 2, 1000*askPrice)
 	vault := vc.vaultWith(t, bk, collateral, 0)
@@ -468,15 +451,7 @@ func TestVaultReadAgain(t *testing.T) {
 	dir := t.TempDir()
 	vc := newVaultChain(t)
 	bw, bk := vc.wallet(t, dir, 2, 1000*askPrice)
-	root := makePayload(t, filepath.Join(dir, "src"), "payload", 31, map[string]int{"data.bin": 256 << 10})
-	tf, err := CreateTorrent(CreateOptions{Path: root, PieceLength: 64 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp := filepath.Join(dir, "payload.torrent")
-	if err := os.WriteFile(tp, tf.Bytes, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	root, tp, _ := dataTorrent(t, dir, 31, 256<<10)
 	e := startMarketEngine(t, "payer", marketTestConfig(ipN(226), 0), filepath.Join(dir, "payer"), bw)
 	if _, err := e.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Dir(root)}); err != nil {
 		t.Fatal(err)
@@ -513,15 +488,7 @@ func TestVaultReservationLowered(t *testing.T) {
 	const sizeMiB, reservedMiB = 6, 3
 	ctx := context.Background()
 	dir := t.TempDir()
-	root := makePayload(t, filepath.Join(dir, "src"), "payload", 37, map[string]int{"data.bin": sizeMiB << 20})
-	tf, err := CreateTorrent(CreateOptions{Path: root, PieceLength: 64 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp := filepath.Join(dir, "payload.torrent")
-	if err := os.WriteFile(tp, tf.Bytes, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	root, tp, tf := dataTorrent(t, dir, 37, sizeMiB<<20)
 	vc := newVaultChain(t)
 	sw, _ := vc.wallet(t, dir, 1, 0)
 	bw, bk := vc.wallet(t, dir, 2, 1000*askPrice)
