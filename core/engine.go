@@ -89,6 +89,7 @@ type Engine struct {
 	facts *peerTable
 	mkt   *marketState // the bandwidth market; nil without a wallet (market_loop.go)
 	gates gateTable    // upload gates of paid torrents (gate.go)
+	keys  *hashIndex   // every key a peer may name a torrent by (park_index.go)
 
 	// udp is the UDP port when uTP is off: it answers uTP SYNs with a
 	// reset (utpreset.go) and carries the DHT when that is on.
@@ -209,6 +210,7 @@ func New(cfg Config, dataDir string, opts ...Option) (_ *Engine, err error) {
 	setLimiter(e.conns.up, e.limits.Up)
 
 	e.pc = newCompletionDB(e.st.db)
+	e.keys = newHashIndex()
 
 	tcp, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {

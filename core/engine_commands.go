@@ -152,6 +152,7 @@ func (e *Engine) Remove(ctx context.Context, ih InfoHash, deleteData bool) error
 		e.session.up += ts.sessUp
 		delete(e.torrents, ih)
 		e.shared.Delete(ih)
+		e.unindexKeys(ts)
 		e.order = slices.DeleteFunc(e.order, func(x InfoHash) bool { return x == ih })
 		if err := e.st.deleteTorrent(ih.String()); err != nil {
 			return err

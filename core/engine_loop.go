@@ -86,6 +86,7 @@ func (e *Engine) newState(r *record, src *source) (*tstate, error) {
 		ts.tf = tf
 		ts.name = tf.Name
 	}
+	e.indexKeys(ts)
 	var trackers []string
 	if ts.tf != nil {
 		for _, tier := range ts.tf.mi.UpvertedAnnounceList() {

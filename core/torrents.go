@@ -198,6 +198,7 @@ func (e *Engine) applyInfo(ts *tstate) {
 				e.pc.layouts.m.Store(ts.ih, newLayout(tf, ts.rec.DataDir)) // file stamps (filecheck.go)
 				ts.rec.MetaInfo = tf.Bytes
 				ts.name = tf.Name
+				e.indexKeys(ts)
 				e.saveRecord(ts)
 				e.learnTerms(ts)
 			} else {
