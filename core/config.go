@@ -51,6 +51,11 @@ type Config struct {
 	Seed bool `toml:"seed"`
 	// MaxPeersPerTorrent caps established connections per torrent.
 	MaxPeersPerTorrent int `toml:"max_peers_per_torrent"`
+	// ParkAfter is how long a complete torrent stays in the BitTorrent
+	// client with no peer before it is parked: out of the client, still
+	// seeding, woken by the next peer that asks for it (core/park.go). 0
+	// never parks.
+	ParkAfter time.Duration `toml:"park_after"`
 	// Market is the bandwidth market's terms ([engine.market]).
 	Market MarketConfig `toml:"market"`
 }
@@ -65,6 +70,7 @@ func DefaultConfig() Config {
 		Trackers:           []string{},
 		Seed:               true,
 		MaxPeersPerTorrent: 50,
+		ParkAfter:          2 * time.Minute,
 		Market:             DefaultMarketConfig(),
 	}
 }
@@ -97,6 +103,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Market.Validate(); err != nil {
 		return err
+	}
+	if c.ParkAfter < 0 {
+		return fmt.Errorf("park_after %s: must not be negative", c.ParkAfter)
 	}
 	if c.MaxPeersPerTorrent < 1 {
 		return fmt.Errorf("max_peers_per_torrent %d: must be at least 1", c.MaxPeersPerTorrent)

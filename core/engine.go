@@ -91,6 +91,15 @@ type Engine struct {
 	gates gateTable    // upload gates of paid torrents (gate.go)
 	keys  *hashIndex   // every key a peer may name a torrent by (park_index.go)
 
+	// Parking (park.go): parkAnn announces parked torrents (nil: none is
+	// announced); parkedN counts them, read by wakeFor off the loop;
+	// freed counts parks since memory was last returned (loop only).
+	parkAnn parkAnnouncing
+	parkedN atomic.Int64
+	freed   int
+	// complete is the all-complete piece map parked torrents share.
+	complete []byte
+
 	// udp is the UDP port when uTP is off: it answers uTP SYNs with a
 	// reset (utpreset.go) and carries the DHT when that is on.
 	udp     net.PacketConn
@@ -521,8 +530,20 @@ func (e *Engine) do(ctx context.Context, fn func() error) error {
 }
 
 // doTorrent runs fn on the loop with the state of torrent ih, or returns
-// ErrUnknownTorrent.
+// ErrUnknownTorrent. A parked torrent is woken first: fn may need the
+// client (park.go).
 func (e *Engine) doTorrent(ctx context.Context, ih InfoHash, fn func(ts *tstate) error) error {
+	return e.doRecord(ctx, ih, func(ts *tstate) error {
+		if err := e.wake(ts); err != nil {
+			return err
+		}
+		return fn(ts)
+	})
+}
+
+// doRecord is doTorrent for a command that needs only our own state of
+// the torrent, parked or not.
+func (e *Engine) doRecord(ctx context.Context, ih InfoHash, fn func(ts *tstate) error) error {
 	return e.do(ctx, func() error {
 		ts, err := e.lookup(ih)
 		if err != nil {

@@ -146,7 +146,8 @@ func (e *Engine) AddPeer(ctx context.Context, ih InfoHash, addr string) error {
 // Remove removes the torrent; with deleteData its downloaded files are
 // deleted too (never anything outside its data dir).
 func (e *Engine) Remove(ctx context.Context, ih InfoHash, deleteData bool) error {
-	return e.doTorrent(ctx, ih, func(ts *tstate) error {
+	return e.doRecord(ctx, ih, func(ts *tstate) error {
+		e.unpark(ts, true) // park.go
 		e.stop(ts)
 		e.session.down += ts.sessDown
 		e.session.up += ts.sessUp
@@ -168,7 +169,8 @@ func (e *Engine) Remove(ctx context.Context, ih InfoHash, deleteData bool) error
 // Pause stops the torrent: its connections are closed and nothing is
 // transferred until Resume.
 func (e *Engine) Pause(ctx context.Context, ih InfoHash) error {
-	return e.doTorrent(ctx, ih, func(ts *tstate) error {
+	return e.doRecord(ctx, ih, func(ts *tstate) error {
+		e.unpark(ts, true) // park.go
 		e.stop(ts)
 		ts.rec.Paused = true
 		e.saveRecord(ts)
@@ -264,7 +266,7 @@ func (e *Engine) SetLimits(ctx context.Context, ih InfoHash, l Limits) error {
 // SetLabels replaces the torrent's labels.
 func (e *Engine) SetLabels(ctx context.Context, ih InfoHash, labels []string) error {
 	labels = append([]string(nil), labels...)
-	return e.doTorrent(ctx, ih, func(ts *tstate) error {
+	return e.doRecord(ctx, ih, func(ts *tstate) error {
 		ts.rec.Labels = labels
 		e.saveRecord(ts)
 		return nil

@@ -30,6 +30,11 @@ func (e *Engine) loop(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			e.persistAll()
+			if e.parkAnn != nil { // parked torrents' trackers learn we stopped
+				c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				e.parkAnn.close(c)
+				cancel()
+			}
 			return nil
 		case fn := <-e.cmdC:
 			fn()
@@ -60,6 +65,9 @@ func (e *Engine) restore() error {
 		}
 		e.torrents[ts.ih] = ts
 		e.order = append(e.order, ts.ih)
+		if e.restoreParked(ts) { // park.go
+			continue
+		}
 		if err := e.start(ts); err != nil {
 			ts.err = err.Error()
 		}

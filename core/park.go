@@ -1,6 +1,48 @@
 package core
 
-import "context"
+// Parking (issue 19). A complete torrent that has had no peer for
+// Config.ParkAfter leaves the anacrolix client: anacrolix keeps several
+// KiB per torrent (its Torrent, pieces, storage, loggers) that a seedbox of
+// thousands of idle torrents pays for nothing. A parked torrent keeps only
+// our own state: it shows as seeding, and it is announced to its trackers
+// and the DHT by the announcer of parked torrents (park_announce.go).
+// It wakes, back into the client, when
+//
+//   - a peer connects naming it: our listener reads the handshake's
+//     infohash (plaintext) or secret key (MSE) first (sniff.go) and waits
+//     for wakeFor before handing the connection to anacrolix;
+//   - a tracker reports leechers for it (the announcer's OnLeechers);
+//   - a command needs the client (doTorrent): recheck, priorities, peers,
+//     move, sequential, resume.
+//
+// Pause and Remove of a parked torrent need no client: the announcer
+// tells the trackers we stopped. A torrent parked at shutdown starts
+// parked, without the client, when its files are unchanged since (the
+// start-up check of filecheck.go); otherwise it starts in the client and
+// is verified.
+
+import (
+	"bytes"
+	"context"
+	"runtime/debug"
+	"time"
+
+	"github.com/anacrolix/torrent"
+)
+
+// parkBatch is the most torrents parked in one tick: a Drop takes the
+// client lock, and thousands going quiet together (after a mass add) must
+// not hold the loop.
+const parkBatch = 64
+
+// parkAnnouncing is what parking needs of the announcer of parked
+// torrents (park_announce.go).
+type parkAnnouncing interface {
+	park(ih InfoHash, key [20]byte, trackers []string, private bool, uploaded, downloaded int64)
+	unpark(ih InfoHash)
+	stop(ih InfoHash)
+	close(ctx context.Context)
+}
 
 // indexKeys records the keys peers may name ts by: its infohash and, for
 // a v2 or hybrid torrent, the truncated v2 infohash (park_index.go).
@@ -19,10 +61,185 @@ func (e *Engine) unindexKeys(ts *tstate) {
 	}
 }
 
+// parkable reports whether ts, polled as t, may leave the client at now:
+// complete with every file wanted, nothing running, no peer since
+// ParkAfter, no explicit peer to dial.
+func (e *Engine) parkable(ts *tstate, t *Torrent, now time.Time) bool {
+	return e.cfg.ParkAfter > 0 && ts.t != nil && t != nil && !ts.busy &&
+		t.State == StateSeeding && ts.err == "" && ts.tf != nil &&
+		ts.checking == 0 && !ts.moving && len(ts.rec.Peers) == 0 && allWanted(ts) &&
+		now.Sub(ts.activeAt) >= e.cfg.ParkAfter
+}
+
+func allWanted(ts *tstate) bool {
+	for _, p := range ts.rec.Priorities {
+		if p == PrioritySkip {
+			return false
+		}
+	}
+	return true
+}
+
+// park takes ts out of the client (parkable said it may).
+func (e *Engine) park(ts *tstate) {
+	e.stop(ts)
+	ts.parked = true
+	e.parkedN.Add(1)
+	e.freed++
+	if !ts.rec.Parked {
+		ts.rec.Parked = true
+		e.saveRecord(ts)
+	}
+	e.announceParked(ts)
+	e.log.Debug("parked", "infohash", ts.rec.InfoHash)
+}
+
+// announceParked hands ts to the announcer of parked torrents.
+func (e *Engine) announceParked(ts *tstate) {
+	if e.parkAnn == nil {
+		return
+	}
+	private := ts.tf != nil && ts.tf.info.Private != nil && *ts.tf.info.Private
+	e.parkAnn.park(ts.ih, ts.ih, ts.trackers, private, ts.uploaded(), ts.downloaded())
+}
+
+// unpark ends ts's parking without starting it (pause, remove); stopped
+// tells its trackers we left.
+func (e *Engine) unpark(ts *tstate, stopped bool) {
+	if !ts.parked {
+		return
+	}
+	ts.parked = false
+	e.parkedN.Add(-1)
+	ts.touch()
+	if e.parkAnn != nil {
+		if stopped {
+			e.parkAnn.stop(ts.ih)
+		} else {
+			e.parkAnn.unpark(ts.ih)
+		}
+	}
+	if ts.rec.Parked {
+		ts.rec.Parked = false
+		e.saveRecord(ts)
+	}
+}
+
+// wake puts a parked ts back in the client.
+func (e *Engine) wake(ts *tstate) error {
+	if !ts.parked {
+		return nil
+	}
+	e.unpark(ts, false)
+	ts.activeAt = time.Now()
+	e.log.Debug("woken", "infohash", ts.rec.InfoHash)
+	return e.start(ts)
+}
+
+// parkQuiet parks the torrents that went quiet, at most parkBatch, and
+// returns the memory of a large batch to the system at once (the
+// scavenger would take minutes).
+func (e *Engine) parkQuiet(cands []*tstate) {
+	for i, ts := range cands {
+		if i == parkBatch {
+			break
+		}
+		e.park(ts)
+	}
+	if e.freed >= 256 && len(cands) <= parkBatch {
+		e.freed = 0
+		go debug.FreeOSMemory()
+	}
+}
+
+// restoreParked parks ts at start, without the client, when it was parked
+// at shutdown and its files are as they were; false when it must start in
+// the client instead.
+func (e *Engine) restoreParked(ts *tstate) bool {
+	if !ts.rec.Parked || ts.rec.Paused || e.cfg.ParkAfter <= 0 || ts.tf == nil || !allWanted(ts) {
+		return false
+	}
+	fc, err := e.checkFiles(ts)
+	if err != nil || len(fc.missing) > 0 || len(fc.changed) > 0 {
+		return false // start verifies, or reports what is missing
+	}
+	ts.parked = true
+	e.parkedN.Add(1)
+	e.announceParked(ts)
+	return true
+}
+
 // wakeFor returns once torrent ih is in the anacrolix client, so that an
 // incoming connection naming it can be handed to the client; it returns
 // at once for a torrent that is not parked or not ours. The handshake
 // sniffer (sniff.go) calls it from its own goroutine.
 func (e *Engine) wakeFor(ctx context.Context, ih InfoHash) error {
-	return nil // parking lands next (park.go); until then no torrent is parked
+	if e.parkedN.Load() == 0 {
+		return nil
+	}
+	return e.do(ctx, func() error {
+		if ts, ok := e.torrents[ih]; ok {
+			return e.wake(ts)
+		}
+		return nil
+	})
+}
+
+// wakeWithPeers wakes a parked torrent whose tracker reports leechers and
+// dials them (the announcer's OnLeechers, from its goroutine).
+func (e *Engine) wakeWithPeers(ih InfoHash, peers []string) {
+	e.post(func() {
+		ts, ok := e.torrents[ih]
+		if !ok || !ts.parked {
+			return
+		}
+		if err := e.wake(ts); err != nil || ts.t == nil {
+			if err != nil {
+				e.log.Warn("cannot wake parked torrent", "infohash", ts.rec.InfoHash, "err", err)
+			}
+			return
+		}
+		pis := make([]torrent.PeerInfo, len(peers))
+		for i, a := range peers {
+			pis[i] = torrent.PeerInfo{Addr: torrent.StringAddr(a), Source: torrent.PeerSourceTracker}
+		}
+		ts.t.AddPeers(pis)
+	})
+}
+
+// pollParked is poll for a parked torrent: complete in every file, no
+// peer, no rate; the piece map is all complete.
+func (e *Engine) pollParked(ts *tstate, prev *Torrent, out Torrent) Torrent {
+	ts.busy, ts.hashing = false, false
+	tf := ts.tf
+	out.PieceLength, out.NumPieces = tf.PieceLength, tf.NumPieces
+	out.Pieces = e.allComplete(tf.NumPieces)
+	files := prev.Files
+	if len(files) == 0 {
+		up := tf.info.UpvertedFiles()
+		for i, p := range tf.Files {
+			files = append(files, File{Path: p, Size: up[i].Length})
+		}
+	}
+	out.Files = make([]File, len(files))
+	for i, f := range files {
+		f.Done, f.Priority = f.Size, ts.prio(i)
+		out.Files[i] = f
+		out.Size += f.Size
+	}
+	out.Files = reuse(prev.Files, out.Files)
+	out.Done = out.Size
+	out.Downloaded, out.Uploaded = ts.downloaded(), ts.uploaded()
+	out.State, out.Parked = StateSeeding, true
+	out.Ratio = ratio(out.Uploaded, out.Size)
+	return out
+}
+
+// allComplete returns a piece map of n complete pieces, shared by every
+// parked torrent's snapshot (snapshots are never modified).
+func (e *Engine) allComplete(n int) []byte {
+	if len(e.complete) < n {
+		e.complete = bytes.Repeat([]byte{2}, n)
+	}
+	return e.complete[:n:n]
 }

@@ -131,6 +131,9 @@ func (e *Engine) poll(ts *tstate, dt time.Duration, now time.Time) Torrent {
 		out.Format, out.InfoHashV2 = ts.tf.Format, ts.tf.InfoHashV2
 	}
 	out.Trackers = e.pollTrackers(ts, prev.Trackers)
+	if ts.t == nil && ts.parked {
+		return e.pollParked(ts, prev, out)
+	}
 	if ts.t == nil {
 		// Paused: keep the last known progress.
 		ts.busy, ts.hashing = ts.moving, false
@@ -213,6 +216,11 @@ func (e *Engine) poll(ts *tstate, dt time.Duration, now time.Time) Torrent {
 		out.ETA = time.Duration(float64(out.Size-out.Done)/float64(out.DownRate)) * time.Second
 	}
 	out.Ratio = ratio(out.Uploaded, out.Size)
+	defer func() {
+		if ts.busy {
+			ts.activeAt = now
+		}
+	}()
 	ts.busy = out.PeerCount > 0 || out.DownRate != 0 || out.UpRate != 0 || ts.hashing || ts.checking > 0 ||
 		ts.announcePending || ts.moving || !ts.applied || ts.deferred ||
 		out.State == StateMetadata || out.State == StateChecking ||
@@ -318,6 +326,8 @@ func (e *Engine) pollAll(s *Snapshot, dt time.Duration) {
 		e.refreshed = now
 	}
 	prev := e.last.Torrents
+	var quiet []*tstate // parkable, parked once the snapshot is built (park.go)
+	defer func() { e.parkQuiet(quiet) }()
 	var out []Torrent // nil while every torrent is prev's
 	v := new(Torrent) // a polled value; a new one once v is kept
 	for i, ih := range e.order {
@@ -330,6 +340,9 @@ func (e *Engine) pollAll(s *Snapshot, dt time.Duration) {
 			if t == nil || !reflect.DeepEqual(v, t) {
 				t, v = v, new(Torrent)
 			}
+		}
+		if ts.t != nil && e.parkable(ts, t, now) {
+			quiet = append(quiet, ts)
 		}
 		if out == nil && (i >= len(prev) || t != &prev[i]) {
 			out = make([]Torrent, i, len(e.order))

@@ -129,6 +129,7 @@ type Torrent struct {
 	Size        int64 // bytes wanted in total (0 until metadata is known)
 	Done        int64 // verified bytes
 	State       State
+	Parked      bool // seeding out of the client until a peer asks for it (core/park.go)
 	Err         string
 	DownRate    int64 // bytes per second
 	UpRate      int64

@@ -36,6 +36,7 @@ type record struct {
 	Limits     Limits     `json:"limits"`
 	Market     marketRec  `json:"market"`
 	Peers      []string   `json:"peers,omitempty"` // dialled directly
+	Parked     bool       `json:"parked,omitempty"` // out of the client at shutdown (park.go)
 	AddedAt    time.Time  `json:"added_at"`
 	Downloaded int64      `json:"downloaded"` // payload bytes, all time
 	Uploaded   int64      `json:"uploaded"`

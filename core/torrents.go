@@ -30,6 +30,8 @@ type tstate struct {
 	name     string
 	err      string
 	checking int          // rechecks running
+	parked   bool         // out of the client, complete and quiet (park.go)
+	activeAt time.Time    // last seen with peers or work, or started (park.go)
 	moving   bool         // Move in progress
 	missing  []layoutFile // recorded files found missing at start (filecheck.go)
 	// announcePending holds back the trackers until the data on disk has
@@ -113,6 +115,7 @@ func (e *Engine) start(ts *tstate) error {
 		})
 	})
 	ts.touch()
+	ts.activeAt = time.Now()
 	ts.applied = false
 	ts.sessDown, ts.sessUp = 0, 0
 	ts.peers = make(map[*torrent.PeerConn]*peerRate)

@@ -438,6 +438,7 @@ type torrentJSON struct {
 	InfoHashV2 string    `json:"infohash_v2"` // SHA-256 of the info dict, 64 hex; "" for v1
 	Name       string    `json:"name"`
 	State      string    `json:"state"`
+	Parked     bool      `json:"parked,omitempty"` // seeding out of the client until a peer asks (core/park.go)
 	Error      string    `json:"error,omitempty"`
 	Labels     []string  `json:"labels"`
 	AddedAt    time.Time `json:"added_at"`
@@ -466,7 +467,7 @@ type torrentJSON struct {
 
 func newTorrentJSON(t *core.Torrent, dec int) torrentJSON {
 	j := torrentJSON{
-		InfoHash: t.InfoHash.String(), Format: string(t.Format), Name: t.Name, State: string(t.State), Error: t.Err,
+		InfoHash: t.InfoHash.String(), Format: string(t.Format), Name: t.Name, State: string(t.State), Parked: t.Parked, Error: t.Err,
 		Labels: append([]string{}, t.Labels...), AddedAt: t.AddedAt, DataDir: t.DataDir,
 		Size: t.Size, Done: t.Done, Progress: t.Progress(),
 		DownRate: t.DownRate, UpRate: t.UpRate, Downloaded: t.Downloaded, Uploaded: t.Uploaded,

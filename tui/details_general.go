@@ -23,6 +23,9 @@ func (d *detailsPane) generalLines(t *core.Torrent, width int) []string {
 	if t.Err != "" {
 		state += ": " + t.Err
 	}
+	if t.Parked {
+		state += " (parked: out of the client until a peer asks for it)"
+	}
 	mk := t.Market
 	kv := [][2]string{
 		{"Name", t.Name},
