@@ -35,7 +35,7 @@ type record struct {
 	Priorities []Priority `json:"priorities,omitempty"` // per file, once known
 	Limits     Limits     `json:"limits"`
 	Market     marketRec  `json:"market"`
-	Peers      []string   `json:"peers,omitempty"` // dialled directly
+	Peers      []string   `json:"peers,omitempty"`  // dialled directly
 	Parked     bool       `json:"parked,omitempty"` // out of the client at shutdown (park.go)
 	AddedAt    time.Time  `json:"added_at"`
 	Downloaded int64      `json:"downloaded"` // payload bytes, all time
