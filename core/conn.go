@@ -101,6 +101,18 @@ func (o *opening) note(p []byte) {
 	}
 }
 
+// plainWith reports whether p, written next, completes a plaintext
+// opening.
+func (o *opening) plainWith(p []byte) bool {
+	if o.done.Load() {
+		return false
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	need := len(btProtocol) - len(o.buf)
+	return len(p) >= need && string(o.buf)+string(p[:need]) == btProtocol
+}
+
 // InfoHash returns the torrent the connection was matched to, if any yet.
 func (c *Conn) InfoHash() (InfoHash, bool) {
 	if p := c.infoHash.Load(); p != nil {
@@ -187,6 +199,10 @@ func (c *Conn) Write(p []byte) (int, error) {
 		if err := c.waitUp(k); err != nil {
 			return done, fmt.Errorf("write to %s: %w", c.key.Remote, net.ErrClosed)
 		}
+		if c.outgoing && c.reg.requireMSE && c.opening.plainWith(p[done:done+k]) {
+			_ = c.Close()
+			return done, fmt.Errorf("write to %s: plaintext handshake refused, encryption is required", c.key.Remote)
+		}
 		n, err := c.Conn.Write(p[done : done+k])
 		if c.outgoing {
 			c.opening.note(p[done : done+n])
@@ -228,6 +244,10 @@ func (c *Conn) Close() error {
 // and the global rate limiters they share. Its mutex guards the map only.
 type ConnRegistry struct {
 	up, down *rate.Limiter // global limits; never nil
+	// requireMSE refuses an outgoing plaintext handshake (encryption
+	// "require": anacrolix itself would fall back to one); set before
+	// the first connection.
+	requireMSE bool
 
 	mu    sync.Mutex
 	conns map[ConnKey]*Conn

@@ -83,9 +83,10 @@ type Engine struct {
 	pc    completionDB
 	cl    *torrent.Client
 	conns *ConnRegistry
-	tcp   net.Listener
-	utp   utpSocket   // nil unless uTP is on
-	dht   *dht.Server // nil unless DHT is on
+	tcp   net.Listener // our TCP listener behind the sniffer (sniff.go)
+	utp   utpSocket    // nil unless uTP is on
+	utpIn *sniffer     // the sniffer on utp's incoming connections
+	dht   *dht.Server  // nil unless DHT is on
 	facts *peerTable
 	mkt   *marketState // the bandwidth market; nil without a wallet (market_loop.go)
 	gates gateTable    // upload gates of paid torrents (gate.go)
@@ -220,13 +221,14 @@ func New(cfg Config, dataDir string, opts ...Option) (_ *Engine, err error) {
 
 	e.pc = newCompletionDB(e.st.db)
 	e.keys = newHashIndex()
+	e.conns.requireMSE = cfg.Encryption == "require"
 
 	tcp, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return nil, listenError("tcp", cfg.ListenAddr, err)
 	}
-	closers = append(closers, tcp.Close)
-	e.tcp = tcpListener{Listener: tcp, reg: e.conns}
+	e.tcp = e.sniff(tcpListener{Listener: tcp, reg: e.conns}, tcp.Close)
+	closers = append(closers, e.tcp.Close)
 	port := tcp.Addr().(*net.TCPAddr).Port
 	host, _, _ := net.SplitHostPort(cfg.ListenAddr)
 	udpAddr := net.JoinHostPort(host, strconv.Itoa(port))
@@ -236,7 +238,8 @@ func New(cfg Config, dataDir string, opts ...Option) (_ *Engine, err error) {
 			return nil, listenError("utp", udpAddr, err)
 		}
 		e.utp = s
-		closers = append(closers, s.Close)
+		e.utpIn = e.sniff(utpTransport{s: s, reg: e.conns}, s.Close)
+		closers = append(closers, e.utpIn.Close)
 	} else {
 		// The port a uTP-first peer tries: answer it (utpreset.go).
 		pc, err := net.ListenPacket("udp", udpAddr)
@@ -269,9 +272,8 @@ func New(cfg Config, dataDir string, opts ...Option) (_ *Engine, err error) {
 		e.cl.AddDialer(dialer)
 	}
 	if e.utp != nil {
-		ut := utpTransport{s: e.utp, reg: e.conns}
-		e.cl.AddListener(ut)
-		e.cl.AddDialer(ut)
+		e.cl.AddListener(e.utpIn)
+		e.cl.AddDialer(utpTransport{s: e.utp, reg: e.conns})
 	}
 	if cfg.DHT {
 		var pc net.PacketConn = e.utp
@@ -319,11 +321,12 @@ func (e *Engine) clientConfig(clientVersion string) *torrent.ClientConfig {
 	cc.DownloadRateLimiter = rate.NewLimiter(rate.Inf, 1<<20)
 	cc.DialRateLimiter = rate.NewLimiter(20, 20)
 	cc.DefaultStorage = e.fileStorage(e.downloadDir)
+	// anacrolix receives incoming connections decrypted (sniff.go), so
+	// each policy accepts plaintext and sets only how it dials: "require"
+	// dials like "prefer", and conn.go refuses the plaintext fallback.
 	switch cfg.Encryption {
-	case "prefer":
+	case "prefer", "require":
 		cc.HeaderObfuscationPolicy = torrent.HeaderObfuscationPolicy{Preferred: true}
-	case "require":
-		cc.HeaderObfuscationPolicy = torrent.HeaderObfuscationPolicy{Preferred: true, RequirePreferred: true}
 	case "allow":
 		cc.HeaderObfuscationPolicy = torrent.HeaderObfuscationPolicy{}
 	case "disable":
@@ -486,8 +489,8 @@ func (e *Engine) shutdown() {
 		e.dht.Close() // before its socket, or its reader panics
 	}
 	_ = e.tcp.Close()
-	if e.utp != nil {
-		_ = e.utp.Close()
+	if e.utpIn != nil {
+		_ = e.utpIn.Close() // and the socket
 	}
 	if e.udp != nil {
 		_ = e.udp.Close()
