@@ -438,3 +438,39 @@ func TestSniffEnginesNoCommonPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestSniffWakesParked: a parked seeder (out of the anacrolix client) is
+// woken by a leecher's incoming handshake, plaintext or MSE, and the
+// leecher downloads the torrent (checked by hash) on that connection.
+func TestSniffWakesParked(t *testing.T) {
+	for i, enc := range []string{"disable", "require"} {
+		t.Run(enc, func(t *testing.T) {
+			dir := t.TempDir()
+			ctx := context.Background()
+			root, tp, _ := dataTorrent(t, dir, uint64(46+i), 1<<20)
+			seeder := startEngine(t, "seeder", parkConfig(ipN(246+2*i), 300*time.Millisecond), filepath.Join(dir, "s"))
+			ih, err := seeder.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Dir(root)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, seeder.Engine, ih, 30*time.Second, "seeder parked", isParked)
+			if inClient(t, seeder.Engine, ih) {
+				t.Fatal("parked torrent in the client")
+			}
+			lc := testConfig(ipN(247 + 2*i))
+			lc.Encryption = enc
+			leecher := startEngine(t, "leecher", lc, filepath.Join(dir, "l"))
+			out := filepath.Join(dir, "out")
+			if _, err := leecher.Add(ctx, AddSpec{Source: tp, DataDir: out, Peers: []string{seeder.ListenAddr().String()}}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, leecher.Engine, ih, 60*time.Second, "download from the parked seeder", isComplete)
+			sameTree(t, hashTree(t, root), hashTree(t, filepath.Join(out, "payload")))
+			for _, c := range seeder.Conns().Conns() {
+				if !c.Outgoing() && c.Encrypted() != (enc == "require") {
+					t.Errorf("seeder's connection %s encrypted %v under the leecher's %q", c.Key(), c.Encrypted(), enc)
+				}
+			}
+		})
+	}
+}
