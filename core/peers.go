@@ -6,6 +6,7 @@ package core
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -143,6 +144,29 @@ func (p *peerTable) trackerDialed(addr string, err error) {
 	p.mu.Lock()
 	p.hosts[addr] = st
 	p.mu.Unlock()
+}
+
+// parkedAnnounce records the outcome of an announce the park announcer
+// made for torrent ih, out of anacrolix (park_announce.go: its Status).
+// errParkOver forgets it: the torrent is back in anacrolix, or stopped.
+func (p *peerTable) parkedAnnounce(ih InfoHash, rawURL string, err error, peers int, next time.Time) {
+	k := trackerKey{ih.String(), rawURL}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if errors.Is(err, errParkOver) {
+		delete(p.trackers, k)
+		return
+	}
+	tr := p.trackers[k]
+	if tr == nil {
+		tr = &Tracker{URL: rawURL}
+		p.trackers[k] = tr
+	}
+	if err != nil {
+		tr.Status, tr.LastErr, tr.Next = "error", err.Error(), next
+	} else {
+		tr.Status, tr.LastErr, tr.Peers, tr.Next, tr.LastSeen = "ok", "", peers, next, time.Now()
+	}
 }
 
 func (p *peerTable) tracker(ih InfoHash, rawURL string) Tracker {
