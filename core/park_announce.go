@@ -133,7 +133,7 @@ type parkedTorrent struct {
 	up, down  int64
 	jobs      []parkJob // one per tracker, then the DHT's if any
 	leechNext time.Time // OnLeechers is not called again before
-	gone      bool      // unparked, stopped or closed: drop outcomes
+	gone      bool      // unparked or stopped: drop outcomes
 	stopping  bool      // stopped: a tracker announced to gets a stopped
 }
 
@@ -424,9 +424,9 @@ func (a *parkAnnouncer) finish(q *parkQueue, j *parkJob, req tracker.AnnounceReq
 		j.started = true
 	}
 	if a.closed {
-		// close cancelled it: whatever the tracker has of us, close
-		// sends stopped where we know it has.
-		if j.once || (j.started && j.url != "" && (!t.gone || t.stopping)) {
+		// close cancelled it. A started cut short may have reached the
+		// tracker: close owes it a stopped too.
+		if j.once || (j.url != "" && (j.started || req.Event == tracker.Started) && (!t.gone || t.stopping)) {
 			a.late = append(a.late, parkStop{j.url, a.stopRequest(t)})
 		}
 		a.mu.Unlock()
@@ -506,8 +506,9 @@ func (a *parkAnnouncer) stopRequest(t *parkedTorrent) tracker.AnnounceRequest {
 }
 
 // close stops the announcer: every parked torrent gets a stopped at each
-// tracker that accepted an announce from us, parkCloseInFlight at a time,
-// until done or ctx is done. Later calls of any method do nothing.
+// tracker that accepted an announce from us or had our started in flight,
+// parkCloseInFlight at a time, until done or ctx is done. Later calls of
+// any method do nothing.
 func (a *parkAnnouncer) close(ctx context.Context) {
 	a.mu.Lock()
 	if a.closed {
@@ -517,7 +518,6 @@ func (a *parkAnnouncer) close(ctx context.Context) {
 	a.closed = true
 	var stops []parkStop
 	for _, t := range a.parked {
-		t.gone = true
 		for i := range t.jobs {
 			if j := &t.jobs[i]; j.url != "" && j.started && !j.running {
 				stops = append(stops, parkStop{j.url, a.stopRequest(t)})

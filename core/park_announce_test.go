@@ -590,7 +590,8 @@ func TestParkAnnounceClose(t *testing.T) {
 		}
 	}
 	t.Logf("%d started announces in %v", n, time.Since(start))
-	time.Sleep(50 * time.Millisecond) // the last outcomes recorded
+	// Some outcomes may still be on their way: close owes those a
+	// stopped too.
 	start = time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	a.close(ctx)
