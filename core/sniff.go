@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -50,6 +51,7 @@ type sniffer struct {
 	wake       func(context.Context, InfoHash) error
 	plain, mse bool          // incoming plaintext, MSE handshakes accepted
 	timeout    time.Duration // from accept to hand-over, at most
+	log        *slog.Logger
 
 	ctx    context.Context // done when the sniffer is closed
 	cancel context.CancelFunc
@@ -64,8 +66,9 @@ type sniffer struct {
 // newSniffer starts reading inner's connections. encryption is the
 // engine's policy (Config.Encryption): "require" refuses plaintext
 // handshakes, "disable" refuses MSE. A connection not ready for hand-over
-// within timeout is closed. Close closes inner with closeInner.
-func newSniffer(inner acceptor, closeInner func() error, keys *hashIndex, wake func(context.Context, InfoHash) error, encryption string, timeout time.Duration) *sniffer {
+// within timeout is closed; log gets a line at debug level for each.
+// Close closes inner with closeInner.
+func newSniffer(inner acceptor, closeInner func() error, keys *hashIndex, wake func(context.Context, InfoHash) error, encryption string, timeout time.Duration, log *slog.Logger) *sniffer {
 	s := &sniffer{
 		inner:      inner,
 		closeInner: closeInner,
@@ -74,6 +77,7 @@ func newSniffer(inner acceptor, closeInner func() error, keys *hashIndex, wake f
 		plain:      encryption != "require",
 		mse:        encryption != "disable",
 		timeout:    timeout,
+		log:        log,
 		slots:      make(chan struct{}, sniffInFlight),
 		readyC:     make(chan net.Conn),
 		pumpDone:   make(chan struct{}),
@@ -86,7 +90,7 @@ func newSniffer(inner acceptor, closeInner func() error, keys *hashIndex, wake f
 
 // sniff wraps one of the engine's listeners (closed by closeL).
 func (e *Engine) sniff(l acceptor, closeL func() error) *sniffer {
-	return newSniffer(l, closeL, e.keys, e.wakeFor, e.cfg.Encryption, sniffTimeout)
+	return newSniffer(l, closeL, e.keys, e.wakeFor, e.cfg.Encryption, sniffTimeout, e.log.With("module", "sniff"))
 }
 
 // Accept returns the next connection ready for anacrolix.
@@ -144,6 +148,7 @@ func (s *sniffer) pump() {
 			go s.sniff(nc)
 		default:
 			_ = nc.Close()
+			s.log.Debug("incoming connection closed: too many handshakes in flight", "remote", nc.RemoteAddr().String())
 		}
 	}
 }
@@ -160,6 +165,10 @@ func (s *sniffer) sniff(nc net.Conn) {
 	c, err := s.handshake(ctx, nc)
 	if err != nil {
 		_ = nc.Close()
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("handshake not done within %s", s.timeout)
+		}
+		s.log.Debug("incoming connection closed", "remote", nc.RemoteAddr().String(), "err", err)
 		return
 	}
 	if !stop() {

@@ -42,7 +42,7 @@ func newSniffRig(t *testing.T, encryption string, timeout time.Duration) *sniffR
 		r.mu.Unlock()
 		return nil
 	}
-	r.s = newSniffer(tcpListener{Listener: l, reg: r.reg}, l.Close, e.keys, wake, encryption, timeout)
+	r.s = newSniffer(tcpListener{Listener: l, reg: r.reg}, l.Close, e.keys, wake, encryption, timeout, testLogger(t, "sniff"))
 	t.Cleanup(func() { _ = r.s.Close() })
 	return r
 }
