@@ -30,6 +30,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/anacrolix/dht/v2"
 	"github.com/anacrolix/torrent/tracker"
 )
 
@@ -55,7 +56,8 @@ type parkAnnounceOpts struct {
 	DHT func(ctx context.Context, key [20]byte, port int) error
 	// OnLeechers is called, at most once per tracker interval per
 	// torrent, when a tracker reports leechers and returns peers
-	// ("host:port", at most parkNumWant). Not called with the lock held.
+	// ("host:port", at most parkNumWant). Not called with the lock held;
+	// it may block, close does not wait for it.
 	OnLeechers func(ih InfoHash, peers []string)
 	// Status reports each announce's outcome to a tracker: err (nil on
 	// success), the swarm size the tracker reported, the next announce.
@@ -184,7 +186,14 @@ func (h *parkHeap) Pop() any {
 	return j
 }
 
+// parkAnnounceTuning, set only by tests, adjusts the options of every
+// announcer made after (the engine's too) before the defaults apply.
+var parkAnnounceTuning func(*parkAnnounceOpts)
+
 func newParkAnnouncer(o parkAnnounceOpts) *parkAnnouncer {
+	if parkAnnounceTuning != nil {
+		parkAnnounceTuning(&o)
+	}
 	o.defaults()
 	a := &parkAnnouncer{
 		o:      o,
@@ -381,7 +390,6 @@ func (a *parkAnnouncer) run() {
 
 // do runs one announce and hands its outcome to finish.
 func (a *parkAnnouncer) do(q *parkQueue, j *parkJob, req tracker.AnnounceRequest) {
-	defer a.wg.Done()
 	ctx, cancel := context.WithTimeout(a.ctx, a.o.timeout)
 	var res tracker.AnnounceResponse
 	var err error
@@ -391,7 +399,13 @@ func (a *parkAnnouncer) do(q *parkQueue, j *parkJob, req tracker.AnnounceRequest
 		res, err = a.announce(ctx, j.url, req)
 	}
 	cancel()
-	a.finish(q, j, req, res, err)
+	ih, peers := a.finish(q, j, req, res, err)
+	a.wg.Done()
+	// Not waited for by close: the engine's OnLeechers waits for its
+	// loop, which may be the one closing.
+	if len(peers) > 0 {
+		a.o.OnLeechers(ih, peers)
+	}
 }
 
 // announce sends one announce through anacrolix's tracker client, which
@@ -413,8 +427,9 @@ func (a *parkAnnouncer) announce(ctx context.Context, u string, req tracker.Anno
 	}.Do()
 }
 
-// finish records an announce's outcome and schedules the job's next one.
-func (a *parkAnnouncer) finish(q *parkQueue, j *parkJob, req tracker.AnnounceRequest, res tracker.AnnounceResponse, err error) {
+// finish records an announce's outcome and schedules the job's next one;
+// it returns the peers to hand to OnLeechers, if any.
+func (a *parkAnnouncer) finish(q *parkQueue, j *parkJob, req tracker.AnnounceRequest, res tracker.AnnounceResponse, err error) (InfoHash, []string) {
 	a.mu.Lock()
 	q.busy--
 	j.running = false
@@ -430,7 +445,7 @@ func (a *parkAnnouncer) finish(q *parkQueue, j *parkJob, req tracker.AnnounceReq
 			a.late = append(a.late, parkStop{j.url, a.stopRequest(t)})
 		}
 		a.mu.Unlock()
-		return
+		return InfoHash{}, nil
 	}
 	defer a.poke() // a slot is free
 	switch {
@@ -439,13 +454,13 @@ func (a *parkAnnouncer) finish(q *parkQueue, j *parkJob, req tracker.AnnounceReq
 			a.o.Log.Debug("parked torrent: stopped announce failed", "infohash", t.ih, "tracker", j.url, "err", err)
 		}
 		a.mu.Unlock()
-		return
+		return InfoHash{}, nil
 	case t.gone:
 		if t.stopping && j.started && j.url != "" {
 			a.queueStopped(t, j.url)
 		}
 		a.mu.Unlock()
-		return
+		return InfoHash{}, nil
 	}
 	var every time.Duration
 	if err != nil {
@@ -468,7 +483,7 @@ func (a *parkAnnouncer) finish(q *parkQueue, j *parkJob, req tracker.AnnounceReq
 	heap.Push(&q.h, j)
 	if j.url == "" {
 		a.mu.Unlock()
-		return
+		return InfoHash{}, nil
 	}
 	if a.o.Status != nil {
 		a.o.Status(t.ih, j.url, err, int(res.Seeders)+int(res.Leechers), j.at)
@@ -486,11 +501,8 @@ func (a *parkAnnouncer) finish(q *parkQueue, j *parkJob, req tracker.AnnounceReq
 			}
 		}
 	}
-	ih := t.ih
 	a.mu.Unlock()
-	if len(peers) > 0 {
-		a.o.OnLeechers(ih, peers)
-	}
+	return t.ih, peers
 }
 
 // interval is a tracker's announce interval (seconds), clamped.
@@ -563,4 +575,30 @@ feed:
 	}
 	close(work)
 	wg.Wait()
+}
+
+// dhtAnnounce is parkAnnounceOpts.DHT through ds: a get_peers traversal
+// toward key ending in announce_peer with port; nil when ds is (the DHT
+// is off).
+func dhtAnnounce(ds *dht.Server) func(ctx context.Context, key [20]byte, port int) error {
+	if ds == nil {
+		return nil
+	}
+	return func(ctx context.Context, key [20]byte, port int) error {
+		a, err := ds.AnnounceTraversal(key, dht.AnnouncePeer(dht.AnnouncePeerOpts{Port: port}))
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		for {
+			select {
+			case _, ok := <-a.Peers:
+				if !ok {
+					return nil
+				}
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
 }
