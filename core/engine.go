@@ -291,6 +291,15 @@ func New(cfg Config, dataDir string, opts ...Option) (_ *Engine, err error) {
 		e.udpDone = make(chan struct{})
 		go refuseUTP(e.udp, e.log, e.udpDone)
 	}
+	if cfg.ParkAfter > 0 { // parked torrents' announces (park_announce.go); the loop closes it
+		e.parkAnn = newParkAnnouncer(parkAnnounceOpts{
+			PeerID: e.cl.PeerID(), Port: port, UserAgent: o.clientVersion,
+			DHT:        dhtAnnounce(e.dht),
+			OnLeechers: e.wakeWithPeers, Status: e.facts.parkedAnnounce,
+			DialContext: cc.TrackerDialContext, ListenPacket: cc.TrackerListenPacket,
+			Log: e.log.With("module", "park-announce"),
+		})
+	}
 	e.log.Info("engine ready", "listen", e.tcp.Addr().String(), "utp", cfg.UTP, "dht", cfg.DHT, "data_dir", dataDir)
 	return e, nil
 }

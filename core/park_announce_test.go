@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -688,4 +690,88 @@ func BenchmarkParkAnnouncerPark(b *testing.B) {
 	runtime.ReadMemStats(&ms1)
 	b.ReportMetric(float64(int64(ms1.HeapAlloc)-int64(ms0.HeapAlloc))/float64(b.N), "heap-B/parked")
 	runtime.KeepAlive(a)
+}
+
+// End to end: a seeding torrent with a tracker parks; after anacrolix's
+// stopped, the engine's announcer announces it started then at the
+// tracker's interval, as a seed on our port with our peer id, and the
+// snapshot shows the tracker ok; Pause sends stopped. Resumed and parked
+// again, a tracker reporting leechers wakes it: anacrolix announces it
+// itself (no numwant: anacrolix sends none over HTTP; we send 50, and 0
+// with stopped).
+func TestParkAnnounceEngine(t *testing.T) {
+	parkAnnounceTuning = func(o *parkAnnounceOpts) {
+		o.FirstDelay, o.spread, o.minInterval = 200*time.Millisecond, time.Millisecond, 10*time.Millisecond
+	}
+	t.Cleanup(func() { parkAnnounceTuning = nil })
+	var leechers sync.Mutex
+	withLeechers := false
+	tr := newAnnTracker(t, func(annReq) (int, map[string]any) {
+		leechers.Lock()
+		defer leechers.Unlock()
+		if withLeechers {
+			return 200, map[string]any{"interval": 1, "complete": 1, "incomplete": 1, "peers": compactPeers("127.0.0.9:9")}
+		}
+		return 200, map[string]any{"interval": 1, "complete": 1, "incomplete": 0, "peers": ""}
+	})
+	dir := t.TempDir()
+	root, torrentPath, _ := payloadTorrent(t, dir, 1, testSizes, CreateOptions{PieceLength: 32 << 10, Trackers: []string{tr.url()}})
+	ctx := context.Background()
+	e := startEngine(t, "seeder", parkConfig("127.0.0.51", 300*time.Millisecond), filepath.Join(dir, "s"))
+	port := e.tcp.Addr().(*net.TCPAddr).Port
+	ih, err := e.Add(ctx, AddSpec{Source: torrentPath, DataDir: filepath.Dir(root)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, e.Engine, ih, 30*time.Second, "parked", isParked)
+
+	// anacrolix's stopped (Drop), then ours.
+	next := func(what string, ok func(annReq) bool) annReq {
+		t.Helper()
+		deadline := time.After(20 * time.Second)
+		for {
+			select {
+			case r := <-tr.gotC:
+				if ok(r) {
+					return r
+				}
+				t.Logf("while waiting for %s: event %q numwant %q", what, r.event, r.numwant)
+			case <-deadline:
+				t.Fatalf("no %s announce in 20 s", what)
+			}
+		}
+	}
+	stopped := next("anacrolix stopped", func(r annReq) bool { return r.event == "stopped" && r.numwant == "" })
+	started := next("parked started", func(r annReq) bool { return r.numwant == "50" })
+	if started.event != "started" || started.left != 0 || started.port != port || started.peerID != e.cl.PeerID() || started.ih != [20]byte(ih) {
+		t.Fatalf("first parked announce %+v; want started, left 0, port %d, our peer id and info hash", started, port)
+	}
+	if started.at.Before(stopped.at) {
+		t.Fatal("parked started before anacrolix's stopped")
+	}
+	if r := tr.next(t, 5*time.Second); r.event != "" || r.numwant != "50" || r.at.Sub(started.at) < 990*time.Millisecond {
+		t.Fatalf("second parked announce %q numwant %q %v after the first; want none at the 1 s interval", r.event, r.numwant, r.at.Sub(started.at))
+	}
+	waitFor(t, e.Engine, ih, 5*time.Second, "tracker ok in the snapshot", func(x Torrent) bool {
+		return len(x.Trackers) == 1 && x.Trackers[0].Status == "ok" && x.Trackers[0].Peers == 1 && !x.Trackers[0].Next.IsZero()
+	})
+
+	if err := e.Pause(ctx, ih); err != nil {
+		t.Fatal(err)
+	}
+	next("parked stopped", func(r annReq) bool { return r.event == "stopped" && r.numwant == "0" })
+	tr.none(t, 1500*time.Millisecond)
+
+	leechers.Lock()
+	withLeechers = true
+	leechers.Unlock()
+	if err := e.Resume(ctx, ih); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, e.Engine, ih, 30*time.Second, "parked after resume", isParked)
+	next("anacrolix stopped", func(r annReq) bool { return r.event == "stopped" && r.numwant == "" })
+	next("parked announce with leechers", func(r annReq) bool { return r.numwant == "50" && r.event == "started" })
+	// anacrolix keeps its announce state of a dropped torrent's trackers:
+	// woken, it goes on from its own stopped with no event, not started.
+	next("woken torrent's announce by anacrolix", func(r annReq) bool { return r.numwant == "" && r.event != "stopped" })
 }
