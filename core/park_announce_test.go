@@ -775,3 +775,39 @@ func TestParkAnnounceEngine(t *testing.T) {
 	// woken, it goes on from its own stopped with no event, not started.
 	next("woken torrent's announce by anacrolix", func(r annReq) bool { return r.numwant == "" && r.event != "stopped" })
 }
+
+// close does not wait for an OnLeechers that blocks: the engine's waits
+// for its loop, and the loop is what closes the announcer.
+func TestParkAnnounceCloseWhileOnLeechersBlocks(t *testing.T) {
+	tr := newAnnTracker(t, func(annReq) (int, map[string]any) {
+		return 200, map[string]any{"interval": 60, "incomplete": 1, "peers": compactPeers("127.0.0.2:6881")}
+	})
+	called, loopFree := make(chan struct{}), make(chan struct{})
+	o := testParkOpts(nil)
+	o.OnLeechers = func(InfoHash, []string) {
+		close(called)
+		<-loopFree
+	}
+	a := newParkAnnouncer(o)
+	ih, key := testIH(1)
+	a.park(ih, key, []string{tr.url()}, true, 0, 0)
+	select {
+	case <-called:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no OnLeechers")
+	}
+	done := make(chan struct{})
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		a.close(ctx)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Error("close waits for a blocked OnLeechers")
+	}
+	close(loopFree)
+	<-done
+}
