@@ -83,7 +83,8 @@ type parkAnnounceOpts struct {
 	backoffMin  time.Duration // first retry after a failure, doubling (1 min)
 	backoffMax  time.Duration // longest retry delay (30 min)
 	dhtEvery    time.Duration // DHT announce period; the first is spread over one period (30 min)
-	timeout     time.Duration // one announce (30 s)
+	timeout     time.Duration // one tracker announce (30 s)
+	dhtTimeout  time.Duration // one DHT announce: cut short, it announces to no node (2 min)
 }
 
 func (o *parkAnnounceOpts) defaults() {
@@ -101,6 +102,7 @@ func (o *parkAnnounceOpts) defaults() {
 	def(&o.backoffMax, 30*time.Minute)
 	def(&o.dhtEvery, 30*time.Minute)
 	def(&o.timeout, 30*time.Second)
+	def(&o.dhtTimeout, 2*time.Minute)
 	if o.maxInterval < o.minInterval {
 		o.maxInterval = o.minInterval
 	}
@@ -390,15 +392,17 @@ func (a *parkAnnouncer) run() {
 
 // do runs one announce and hands its outcome to finish.
 func (a *parkAnnouncer) do(q *parkQueue, j *parkJob, req tracker.AnnounceRequest) {
-	ctx, cancel := context.WithTimeout(a.ctx, a.o.timeout)
 	var res tracker.AnnounceResponse
 	var err error
 	if j.url == "" {
+		ctx, cancel := context.WithTimeout(a.ctx, a.o.dhtTimeout)
 		err = a.o.DHT(ctx, req.InfoHash, a.o.Port)
+		cancel()
 	} else {
+		ctx, cancel := context.WithTimeout(a.ctx, a.o.timeout)
 		res, err = a.announce(ctx, j.url, req)
+		cancel()
 	}
-	cancel()
 	ih, peers := a.finish(q, j, req, res, err)
 	a.wg.Done()
 	// Not waited for by close: the engine's OnLeechers waits for its

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/anacrolix/torrent/bencode"
+	"github.com/anacrolix/torrent/tracker"
+	"github.com/anacrolix/torrent/tracker/udp"
 )
 
 // annReq is one announce as a test tracker decoded it.
@@ -810,4 +812,152 @@ func TestParkAnnounceCloseWhileOnLeechersBlocks(t *testing.T) {
 	}
 	close(loopFree)
 	<-done
+}
+
+// udpAnnTracker is a BEP 15 tracker on loopback: it answers connect and
+// announce (interval 1 s, one leecher at 127.0.0.7:7000) and records each
+// announce request.
+func udpAnnTracker(t *testing.T) (url string, gotC chan udp.AnnounceRequest) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotC = make(chan udp.AnnounceRequest, 100)
+	done := make(chan struct{})
+	t.Cleanup(func() { pc.Close(); <-done })
+	go func() {
+		defer close(done)
+		b := make([]byte, 2048)
+		for {
+			n, addr, err := pc.ReadFrom(b)
+			if err != nil {
+				return
+			}
+			r := bytes.NewReader(b[:n])
+			var h udp.RequestHeader
+			if udp.Read(r, &h) != nil {
+				continue
+			}
+			var out bytes.Buffer
+			switch h.Action {
+			case udp.ActionConnect:
+				udp.Write(&out, udp.ResponseHeader{Action: udp.ActionConnect, TransactionId: h.TransactionId})
+				udp.Write(&out, udp.ConnectionResponse{ConnectionId: 42})
+			case udp.ActionAnnounce:
+				var req udp.AnnounceRequest
+				if h.ConnectionId != 42 || udp.Read(r, &req) != nil {
+					continue
+				}
+				gotC <- req
+				udp.Write(&out, udp.ResponseHeader{Action: udp.ActionAnnounce, TransactionId: h.TransactionId})
+				udp.Write(&out, udp.AnnounceResponseHeader{Interval: 1, Leechers: 1, Seeders: 2})
+				out.Write([]byte{127, 0, 0, 7, 0x1b, 0x58})
+			default:
+				continue
+			}
+			pc.WriteTo(out.Bytes(), addr)
+		}
+	}()
+	return "udp://" + pc.LocalAddr().String() + "/announce", gotC
+}
+
+// Over UDP (anacrolix's client, our loopback tracker): started, then none
+// at the 1 s interval, as a seed with numwant 50 and the client's key;
+// the leecher it returns is handed over; stop sends stopped.
+func TestParkAnnounceUDP(t *testing.T) {
+	u, gotC := udpAnnTracker(t)
+	leechC := make(chan []string, 10)
+	st := newStatusRec()
+	o := testParkOpts(st)
+	o.maxInterval = time.Hour
+	o.OnLeechers = func(_ InfoHash, peers []string) { leechC <- peers }
+	a := newParkAnnouncer(o)
+	closeParkAnn(t, a)
+	ih, key := testIH(1)
+	a.park(ih, key, []string{u}, true, 7, 9)
+	next := func() (udp.AnnounceRequest, time.Time) {
+		t.Helper()
+		select {
+		case r := <-gotC:
+			return r, time.Now()
+		case <-time.After(5 * time.Second):
+			t.Fatal("no UDP announce in 5 s")
+			return udp.AnnounceRequest{}, time.Time{}
+		}
+	}
+	first, at1 := next()
+	second, at2 := next()
+	wantKey := int32(binary.BigEndian.Uint32(testParkPeerID[16:]))
+	for i, r := range []udp.AnnounceRequest{first, second} {
+		wantEv := []udp.AnnounceEvent{tracker.Started, tracker.None}[i]
+		if r.Event != wantEv || r.InfoHash != key || r.PeerId != testParkPeerID || r.Left != 0 || r.Uploaded != 7 ||
+			r.Downloaded != 9 || r.NumWant != 50 || r.Port != 51413 || r.Key != wantKey {
+			t.Fatalf("UDP announce %d: %+v; want event %v, our info hash, peer id, key, port, left 0, up 7, down 9, numwant 50", i, r, wantEv)
+		}
+	}
+	if gap := at2.Sub(at1); gap < 990*time.Millisecond {
+		t.Fatalf("second UDP announce %v after the first; want the 1 s interval", gap)
+	}
+	select {
+	case p := <-leechC:
+		if !slices.Equal(p, []string{"127.0.0.7:7000"}) {
+			t.Fatalf("OnLeechers peers %v; want 127.0.0.7:7000", p)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("no OnLeechers for the UDP tracker's leecher")
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := st.facts.tracker(ih, u); got.Status != "ok" || got.Peers != 3 {
+		t.Fatalf("tracker status %+v; want ok, 3 peers", got)
+	}
+	a.stop(ih)
+	if r, _ := next(); r.Event != tracker.Stopped || r.NumWant != 0 {
+		t.Fatalf("after stop: event %v numwant %d; want stopped, 0", r.Event, r.NumWant)
+	}
+}
+
+// At most 8 tracker and 4 DHT announces are in flight, and DHT announces
+// that hang hold up no tracker announce.
+func TestParkAnnounceConcurrencyBounded(t *testing.T) {
+	var mu sync.Mutex
+	cur, peak := 0, 0
+	tr := newAnnTracker(t, func(annReq) (int, map[string]any) {
+		mu.Lock()
+		cur++
+		peak = max(peak, cur)
+		mu.Unlock()
+		time.Sleep(30 * time.Millisecond)
+		mu.Lock()
+		cur--
+		mu.Unlock()
+		return 200, map[string]any{"interval": 1800, "peers": ""}
+	})
+	var dcur, dpeak int
+	o := testParkOpts(nil)
+	o.spread, o.dhtEvery, o.maxInterval = time.Millisecond, time.Millisecond, time.Hour
+	o.DHT = func(ctx context.Context, _ [20]byte, _ int) error {
+		mu.Lock()
+		dcur++
+		dpeak = max(dpeak, dcur)
+		mu.Unlock()
+		<-ctx.Done() // hangs until close
+		mu.Lock()
+		dcur--
+		mu.Unlock()
+		return ctx.Err()
+	}
+	a := newParkAnnouncer(o)
+	closeParkAnn(t, a)
+	for i := range 50 {
+		ih, key := testIH(i)
+		a.park(ih, key, []string{tr.url()}, false, 0, 0)
+	}
+	for range 50 {
+		tr.next(t, 10*time.Second)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if peak > parkTrackerInFlight || peak < 2 || dpeak != parkDHTInFlight {
+		t.Fatalf("in flight at most: %d tracker, %d DHT announces; want 2..%d and %d", peak, dpeak, parkTrackerInFlight, parkDHTInFlight)
+	}
 }
