@@ -55,19 +55,20 @@ import (
 )
 
 type options struct {
-	idle     time.Duration
-	lists    int
-	trMax    int
-	only     string
-	bin      string
-	timeout  time.Duration
-	size     int64
-	piece    int64
-	work     string
-	maxN     int
-	profile  bool
-	memLimit string
-	trExtras map[string]any
+	parkAfter time.Duration // our park_after
+	idle      time.Duration
+	lists     int
+	trMax     int
+	only      string
+	bin       string
+	timeout   time.Duration
+	size      int64
+	piece     int64
+	work      string
+	maxN      int
+	profile   bool
+	memLimit  string
+	trExtras  map[string]any
 }
 
 // result is one row of the table.
@@ -77,6 +78,8 @@ type result struct {
 	addVerify  time.Duration
 	idleCPU    float64 // % of one core
 	rss        int64
+	rssActive  int64         // RSS once all are verified, before any parks (ours only)
+	park       time.Duration // from all verified to all parked (ours only)
 	list       time.Duration
 	tuiMedian  time.Duration // keystroke to frame over SSH (ours only)
 	tuiWorst   time.Duration
@@ -99,8 +102,9 @@ func main() {
 	timeout := flag.Duration("timeout", 30*time.Minute, "limit for each add + verify and restart")
 	profile := flag.Bool("profile", false, "run our daemon with pprof_listen and save its heap profile (with MemStats) and goroutines at the end of the idle window into its work dir (-work keeps them)")
 	memLimit := flag.String("memory-limit", "", "our daemon's [daemon] memory_limit (default: none); the client column names it")
+	parkAfter := flag.Duration("park-after", 2*time.Minute, "our daemon's park_after (the default, 2m; 0s never parks): the idle window starts once all are parked")
 	flag.Parse()
-	o := options{memLimit: *memLimit, idle: *idle, lists: *lists, trMax: *trMax, only: *only, bin: *bin, timeout: *timeout, work: *work, profile: *profile}
+	o := options{parkAfter: *parkAfter, memLimit: *memLimit, idle: *idle, lists: *lists, trMax: *trMax, only: *only, bin: *bin, timeout: *timeout, work: *work, profile: *profile}
 	var counts []int
 	for _, s := range strings.Split(*ns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -179,13 +183,14 @@ func run(o options, counts []int) error {
 	fmt.Printf("\n%d × %s private torrents (%s pieces), loopback, %d cores, idle window %v\n\n",
 		o.maxN, bytesize.Format(o.size), bytesize.Format(o.piece), numCPU(), o.idle)
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "client\tN\tadd + verify all\tidle CPU, % of one core\tRSS\tlist (median)\tTUI key (median / max)\trestart to all seeding\tRSS after restart\tload avg (idle)\t")
+	fmt.Fprintln(tw, "client\tN\tadd + verify all\tRSS then\tall parked after\tidle CPU, % of one core\tRSS\tlist (median)\tTUI key (median / max)\trestart to all seeding\tRSS after restart\tload avg (idle)\t")
 	for _, r := range rows {
 		if r.err != nil {
-			fmt.Fprintf(tw, "%s\t%d\tfailed: %v\t\t\t\t\t\t\t\t\n", r.client, r.n, r.err)
+			fmt.Fprintf(tw, "%s\t%d\tfailed: %v\t\t\t\t\t\t\t\t\t\t\n", r.client, r.n, r.err)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f %%\t%.0f MiB\t%s\t%s\t%s\t%.0f MiB\t%s\t\n", r.client, r.n, secs(r.addVerify), r.idleCPU,
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%.1f %%\t%.0f MiB\t%s\t%s\t%s\t%.0f MiB\t%s\t\n", r.client, r.n, secs(r.addVerify),
+			mib(r.rssActive), parkCell(r), r.idleCPU,
 			float64(r.rss)/(1<<20), secs(r.list), tuiCell(r), secs(r.restart), float64(r.rssRestart)/(1<<20), r.load)
 	}
 	return tw.Flush()
@@ -196,8 +201,22 @@ func report(r result) {
 		fmt.Fprintf(os.Stderr, "  %s %d failed: %v\n", r.client, r.n, r.err)
 		return
 	}
-	fmt.Fprintf(os.Stderr, "  add+verify %s, idle CPU %.1f %%, RSS %.0f MiB, list %s, TUI key %s, restart %s, RSS after restart %.0f MiB, load %s\n",
-		secs(r.addVerify), r.idleCPU, float64(r.rss)/(1<<20), secs(r.list), tuiCell(r), secs(r.restart), float64(r.rssRestart)/(1<<20), r.load)
+	fmt.Fprintf(os.Stderr, "  add+verify %s (RSS %s), all parked after %s, idle CPU %.1f %%, RSS %.0f MiB, list %s, TUI key %s, restart %s, RSS after restart %.0f MiB, load %s\n",
+		secs(r.addVerify), mib(r.rssActive), parkCell(r), r.idleCPU, float64(r.rss)/(1<<20), secs(r.list), tuiCell(r), secs(r.restart), float64(r.rssRestart)/(1<<20), r.load)
+}
+
+func mib(b int64) string {
+	if b == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
+}
+
+func parkCell(r result) string {
+	if r.park == 0 {
+		return "-"
+	}
+	return secs(r.park)
 }
 
 func tuiCell(r result) string {

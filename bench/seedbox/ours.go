@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,6 +62,18 @@ func benchOurs(o options, set *torrentSet, n int) (r result) {
 	}
 	r.addVerify = time.Since(t0)
 	pid := d.proc.Cmd.Process.Pid
+	if r.rssActive, r.err = rss(pid); r.err != nil {
+		return r
+	}
+	if o.parkAfter > 0 {
+		// Every torrent is complete and has no peer: each leaves the
+		// client park_after after it was verified (core/park.go).
+		t0 = time.Now()
+		if r.err = waitAll(n, o.parkAfter+5*time.Minute, d.parked, d.proc.Exited); r.err != nil {
+			return r
+		}
+		r.park = time.Since(t0)
+	}
 	if r.idleCPU, r.rss, r.load, r.err = idleUsage(pid, 5*time.Second, o.idle); r.err != nil {
 		return r
 	}
@@ -126,6 +139,7 @@ func (d *ours) setup(data string) error {
 		daemonLines += fmt.Sprintf("memory_limit = %q\n", d.o.memLimit)
 	}
 	conf := interop.OurConfig(listen) + fmt.Sprintf(`download_dir = %q
+park_after = %q
 
 [daemon]
 ssh_listen = %q
@@ -134,7 +148,7 @@ ssh_listen = %q
 [automation]
 watch_dir = %q
 watch_interval = "1s"
-`, data, d.ssh.String(), filepath.Join(d.dir, "watch"))
+`, data, d.o.parkAfter.String(), d.ssh.String(), filepath.Join(d.dir, "watch"))
 	d.conf = filepath.Join(d.dir, "config.toml")
 	return os.WriteFile(d.conf, []byte(conf), 0o600)
 }
@@ -193,7 +207,8 @@ func (d *ours) start() error {
 	}
 }
 
-// list runs `list --json` over SSH and returns the torrents' states.
+// list runs `list --json` over SSH and returns the torrents' states
+// ("seeding (parked)" for a parked one).
 func (d *ours) list() ([]string, error) {
 	cmd := exec.Command("ssh", "-p", fmt.Sprint(d.ssh.Port()), "-i", d.key,
 		"-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
@@ -205,8 +220,9 @@ func (d *ours) list() ([]string, error) {
 		return nil, fmt.Errorf("ssh list --json: %w: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	var ts []struct {
-		State string `json:"state"`
-		Error string `json:"error"`
+		State  string `json:"state"`
+		Parked bool   `json:"parked"`
+		Error  string `json:"error"`
 	}
 	if err := json.Unmarshal(out, &ts); err != nil {
 		return nil, fmt.Errorf("list --json: %w", err)
@@ -214,18 +230,26 @@ func (d *ours) list() ([]string, error) {
 	states := make([]string, len(ts))
 	for i, t := range ts {
 		states[i] = t.State
+		if t.Parked {
+			states[i] += " (parked)"
+		}
 	}
 	return states, nil
 }
 
-func (d *ours) seeding() (int, error) {
-	states, err := d.list()
+func (d *ours) seeding() (int, error) { return d.count("seeding", "seeding (parked)") }
+
+func (d *ours) parked() (int, error) { return d.count("seeding (parked)") }
+
+// count returns how many torrents are in one of states.
+func (d *ours) count(states ...string) (int, error) {
+	got, err := d.list()
 	if err != nil {
 		return 0, err
 	}
 	n := 0
-	for _, s := range states {
-		if s == "seeding" {
+	for _, s := range got {
+		if slices.Contains(states, s) {
 			n++
 		}
 	}
