@@ -91,7 +91,7 @@ func (e *Engine) park(ts *tstate) {
 		e.saveRecord(ts)
 	}
 	e.announceParked(ts)
-	e.log.Debug("parked", "infohash", ts.rec.InfoHash)
+	e.log.Info("parked", "infohash", ts.rec.InfoHash)
 }
 
 // announceParked hands ts to the announcer of parked torrents.
@@ -132,7 +132,7 @@ func (e *Engine) wake(ts *tstate) error {
 	}
 	e.unpark(ts, false)
 	ts.activeAt = time.Now()
-	e.log.Debug("woken", "infohash", ts.rec.InfoHash)
+	e.log.Info("woken", "infohash", ts.rec.InfoHash)
 	return e.start(ts)
 }
 

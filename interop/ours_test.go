@@ -134,10 +134,15 @@ func TestMagnetFromAria2(t *testing.T) {
 // the payload's hash.
 func ourSeed(t *testing.T, dir string, tracker *Tracker, private bool) (*bt, string, TorrentInfo, string) {
 	t.Helper()
+	return ourSeedWith(t, dir, newBT(t, dir, "ours-seed"), tracker, private)
+}
+
+// ourSeedWith is ourSeed run by b.
+func ourSeedWith(t *testing.T, dir string, b *bt, tracker *Tracker, private bool) (*bt, string, TorrentInfo, string) {
+	t.Helper()
 	src := filepath.Join(dir, "src", "payload.bin")
 	sum := payload(t, src, payloadSize)
 	tor := filepath.Join(dir, "ours.torrent")
-	b := newBT(t, dir, "ours-seed")
 	args := []string{"--piece-length", fmt.Sprint(1 << pieceLog2), "--tracker", tracker.URL, "-o", tor}
 	if private {
 		args = append(args, "--private")

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A libtorrent-rasterbar peer for the interop tests (Debian python3-libtorrent).
 
-ltpeer.py seed|get --listen IP:PORT (--torrent FILE | --magnet URI) --save DIR [--peer IP:PORT]... [--utp]
+ltpeer.py seed|get --listen IP:PORT (--torrent FILE | --magnet URI) --save DIR [--peer IP:PORT]... [--utp] [--encrypt]
 ltpeer.py make --format v1|hybrid|v2 --piece-length N --src PATH --torrent FILE
 
 seed: checks the data under DIR, prints READY once seeding, runs until SIGTERM.
@@ -15,6 +15,8 @@ its connect/disconnect alerts and FIRST_BYTES t=SECONDS since_utp=SECONDS
 transport=tcp|utp|none: the first payload byte's time since the first
 connect_peer call and since the first uTP connection attempt (-1 if none),
 and the transport of the live connection then.
+--encrypt forces protocol encryption (MSE, RC4) on incoming and outgoing
+connections.
 """
 import os
 import argparse
@@ -37,6 +39,7 @@ def main():
     ap.add_argument("--piece-length", type=int, default=0)
     ap.add_argument("--src")
     ap.add_argument("--utp", action="store_true")
+    ap.add_argument("--encrypt", action="store_true")  # MSE with RC4 only, both ways
     a = ap.parse_args()
     if a.mode == "make":
         return make(a)
@@ -58,6 +61,10 @@ def main():
         "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
         | (lt.alert.category_t.connect_notification if a.utp else 0),
     }
+    if a.encrypt:
+        settings["out_enc_policy"] = int(lt.enc_policy.pe_forced)
+        settings["in_enc_policy"] = int(lt.enc_policy.pe_forced)
+        settings["allowed_enc_level"] = int(lt.enc_level.pe_rc4)
     ses = lt.session(settings, flags=0)  # no default plugins: no PEX
     ses.add_extension("ut_metadata")
     ses.add_extension("smart_ban")
