@@ -20,6 +20,12 @@ import (
 // seeding and quiet. It returns the engine and the heap bytes the
 // torrents hold (after GC, before/after).
 func idleEngine(tb testing.TB, n, size int) (*runningEngine, []InfoHash, uint64) {
+	return idleEngineParked(tb, n, size, false)
+}
+
+// idleEngineParked is idleEngine that, with parked, waits until every
+// torrent is parked (core/park.go) before it measures.
+func idleEngineParked(tb testing.TB, n, size int, parked bool) (*runningEngine, []InfoHash, uint64) {
 	tb.Helper()
 	dir := tb.TempDir()
 	data := filepath.Join(dir, "data")
@@ -37,7 +43,11 @@ func idleEngine(tb testing.TB, n, size int) (*runningEngine, []InfoHash, uint64)
 		paths = append(paths, p)
 	}
 	// One tick at start, then none: the benchmark runs the ticks.
-	e := startEngine(tb, "idle", testConfig("127.0.0.40"), filepath.Join(dir, "e"), WithSnapshotInterval(time.Hour))
+	cfg := testConfig("127.0.0.40")
+	if parked {
+		cfg.ParkAfter = time.Millisecond
+	}
+	e := startEngine(tb, "idle", cfg, filepath.Join(dir, "e"), WithSnapshotInterval(time.Hour))
 	ctx := context.Background()
 	if os.Getenv("BIDTORRENT_HEAPPROFILE") != "" {
 		runtime.MemProfileRate = 64 // exact enough to attribute bytes per torrent
@@ -57,7 +67,7 @@ func idleEngine(tb testing.TB, n, size int) (*runningEngine, []InfoHash, uint64)
 		tickNow(tb, e.Engine)
 		seeding := 0
 		for _, t := range e.Snapshot().Torrents {
-			if t.State == StateSeeding && t.Done == t.Size {
+			if t.State == StateSeeding && t.Done == t.Size && t.Parked == parked {
 				seeding++
 			}
 		}
@@ -109,10 +119,17 @@ func tickNow(tb testing.TB, e *Engine) {
 // publish a snapshot) with N idle seeding torrents of 4 KiB (one piece),
 // or of 1 MiB (64 pieces), and the heap bytes each torrent holds.
 func BenchmarkIdleTick(b *testing.B) {
-	for _, c := range []struct{ n, size int }{{1000, 4 << 10}, {1000, 64 << 10}, {200, 1 << 20}} {
-		b.Run(fmt.Sprintf("%dx%dKiB", c.n, c.size>>10), func(b *testing.B) {
+	for _, c := range []struct {
+		n, size int
+		parked  bool
+	}{{1000, 4 << 10, false}, {1000, 64 << 10, false}, {200, 1 << 20, false}, {1000, 64 << 10, true}} {
+		name := fmt.Sprintf("%dx%dKiB", c.n, c.size>>10)
+		if c.parked {
+			name += "-parked"
+		}
+		b.Run(name, func(b *testing.B) {
 			n := c.n
-			e, _, heap := idleEngine(b, n, c.size)
+			e, _, heap := idleEngineParked(b, n, c.size, c.parked)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {

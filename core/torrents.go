@@ -166,6 +166,7 @@ func (e *Engine) stop(ts *tstate) {
 	ts.sessDown, ts.sessUp = 0, 0
 	ts.t.Drop()
 	ts.t = nil
+	ts.counted, ts.mapped = nil, nil // nothing holds the dropped torrent (park.go)
 	if wrote {
 		e.restamp(ts) // our own writes since the last verified piece (filecheck.go)
 	}
