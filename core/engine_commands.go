@@ -149,8 +149,8 @@ func (e *Engine) Remove(ctx context.Context, ih InfoHash, deleteData bool) error
 	return e.doRecord(ctx, ih, func(ts *tstate) error {
 		e.unpark(ts, true) // park.go
 		e.stop(ts)
-		e.session.down += ts.sessDown
-		e.session.up += ts.sessUp
+		e.session.down += ts.earlierDown // stop folded the counters in
+		e.session.up += ts.earlierUp
 		delete(e.torrents, ih)
 		e.shared.Delete(ih)
 		e.unindexKeys(ts)

@@ -43,6 +43,9 @@ type tstate struct {
 
 	// Counters of the current anacrolix torrent and rates.
 	sessDown, sessUp int64
+	// Payload moved this session by earlier anacrolix torrents of ts
+	// (before a pause or a park), for the session totals.
+	earlierDown, earlierUp int64
 	downRate, upRate float64
 	peers            map[*torrent.PeerConn]*peerRate
 	seq              map[int]types.PiecePriority // pieces raised for sequential download
@@ -163,6 +166,8 @@ func (e *Engine) stop(ts *tstate) {
 	wrote := ts.sessDown > 0
 	ts.rec.Downloaded += ts.sessDown
 	ts.rec.Uploaded += ts.sessUp
+	ts.earlierDown += ts.sessDown
+	ts.earlierUp += ts.sessUp
 	ts.sessDown, ts.sessUp = 0, 0
 	ts.t.Drop()
 	ts.t = nil
