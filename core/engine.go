@@ -31,6 +31,7 @@ import (
 	"github.com/anacrolix/dht/v2"
 	alog "github.com/anacrolix/log"
 	"github.com/anacrolix/torrent"
+	"github.com/anacrolix/torrent/storage"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 )
@@ -100,6 +101,12 @@ type Engine struct {
 	freed   int
 	// complete is the all-complete piece map parked torrents share.
 	complete []byte
+	// storages holds the file storage of each data dir (storageFor;
+	// clientConfig, then the loop).
+	storages map[string]storage.ClientImplCloser
+	// freeAt is when to return freed memory to the system after a wave
+	// of parks (park.go); zero when none is due. Loop only.
+	freeAt time.Time
 
 	// udp is the UDP port when uTP is off: it answers uTP SYNs with a
 	// reset (utpreset.go) and carries the DHT when that is on.
@@ -174,6 +181,7 @@ func New(cfg Config, dataDir string, opts ...Option) (_ *Engine, err error) {
 		stopped:  make(chan struct{}),
 		subs:     make(map[int]chan Snapshot),
 		torrents: make(map[InfoHash]*tstate),
+		storages: make(map[string]storage.ClientImplCloser),
 	}
 	var closers []func() error
 	defer func() {
@@ -329,7 +337,7 @@ func (e *Engine) clientConfig(clientVersion string) *torrent.ClientConfig {
 	cc.UploadRateLimiter = rate.NewLimiter(rate.Inf, 1<<20)
 	cc.DownloadRateLimiter = rate.NewLimiter(rate.Inf, 1<<20)
 	cc.DialRateLimiter = rate.NewLimiter(20, 20)
-	cc.DefaultStorage = e.fileStorage(e.downloadDir)
+	cc.DefaultStorage = e.storageFor(e.downloadDir)
 	// anacrolix receives incoming connections decrypted (sniff.go), so
 	// each policy accepts plaintext and sets only how it dials: "require"
 	// dials like "prefer", and conn.go refuses the plaintext fallback.

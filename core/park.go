@@ -136,18 +136,24 @@ func (e *Engine) wake(ts *tstate) error {
 	return e.start(ts)
 }
 
-// parkQuiet parks the torrents that went quiet, at most parkBatch, and
-// returns the memory of a large batch to the system at once (the
-// scavenger would take minutes).
-func (e *Engine) parkQuiet(cands []*tstate) {
+// parkQuiet parks the torrents that went quiet, at most parkBatch. Once
+// a wave of parks has freed much and the snapshots that followed it have
+// settled, the freed memory goes back to the system at once: the
+// runtime's scavenger would keep most of it for minutes.
+func (e *Engine) parkQuiet(cands []*tstate, now time.Time) {
 	for i, ts := range cands {
 		if i == parkBatch {
 			break
 		}
 		e.park(ts)
 	}
-	if e.freed >= 256 && len(cands) <= parkBatch {
-		e.freed = 0
+	switch {
+	case len(cands) > 0:
+		if e.freed >= 256 {
+			e.freeAt = now.Add(hotFor + 2*time.Second)
+		}
+	case !e.freeAt.IsZero() && !now.Before(e.freeAt):
+		e.freed, e.freeAt = 0, time.Time{}
 		go debug.FreeOSMemory()
 	}
 }

@@ -327,7 +327,7 @@ func (e *Engine) pollAll(s *Snapshot, dt time.Duration) {
 	}
 	prev := e.last.Torrents
 	var quiet []*tstate // parkable, parked once the snapshot is built (park.go)
-	defer func() { e.parkQuiet(quiet) }()
+	defer func() { e.parkQuiet(quiet, now) }()
 	var out []Torrent // nil while every torrent is prev's
 	v := new(Torrent) // a polled value; a new one once v is kept
 	for i, ih := range e.order {

@@ -88,6 +88,19 @@ func (e *Engine) fileStorage(dir string) storage.ClientImplCloser {
 	})} // blockAudit: v2 hash failures pinned to file and block (bep52_audit.go)
 }
 
+// storageFor returns the file storage of torrents under dir, one per
+// dir: anacrolix keeps state per storage (its piece request order), so a
+// storage per torrent cost every torrent ~300 B more, parked or not.
+func (e *Engine) storageFor(dir string) storage.ClientImpl {
+	dir = filepath.Clean(dir)
+	s, ok := e.storages[dir]
+	if !ok {
+		s = e.fileStorage(dir)
+		e.storages[dir] = s
+	}
+	return s
+}
+
 // start adds the torrent to the anacrolix client (unless paused).
 func (e *Engine) start(ts *tstate) error {
 	if ts.t != nil || ts.rec.Paused {
@@ -99,7 +112,7 @@ func (e *Engine) start(ts *tstate) error {
 	// A paid torrent is gated before anacrolix can take any connection.
 	e.learnTerms(ts)
 	opts := addOpts(ts.ih, ts.tf, ts.rec.Magnet)
-	opts.Storage = e.fileStorage(ts.rec.DataDir)
+	opts.Storage = e.storageFor(ts.rec.DataDir)
 	t, _ := e.cl.AddTorrentOpt(opts)
 	t.SetMaxEstablishedConns(e.cfg.MaxPeersPerTorrent) // see clientConfig
 	ts.t = t
