@@ -46,9 +46,9 @@ type tstate struct {
 	// Payload moved this session by earlier anacrolix torrents of ts
 	// (before a pause or a park), for the session totals.
 	earlierDown, earlierUp int64
-	downRate, upRate float64
-	peers            map[*torrent.PeerConn]*peerRate
-	seq              map[int]types.PiecePriority // pieces raised for sequential download
+	downRate, upRate       float64
+	peers                  map[*torrent.PeerConn]*peerRate
+	seq                    map[int]types.PiecePriority // pieces raised for sequential download
 
 	idle // what poll needs to skip work for an unchanged torrent (poll.go)
 
