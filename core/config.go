@@ -70,7 +70,7 @@ func DefaultConfig() Config {
 		Trackers:           []string{},
 		Seed:               true,
 		MaxPeersPerTorrent: 50,
-		ParkAfter:          0, // 2m once a parked torrent wakes on an incoming connection (sniff.go)
+		ParkAfter:          2 * time.Minute,
 		Market:             DefaultMarketConfig(),
 	}
 }
