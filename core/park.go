@@ -39,6 +39,7 @@ const parkBatch = 64
 // torrents (park_announce.go).
 type parkAnnouncing interface {
 	park(ih InfoHash, key [20]byte, trackers []string, private bool, uploaded, downloaded int64)
+	seed(ih InfoHash, key [20]byte, trackers []string, private bool, uploaded, downloaded int64)
 	unpark(ih InfoHash)
 	stop(ih InfoHash)
 	close(ctx context.Context)
@@ -94,31 +95,64 @@ func (e *Engine) park(ts *tstate) {
 	e.log.Info("parked", "infohash", ts.rec.InfoHash)
 }
 
-// announceParked hands ts to the announcer of parked torrents.
+// announceParked hands ts to the announcer of parked torrents, after
+// anacrolix's "stopped" if anacrolix announced it.
 func (e *Engine) announceParked(ts *tstate) {
 	if e.parkAnn == nil {
 		return
 	}
-	private := ts.tf != nil && ts.tf.info.Private != nil && *ts.tf.info.Private
-	e.parkAnn.park(ts.ih, ts.ih, ts.trackers, private, ts.uploaded(), ts.downloaded())
+	e.parkAnn.park(ts.ih, ts.ih, ts.trackers, ts.private(), ts.uploaded(), ts.downloaded())
+	ts.ownAnnounce = true
 }
 
-// unpark ends ts's parking without starting it (pause, remove); stopped
-// tells its trackers we left.
+func (ts *tstate) private() bool {
+	return ts.tf != nil && ts.tf.info.Private != nil && *ts.tf.info.Private
+}
+
+// handOutTrackers gives ts's trackers, once its data is checked, to the
+// announcer of parked torrents when it is complete, else to anacrolix. A
+// complete torrent stays with our announcer, in the client or parked:
+// anacrolix, which never announced it, owes its trackers no "stopped"
+// when it parks, and keeps no announce state of it after the drop
+// (anacrolix never frees that: ~1.5 KiB per tracker).
+func (e *Engine) handOutTrackers(ts *tstate, complete bool) {
+	if ts.ownAnnounce {
+		return // ours already: park updates the counters
+	}
+	if complete && allWanted(ts) && e.parkAnn != nil {
+		e.parkAnn.seed(ts.ih, ts.ih, ts.trackers, ts.private(), ts.uploaded(), ts.downloaded())
+		ts.ownAnnounce = true
+		return
+	}
+	addTrackers(ts)
+}
+
+// announceIncomplete takes ts's trackers back from our announcer when it
+// has something to download again (a recheck found bad pieces): a seed's
+// announce says left=0.
+func (e *Engine) announceIncomplete(ts *tstate) {
+	if !ts.ownAnnounce || ts.parked || ts.t == nil {
+		return
+	}
+	ts.ownAnnounce = false
+	e.parkAnn.unpark(ts.ih)
+	addTrackers(ts)
+}
+
+// unpark ends ts's parking: to wake it (our announcer keeps announcing
+// it), or, with stopped, for a pause or a remove (its trackers hear we
+// stopped, in or out of the client).
 func (e *Engine) unpark(ts *tstate, stopped bool) {
+	if stopped && ts.ownAnnounce {
+		ts.ownAnnounce = false
+		e.parkAnn.stop(ts.ih)
+	}
 	if !ts.parked {
 		return
 	}
 	ts.parked = false
 	e.parkedN.Add(-1)
 	ts.touch()
-	if e.parkAnn != nil {
-		if stopped {
-			e.parkAnn.stop(ts.ih)
-		} else {
-			e.parkAnn.unpark(ts.ih)
-		}
-	}
 	if ts.rec.Parked {
 		ts.rec.Parked = false
 		e.saveRecord(ts)
@@ -192,11 +226,12 @@ func (e *Engine) wakeFor(ctx context.Context, ih InfoHash) error {
 }
 
 // wakeWithPeers wakes a parked torrent whose tracker reports leechers and
-// dials them (the announcer's OnLeechers, from its goroutine).
+// dials them, as it does for a complete torrent in the client that our
+// announcer announces (the announcer's OnLeechers, from its goroutine).
 func (e *Engine) wakeWithPeers(ih InfoHash, peers []string) {
 	e.post(func() {
 		ts, ok := e.torrents[ih]
-		if !ok || !ts.parked {
+		if !ok {
 			return
 		}
 		if err := e.wake(ts); err != nil || ts.t == nil {

@@ -55,8 +55,8 @@ type parkAnnounceOpts struct {
 	// is off. It may block until the traversal ends or ctx is done.
 	DHT func(ctx context.Context, key [20]byte, port int) error
 	// OnLeechers is called, at most once per tracker interval per
-	// torrent, when a tracker reports leechers and returns peers
-	// ("host:port", at most parkNumWant). Not called with the lock held;
+	// torrent, when a tracker reports leechers (or no counts at all) and
+	// returns peers ("host:port", at most parkNumWant). Not called with the lock held;
 	// it may block, close does not wait for it.
 	OnLeechers func(ih InfoHash, peers []string)
 	// Status reports each announce's outcome to a tracker: err (nil on
@@ -219,9 +219,22 @@ func (a *parkAnnouncer) poke() {
 }
 
 // park starts announcing torrent ih, whose info hash on the wire is key,
-// to its trackers (http, https, udp) and, unless private, to the DHT.
-// Parking a torrent already parked updates its counters only.
+// to its trackers (http, https, udp) and, unless private, to the DHT,
+// after FirstDelay and a spread. Parking a torrent already parked updates
+// its counters only.
 func (a *parkAnnouncer) park(ih InfoHash, key [20]byte, trackers []string, private bool, uploaded, downloaded int64) {
+	a.add(ih, key, trackers, private, uploaded, downloaded, a.o.FirstDelay, a.o.spread)
+}
+
+// seed is park for a torrent no one announced before (anacrolix owes its
+// trackers no stopped): its trackers hear from us at once.
+func (a *parkAnnouncer) seed(ih InfoHash, key [20]byte, trackers []string, private bool, uploaded, downloaded int64) {
+	a.add(ih, key, trackers, private, uploaded, downloaded, 0, 0)
+}
+
+// add is park and seed: the first tracker announces are due after delay
+// plus up to spread.
+func (a *parkAnnouncer) add(ih InfoHash, key [20]byte, trackers []string, private bool, uploaded, downloaded int64, delay, spread time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed {
@@ -239,11 +252,15 @@ func (a *parkAnnouncer) park(ih InfoHash, key [20]byte, trackers []string, priva
 	now := time.Now()
 	for i, u := range trackers {
 		if parkAnnounceable(u) && !slices.Contains(trackers[:i], u) {
-			t.jobs = append(t.jobs, parkJob{t: t, url: u, idx: -1, at: now.Add(a.o.FirstDelay + rand.N(a.o.spread))})
+			at := now.Add(delay)
+			if spread > 0 {
+				at = at.Add(rand.N(spread))
+			}
+			t.jobs = append(t.jobs, parkJob{t: t, url: u, idx: -1, at: at})
 		}
 	}
 	if dht {
-		t.jobs = append(t.jobs, parkJob{t: t, idx: -1, at: now.Add(a.o.FirstDelay + rand.N(a.o.dhtEvery))})
+		t.jobs = append(t.jobs, parkJob{t: t, idx: -1, at: now.Add(delay + rand.N(a.o.dhtEvery))})
 	}
 	if len(t.jobs) == 0 {
 		return
@@ -494,7 +511,10 @@ func (a *parkAnnouncer) finish(q *parkQueue, j *parkJob, req tracker.AnnounceReq
 		j.reported = true
 	}
 	var peers []string
-	if err == nil && res.Leechers > 0 && len(res.Peers) > 0 && a.o.OnLeechers != nil && !now.Before(t.leechNext) {
+	// A tracker that gives no counts (BEP 3 makes them optional) may be
+	// returning leechers too.
+	leechers := res.Leechers > 0 || res.Leechers == 0 && res.Seeders == 0
+	if err == nil && leechers && len(res.Peers) > 0 && a.o.OnLeechers != nil && !now.Before(t.leechNext) {
 		t.leechNext = now.Add(every)
 		for _, p := range res.Peers {
 			if len(peers) == parkNumWant {

@@ -198,7 +198,7 @@ func (e *Engine) poll(ts *tstate, dt time.Duration, now time.Time) Torrent {
 	}
 	if ts.announcePending && info != nil && !ts.hashing {
 		ts.announcePending = false
-		addTrackers(ts)
+		e.handOutTrackers(ts, out.Done >= out.Size) // park.go
 	}
 	switch {
 	case ts.err != "":
@@ -211,6 +211,9 @@ func (e *Engine) poll(ts *tstate, dt time.Duration, now time.Time) Torrent {
 		out.State = StateSeeding
 	default:
 		out.State = StateDownloading
+	}
+	if out.State == StateDownloading {
+		e.announceIncomplete(ts) // park.go
 	}
 	if out.State == StateDownloading && out.DownRate > 0 {
 		out.ETA = time.Duration(float64(out.Size-out.Done)/float64(out.DownRate)) * time.Second

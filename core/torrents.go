@@ -29,11 +29,14 @@ type tstate struct {
 	trackers []string
 	name     string
 	err      string
-	checking int          // rechecks running
-	parked   bool         // out of the client, complete and quiet (park.go)
-	activeAt time.Time    // last seen with peers or work, or started (park.go)
-	moving   bool         // Move in progress
-	missing  []layoutFile // recorded files found missing at start (filecheck.go)
+	checking int  // rechecks running
+	parked   bool // out of the client, complete and quiet (park.go)
+	// ownAnnounce: the announcer of parked torrents announces it, not
+	// anacrolix (complete when its data was checked, or parked; park.go)
+	ownAnnounce bool
+	activeAt    time.Time    // last seen with peers or work, or started (park.go)
+	moving      bool         // Move in progress
+	missing     []layoutFile // recorded files found missing at start (filecheck.go)
 	// announcePending holds back the trackers until the data on disk has
 	// been checked, so the first announce states what is really left.
 	announcePending bool
