@@ -72,8 +72,11 @@ func TestTrackerDiscoveryAndEncryption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Complete once checked, the seeder's torrent is announced by the
+	// announcer of parked torrents (park.go), which reports each
+	// announce's outcome: ok, and the dead tracker's error.
 	waitFor(t, seeder.Engine, ih, 30*time.Second, "seeder verified and announced", func(tr Torrent) bool {
-		return isComplete(tr) && len(tr.Trackers) == 2 && tr.Trackers[0].Status == "contacted"
+		return isComplete(tr) && len(tr.Trackers) == 2 && tr.Trackers[0].Status == "ok" && tr.Trackers[1].Status == "error"
 	})
 	lc := testConfig("127.0.0.22")
 	lc.Encryption = "require"
