@@ -1,8 +1,11 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -210,6 +213,63 @@ func TestParkedSeedServes(t *testing.T) {
 			}
 			if s := seeder.Snapshot(); s.Totals.Uploaded < tf.Size {
 				t.Fatalf("session total uploaded %d after the park, want >= %d", s.Totals.Uploaded, tf.Size)
+			}
+		})
+	}
+}
+
+// BenchmarkWakeHandshake is the time from a peer's plaintext handshake
+// to our answering handshake, for a parked torrent (the sniffer wakes it
+// first: back in the client, its data checked from our completion store)
+// and for one in the client, on loopback.
+func BenchmarkWakeHandshake(b *testing.B) {
+	for _, parked := range []bool{false, true} {
+		name := "in-client"
+		if parked {
+			name = "parked"
+		}
+		b.Run(name, func(b *testing.B) {
+			dir := b.TempDir()
+			root, torrentPath, _ := dataTorrent(b, dir, 3, 4<<20)
+			cfg := parkConfig("127.0.0.54", 0)
+			if parked {
+				cfg.ParkAfter = time.Millisecond
+			}
+			e := startEngine(b, "seeder", cfg, filepath.Join(dir, "s"))
+			ih, err := e.Add(context.Background(), AddSpec{Source: torrentPath, DataDir: filepath.Dir(root)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			waitFor(b, e.Engine, ih, 30*time.Second, "verified", isComplete)
+			hs := append([]byte(btProtocol), make([]byte, 8)...)
+			hs = append(hs, ih[:]...)
+			hs = append(hs, "-XX0000-benchmarkpee"...)
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				for deadline := time.Now().Add(30 * time.Second); parked && inClient(b, e.Engine, ih); time.Sleep(10 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						b.Fatal("the torrent did not park again within 30 s")
+					}
+				}
+				b.StartTimer()
+				c, err := net.Dial("tcp", e.ListenAddr().String())
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := c.Write(hs); err != nil {
+					b.Fatal(err)
+				}
+				reply := make([]byte, 68)
+				if _, err := io.ReadFull(c, reply); err != nil {
+					b.Fatalf("no handshake back: %v", err)
+				}
+				b.StopTimer()
+				if !bytes.Equal(reply[28:48], ih[:]) {
+					b.Fatalf("handshake back names %x", reply[28:48])
+				}
+				c.Close()
+				b.StartTimer()
 			}
 		})
 	}
