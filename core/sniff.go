@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -30,9 +31,12 @@ const (
 	// sniffTimeout bounds the time from accept to hand-over: the peer's
 	// handshake start and the wake-up of its torrent.
 	sniffTimeout = 15 * time.Second
-	// sniffInFlight is the most connections sniffed at once; a
-	// connection accepted beyond it is closed.
-	sniffInFlight = 256
+	// sniffInFlight is the most connections sniffed at once, and
+	// sniffPerIP the most from one IP address: a connection accepted
+	// beyond either is closed. Without the second, one host holding
+	// sniffInFlight silent connections would keep every other peer out.
+	sniffInFlight = 1024
+	sniffPerIP    = 8
 )
 
 // acceptor is the listener a sniffer reads: tcpListener or utpTransport.
@@ -56,6 +60,8 @@ type sniffer struct {
 	ctx    context.Context // done when the sniffer is closed
 	cancel context.CancelFunc
 	slots  chan struct{} // one per connection being sniffed
+	ipMu   sync.Mutex
+	perIP  map[netip.Addr]int // connections being sniffed, by remote IP
 	readyC chan net.Conn
 	wg     sync.WaitGroup // the pump and every sniff
 
@@ -79,6 +85,7 @@ func newSniffer(inner acceptor, closeInner func() error, keys *hashIndex, wake f
 		timeout:    timeout,
 		log:        log,
 		slots:      make(chan struct{}, sniffInFlight),
+		perIP:      make(map[netip.Addr]int),
 		readyC:     make(chan net.Conn),
 		pumpDone:   make(chan struct{}),
 	}
@@ -142,23 +149,59 @@ func (s *sniffer) pump() {
 			continue
 		}
 		delay = 0
+		ip := remoteIP(nc)
+		if !s.takeIP(ip) {
+			_ = nc.Close()
+			s.log.Debug("incoming connection closed: too many handshakes in flight from its address", "remote", nc.RemoteAddr().String())
+			continue
+		}
 		select {
 		case s.slots <- struct{}{}:
 			s.wg.Add(1)
-			go s.sniff(nc)
+			go s.sniff(nc, ip)
 		default:
+			s.releaseIP(ip)
 			_ = nc.Close()
 			s.log.Debug("incoming connection closed: too many handshakes in flight", "remote", nc.RemoteAddr().String())
 		}
 	}
 }
 
+// remoteIP is nc's remote IP address (the zero Addr if it has none).
+func remoteIP(nc net.Conn) netip.Addr {
+	ap, err := netip.ParseAddrPort(nc.RemoteAddr().String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// takeIP counts a connection from ip being sniffed; false when ip has
+// sniffPerIP already.
+func (s *sniffer) takeIP(ip netip.Addr) bool {
+	s.ipMu.Lock()
+	defer s.ipMu.Unlock()
+	if s.perIP[ip] >= sniffPerIP {
+		return false
+	}
+	s.perIP[ip]++
+	return true
+}
+
+func (s *sniffer) releaseIP(ip netip.Addr) {
+	s.ipMu.Lock()
+	defer s.ipMu.Unlock()
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
+}
+
 // sniff reads nc's handshake start and hands nc over, or closes it.
 // Past the timeout (or when the sniffer closes) nc is closed, which ends
 // any read.
-func (s *sniffer) sniff(nc net.Conn) {
+func (s *sniffer) sniff(nc net.Conn, ip netip.Addr) {
 	defer s.wg.Done()
-	defer func() { <-s.slots }()
+	defer func() { <-s.slots; s.releaseIP(ip) }()
 	ctx, cancel := context.WithTimeout(s.ctx, s.timeout)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { _ = nc.Close() })

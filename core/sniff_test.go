@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"path/filepath"
@@ -56,6 +57,18 @@ func (r *sniffRig) wakes() []InfoHash {
 func (r *sniffRig) dial(t *testing.T) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", r.s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// dialFrom is dial from local address ip.
+func (r *sniffRig) dialFrom(t *testing.T, ip string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	c, err := d.Dial("tcp", r.s.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,14 +267,32 @@ func TestSniffSilentPeer(t *testing.T) {
 	closedByPeer(t, silent, 10*time.Second)
 }
 
-// TestSniffInFlightBound: beyond sniffInFlight connections being sniffed,
-// a new one is closed at once.
+// TestSniffInFlightBound: beyond sniffInFlight connections being sniffed
+// (from sniffInFlight/sniffPerIP addresses), a new one is closed at once.
 func TestSniffInFlightBound(t *testing.T) {
 	r := newSniffRig(t, "prefer", 20*time.Second)
-	for range sniffInFlight {
-		r.dial(t)
+	for i := range sniffInFlight {
+		r.dialFrom(t, fmt.Sprintf("127.0.%d.%d", 1+i/sniffPerIP/250, 1+i/sniffPerIP%250))
 	}
-	closedByPeer(t, r.dial(t), 5*time.Second)
+	closedByPeer(t, r.dialFrom(t, "127.0.9.1"), 5*time.Second)
+}
+
+// TestSniffPerIPBound: one address holding sniffPerIP silent connections
+// gets its next one closed at once, and keeps no other peer out: a
+// handshake from another address is handed over. Before the bound, the
+// extra connection was held until the timeout, and sniffInFlight silent
+// connections from one host kept every peer out.
+func TestSniffPerIPBound(t *testing.T) {
+	r := newSniffRig(t, "prefer", 20*time.Second)
+	for range sniffPerIP {
+		r.dialFrom(t, "127.0.3.1")
+	}
+	closedByPeer(t, r.dialFrom(t, "127.0.3.1"), 2*time.Second)
+	c := r.dialFrom(t, "127.0.3.2")
+	if _, err := c.Write(btHandshake(r.tf.InfoHash)); err != nil {
+		t.Fatal(err)
+	}
+	r.accept(t)
 }
 
 // TestSniffClose: Close ends Accept and closes connections in flight.
