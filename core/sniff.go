@@ -167,13 +167,25 @@ func (s *sniffer) pump() {
 	}
 }
 
-// remoteIP is nc's remote IP address (the zero Addr if it has none).
+// remoteIP is what sniffPerIP counts nc by: its remote IPv4 address, or
+// the /64 of its IPv6 address (one host's usual share: counting single
+// IPv6 addresses would give it 2^64 quotas); the zero Addr if it has
+// none.
 func remoteIP(nc net.Conn) netip.Addr {
 	ap, err := netip.ParseAddrPort(nc.RemoteAddr().String())
 	if err != nil {
 		return netip.Addr{}
 	}
-	return ap.Addr().Unmap()
+	return ipQuotaKey(ap.Addr())
+}
+
+func ipQuotaKey(ip netip.Addr) netip.Addr {
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.Addr()
+	}
+	return ip
 }
 
 // takeIP counts a connection from ip being sniffed; false when ip has

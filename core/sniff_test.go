@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -275,6 +276,24 @@ func TestSniffInFlightBound(t *testing.T) {
 		r.dialFrom(t, fmt.Sprintf("127.0.%d.%d", 1+i/sniffPerIP/250, 1+i/sniffPerIP%250))
 	}
 	closedByPeer(t, r.dialFrom(t, "127.0.9.1"), 5*time.Second)
+}
+
+// TestSniffQuotaKey: IPv4 addresses (also IPv4-mapped IPv6) count one by
+// one; IPv6 addresses count by their /64.
+func TestSniffQuotaKey(t *testing.T) {
+	for _, c := range []struct{ a, b string }{
+		{"192.0.2.1", "192.0.2.1"},
+		{"::ffff:192.0.2.1", "192.0.2.1"},
+		{"2001:db8:1:2:aaaa::1", "2001:db8:1:2::"},
+		{"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::"},
+	} {
+		if got := ipQuotaKey(netip.MustParseAddr(c.a)); got != netip.MustParseAddr(c.b) {
+			t.Errorf("ipQuotaKey(%s) = %s, want %s", c.a, got, c.b)
+		}
+	}
+	if ipQuotaKey(netip.MustParseAddr("2001:db8:1:2::1")) == ipQuotaKey(netip.MustParseAddr("2001:db8:1:3::1")) {
+		t.Error("two /64s share a quota")
+	}
 }
 
 // TestSniffPerIPBound: one address holding sniffPerIP silent connections
