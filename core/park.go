@@ -25,6 +25,7 @@ import (
 	"bytes"
 	"context"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/anacrolix/torrent"
@@ -257,23 +258,31 @@ func (e *Engine) pollParked(ts *tstate, prev *Torrent, out Torrent) Torrent {
 	out.Pieces = e.allComplete(tf.NumPieces)
 	files := prev.Files
 	if len(files) == 0 {
-		up := tf.info.UpvertedFiles()
-		for i, p := range tf.Files {
-			files = append(files, File{Path: p, Size: up[i].Length})
-		}
+		files = ts.metaFiles()
 	}
-	out.Files = make([]File, len(files))
-	for i, f := range files {
-		f.Done, f.Priority = f.Size, ts.prio(i)
-		out.Files[i] = f
+	out.Files = ts.withPriorities(allDone(files))
+	for _, f := range out.Files {
 		out.Size += f.Size
 	}
-	out.Files = reuse(prev.Files, out.Files)
 	out.Done = out.Size
 	out.Downloaded, out.Uploaded = ts.downloaded(), ts.uploaded()
 	out.State, out.Parked = StateSeeding, true
 	out.Ratio = ratio(out.Uploaded, out.Size)
 	return out
+}
+
+// allDone returns fs with every file done: fs itself when it is.
+func allDone(fs []File) []File {
+	for i := range fs {
+		if fs[i].Done != fs[i].Size {
+			out := slices.Clone(fs)
+			for j := range out {
+				out[j].Done = out[j].Size
+			}
+			return out
+		}
+	}
+	return fs
 }
 
 // allComplete returns a piece map of n complete pieces, shared by every

@@ -143,10 +143,7 @@ func (e *Engine) poll(ts *tstate, dt time.Duration, now time.Time) Torrent {
 		if ts.tf != nil && out.NumPieces == 0 {
 			out.PieceLength, out.NumPieces = ts.tf.PieceLength, ts.tf.NumPieces
 			out.Size = ts.tf.Size
-			out.Files = nil
-			for i, p := range ts.tf.Files {
-				out.Files = append(out.Files, File{Path: p, Size: ts.tf.info.UpvertedFiles()[i].Length, Priority: ts.prio(i)})
-			}
+			out.Files = ts.metaFiles()
 		}
 		out.Files = ts.withPriorities(out.Files)
 		out.Downloaded, out.Uploaded = ts.downloaded(), ts.uploaded()
@@ -219,15 +216,13 @@ func (e *Engine) poll(ts *tstate, dt time.Duration, now time.Time) Torrent {
 		out.ETA = time.Duration(float64(out.Size-out.Done)/float64(out.DownRate)) * time.Second
 	}
 	out.Ratio = ratio(out.Uploaded, out.Size)
-	defer func() {
-		if ts.busy {
-			ts.activeAt = now
-		}
-	}()
 	ts.busy = out.PeerCount > 0 || out.DownRate != 0 || out.UpRate != 0 || ts.hashing || ts.checking > 0 ||
 		ts.announcePending || ts.moving || !ts.applied || ts.deferred ||
 		out.State == StateMetadata || out.State == StateChecking ||
 		out.State == StateDownloading && (webSeeds || len(ts.rec.Peers) > 0) // web seeds, redials (redial.go)
+	if ts.busy {
+		ts.activeAt = now // parking waits for ParkAfter from here (park.go)
+	}
 	return out
 }
 
@@ -274,6 +269,17 @@ func (e *Engine) pollPieces(ts *tstate, t *torrent.Torrent, info *metainfo.Info,
 
 // withPriorities returns fs with the stored priorities, copied if any
 // differs (fs is shared with earlier snapshots).
+// metaFiles lists ts's files from its metainfo, with nothing done (a
+// torrent that was never in the client this run).
+func (ts *tstate) metaFiles() []File {
+	up := ts.tf.info.UpvertedFiles()
+	fs := make([]File, len(ts.tf.Files))
+	for i, p := range ts.tf.Files {
+		fs[i] = File{Path: p, Size: up[i].Length, Priority: ts.prio(i)}
+	}
+	return fs
+}
+
 func (ts *tstate) withPriorities(fs []File) []File {
 	for i := range fs {
 		if fs[i].Priority != ts.prio(i) {

@@ -225,7 +225,7 @@ func (w *Wallet) cash(ctx context.Context, vc VaultCasher, s Settlement) Settlem
 	s.Shortfall = red.Shortfall
 	s.Record.Settled = red.Settled.Min(r.Cheque.Cumulative)
 	if red.TxID != "" {
-		s.Record.Bounced = red.Shortfall.Min(s.Record.Unsettled())
+		s.Record.Bounced = red.Shortfall
 	}
 	s.Record.Bounced = s.Record.Bounced.Min(s.Record.Unsettled())
 	return s
