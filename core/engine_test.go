@@ -85,6 +85,20 @@ func startEngine(t testing.TB, name string, cfg Config, dataDir string, opts ...
 	return &runningEngine{Engine: e, stop: stop}
 }
 
+// seedEngine starts engine name with cfg (state in dataDir), adds the
+// .torrent at torrentPath with its data under data, and waits until
+// until holds for it (what names that, for the failure); it returns the
+// torrent as it was then.
+func seedEngine(t testing.TB, name string, cfg Config, dataDir, torrentPath, data, what string, until func(Torrent) bool) (*runningEngine, Torrent) {
+	t.Helper()
+	e := startEngine(t, name, cfg, dataDir)
+	ih, err := e.Add(context.Background(), AddSpec{Source: torrentPath, DataDir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, waitFor(t, e.Engine, ih, 30*time.Second, what, until)
+}
+
 // makePayload writes a multi-file tree of pseudo-random data under dir/name.
 func makePayload(t testing.TB, dir, name string, seed uint64, sizes map[string]int) string {
 	t.Helper()

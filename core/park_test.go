@@ -54,12 +54,8 @@ func TestParkAndWakeByCommand(t *testing.T) {
 	dir := t.TempDir()
 	root, torrentPath, tf := seedTorrent(t, dir, 32<<10)
 	ctx := context.Background()
-	e := startEngine(t, "seeder", parkConfig("127.0.0.50", 300*time.Millisecond), filepath.Join(dir, "s"))
-	ih, err := e.Add(ctx, AddSpec{Source: torrentPath, DataDir: filepath.Dir(root)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := waitFor(t, e.Engine, ih, 30*time.Second, "seeder verified", isComplete)
+	e, before := seedEngine(t, "seeder", parkConfig("127.0.0.50", 300*time.Millisecond), filepath.Join(dir, "s"), torrentPath, filepath.Dir(root), "seeder verified", isComplete)
+	ih := before.InfoHash
 	got := waitFor(t, e.Engine, ih, 10*time.Second, "parked", isParked)
 	if inClient(t, e.Engine, ih) {
 		t.Fatal("parked torrent still in the anacrolix client")
@@ -178,22 +174,22 @@ func readByte(t testing.TB, path string, off int64) byte {
 }
 
 // A parked torrent serves a leecher that dials it: the seeder's listener
-// reads the handshake (plaintext, or MSE with the leecher requiring it),
-// wakes the torrent and hands the connection over; every byte arrives
-// (sha256 of every file). Once the leecher is gone the torrent parks
-// again, and what it uploaded stays in its totals and the session's.
+// reads the handshake (plaintext, or MSE with the leecher requiring it:
+// the seeder's connection is marked encrypted just then), wakes the
+// torrent and hands the connection over; every byte arrives (sha256 of
+// every file). Once the leecher is gone the torrent parks again, and what
+// it uploaded stays in its totals and the session's.
 func TestParkedSeedServes(t *testing.T) {
 	for _, enc := range []string{"disable", "require"} {
 		t.Run(enc, func(t *testing.T) {
 			dir := t.TempDir()
 			root, torrentPath, tf := seedTorrent(t, dir, 32<<10)
 			ctx := context.Background()
-			seeder := startEngine(t, "seeder", parkConfig("127.0.0.52", 500*time.Millisecond), filepath.Join(dir, "s"))
-			ih, err := seeder.Add(ctx, AddSpec{Source: torrentPath, DataDir: filepath.Dir(root)})
-			if err != nil {
-				t.Fatal(err)
+			seeder, seeded := seedEngine(t, "seeder", parkConfig("127.0.0.52", 500*time.Millisecond), filepath.Join(dir, "s"), torrentPath, filepath.Dir(root), "parked", isParked)
+			ih := seeded.InfoHash
+			if inClient(t, seeder.Engine, ih) {
+				t.Fatal("parked torrent in the client")
 			}
-			waitFor(t, seeder.Engine, ih, 30*time.Second, "parked", isParked)
 
 			lcfg := testConfig("127.0.0.53")
 			lcfg.Encryption = enc
@@ -204,6 +200,11 @@ func TestParkedSeedServes(t *testing.T) {
 			}
 			waitFor(t, leecher.Engine, ih, 60*time.Second, "download complete", isComplete)
 			sameTree(t, hashTree(t, root), hashTree(t, filepath.Join(out, "payload")))
+			for _, c := range seeder.Conns().Conns() {
+				if !c.Outgoing() && c.Encrypted() != (enc == "require") {
+					t.Errorf("seeder's connection %s encrypted %v under the leecher's %q", c.Key(), c.Encrypted(), enc)
+				}
+			}
 			if err := leecher.stop(); err != nil {
 				t.Fatal(err)
 			}
@@ -235,12 +236,8 @@ func BenchmarkWakeHandshake(b *testing.B) {
 			if parked {
 				cfg.ParkAfter = time.Millisecond
 			}
-			e := startEngine(b, "seeder", cfg, filepath.Join(dir, "s"))
-			ih, err := e.Add(context.Background(), AddSpec{Source: torrentPath, DataDir: filepath.Dir(root)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			waitFor(b, e.Engine, ih, 30*time.Second, "verified", isComplete)
+			e, seeded := seedEngine(b, "seeder", cfg, filepath.Join(dir, "s"), torrentPath, filepath.Dir(root), "verified", isComplete)
+			ih := seeded.InfoHash
 			hs := append([]byte(btProtocol), make([]byte, 8)...)
 			hs = append(hs, ih[:]...)
 			hs = append(hs, "-XX0000-benchmarkpee"...)

@@ -65,6 +65,35 @@ func (r *sniffRig) dial(t *testing.T) net.Conn {
 	return c
 }
 
+// handedOver checks the next connection handed over, the i-th wake's,
+// named by key: anacrolix reads want (what the peer sent, decrypted),
+// its reply reaches the peer, who reads it on peer; the wake was for the
+// rig's torrent. It returns our *Conn carrying it.
+func (r *sniffRig) handedOver(t *testing.T, peer io.Reader, want []byte, key [20]byte, i int) *Conn {
+	t.Helper()
+	got := r.accept(t)
+	b := make([]byte, len(want))
+	if _, err := io.ReadFull(got, b); err != nil || !bytes.Equal(b, want) {
+		t.Fatalf("anacrolix reads %q (%v), want %q", b, err, want)
+	}
+	if _, err := got.Write([]byte("reply")); err != nil {
+		t.Fatal(err)
+	}
+	b = make([]byte, 5)
+	if _, err := io.ReadFull(peer, b); err != nil || string(b) != "reply" {
+		t.Fatalf("peer reads %q (%v)", b, err)
+	}
+	if w := r.wakes(); len(w) != i+1 || w[i] != r.tf.InfoHash {
+		t.Fatalf("key %x: wakes %v, want %s", key, w, r.tf.InfoHash)
+	}
+	k := ConnKey{Local: got.LocalAddr().String(), Remote: got.RemoteAddr().String()}
+	oc, ok := r.reg.Lookup(k)
+	if !ok {
+		t.Fatalf("no conn of ours for %s", k)
+	}
+	return oc
+}
+
 // dialFrom is dial from local address ip.
 func (r *sniffRig) dialFrom(t *testing.T, ip string) net.Conn {
 	t.Helper()
@@ -129,24 +158,9 @@ func TestSniffPlaintext(t *testing.T) {
 		if _, err := c.Write(sent); err != nil {
 			t.Fatal(err)
 		}
-		got := r.accept(t)
-		b := make([]byte, len(sent))
-		if _, err := io.ReadFull(got, b); err != nil || !bytes.Equal(b, sent) {
-			t.Fatalf("anacrolix reads %q (%v), want %q", b, err, sent)
-		}
-		if _, err := got.Write([]byte("reply")); err != nil {
-			t.Fatal(err)
-		}
-		b = make([]byte, 5)
-		if _, err := io.ReadFull(c, b); err != nil || string(b) != "reply" {
-			t.Fatalf("peer reads %q (%v)", b, err)
-		}
-		if w := r.wakes(); len(w) != i+1 || w[i] != r.tf.InfoHash {
-			t.Fatalf("key %x: wakes %v, want %s", key, w, r.tf.InfoHash)
-		}
-		k := ConnKey{Local: got.LocalAddr().String(), Remote: got.RemoteAddr().String()}
-		if oc, ok := r.reg.Lookup(k); !ok || oc.Encrypted() || oc.BytesRead() != int64(len(sent)) {
-			t.Fatalf("our conn %s: found %v; want plaintext with %d bytes read", k, ok, len(sent))
+		oc := r.handedOver(t, c, sent, key, i)
+		if oc.Encrypted() || oc.BytesRead() != int64(len(sent)) {
+			t.Fatalf("our conn %s: encrypted %v, %d bytes read; want plaintext with %d", oc.Key(), oc.Encrypted(), oc.BytesRead(), len(sent))
 		}
 	}
 }
@@ -167,25 +181,8 @@ func TestSniffMSE(t *testing.T) {
 		if _, err := stream.Write([]byte("then a message")); err != nil {
 			t.Fatal(err)
 		}
-		got := r.accept(t)
-		want := append(hs, "then a message"...)
-		b := make([]byte, len(want))
-		if _, err := io.ReadFull(got, b); err != nil || !bytes.Equal(b, want) {
-			t.Fatalf("anacrolix reads %q (%v), want %q", b, err, want)
-		}
-		if _, err := got.Write([]byte("reply")); err != nil {
-			t.Fatal(err)
-		}
-		b = make([]byte, 5)
-		if _, err := io.ReadFull(stream, b); err != nil || string(b) != "reply" {
-			t.Fatalf("peer decrypts %q (%v)", b, err)
-		}
-		if w := r.wakes(); len(w) != i+1 || w[i] != r.tf.InfoHash {
-			t.Fatalf("key %x: wakes %v, want %s", key, w, r.tf.InfoHash)
-		}
-		k := ConnKey{Local: got.LocalAddr().String(), Remote: got.RemoteAddr().String()}
-		if oc, ok := r.reg.Lookup(k); !ok || !oc.Encrypted() {
-			t.Fatalf("our conn %s: found %v, want it marked encrypted", k, ok)
+		if oc := r.handedOver(t, stream, append(hs, "then a message"...), key, i); !oc.Encrypted() {
+			t.Fatalf("our conn %s: not marked encrypted", oc.Key())
 		}
 	}
 }
@@ -407,12 +404,8 @@ func TestSniffEngines(t *testing.T) {
 			sc, lc := testConfig(ipN(240+2*i)), testConfig(ipN(241+2*i))
 			sc.Encryption, lc.Encryption = tc.seeder, tc.leecher
 			sc.UploadLimit = 512 << 10 // slow enough to see the peer
-			seeder := startEngine(t, "seeder", sc, filepath.Join(dir, "s"))
-			ih, err := seeder.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Dir(root)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, seeder.Engine, ih, 30*time.Second, "seeder verified", isComplete)
+			seeder, seeded := seedEngine(t, "seeder", sc, filepath.Join(dir, "s"), tp, filepath.Dir(root), "seeder verified", isComplete)
+			ih := seeded.InfoHash
 			leecher := startEngine(t, "leecher", lc, filepath.Join(dir, "l"))
 			out := filepath.Join(dir, "out")
 			if _, err := leecher.Add(ctx, AddSpec{Source: tp, DataDir: out, Peers: []string{seeder.ListenAddr().String()}}); err != nil {
@@ -440,12 +433,7 @@ func TestSniffEnginesNoCommonPolicy(t *testing.T) {
 	root, tp, _ := dataTorrent(t, dir, 44, 256<<10)
 	sc, lc := testConfig(ipN(244)), testConfig(ipN(245))
 	sc.Encryption, lc.Encryption = "disable", "require"
-	seeder := startEngine(t, "seeder", sc, filepath.Join(dir, "s"))
-	ih, err := seeder.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Dir(root)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, seeder.Engine, ih, 30*time.Second, "seeder verified", isComplete)
+	seeder, _ := seedEngine(t, "seeder", sc, filepath.Join(dir, "s"), tp, filepath.Dir(root), "seeder verified", isComplete)
 	leecher := startEngine(t, "leecher", lc, filepath.Join(dir, "l"))
 	var mu sync.Mutex
 	var dials []*Conn
@@ -486,41 +474,5 @@ func TestSniffEnginesNoCommonPolicy(t *testing.T) {
 				t.Errorf("torrent %s: %d peers, %d bytes done; want none", tr.InfoHash, tr.PeerCount, tr.Done)
 			}
 		}
-	}
-}
-
-// TestSniffWakesParked: a parked seeder (out of the anacrolix client) is
-// woken by a leecher's incoming handshake, plaintext or MSE, and the
-// leecher downloads the torrent (checked by hash) on that connection.
-func TestSniffWakesParked(t *testing.T) {
-	for i, enc := range []string{"disable", "require"} {
-		t.Run(enc, func(t *testing.T) {
-			dir := t.TempDir()
-			ctx := context.Background()
-			root, tp, _ := dataTorrent(t, dir, uint64(46+i), 1<<20)
-			seeder := startEngine(t, "seeder", parkConfig(ipN(246+2*i), 300*time.Millisecond), filepath.Join(dir, "s"))
-			ih, err := seeder.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Dir(root)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, seeder.Engine, ih, 30*time.Second, "seeder parked", isParked)
-			if inClient(t, seeder.Engine, ih) {
-				t.Fatal("parked torrent in the client")
-			}
-			lc := testConfig(ipN(247 + 2*i))
-			lc.Encryption = enc
-			leecher := startEngine(t, "leecher", lc, filepath.Join(dir, "l"))
-			out := filepath.Join(dir, "out")
-			if _, err := leecher.Add(ctx, AddSpec{Source: tp, DataDir: out, Peers: []string{seeder.ListenAddr().String()}}); err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, leecher.Engine, ih, 60*time.Second, "download from the parked seeder", isComplete)
-			sameTree(t, hashTree(t, root), hashTree(t, filepath.Join(out, "payload")))
-			for _, c := range seeder.Conns().Conns() {
-				if !c.Outgoing() && c.Encrypted() != (enc == "require") {
-					t.Errorf("seeder's connection %s encrypted %v under the leecher's %q", c.Key(), c.Encrypted(), enc)
-				}
-			}
-		})
 	}
 }
