@@ -136,8 +136,8 @@ func TestCheaters(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := &bttbid.Cheque{ChainID: wc.ChainID, Token: bttbid.Address(wc.Token), Payer: bttbid.Address(wc.Payer),
-				Beneficiary: bttbid.Address(wc.Beneficiary), Payout: wc.Cumulative, Sig: bttbid.Signature(wc.Signature)}
+			m := chequeMsg(wc)
+			c := &m
 			tc.cheat(s, c)
 			b, _ := bttbid.Encode(c)
 			l.a.TakeOutbox()
@@ -168,9 +168,8 @@ func TestCheaters(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, _ := bttbid.Encode(&bttbid.Cheque{ChainID: wc.ChainID, Token: bttbid.Address(wc.Token),
-				Payer: bttbid.Address(wc.Payer), Beneficiary: bttbid.Address(wc.Beneficiary), Payout: wc.Cumulative,
-				Sig: bttbid.Signature(wc.Signature)})
+			m := chequeMsg(wc)
+			b, _ := bttbid.Encode(&m)
 			return b
 		}
 		l.a.ObserveSent(2<<20, 1)

@@ -25,9 +25,8 @@ func TestQueuedWrites(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := bttbid.Encode(&bttbid.Cheque{ChainID: wc.ChainID, Token: bttbid.Address(wc.Token),
-			Payer: bttbid.Address(wc.Payer), Beneficiary: bttbid.Address(wc.Beneficiary), Payout: wc.Cumulative,
-			Sig: bttbid.Signature(wc.Signature)})
+		m := chequeMsg(wc)
+		b, _ := bttbid.Encode(&m)
 		return b
 	}
 	credit := s.seller.Accounts()[0].Credit

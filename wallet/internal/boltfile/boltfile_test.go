@@ -16,14 +16,7 @@ func TestLockAndModes(t *testing.T) {
 	if err := View(path, time.Second, func(*bolt.Tx) error { return nil }); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("view of a missing file: %v", err)
 	}
-	put := func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists([]byte("b"))
-		if err != nil {
-			return err
-		}
-		return b.Put([]byte("k"), []byte("v"))
-	}
-	if err := Update(path, time.Second, put); err != nil {
+	if err := Update(path, time.Second, putKV); err != nil {
 		t.Fatal(err)
 	}
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
@@ -38,7 +31,7 @@ func TestLockAndModes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Update(path, 100*time.Millisecond, put); !errors.Is(err, ErrLocked) {
+	if err := Update(path, 100*time.Millisecond, putKV); !errors.Is(err, ErrLocked) {
 		t.Errorf("update while locked: %v", err)
 	}
 	if err := View(path, 100*time.Millisecond, func(*bolt.Tx) error { return nil }); !errors.Is(err, ErrLocked) {
@@ -133,14 +126,7 @@ func TestViewDuringUpdate(t *testing.T) {
 // waited those 50 ms too: the soak's longest loop stall in every run.
 func TestWriterWaitsForOwnReaderWithoutPolling(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f.db")
-	put := func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists([]byte("b"))
-		if err != nil {
-			return err
-		}
-		return b.Put([]byte("k"), []byte("v"))
-	}
-	if err := Update(path, time.Second, put); err != nil {
+	if err := Update(path, time.Second, putKV); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
@@ -158,7 +144,7 @@ func TestWriterWaitsForOwnReaderWithoutPolling(t *testing.T) {
 		var opened time.Duration
 		if err := Update(path, time.Second, func(tx *bolt.Tx) error {
 			opened = time.Since(start)
-			return put(tx)
+			return putKV(tx)
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -169,4 +155,13 @@ func TestWriterWaitsForOwnReaderWithoutPolling(t *testing.T) {
 			t.Fatalf("the writer got the file %v after it asked, behind a 10 ms view of this process (bbolt's 50 ms lock retry)", opened.Round(time.Millisecond))
 		}
 	}
+}
+
+// putKV stores k=v in bucket b.
+func putKV(tx *bolt.Tx) error {
+	b, err := tx.CreateBucketIfNotExists([]byte("b"))
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte("k"), []byte("v"))
 }
