@@ -89,9 +89,9 @@ func startEngine(t testing.TB, name string, cfg Config, dataDir string, opts ...
 // .torrent at torrentPath with its data under data, and waits until
 // until holds for it (what names that, for the failure); it returns the
 // torrent as it was then.
-func seedEngine(t testing.TB, name string, cfg Config, dataDir, torrentPath, data, what string, until func(Torrent) bool) (*runningEngine, Torrent) {
+func seedEngine(t testing.TB, name string, cfg Config, dataDir, torrentPath, data, what string, until func(Torrent) bool, opts ...Option) (*runningEngine, Torrent) {
 	t.Helper()
-	e := startEngine(t, name, cfg, dataDir)
+	e := startEngine(t, name, cfg, dataDir, opts...)
 	ih, err := e.Add(context.Background(), AddSpec{Source: torrentPath, DataDir: data})
 	if err != nil {
 		t.Fatal(err)

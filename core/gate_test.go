@@ -15,6 +15,7 @@ import (
 	"github.com/bidtorrent/bidtorrent/core/bttbid"
 	"github.com/bidtorrent/bidtorrent/core/market"
 	"github.com/bidtorrent/bidtorrent/wallet"
+	"github.com/bidtorrent/bidtorrent/wallet/local"
 )
 
 // magicLicence is what the test verifier accepts as a licence.
@@ -74,6 +75,20 @@ func paidTorrent(t *testing.T, dir string, terms market.Terms) (root, torrentPat
 	t.Helper()
 	sizes := map[string]int{"film.bin": 3<<20 + 4321, "notes.txt": 999}
 	return payloadTorrent(t, dir, 8, sizes, CreateOptions{PieceLength: 64 << 10, Terms: &terms})
+}
+
+// startPaidPublisher starts a publisher (wallet seed 91 on l, at ipN(ip))
+// seeding a paid torrent (paidTorrent, 7000 base units per MiB) and waits
+// until its data is verified. It returns the publisher, its terms, the
+// payload's root and the .torrent's path.
+func startPaidPublisher(t *testing.T, dir string, l *local.Ledger, ip int) (publisher *runningEngine, pub *wallet.Wallet, terms market.Terms, root, torrentPath string, ih InfoHash) {
+	t.Helper()
+	pub = testWallet(t, l, dir, 91, 0)
+	terms = market.Terms{Payee: pub.Address(), ChainID: pub.ChainID(), Token: pub.Token(), Price: wallet.NewAmount(7000)}
+	root, torrentPath, _ = paidTorrent(t, dir, terms)
+	publisher, seeded := seedEngine(t, "publisher", marketTestConfig(ipN(ip), 0), filepath.Join(dir, "publisher"),
+		torrentPath, filepath.Dir(root), "publisher verified", isComplete, WithWallet(pub))
+	return publisher, pub, terms, root, torrentPath, seeded.InfoHash
 }
 
 // TestPurchaseGate: a seeder of a paid torrent serves nothing to a

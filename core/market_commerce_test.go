@@ -368,15 +368,7 @@ func TestPresentationTries(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	l := testLedger(t, dir)
-	pub := testWallet(t, l, dir, 91, 0)
-	terms := market.Terms{Payee: pub.Address(), ChainID: pub.ChainID(), Token: pub.Token(), Price: wallet.NewAmount(7000)}
-	root, tp, tf := paidTorrent(t, dir, terms)
-	ih := tf.InfoHash
-	publisher := startEngine(t, "publisher", marketTestConfig(ipN(185), 0), filepath.Join(dir, "publisher"), WithWallet(pub))
-	if _, err := publisher.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Dir(root)}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, publisher.Engine, ih, 30*time.Second, "publisher verified", isComplete)
+	publisher, _, terms, root, tp, ih := startPaidPublisher(t, dir, l, 185)
 	join := func(name string, seed byte, ip int) *runningEngine {
 		e := startEngine(t, name, marketTestConfig(ipN(ip), 0), filepath.Join(dir, name), WithWallet(testWallet(t, l, dir, seed, 0)))
 		if _, err := e.Add(ctx, AddSpec{Source: tp, DataDir: e.DataDir() + "-out", Peers: []string{publisher.ListenAddr().String()}}); err != nil {

@@ -14,8 +14,6 @@ import (
 	pp "github.com/anacrolix/torrent/peer_protocol"
 
 	"github.com/bidtorrent/bidtorrent/core/bttbid"
-	"github.com/bidtorrent/bidtorrent/core/market"
-	"github.com/bidtorrent/bidtorrent/wallet"
 )
 
 // connNonce is the nonce e's HELLO carries on its connection to the peer
@@ -107,15 +105,7 @@ func TestPresentationReplayRefused(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	l := testLedger(t, dir)
-	pub := testWallet(t, l, dir, 91, 0)
-	terms := market.Terms{Payee: pub.Address(), ChainID: pub.ChainID(), Token: pub.Token(), Price: wallet.NewAmount(7000)}
-	root, tp, tf := paidTorrent(t, dir, terms)
-	ih := tf.InfoHash
-	publisher := startEngine(t, "publisher", marketTestConfig(ipN(210), 0), filepath.Join(dir, "publisher"), WithWallet(pub))
-	if _, err := publisher.Add(ctx, AddSpec{Source: tp, DataDir: filepath.Dir(root)}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, publisher.Engine, ih, 30*time.Second, "publisher verified", isComplete)
+	publisher, pub, terms, _, tp, ih := startPaidPublisher(t, dir, l, 210)
 	buyer := startEngine(t, "buyer", marketTestConfig(ipN(211), 0), filepath.Join(dir, "buyer"), WithWallet(testWallet(t, l, dir, 92, 0)))
 	if _, err := buyer.Add(ctx, AddSpec{Source: tp, DataDir: buyer.DataDir() + "-out", Peers: []string{publisher.ListenAddr().String()}}); err != nil {
 		t.Fatal(err)
