@@ -195,6 +195,9 @@ func (e *Engine) persistAll() {
 	}
 	for i, ts := range saved {
 		ts.savedDown, ts.savedUp = rs[i].Downloaded, rs[i].Uploaded
+		if ts.ownAnnounce {
+			e.announceParked(ts) // the counters its next announce carries (park.go)
+		}
 	}
 }
 

@@ -102,9 +102,15 @@ func (e *Engine) announceParked(ts *tstate) {
 	if e.parkAnn == nil {
 		return
 	}
-	e.parkAnn.park(ts.ih, ts.ih, ts.trackers, ts.private(), ts.uploaded(), ts.downloaded())
+	e.parkAnn.park(ts.ih, ts.ih, ts.trackers, ts.private(), ts.sessionUp(), ts.sessionDown())
 	ts.ownAnnounce = true
 }
+
+// sessionUp and sessionDown are what trackers are told ts moved: this
+// run's payload (its anacrolix torrents', parked or not), not the
+// all-time totals, which a tracker would credit again at every start.
+func (ts *tstate) sessionUp() int64   { return ts.earlierUp + ts.sessUp }
+func (ts *tstate) sessionDown() int64 { return ts.earlierDown + ts.sessDown }
 
 func (ts *tstate) private() bool {
 	return ts.tf != nil && ts.tf.info.Private != nil && *ts.tf.info.Private
@@ -121,7 +127,7 @@ func (e *Engine) handOutTrackers(ts *tstate, complete bool) {
 		return // ours already: park updates the counters
 	}
 	if complete && allWanted(ts) && e.parkAnn != nil {
-		e.parkAnn.seed(ts.ih, ts.ih, ts.trackers, ts.private(), ts.uploaded(), ts.downloaded())
+		e.parkAnn.seed(ts.ih, ts.ih, ts.trackers, ts.private(), ts.sessionUp(), ts.sessionDown())
 		ts.ownAnnounce = true
 		return
 	}

@@ -960,3 +960,60 @@ func TestParkAnnounceConcurrencyBounded(t *testing.T) {
 		t.Fatalf("in flight at most: %d tracker, %d DHT announces; want 2..%d and %d", peak, dpeak, parkTrackerInFlight, parkDHTInFlight)
 	}
 }
+
+// A tracker is told what a torrent our announcer announces moved in this
+// run: its uploads reach the tracker once the torrent has served a
+// leecher, and after a restart the first announce (started) says 0
+// uploaded although the torrent's all-time total is the whole torrent.
+// Sending the all-time totals, as before, a tracker that takes a
+// started's counters as new traffic credited them again at every start.
+func TestParkAnnounceSessionCounters(t *testing.T) {
+	parkAnnounceTuning = func(o *parkAnnounceOpts) {
+		o.FirstDelay, o.spread, o.minInterval = 200*time.Millisecond, time.Millisecond, 10*time.Millisecond
+	}
+	t.Cleanup(func() { parkAnnounceTuning = nil })
+	tr := newAnnTracker(t, func(annReq) (int, map[string]any) {
+		return 200, map[string]any{"interval": 1, "complete": 1, "incomplete": 0, "peers": ""}
+	})
+	dir := t.TempDir()
+	root, torrentPath, tf := payloadTorrent(t, dir, 2, testSizes, CreateOptions{PieceLength: 32 << 10, Trackers: []string{tr.url()}})
+	state := filepath.Join(dir, "s")
+	cfg := parkConfig("127.0.0.55", 300*time.Millisecond)
+	seeder, seeded := seedEngine(t, "seeder", cfg, state, torrentPath, filepath.Dir(root), "parked", isParked)
+	ih := seeded.InfoHash
+	leecher := startEngine(t, "leecher", testConfig("127.0.0.56"), filepath.Join(dir, "l"))
+	out := filepath.Join(dir, "out")
+	if _, err := leecher.Add(context.Background(), AddSpec{Source: torrentPath, DataDir: out, Peers: []string{seeder.ListenAddr().String()}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, leecher.Engine, ih, 60*time.Second, "download complete", isComplete)
+	sameTree(t, hashTree(t, root), hashTree(t, filepath.Join(out, "payload")))
+	if err := leecher.stop(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(30 * time.Second)
+	for r := range tr.gotC {
+		if r.ih == [20]byte(ih) && r.up >= tf.Size {
+			break
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("no announce with %d bytes uploaded in 30 s", tf.Size)
+		default:
+		}
+	}
+	if err := seeder.stop(); err != nil {
+		t.Fatal(err)
+	}
+	for len(tr.gotC) > 0 {
+		<-tr.gotC
+	}
+	seeder = startEngine(t, "seeder2", cfg, state)
+	if got := waitFor(t, seeder.Engine, ih, 10*time.Second, "restored", isComplete); got.Uploaded < tf.Size {
+		t.Fatalf("all-time uploaded %d after the restart, want >= %d", got.Uploaded, tf.Size)
+	}
+	r := tr.next(t, 10*time.Second)
+	if r.event != "started" || r.up != 0 || r.down != 0 {
+		t.Fatalf("first announce after the restart: event %q, uploaded %d, downloaded %d; want started, 0, 0", r.event, r.up, r.down)
+	}
+}

@@ -363,8 +363,8 @@ func (e *Engine) pollAll(s *Snapshot, dt time.Duration) {
 		s.Totals.DownRate += t.DownRate
 		s.Totals.UpRate += t.UpRate
 		s.Totals.Peers += t.PeerCount
-		s.Totals.Downloaded += ts.earlierDown + ts.sessDown
-		s.Totals.Uploaded += ts.earlierUp + ts.sessUp
+		s.Totals.Downloaded += ts.sessionDown()
+		s.Totals.Uploaded += ts.sessionUp()
 	}
 	if out == nil && len(prev) == len(e.order) {
 		s.Torrents = prev
